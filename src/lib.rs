@@ -1,0 +1,5 @@
+//! Sportello: the self-service kiosk of an INPS branch office, its branch node and its hub.
+//!
+//! See `ARCHITECTURE.md` for the map of the code and the invariants it keeps.
+
+pub mod domain;

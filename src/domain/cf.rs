@@ -156,6 +156,24 @@ impl PersonalCf {
         Ok(cf)
     }
 
+    /// Completes the first 15 characters with their check character; for generated data.
+    pub fn from_first15(first15: &str) -> Result<Self, CfError> {
+        let s = compact(first15, &[]);
+        if s.len() != 15 || !s.is_ascii() {
+            return Err(CfError::WrongLength {
+                found: s.chars().count() + 1,
+            });
+        }
+        let check = check_char(s.as_bytes());
+        if !check.is_ascii_uppercase() {
+            return Err(CfError::InvalidCharacter {
+                position: 16,
+                found: check as char,
+            });
+        }
+        Self::parse(&format!("{s}{}", check as char))
+    }
+
     /// The code as issued.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.code).expect("parsed codes are ASCII")

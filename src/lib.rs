@@ -2,4 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the map of the code and the invariants it keeps.
 
+pub mod demo;
 pub mod domain;
+pub mod store;
+pub mod sync;

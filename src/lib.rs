@@ -2,7 +2,10 @@
 //!
 //! See `ARCHITECTURE.md` for the map of the code and the invariants it keeps.
 
+pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod kiosk;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

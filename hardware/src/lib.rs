@@ -1,14 +1,6 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Sportello's devices behind traits: the app never touches a device directly, so a simulated
+//! device can stand in wherever the hardware is absent.
+//!
+//! This crate has no dependency on the rest of Sportello.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod scanner;

@@ -1,0 +1,160 @@
+//! The one configuration struct, read from a TOML file. Every key and its default is documented
+//! in `docs/configuration.md`; a test keeps the two in step.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong values.
+    #[error("configuration file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where (line and column).
+        message: String,
+    },
+    /// A value needed outside demo mode is missing or unusable.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Sportello's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The branch this device serves.
+    pub branch: BranchConfig,
+    /// The local SQLite store.
+    pub store: StoreConfig,
+    /// Pseudonymisation.
+    pub privacy: PrivacyConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Demo mode.
+    pub demo: DemoConfig,
+}
+
+/// `[branch]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BranchConfig {
+    /// Device id recorded when the store is created; replaced by the hub's at enrolment.
+    pub device_id: Option<String>,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite file of the kiosk.
+    pub path: PathBuf,
+    /// How long a write waits for a lock, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("/var/lib/sportello/kiosk.sqlite"),
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Secret of the pseudonymous person keys (at least 16 characters), shared with the hub.
+    pub person_key_secret: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    #[default]
+    Human,
+    /// One JSON object a line, for collectors.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// Filter in `tracing` syntax (`info`, `sportello=debug`…); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[demo]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Folder for the demo store and the QR codes.
+    pub data_dir: PathBuf,
+    /// Seed of the demo data generator.
+    pub seed: u64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("demo-data"),
+            seed: 2026,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file; missing keys take their defaults, unknown keys are errors.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The person-key secret outside demo mode.
+    pub fn person_key_secret(&self) -> Result<&str, ConfigError> {
+        match self.privacy.person_key_secret.as_deref() {
+            Some(s) if s.len() >= 16 => Ok(s),
+            Some(_) => Err(ConfigError::Invalid("privacy.person_key_secret must have at least 16 characters".into())),
+            None => Err(ConfigError::Invalid(
+                "privacy.person_key_secret is not set (it is shared with the hub; see docs/configuration.md)".into(),
+            )),
+        }
+    }
+}

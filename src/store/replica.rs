@@ -227,7 +227,7 @@ impl Store {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let mut stmt = self.conn.prepare_cached(
-                "SELECT service_letter, weight FROM counter_service WHERE counter_number = ?1 ORDER BY service_letter",
+                "SELECT service_letter, weight FROM counter_service WHERE counter_number = ?1 ORDER BY rowid",
             )?;
             for c in &mut counters {
                 c.services = stmt

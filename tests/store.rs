@@ -37,11 +37,17 @@ fn pragmas_give_durability() {
     let path = dir.path().join("k.sqlite");
     drop(open(&path));
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+    let app: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(app, sportello::store::APPLICATION_ID);
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version as usize, sportello::store::schema_version());
     // Reopening is a no-op and keeps the identity.
     let a = open(&path).device().unwrap();
@@ -58,9 +64,16 @@ fn replica_round_trips() {
     assert_eq!(store.services().unwrap(), branch.services);
     assert_eq!(store.counters().unwrap(), branch.counters);
     assert_eq!(store.opening_hours().unwrap().len(), branch.hours.len());
-    let today: Vec<_> = branch.appointments.iter().map(|a| a.appointment.clone()).collect();
+    let today: Vec<_> = branch
+        .appointments
+        .iter()
+        .map(|a| a.appointment.clone())
+        .collect();
     assert_eq!(store.appointments_on(clock.today()).unwrap(), today);
-    assert_eq!(store.verifying_keys().unwrap(), branch.replica().verifying_keys);
+    assert_eq!(
+        store.verifying_keys().unwrap(),
+        branch.replica().verifying_keys
+    );
 }
 
 #[test]
@@ -70,19 +83,39 @@ fn ticket_numbers_are_per_service_per_day_and_gap_free() {
     let (mut store, _) = seeded(&dir.path().join("k.sqlite"), &clock);
     let mut issued = vec![];
     for s in ["P", "P", "R", "P", "R"] {
-        issued.push(store.issue_ticket(letter(s), TicketPriority::WalkIn, &clock).unwrap().number.to_string());
+        issued.push(
+            store
+                .issue_ticket(letter(s), TicketPriority::WalkIn, &clock)
+                .unwrap()
+                .number
+                .to_string(),
+        );
     }
     assert_eq!(issued, ["P001", "P002", "R001", "P003", "R002"]);
     let prio = store
-        .issue_ticket(letter("P"), TicketPriority::Priority(PriorityCategory::Pregnancy), &clock)
+        .issue_ticket(
+            letter("P"),
+            TicketPriority::Priority(PriorityCategory::Pregnancy),
+            &clock,
+        )
         .unwrap();
     assert_eq!(prio.number.to_string(), "P004");
     let day = store.tickets_on(clock.today()).unwrap();
-    assert_eq!(day.last().unwrap().priority, TicketPriority::Priority(PriorityCategory::Pregnancy));
+    assert_eq!(
+        day.last().unwrap().priority,
+        TicketPriority::Priority(PriorityCategory::Pregnancy)
+    );
     assert_eq!(store.waiting_count(letter("P"), &clock).unwrap(), 4);
     // A trusted clock rolls the day over: numbering restarts.
     clock.advance(Duration::days(1));
-    assert_eq!(store.issue_ticket(letter("P"), TicketPriority::WalkIn, &clock).unwrap().number.to_string(), "P001");
+    assert_eq!(
+        store
+            .issue_ticket(letter("P"), TicketPriority::WalkIn, &clock)
+            .unwrap()
+            .number
+            .to_string(),
+        "P001"
+    );
     // The outbox holds one row per ticket, numbered without gaps.
     let pending = store.outbox_pending(100).unwrap();
     assert_eq!(pending.len(), 7);
@@ -101,20 +134,36 @@ fn an_untrusted_clock_does_not_roll_the_day_over() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
     let (mut store, _) = seeded(&dir.path().join("k.sqlite"), &clock);
-    let first = store.issue_ticket(letter("V"), TicketPriority::WalkIn, &clock).unwrap();
+    let first = store
+        .issue_ticket(letter("V"), TicketPriority::WalkIn, &clock)
+        .unwrap();
     // After a power cut the Pi may boot with yesterday's date, or jump ahead: while the clock is
     // untrusted, numbering continues on the day it was on.
     clock.set_trust(ClockTrust::Untrusted);
     clock.advance(Duration::days(-1));
-    let second = store.issue_ticket(letter("V"), TicketPriority::WalkIn, &clock).unwrap();
+    let second = store
+        .issue_ticket(letter("V"), TicketPriority::WalkIn, &clock)
+        .unwrap();
     assert_eq!(second.business_day, first.business_day);
     assert_eq!(second.number.number(), 2);
     assert!(!second.clock_trusted);
     clock.advance(Duration::days(3));
-    assert_eq!(store.issue_ticket(letter("V"), TicketPriority::WalkIn, &clock).unwrap().number.number(), 3);
+    assert_eq!(
+        store
+            .issue_ticket(letter("V"), TicketPriority::WalkIn, &clock)
+            .unwrap()
+            .number
+            .number(),
+        3
+    );
     clock.set_trust(ClockTrust::Trusted);
-    let after = store.issue_ticket(letter("V"), TicketPriority::WalkIn, &clock).unwrap();
-    assert_eq!((after.business_day, after.number.number()), (clock.today(), 1));
+    let after = store
+        .issue_ticket(letter("V"), TicketPriority::WalkIn, &clock)
+        .unwrap();
+    assert_eq!(
+        (after.business_day, after.number.number()),
+        (clock.today(), 1)
+    );
 }
 
 #[test]
@@ -129,8 +178,14 @@ fn check_in_is_idempotent_and_writes_the_outbox_in_the_same_transaction() {
     assert_eq!(first.ticket.priority, TicketPriority::Appointment);
     let again = store.check_in(a.id, a.person_key, &clock).unwrap();
     assert!(again.already);
-    assert_eq!(again.ticket, first.ticket, "the same ticket, never a second");
-    assert_eq!(store.appointment(a.id).unwrap().unwrap().state, AppointmentState::CheckedIn);
+    assert_eq!(
+        again.ticket, first.ticket,
+        "the same ticket, never a second"
+    );
+    assert_eq!(
+        store.appointment(a.id).unwrap().unwrap().state,
+        AppointmentState::CheckedIn
+    );
     let outbox = store.outbox_pending(10).unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].kind, "checked_in");
@@ -138,9 +193,15 @@ fn check_in_is_idempotent_and_writes_the_outbox_in_the_same_transaction() {
     assert!(matches!(op, sportello::sync::Op::CheckedIn { booking, .. } if booking == a.id));
     // A replica refresh does not undo the check-in the branch node recorded.
     store.apply_replica(&branch.replica()).unwrap();
-    assert_eq!(store.appointment(a.id).unwrap().unwrap().state, AppointmentState::CheckedIn);
+    assert_eq!(
+        store.appointment(a.id).unwrap().unwrap().state,
+        AppointmentState::CheckedIn
+    );
     let unknown = sportello::domain::BookingId::new(2026, 999_999).unwrap();
-    assert!(matches!(store.check_in(unknown, None, &clock), Err(StoreError::UnknownBooking(_))));
+    assert!(matches!(
+        store.check_in(unknown, None, &clock),
+        Err(StoreError::UnknownBooking(_))
+    ));
 }
 
 #[test]
@@ -154,7 +215,13 @@ fn cancelled_appointments_cannot_be_checked_in() {
     store.apply_replica(&replica).unwrap();
     let id = replica.appointments[1].id;
     let err = store.check_in(id, None, &clock).unwrap_err();
-    assert!(matches!(err, StoreError::NotCheckInable { state: AppointmentState::CancelledBySede, .. }));
+    assert!(matches!(
+        err,
+        StoreError::NotCheckInable {
+            state: AppointmentState::CancelledBySede,
+            ..
+        }
+    ));
     assert_eq!(err.message_key(), "booking-not-check-inable");
     assert_eq!(store.outbox_depth().unwrap(), 0);
 }
@@ -168,11 +235,20 @@ fn person_keys_are_purged_after_90_days_once_a_day() {
     let a = &branch.appointments[0].appointment;
     store.check_in(a.id, a.person_key, &clock).unwrap();
     assert_eq!(store.run_daily_jobs(&clock).unwrap(), ["purge_person_keys"]);
-    assert!(store.run_daily_jobs(&clock).unwrap().is_empty(), "once a day");
+    assert!(
+        store.run_daily_jobs(&clock).unwrap().is_empty(),
+        "once a day"
+    );
     let keys = |path: &Path| -> (i64, i64) {
         let conn = rusqlite::Connection::open(path).unwrap();
-        let c = conn.query_row("SELECT count(person_key) FROM checkin", [], |r| r.get(0)).unwrap();
-        let a = conn.query_row("SELECT count(person_key) FROM appointment", [], |r| r.get(0)).unwrap();
+        let c = conn
+            .query_row("SELECT count(person_key) FROM checkin", [], |r| r.get(0))
+            .unwrap();
+        let a = conn
+            .query_row("SELECT count(person_key) FROM appointment", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
         (c, a)
     };
     assert_eq!(keys(&path), (1, 12));
@@ -183,7 +259,14 @@ fn person_keys_are_purged_after_90_days_once_a_day() {
     assert_eq!(store.run_daily_jobs(&clock).unwrap(), ["purge_person_keys"]);
     assert_eq!(keys(&path), (0, 0), "past 90 days: erased");
     // The facts stay: the check-in and its ticket are still there, without the key.
-    assert!(store.appointment(a.id).unwrap().unwrap().person_key.is_none());
+    assert!(
+        store
+            .appointment(a.id)
+            .unwrap()
+            .unwrap()
+            .person_key
+            .is_none()
+    );
 }
 
 fn file_bytes(path: &Path) -> Vec<u8> {
@@ -194,7 +277,11 @@ fn file_bytes(path: &Path) -> Vec<u8> {
 fn a_corrupt_file_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.sqlite");
-    std::fs::write(&path, b"this is not a database, just some bytes that look like nothing".repeat(100)).unwrap();
+    std::fs::write(
+        &path,
+        b"this is not a database, just some bytes that look like nothing".repeat(100),
+    )
+    .unwrap();
     let before = file_bytes(&path);
     let err = Store::open(&path, &StoreOptions::default()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
@@ -211,11 +298,15 @@ fn a_newer_schema_is_refused_and_left_untouched() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
-        conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").unwrap();
+        conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .unwrap();
     }
     let before = file_bytes(&path);
     let err = Store::open(&path, &StoreOptions::default()).unwrap_err();
-    assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("update Sportello"));
     assert_eq!(file_bytes(&path), before);
 }
@@ -226,10 +317,14 @@ fn another_programs_database_is_refused() {
     let path = dir.path().join("other.sqlite");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)").unwrap();
+        conn.execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+            .unwrap();
     }
     let before = file_bytes(&path);
-    assert!(matches!(Store::open(&path, &StoreOptions::default()), Err(StoreError::Foreign { .. })));
+    assert!(matches!(
+        Store::open(&path, &StoreOptions::default()),
+        Err(StoreError::Foreign { .. })
+    ));
     assert_eq!(file_bytes(&path), before);
 }
 
@@ -241,7 +336,11 @@ fn a_full_disk_fails_the_write_and_loses_nothing_committed() {
     let (mut store, _) = seeded(&path, &clock);
     let mut committed = vec![];
     for _ in 0..5 {
-        committed.push(store.issue_ticket(letter("P"), TicketPriority::WalkIn, &clock).unwrap());
+        committed.push(
+            store
+                .issue_ticket(letter("P"), TicketPriority::WalkIn, &clock)
+                .unwrap(),
+        );
     }
     let pages: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -272,9 +371,13 @@ fn a_read_only_store_fails_the_write_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
     let (mut store, _) = seeded(&dir.path().join("k.sqlite"), &clock);
-    let kept = store.issue_ticket(letter("P"), TicketPriority::WalkIn, &clock).unwrap();
+    let kept = store
+        .issue_ticket(letter("P"), TicketPriority::WalkIn, &clock)
+        .unwrap();
     store.set_query_only(true).unwrap();
-    let err = store.issue_ticket(letter("P"), TicketPriority::WalkIn, &clock).unwrap_err();
+    let err = store
+        .issue_ticket(letter("P"), TicketPriority::WalkIn, &clock)
+        .unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
     assert_eq!(err.message_key(), "store-read-only");
     store.set_query_only(false).unwrap();
@@ -285,7 +388,14 @@ fn a_read_only_store_fails_the_write_clearly() {
 fn a_read_only_directory_is_refused_at_open() {
     // As root, file permissions do not stop writes; a file on a read-only mount does. A path
     // under /proc cannot be created by anyone: the store must say why it cannot open.
-    let err = Store::open(Path::new("/proc/sportello-test/k.sqlite"), &StoreOptions::default()).unwrap_err();
-    assert!(matches!(err, StoreError::Sqlite { .. } | StoreError::ReadOnly { .. }), "{err}");
+    let err = Store::open(
+        Path::new("/proc/sportello-test/k.sqlite"),
+        &StoreOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Sqlite { .. } | StoreError::ReadOnly { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("/proc/sportello-test/k.sqlite"));
 }

@@ -21,7 +21,11 @@ fn toml_block(doc: &str) -> String {
 fn keys(value: &toml::Value, prefix: &str, out: &mut BTreeSet<String>) {
     if let toml::Value::Table(t) = value {
         for (k, v) in t {
-            let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             if v.is_table() {
                 keys(v, &name, out);
             } else {
@@ -51,7 +55,10 @@ fn the_configuration_reference_matches_the_code() {
     keys(&toml::from_str(&all_on).unwrap(), "", &mut doc_keys);
     assert_eq!(code_keys, doc_keys);
     for key in &code_keys {
-        assert!(doc.contains(&format!("| `{key}` |")), "{key} is missing from the table");
+        assert!(
+            doc.contains(&format!("| `{key}` |")),
+            "{key} is missing from the table"
+        );
     }
 }
 
@@ -75,16 +82,30 @@ fn the_architecture_code_map_names_every_module_and_folder() {
         if name == "lib" || name == "main" {
             continue;
         }
-        assert!(arch.contains(&format!("`src/{name}")), "src/{name} is missing from ARCHITECTURE.md");
+        assert!(
+            arch.contains(&format!("`src/{name}")),
+            "src/{name} is missing from ARCHITECTURE.md"
+        );
     }
     for folder in names_in(root(), false) {
-        assert!(arch.contains(&format!("`{folder}/")), "{folder}/ is missing from ARCHITECTURE.md");
+        assert!(
+            arch.contains(&format!("`{folder}/")),
+            "{folder}/ is missing from ARCHITECTURE.md"
+        );
     }
 }
 
 #[test]
 fn the_domain_does_no_io() {
-    let forbidden = ["std::fs", "std::net", "std::process", "rusqlite", "tokio", "tracing", "std::io::"];
+    let forbidden = [
+        "std::fs",
+        "std::net",
+        "std::process",
+        "rusqlite",
+        "tokio",
+        "tracing",
+        "std::io::",
+    ];
     for entry in std::fs::read_dir(root().join("src/domain")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") {
@@ -101,11 +122,25 @@ fn the_kiosk_build_has_no_postgres_client_and_the_hub_build_no_slint() {
     let tree = |features: &[&str]| {
         let out = std::process::Command::new(env!("CARGO"))
             .current_dir(root())
-            .args(["tree", "--offline", "-e", "normal", "-p", "sportello", "--prefix", "none", "--no-default-features"])
+            .args([
+                "tree",
+                "--offline",
+                "-e",
+                "normal",
+                "-p",
+                "sportello",
+                "--prefix",
+                "none",
+                "--no-default-features",
+            ])
             .args(features.iter().flat_map(|f| ["--features", f]))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let kiosk = tree(&["kiosk"]);

@@ -296,7 +296,7 @@ impl DemoBranch {
         }
 
         let mut companies = Vec::new();
-        for i in 0..10 {
+        for (i, owner) in people.iter().enumerate().take(10) {
             let matricole = (0..1 + rng.usize(..3))
                 .map(|_| {
                     Matricola::synthetic(code.province(), rng.u32(..1_000_000)).expect("valid")
@@ -304,7 +304,6 @@ impl DemoBranch {
                 .collect();
             // About one company in seven is a sole trader, identified by the owner's code.
             let company = if i % 7 == 6 {
-                let owner = &people[i];
                 DemoCompany {
                     name: format!("{} {} – ditta individuale", owner.given_name, owner.surname),
                     cf: CodiceFiscale::Personal(owner.cf),

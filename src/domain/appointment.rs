@@ -168,14 +168,17 @@ impl AppointmentState {
     /// Moves to `to` when the state machine allows it.
     pub fn transition(self, to: AppointmentState) -> Result<AppointmentState, TransitionError> {
         use AppointmentState::*;
-        let allowed = match (self, to) {
-            (Booked, Confirmed) => true,
-            (Booked | Confirmed, CheckedIn | CancelledByUser | CancelledBySede | NoShow) => true,
-            (CheckedIn, Called | NoShow | CancelledBySede) => true,
-            (Called, InProgress | NoShow) => true,
-            (InProgress, Closed) => true,
-            _ => false,
-        };
+        let allowed = matches!(
+            (self, to),
+            (Booked, Confirmed)
+                | (
+                    Booked | Confirmed,
+                    CheckedIn | CancelledByUser | CancelledBySede | NoShow
+                )
+                | (CheckedIn, Called | NoShow | CancelledBySede)
+                | (Called, InProgress | NoShow)
+                | (InProgress, Closed)
+        );
         if allowed {
             Ok(to)
         } else {
@@ -236,6 +239,6 @@ mod tests {
         );
         assert!(Closed.transition(Booked).is_err());
         assert!(NoShow.transition(CheckedIn).is_err());
-        assert!(CancelledByUser.can_check_in() == false && Booked.can_check_in());
+        assert!(!CancelledByUser.can_check_in() && Booked.can_check_in());
     }
 }

@@ -242,7 +242,7 @@ fn person_keys_are_purged_after_90_days_once_a_day() {
     let keys = |path: &Path| -> (i64, i64) {
         let conn = rusqlite::Connection::open(path).unwrap();
         let c = conn
-            .query_row("SELECT count(person_key) FROM checkin", [], |r| r.get(0))
+            .query_row("SELECT count(person_key) FROM ticket", [], |r| r.get(0))
             .unwrap();
         let a = conn
             .query_row("SELECT count(person_key) FROM appointment", [], |r| {

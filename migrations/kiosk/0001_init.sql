@@ -83,7 +83,6 @@ CREATE TABLE ticket_sequence (
 
 CREATE TABLE ticket (
     id                 INTEGER PRIMARY KEY,
-    op_id              TEXT NOT NULL UNIQUE,
     business_day       TEXT NOT NULL,
     service_letter     TEXT NOT NULL,
     number             INTEGER NOT NULL CHECK (number BETWEEN 1 AND 999),
@@ -94,15 +93,10 @@ CREATE TABLE ticket (
     counter_number     INTEGER,
     issued_at          TEXT NOT NULL,
     clock_trusted      INTEGER NOT NULL CHECK (clock_trusted IN (0, 1)),
+    -- A check-in is the ticket of a booking: who checked in (pseudonymous person key, kept for
+    -- 90 days for audit, then purged) lives on the ticket row, so a check-in writes one row.
+    person_key         BLOB CHECK (person_key IS NULL OR length(person_key) = 8),
     UNIQUE (business_day, service_letter, number)
-) STRICT;
-
-CREATE TABLE checkin (
-    booking_id      INTEGER PRIMARY KEY REFERENCES appointment(booking_id),
-    ticket_id       INTEGER NOT NULL UNIQUE REFERENCES ticket(id),
-    -- Pseudonymous person key, kept for 90 days for audit, then purged.
-    person_key      BLOB CHECK (person_key IS NULL OR length(person_key) = 8),
-    checked_in_at   TEXT NOT NULL
 ) STRICT;
 
 -- Operations to push to the hub. AUTOINCREMENT: a sequence number is never reused, even after

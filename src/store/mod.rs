@@ -239,8 +239,8 @@ impl Store {
             .map_err(|e| StoreError::classify(e, &self.path))?;
         let purged = (|| {
             let a = tx.execute(
-                "UPDATE checkin SET person_key = NULL
-                 WHERE person_key IS NOT NULL AND checked_in_at < ?1",
+                "UPDATE ticket SET person_key = NULL
+                 WHERE person_key IS NOT NULL AND issued_at < ?1",
                 [ts(cutoff)],
             )?;
             let b = tx.execute(

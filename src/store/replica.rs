@@ -137,7 +137,7 @@ impl Store {
                        sede_code = excluded.sede_code, service_letter = excluded.service_letter,
                        starts_at = excluded.starts_at, duration_min = excluded.duration_min,
                        person_key = excluded.person_key, updated_at = excluded.updated_at,
-                       state = CASE WHEN appointment.booking_id IN (SELECT booking_id FROM checkin)
+                       state = CASE WHEN appointment.booking_id IN (SELECT booking_id FROM ticket WHERE booking_id IS NOT NULL)
                                     THEN appointment.state ELSE excluded.state END",
                     params![
                         a.id.get() as i64,

@@ -1,7 +1,7 @@
 //! Tickets and check-ins: the writes whose numbers end up on paper.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Params, Row, Transaction, params};
 
 use super::{Store, StoreError, day, parse_day, parse_ts, ts};
 use crate::domain::{
@@ -64,27 +64,20 @@ impl Store {
             &tx,
             service,
             TicketPriority::Appointment,
-            Some(booking),
+            Some((booking, person)),
             clock,
             &path,
         )?;
-        let write = || -> rusqlite::Result<()> {
-            tx.execute(
-                "UPDATE appointment SET state = ?2, updated_at = ?3 WHERE booking_id = ?1",
-                params![
-                    booking.get() as i64,
-                    AppointmentState::CheckedIn.name(),
-                    ts(now)
-                ],
-            )?;
-            tx.execute(
-                "INSERT INTO checkin (booking_id, ticket_id, person_key, checked_in_at)
-                 VALUES (?1, (SELECT id FROM ticket WHERE booking_id = ?1), ?2, ?3)",
-                params![booking.get() as i64, person.map(|p| p.0.to_vec()), ts(now)],
-            )?;
-            Ok(())
-        };
-        write().map_err(|e| StoreError::classify(e, &path))?;
+        exec(
+            &tx,
+            "UPDATE appointment SET state = ?2, updated_at = ?3 WHERE booking_id = ?1",
+            params![
+                booking.get() as i64,
+                AppointmentState::CheckedIn.name(),
+                ts(now)
+            ],
+        )
+        .map_err(|e| StoreError::classify(e, &path))?;
         append_outbox(
             &tx,
             &Op::CheckedIn {
@@ -165,6 +158,21 @@ impl Store {
     }
 }
 
+// Cached statements: a check-in runs about ten of them, and preparing each one every time
+// would cost more than the commit itself.
+fn exec(conn: &Connection, sql: &str, p: impl Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(p)
+}
+
+fn row<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl Params,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(p, f)
+}
+
 fn choose_day(stored: Option<NaiveDate>, clock: &dyn Clock) -> NaiveDate {
     match (clock.trust(), stored) {
         // An untrusted clock may be days behind (restored at boot from the last shutdown) or
@@ -178,7 +186,7 @@ fn insert_ticket(
     tx: &Transaction<'_>,
     service: ServiceLetter,
     priority: TicketPriority,
-    booking: Option<BookingId>,
+    booking: Option<(BookingId, Option<PersonKey>)>,
     clock: &dyn Clock,
     path: &std::path::Path,
 ) -> Result<Ticket, StoreError> {
@@ -207,7 +215,8 @@ fn insert_ticket(
         .map_err(classify)?;
     let business_day = choose_day(stored, clock);
     if stored != Some(business_day) {
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO business_day (id, day) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET day = excluded.day",
             [day(business_day)],
@@ -224,7 +233,7 @@ fn insert_ticket(
         .map_err(classify)?;
     let next = last.unwrap_or(0) + 1;
     let number = TicketNumber::new(service, next).ok_or(StoreError::NumbersExhausted(service))?;
-    tx.execute(
+    exec(&tx, 
         "INSERT INTO ticket_sequence (business_day, service_letter, last_number) VALUES (?1, ?2, ?3)
          ON CONFLICT (business_day, service_letter) DO UPDATE SET last_number = excluded.last_number",
         params![day(business_day), service.to_string(), next],
@@ -236,20 +245,21 @@ fn insert_ticket(
         TicketPriority::Priority(c) => Some(c.name()),
         _ => None,
     };
-    tx.execute(
-        "INSERT INTO ticket (op_id, business_day, service_letter, number, booking_id, priority,
-                             priority_category, state, issued_at, clock_trusted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'issued', ?8, ?9)",
+    exec(
+        &tx,
+        "INSERT INTO ticket (business_day, service_letter, number, booking_id, priority,
+                             priority_category, state, issued_at, clock_trusted, person_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'issued', ?7, ?8, ?9)",
         params![
-            uuid::Uuid::now_v7().to_string(),
             day(business_day),
             service.to_string(),
             next,
-            booking.map(|b| b.get() as i64),
+            booking.map(|(b, _)| b.get() as i64),
             priority.as_str(),
             category,
             ts(now),
-            trusted
+            trusted,
+            booking.and_then(|(_, p)| p).map(|p| p.0.to_vec())
         ],
     )
     .map_err(classify)?;
@@ -257,7 +267,7 @@ fn insert_ticket(
         number,
         business_day,
         priority,
-        booking,
+        booking: booking.map(|(b, _)| b),
         state: TicketState::Issued,
         issued_at: now,
         clock_trusted: trusted,
@@ -277,9 +287,16 @@ fn fact(t: &Ticket) -> TicketFact {
 fn append_outbox(tx: &Transaction<'_>, op: &Op, now: DateTime<Utc>) -> rusqlite::Result<()> {
     let payload = serde_json::to_string(op)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.execute(
+    exec(
+        &tx,
         "INSERT INTO outbox (op_id, kind, payload, schema_version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![uuid::Uuid::now_v7().to_string(), op.kind(), payload, OP_SCHEMA_VERSION, ts(now)],
+        params![
+            uuid::Uuid::now_v7().to_string(),
+            op.kind(),
+            payload,
+            OP_SCHEMA_VERSION,
+            ts(now)
+        ],
     )?;
     Ok(())
 }
@@ -289,7 +306,8 @@ const TICKET_COLUMNS: &str =
     booking_id, state, counter_number, issued_at, clock_trusted FROM ticket";
 
 fn ticket_of_booking(tx: &Transaction<'_>, booking: BookingId) -> rusqlite::Result<Option<Ticket>> {
-    tx.query_row(
+    row(
+        &tx,
         &format!("{TICKET_COLUMNS} WHERE booking_id = ?1"),
         [booking.get() as i64],
         ticket_row,

@@ -233,7 +233,7 @@ fn insert_ticket(
         .map_err(classify)?;
     let next = last.unwrap_or(0) + 1;
     let number = TicketNumber::new(service, next).ok_or(StoreError::NumbersExhausted(service))?;
-    exec(&tx, 
+    exec(&tx,
         "INSERT INTO ticket_sequence (business_day, service_letter, last_number) VALUES (?1, ?2, ?3)
          ON CONFLICT (business_day, service_letter) DO UPDATE SET last_number = excluded.last_number",
         params![day(business_day), service.to_string(), next],

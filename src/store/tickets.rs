@@ -216,7 +216,7 @@ fn insert_ticket(
     let business_day = choose_day(stored, clock);
     if stored != Some(business_day) {
         exec(
-            &tx,
+            tx,
             "INSERT INTO business_day (id, day) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET day = excluded.day",
             [day(business_day)],
@@ -233,7 +233,7 @@ fn insert_ticket(
         .map_err(classify)?;
     let next = last.unwrap_or(0) + 1;
     let number = TicketNumber::new(service, next).ok_or(StoreError::NumbersExhausted(service))?;
-    exec(&tx,
+    exec(tx,
         "INSERT INTO ticket_sequence (business_day, service_letter, last_number) VALUES (?1, ?2, ?3)
          ON CONFLICT (business_day, service_letter) DO UPDATE SET last_number = excluded.last_number",
         params![day(business_day), service.to_string(), next],
@@ -246,7 +246,7 @@ fn insert_ticket(
         _ => None,
     };
     exec(
-        &tx,
+        tx,
         "INSERT INTO ticket (business_day, service_letter, number, booking_id, priority,
                              priority_category, state, issued_at, clock_trusted, person_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'issued', ?7, ?8, ?9)",
@@ -288,7 +288,7 @@ fn append_outbox(tx: &Transaction<'_>, op: &Op, now: DateTime<Utc>) -> rusqlite:
     let payload = serde_json::to_string(op)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     exec(
-        &tx,
+        tx,
         "INSERT INTO outbox (op_id, kind, payload, schema_version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             uuid::Uuid::now_v7().to_string(),
@@ -307,7 +307,7 @@ const TICKET_COLUMNS: &str =
 
 fn ticket_of_booking(tx: &Transaction<'_>, booking: BookingId) -> rusqlite::Result<Option<Ticket>> {
     row(
-        &tx,
+        tx,
         &format!("{TICKET_COLUMNS} WHERE booking_id = ?1"),
         [booking.get() as i64],
         ticket_row,

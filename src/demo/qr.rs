@@ -60,3 +60,34 @@ pub fn write_qr_pngs(branch: &DemoBranch, dir: &Path) -> std::io::Result<Vec<Pat
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes the PNG and samples the centre of every module: the picture carries exactly the
+    /// QR matrix of the token, with its quiet zone.
+    #[test]
+    fn the_png_carries_the_qr_matrix() {
+        let text = "SP1:6BFOXN*TS0BI$ZDZRH8C3PBS+K1.WF9-3V";
+        let scale = 4;
+        let bytes = qr_png(text, scale).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).unwrap();
+        let modules = code.width() as u32;
+        assert_eq!(info.width, (modules + 8) * scale);
+        let at = |mx: u32, my: u32| {
+            pixels[((my * scale + scale / 2) * info.width + mx * scale + scale / 2) as usize]
+        };
+        for (i, color) in code.to_colors().iter().enumerate() {
+            let (x, y) = (i as u32 % modules + 4, i as u32 / modules + 4);
+            assert_eq!(at(x, y) == 0, *color == Color::Dark, "module {x},{y}");
+        }
+        for q in 0..4 {
+            assert_eq!(at(q, q), 255, "quiet zone");
+        }
+    }
+}

@@ -103,6 +103,11 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     logs += &stdout;
+    assert_eq!(
+        std::fs::read_dir(data.join("qr")).unwrap().count(),
+        12,
+        "no stale QR codes"
+    );
     logs += &String::from_utf8_lossy(&out.stderr);
 
     // The flows really ran: each appointment got a ticket, the repeat was a reprint, the walk-in

@@ -39,9 +39,16 @@ pub fn qr_png(text: &str, scale: u32) -> Result<Vec<u8>, std::io::Error> {
 }
 
 /// Writes one PNG per appointment into `dir`, named by start time and booking code, and returns
-/// the paths written. File names carry no personal data.
+/// the paths written. PNGs of an earlier run are removed first, so the folder only shows codes
+/// that match the store. File names carry no personal data.
 pub fn write_qr_pngs(branch: &DemoBranch, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "png") {
+            std::fs::remove_file(path)?;
+        }
+    }
     let mut written = Vec::new();
     for a in &branch.appointments {
         let name = format!(

@@ -8,7 +8,7 @@
 
 mod qr;
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{Duration, NaiveDateTime, NaiveTime, Timelike};
 
 pub use qr::{qr_png, write_qr_pngs};
 
@@ -418,11 +418,6 @@ impl DemoBranch {
         PersonKeyer::new(DEMO_PERSON_KEY_SECRET.as_bytes()).expect("long enough")
     }
 
-    /// Convenience for callers that only have a date.
-    pub fn generate_on(seed: u64, date: NaiveDate, at: NaiveTime) -> DemoBranch {
-        Self::generate(seed, date.and_time(at))
-    }
-
     /// What a kiosk replica holds: configuration, services, counters, hours, appointments
     /// (pseudonymous keys only) and the verifying key. Never names, codes or Cassetto data.
     pub fn replica(&self) -> Replica {
@@ -465,6 +460,7 @@ impl DemoBranch {
 mod tests {
     use super::*;
     use crate::domain::token::TokenVerifier;
+    use chrono::NaiveDate;
 
     fn now() -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, 26)

@@ -329,6 +329,19 @@ fn inspect_existing(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A stored value that does not decode: reported as an SQLite conversion failure.
+pub(crate) fn conversion<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// A stored value outside its domain, named by `what`.
+pub(crate) fn invalid(what: &str) -> rusqlite::Error {
+    conversion(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        what.to_owned(),
+    ))
+}
+
 /// Fixed-width UTC timestamp, so that text comparison is time comparison.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -337,9 +350,7 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })
+        .map_err(conversion)
 }
 
 pub(crate) fn local_ts(t: NaiveDateTime) -> String {
@@ -347,9 +358,7 @@ pub(crate) fn local_ts(t: NaiveDateTime) -> String {
 }
 
 pub(crate) fn parse_local_ts(s: &str) -> rusqlite::Result<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").map_err(conversion)
 }
 
 pub(crate) fn day(d: NaiveDate) -> String {
@@ -357,7 +366,5 @@ pub(crate) fn day(d: NaiveDate) -> String {
 }
 
 pub(crate) fn parse_day(s: &str) -> rusqlite::Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(conversion)
 }

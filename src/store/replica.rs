@@ -4,7 +4,7 @@
 use chrono::{NaiveTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, local_ts, parse_local_ts, ts};
+use super::{Store, StoreError, conversion, invalid, local_ts, parse_local_ts, ts};
 use crate::domain::{
     Appointment, AppointmentState, BookingId, Counter, CounterNumber, PersonKey, Sede, SedeCode,
     Service, ServiceLetter, ServiceLevel,
@@ -47,17 +47,6 @@ fn level_name(level: ServiceLevel) -> &'static str {
         ServiceLevel::First => "first",
         ServiceLevel::Second => "second",
     }
-}
-
-fn conversion<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-}
-
-fn invalid(what: &str) -> rusqlite::Error {
-    conversion(std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        what.to_owned(),
-    ))
 }
 
 impl Store {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Params, Row, Transaction, params};
 
-use super::{Store, StoreError, day, parse_day, parse_ts, ts};
+use super::{Store, StoreError, day, invalid, parse_day, parse_ts, ts};
 use crate::domain::{
     AppointmentState, BookingId, Clock, ClockTrust, CounterNumber, PersonKey, PriorityCategory,
     ServiceLetter, Ticket, TicketNumber, TicketPriority, TicketState,
@@ -115,17 +115,7 @@ impl Store {
 
     /// The current numbering day: today by a trusted clock, otherwise the last day used.
     pub fn business_day(&self, clock: &dyn Clock) -> Result<NaiveDate, StoreError> {
-        let stored: Option<String> = self
-            .conn
-            .query_row("SELECT day FROM business_day WHERE id = 1", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let stored = stored
-            .map(|s| parse_day(&s))
-            .transpose()
-            .map_err(|e| self.err(e))?;
+        let stored = stored_day(&self.conn).map_err(|e| self.err(e))?;
         Ok(choose_day(stored, clock))
     }
 
@@ -173,6 +163,16 @@ fn row<T>(
     conn.prepare_cached(sql)?.query_row(p, f)
 }
 
+/// The numbering day last written, if any.
+fn stored_day(conn: &Connection) -> rusqlite::Result<Option<NaiveDate>> {
+    row(conn, "SELECT day FROM business_day WHERE id = 1", [], |r| {
+        r.get::<_, String>(0)
+    })
+    .optional()?
+    .map(|s| parse_day(&s))
+    .transpose()
+}
+
 fn choose_day(stored: Option<NaiveDate>, clock: &dyn Clock) -> NaiveDate {
     match (clock.trust(), stored) {
         // An untrusted clock may be days behind (restored at boot from the last shutdown) or
@@ -203,16 +203,7 @@ fn insert_ticket(
     if !exists {
         return Err(StoreError::UnknownService(service));
     }
-    let stored: Option<String> = tx
-        .query_row("SELECT day FROM business_day WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(classify)?;
-    let stored = stored
-        .map(|s| parse_day(&s))
-        .transpose()
-        .map_err(classify)?;
+    let stored = stored_day(tx).map_err(classify)?;
     let business_day = choose_day(stored, clock);
     if stored != Some(business_day) {
         exec(
@@ -316,19 +307,9 @@ fn ticket_of_booking(tx: &Transaction<'_>, booking: BookingId) -> rusqlite::Resu
 }
 
 fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
-    let bad = |what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            Box::new(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                what.to_owned(),
-            )),
-        )
-    };
     let letter: String = r.get(0)?;
-    let letter = ServiceLetter::parse(&letter).map_err(|_| bad("service letter"))?;
-    let number = TicketNumber::new(letter, r.get(1)?).ok_or_else(|| bad("ticket number"))?;
+    let letter = ServiceLetter::parse(&letter).map_err(|_| invalid("service letter"))?;
+    let number = TicketNumber::new(letter, r.get(1)?).ok_or_else(|| invalid("ticket number"))?;
     let business_day: String = r.get(2)?;
     let priority: String = r.get(3)?;
     let category: Option<String> = r.get(4)?;
@@ -337,7 +318,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
             category
                 .as_deref()
                 .and_then(PriorityCategory::from_name)
-                .ok_or_else(|| bad("priority category"))?,
+                .ok_or_else(|| invalid("priority category"))?,
         ),
         "appointment" => TicketPriority::Appointment,
         _ => TicketPriority::WalkIn,
@@ -348,7 +329,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
     let counter = || {
         counter
             .and_then(|n| CounterNumber::new(n).ok())
-            .ok_or_else(|| bad("counter"))
+            .ok_or_else(|| invalid("counter"))
     };
     let state = match state.as_str() {
         "issued" => TicketState::Issued,
@@ -357,7 +338,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
         "served" => TicketState::Served,
         "no_show" => TicketState::NoShow,
         "cancelled" => TicketState::Cancelled,
-        _ => return Err(bad("ticket state")),
+        _ => return Err(invalid("ticket state")),
     };
     let issued_at: String = r.get(8)?;
     Ok(Ticket {

@@ -23,7 +23,7 @@ pub use person::{PersonKey, PersonKeyer, PriorityCategory, TipoDelegato};
 pub use piva::{PartitaIva, PivaError};
 pub use sede::{Sede, SedeCode, SedeError, sedi};
 pub use service::{
-    Counter, CounterNumber, Service, ServiceLetter, ServiceLetterError, ServiceLevel,
+    Counter, CounterNumber, OpeningHours, Service, ServiceLetter, ServiceLetterError, ServiceLevel,
 };
 pub use ticket::{Ticket, TicketNumber, TicketNumberError, TicketPriority, TicketState};
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 
 use super::UserMessage;
@@ -179,4 +180,19 @@ mod tests {
         assert_eq!(json, "\"P\"");
         assert!(serde_json::from_str::<ServiceLetter>("\"PP\"").is_err());
     }
+}
+
+/// Opening hours of a service on one weekday.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpeningHours {
+    /// The service.
+    pub service: ServiceLetter,
+    /// 1 = Monday … 7 = Sunday.
+    pub weekday: u8,
+    /// Opening time (local).
+    pub opens: NaiveTime,
+    /// Closing time (local).
+    pub closes: NaiveTime,
+    /// Only booked appointments in this period.
+    pub appointment_only: bool,
 }

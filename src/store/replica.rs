@@ -2,6 +2,8 @@
 //! opening hours, appointments and verifying keys. The kiosk only reads it.
 
 use chrono::{NaiveTime, Utc};
+
+pub use crate::domain::OpeningHours;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, conversion, invalid, local_ts, parse_local_ts, ts};
@@ -9,21 +11,6 @@ use crate::domain::{
     Appointment, AppointmentState, BookingId, Counter, CounterNumber, PersonKey, Sede, SedeCode,
     Service, ServiceLetter, ServiceLevel,
 };
-
-/// Opening hours of a service on one weekday.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpeningHours {
-    /// The service.
-    pub service: ServiceLetter,
-    /// 1 = Monday … 7 = Sunday.
-    pub weekday: u8,
-    /// Opening time (local).
-    pub opens: NaiveTime,
-    /// Closing time (local).
-    pub closes: NaiveTime,
-    /// Only booked appointments in this period.
-    pub appointment_only: bool,
-}
 
 /// A full copy of what the hub publishes to one branch.
 #[derive(Debug, Clone, Default)]

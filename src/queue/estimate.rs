@@ -1,0 +1,1 @@
+//! Wait estimate (filled in below).

@@ -1,4 +1,5 @@
-//! `store/checkin_tx`: one check-in + ticket + outbox row with `synchronous=FULL`, against a
+//! `store/checkin_tx`: one check-in through the branch node (queue event, ticket row, appointment
+//! state, outbox row in one transaction) with `synchronous=FULL`, against a
 //! bare `INSERT` + commit on the same file, interleaved so both see the same disk.
 //!
 //! `cargo bench --bench store` (`BENCH_N` sets the number of check-ins, default 1000). It reports
@@ -8,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use sportello::demo::DemoBranch;
+use std::sync::Arc;
+
 use sportello::domain::{BookingId, Clock, ManualClock};
+use sportello::node::Branch;
 use sportello::store::{Store, StoreOptions};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -24,7 +28,9 @@ fn main() {
         .unwrap_or(if quick { 20 } else { 1000 });
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.sqlite");
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
     let mut store = Store::open(&path, &StoreOptions::default()).expect("store");
     let branch = DemoBranch::generate(1, clock.local_now().naive_local());
     let mut replica = branch.replica();
@@ -39,6 +45,7 @@ fn main() {
         })
         .collect();
     store.apply_replica(&replica).expect("replica");
+    let node = Branch::open(store, clock.clone()).expect("branch");
 
     let bare = rusqlite::Connection::open(&path).expect("second connection");
     bare.pragma_update(None, "synchronous", "FULL").unwrap();
@@ -49,9 +56,7 @@ fn main() {
     let mut insert = Vec::with_capacity(n);
     for a in &replica.appointments {
         let t = Instant::now();
-        store
-            .check_in(a.id, a.person_key, &clock)
-            .expect("check-in");
+        node.check_in(a.id, a.person_key).expect("check-in");
         checkin.push(t.elapsed());
         let t = Instant::now();
         bare.execute_batch("BEGIN; INSERT INTO bench_bare (payload) VALUES ('x'); COMMIT;")

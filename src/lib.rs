@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod kiosk;
+pub mod node;
 pub mod queue;
 pub mod store;
 pub mod sync;

@@ -10,6 +10,7 @@ use sportello::config::{Config, LogFormat};
 use sportello::demo::{DemoBranch, write_qr_pngs};
 use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
 use sportello::kiosk::Kiosk;
+use sportello::node::Branch;
 use sportello::store::{Store, StoreOptions};
 
 /// Self-service kiosk for INPS branch offices.
@@ -153,17 +154,17 @@ fn kiosk(config: &Config, demo: bool) -> anyhow::Result<()> {
         config.person_key_secret()?;
         Store::open(&config.store.path, &store_options(config))?
     };
-    let mut kiosk = Kiosk::new(store, clock)?;
+    let branch = Branch::open(store, clock)?;
+    let mut kiosk = Kiosk::new(branch.clone())?;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         println!(
             "Sede {} – scan a booking QR code (or paste its text), or type a service letter ({}) for a walk-in ticket; Ctrl-D to quit.",
             kiosk.sede(),
-            kiosk
-                .store()
-                .services()?
+            branch
+                .read(|q, _| q.services().map(|s| s.letter).collect::<Vec<_>>())
                 .iter()
-                .map(|s| s.letter.to_string())
+                .map(|s| s.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -182,12 +183,18 @@ fn stress_tickets(db: &Path, count: u32) -> anyhow::Result<()> {
         let branch = DemoBranch::generate(1, clock.local_now().naive_local());
         store.apply_replica(&branch.replica())?;
     }
-    // Round-robin over the services, so long runs stay below the 999 numbers of a service's day.
-    let letters: Vec<ServiceLetter> = store.services()?.iter().map(|s| s.letter).collect();
+    // Round-robin over the walk-in services, so long runs stay below the 999 numbers of a
+    // service's day.
+    let letters: Vec<ServiceLetter> = store
+        .services()?
+        .iter()
+        .filter(|s| !s.appointment_only)
+        .map(|s| s.letter)
+        .collect();
+    let branch = Branch::open(store, Arc::new(clock))?;
     let mut out = std::io::stdout().lock();
     for i in 0..count as usize {
-        let ticket =
-            store.issue_ticket(letters[i % letters.len()], TicketPriority::WalkIn, &clock)?;
+        let ticket = branch.issue_ticket(letters[i % letters.len()], TicketPriority::WalkIn)?;
         // Printed only after the commit: whatever the parent reads was durable first.
         writeln!(out, "{}", ticket.number)?;
         out.flush()?;

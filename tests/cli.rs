@@ -145,7 +145,7 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
 
 /// Kills a child issuing tickets at random moments, 50 times, and checks that every number it
 /// reported (printed only after its commit) is stored, that no number is reused or skipped,
-/// and that the outbox has one row per ticket with no gap.
+/// and that the event log and the outbox have one row per event with no gap.
 #[test]
 fn kill_9_while_issuing_tickets_loses_and_reuses_no_number() {
     let dir = tempfile::tempdir().unwrap();
@@ -182,8 +182,7 @@ fn kill_9_while_issuing_tickets_loses_and_reuses_no_number() {
 
 fn check_numbering(db: &Path, reported: &[String]) {
     let store = Store::open(db, &StoreOptions::default()).unwrap();
-    let clock = SystemClock::untrusted();
-    let day = store.business_day(&clock).unwrap();
+    let day = store.current_day_events().unwrap()[0].business_day;
     let stored: Vec<String> = store
         .tickets_on(day)
         .unwrap()
@@ -216,6 +215,17 @@ fn check_numbering(db: &Path, reported: &[String]) {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .unwrap();
-    assert_eq!(count as usize, stored.len(), "one outbox row per ticket");
+    assert_eq!(
+        count as usize,
+        stored.len() + 1,
+        "one outbox row per event: the day opened, then one per ticket"
+    );
     assert_eq!((min, max), (1, count), "outbox sequence without gaps");
+    let events: i64 = conn
+        .query_row("SELECT count(*) FROM queue_event", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        events, count,
+        "the event log and the outbox commit together"
+    );
 }

@@ -221,6 +221,41 @@ fn hours(services: &[Service]) -> Vec<OpeningHours> {
     out
 }
 
+/// The demo must work whenever it is started: when `now` falls outside today's free-access
+/// hours, today gets one free-access period around it in place of the periods it overlaps.
+fn demo_hours(
+    mut hours: Vec<OpeningHours>,
+    services: &[Service],
+    now: NaiveDateTime,
+) -> Vec<OpeningHours> {
+    use chrono::Datelike;
+    let weekday = now.weekday().number_from_monday() as u8;
+    let t = now.time();
+    let open_now = hours
+        .iter()
+        .any(|h| h.weekday == weekday && !h.appointment_only && h.opens <= t && t < h.closes);
+    if open_now {
+        return hours;
+    }
+    let opens = time(now.hour().saturating_sub(1), 0);
+    let closes = if now.hour() >= 20 {
+        NaiveTime::from_hms_opt(23, 59, 0).expect("valid time")
+    } else {
+        time(now.hour() + 4, 0)
+    };
+    hours.retain(|h| h.weekday != weekday || h.closes <= opens || h.opens >= closes);
+    for s in services {
+        hours.push(OpeningHours {
+            service: s.letter,
+            weekday,
+            opens,
+            closes,
+            appointment_only: s.appointment_only,
+        });
+    }
+    hours
+}
+
 /// The three letters of a surname (or, with `is_name`, of a given name) in a codice fiscale.
 fn cf_letters(word: &str, is_name: bool) -> String {
     let upper: Vec<char> = word
@@ -254,7 +289,7 @@ impl DemoBranch {
         let sede = sedi::with_code(code).next().expect("in the table");
         let services = services();
         let counters = counters();
-        let hours = hours(&services);
+        let hours = demo_hours(hours(&services), &services, now);
 
         let mut people = Vec::new();
         for i in 0..12 {
@@ -432,6 +467,7 @@ impl DemoBranch {
                 .map(|a| a.appointment.clone())
                 .collect(),
             verifying_keys: vec![(self.signer.key_id(), self.signer.verifying_key())],
+            rules: crate::queue::QueueRules::default(),
         }
     }
 

@@ -160,6 +160,21 @@ impl AppointmentState {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// Italian label, as visitors read it ("la prenotazione è …").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Booked => "prenotata",
+            Self::Confirmed => "confermata",
+            Self::CheckedIn => "già registrata",
+            Self::Called => "già chiamata",
+            Self::InProgress => "in corso",
+            Self::Closed => "conclusa",
+            Self::CancelledByUser => "annullata dall'utente",
+            Self::CancelledBySede => "annullata dalla sede",
+            Self::NoShow => "scaduta per assenza",
+        }
+    }
+
     /// True for the states in which a check-in is possible.
     pub fn can_check_in(self) -> bool {
         matches!(self, Self::Booked | Self::Confirmed)

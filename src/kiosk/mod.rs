@@ -8,7 +8,8 @@ use hardware::scanner::Scanner;
 
 use crate::domain::token::TokenVerifier;
 use crate::domain::{Clock, Sede, ServiceLetter, Ticket, TicketPriority, UserMessage};
-use crate::store::{CheckIn, Store, StoreError};
+use crate::node::{Branch, CheckIn, NodeError};
+use crate::store::StoreError;
 
 /// What the visitor is told after a scan or a choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub enum Answer {
 
 /// The kiosk's application state, independent of how it is displayed.
 pub struct Kiosk {
-    store: Store,
+    branch: Arc<Branch>,
     verifier: TokenVerifier,
     clock: Arc<dyn Clock>,
     sede: Sede,
@@ -46,20 +47,13 @@ fn refused(e: &dyn UserMessage) -> Answer {
     }
 }
 
-/// What a visitor reads when the store refuses: operator details stay in the log.
-fn store_refusal(e: &StoreError) -> Answer {
+/// What a visitor reads when the node refuses: operator details stay in the log.
+fn node_refusal(e: &NodeError) -> Answer {
     let message = match e {
-        StoreError::UnknownBooking(b) => {
-            format!("la prenotazione {b} non risulta in questa sede: rivolgersi all'accoglienza")
+        NodeError::Store(_) => {
+            "il chiosco non riesce a emettere il biglietto: rivolgersi all'accoglienza".to_owned()
         }
-        StoreError::NotCheckInable { .. } => {
-            "la prenotazione è annullata o già conclusa".to_owned()
-        }
-        StoreError::UnknownService(s) => format!("il servizio {s} non esiste in questa sede"),
-        StoreError::NumbersExhausted(_) => {
-            "i biglietti di oggi per questo servizio sono esauriti".to_owned()
-        }
-        _ => "il chiosco non riesce a emettere il biglietto: rivolgersi all'accoglienza".to_owned(),
+        other => other.to_string(),
     };
     Answer::Refused {
         key: e.message_key(),
@@ -68,10 +62,11 @@ fn store_refusal(e: &StoreError) -> Answer {
 }
 
 impl Kiosk {
-    /// A kiosk over a store that holds a branch replica.
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    /// A kiosk of a branch whose store holds a replica.
+    pub fn new(branch: Arc<Branch>) -> Result<Self, StoreError> {
         let mut verifier = TokenVerifier::new();
-        for (id, key) in store.verifying_keys()? {
+        let (keys, sede) = branch.read(|_, s| (s.verifying_keys(), s.sede()));
+        for (id, key) in keys? {
             if verifier.add_key(id, &key).is_err() {
                 tracing::warn!(
                     key_id = id,
@@ -79,13 +74,14 @@ impl Kiosk {
                 );
             }
         }
-        let sede = store.sede()?.ok_or_else(|| {
+        let sede = sede?.ok_or_else(|| {
             StoreError::Migration(
                 "the store has no branch configuration: run demo-data or enrol".into(),
             )
         })?;
+        let clock = branch.clock().clone();
         Ok(Self {
-            store,
+            branch,
             verifier,
             clock,
             sede,
@@ -97,9 +93,9 @@ impl Kiosk {
         &self.sede
     }
 
-    /// The store, for views that read from it.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The branch node.
+    pub fn branch(&self) -> &Arc<Branch> {
+        &self.branch
     }
 
     /// Handles one line from the scanner: a booking QR, or a service letter for a walk-in.
@@ -140,56 +136,38 @@ impl Kiosk {
                 ),
             };
         }
-        match self
-            .store
-            .check_in(claims.booking, Some(claims.person), self.clock.as_ref())
-        {
+        match self.branch.check_in(claims.booking, Some(claims.person)) {
             Ok(CheckIn { ticket, already }) => {
                 tracing::info!(booking = %claims.booking, ticket = %ticket.number, reprint = already, "checked in");
                 self.answer(ticket, already)
             }
             Err(e) => {
                 tracing::warn!(booking = %claims.booking, error = %e, "check-in failed");
-                store_refusal(&e)
+                node_refusal(&e)
             }
         }
     }
 
     /// A walk-in ticket for a service.
     pub fn walk_in(&mut self, service: ServiceLetter) -> Answer {
-        if let Ok(services) = self.store.services()
-            && let Some(s) = services.iter().find(|s| s.letter == service)
-            && s.appointment_only
-        {
-            return Answer::Refused {
-                key: "service-appointment-only",
-                message: format!("il servizio «{}» è solo su appuntamento", s.name),
-            };
-        }
-        match self
-            .store
-            .issue_ticket(service, TicketPriority::WalkIn, self.clock.as_ref())
-        {
+        match self.branch.issue_ticket(service, TicketPriority::WalkIn) {
             Ok(ticket) => {
                 tracing::info!(ticket = %ticket.number, "walk-in ticket issued");
                 self.answer(ticket, false)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "walk-in ticket failed");
-                store_refusal(&e)
+                node_refusal(&e)
             }
         }
     }
 
     fn answer(&self, ticket: Ticket, reprint: bool) -> Answer {
-        let waiting = self
-            .store
-            .waiting_count(ticket.number.letter(), self.clock.as_ref())
-            .unwrap_or(1);
+        let ahead = self.branch.people_ahead(&ticket);
         Answer::Ticket {
             ticket,
             reprint,
-            ahead: waiting.saturating_sub(1),
+            ahead,
         }
     }
 
@@ -201,13 +179,13 @@ impl Kiosk {
                 reprint,
                 ahead,
             } => {
-                let service = self
-                    .store
-                    .services()
-                    .ok()
-                    .and_then(|s| s.into_iter().find(|s| s.letter == ticket.number.letter()))
-                    .map(|s| s.name)
-                    .unwrap_or_default();
+                let letter = ticket.number.letter();
+                let service = self.branch.read(|q, _| {
+                    q.services()
+                        .find(|s| s.letter == letter)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default()
+                });
                 let again = if *reprint {
                     " (ristampa: il check-in era già stato fatto)"
                 } else {
@@ -229,7 +207,8 @@ impl Kiosk {
         out: &mut dyn std::io::Write,
     ) -> std::io::Result<()> {
         loop {
-            if let Err(e) = self.store.run_daily_jobs(self.clock.as_ref()) {
+            let clock = self.clock.clone();
+            if let Err(e) = self.branch.with_store(|s| s.run_daily_jobs(clock.as_ref())) {
                 tracing::error!(error = %e, "daily jobs failed");
             }
             match scanner.next_scan()? {

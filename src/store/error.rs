@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode;
 
-use crate::domain::{AppointmentState, BookingId, ServiceLetter, UserMessage};
+use crate::domain::UserMessage;
 
 /// Why the store refused or failed an operation. Nothing already committed is lost in any case.
 #[derive(Debug, thiserror::Error)]
@@ -52,23 +52,6 @@ pub enum StoreError {
     /// A migration could not be defined or applied.
     #[error("schema migration failed: {0}")]
     Migration(String),
-    /// The booking is not in the local replica.
-    #[error("booking {0} is not in this branch's appointment list")]
-    UnknownBooking(BookingId),
-    /// The booking cannot be checked in in its current state.
-    #[error("booking {booking} is {} and cannot be checked in", state.name())]
-    NotCheckInable {
-        /// The booking.
-        booking: BookingId,
-        /// Its state.
-        state: AppointmentState,
-    },
-    /// The service does not exist in this branch.
-    #[error("service {0} does not exist in this branch")]
-    UnknownService(ServiceLetter),
-    /// All 999 numbers of the day are used for this service.
-    #[error("service {0} has issued all 999 ticket numbers of the day")]
-    NumbersExhausted(ServiceLetter),
     /// Any other SQLite failure.
     #[error("{}: database error: {source}", path.display())]
     Sqlite {
@@ -105,10 +88,6 @@ impl UserMessage for StoreError {
             StoreError::ReadOnly { .. } => "store-read-only",
             StoreError::Busy { .. } => "store-busy",
             StoreError::Migration(_) => "store-migration",
-            StoreError::UnknownBooking(_) => "booking-unknown",
-            StoreError::NotCheckInable { .. } => "booking-not-check-inable",
-            StoreError::UnknownService(_) => "service-unknown",
-            StoreError::NumbersExhausted(_) => "ticket-numbers-exhausted",
             StoreError::Sqlite { .. } => "store-error",
         }
     }

@@ -6,8 +6,8 @@
 //! power cut, and no number is reused or skipped.
 
 mod error;
+mod queue;
 mod replica;
-mod tickets;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,8 +17,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 pub use error::StoreError;
+pub use queue::{Extras, StoredEvent};
 pub use replica::{OpeningHours, Replica};
-pub use tickets::CheckIn;
 
 use crate::domain::Clock;
 
@@ -29,14 +29,15 @@ pub const APPLICATION_ID: i32 = 0x5350_5254;
 pub const PERSON_KEY_RETENTION_DAYS: i64 = 90;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!(
-        "../../migrations/kiosk/0001_init.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/kiosk/0001_init.sql")),
+        M::up(include_str!("../../migrations/kiosk/0002_queue.sql")),
+    ])
 }
 
 /// Number of schema versions this build knows.
 pub fn schema_version() -> usize {
-    1
+    2
 }
 
 /// Options for opening a store.

@@ -27,6 +27,8 @@ pub struct Replica {
     pub appointments: Vec<Appointment>,
     /// Booking-token verifying keys by key id.
     pub verifying_keys: Vec<(u16, [u8; 32])>,
+    /// Calling rules and calendar parameters.
+    pub rules: crate::queue::QueueRules,
 }
 
 fn level_name(level: ServiceLevel) -> &'static str {
@@ -58,6 +60,13 @@ impl Store {
                     )?;
                 }
             }
+            let rules = serde_json::to_string(&replica.rules)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            tx.execute(
+                "INSERT INTO config (key, value) VALUES ('queue_rules', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [rules],
+            )?;
             tx.execute("DELETE FROM counter_service", [])?;
             tx.execute("DELETE FROM opening_hours", [])?;
             tx.execute("DELETE FROM counter", [])?;

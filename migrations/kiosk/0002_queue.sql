@@ -22,6 +22,7 @@ ALTER TABLE ticket ADD COLUMN first_called_at TEXT;
 ALTER TABLE ticket ADD COLUMN started_at TEXT;
 ALTER TABLE ticket ADD COLUMN finished_at TEXT;
 ALTER TABLE ticket ADD COLUMN cancel_reason TEXT;
+ALTER TABLE ticket ADD COLUMN ahead_at_issue INTEGER;
 
 CREATE TABLE daily_figures (
     business_day  TEXT PRIMARY KEY,

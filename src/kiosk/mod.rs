@@ -9,6 +9,7 @@ use hardware::scanner::Scanner;
 use crate::domain::token::TokenVerifier;
 use crate::domain::{Clock, Sede, ServiceLetter, Ticket, TicketPriority, UserMessage};
 use crate::node::{Branch, CheckIn, NodeError};
+use crate::queue::estimate::WaitRange;
 use crate::store::StoreError;
 
 /// What the visitor is told after a scan or a choice.
@@ -22,6 +23,8 @@ pub enum Answer {
         reprint: bool,
         /// Tickets of the same service waiting before this one.
         ahead: u32,
+        /// Estimated wait.
+        wait: WaitRange,
     },
     /// Refused, with the message for the visitor and its catalogue key.
     Refused {
@@ -163,11 +166,12 @@ impl Kiosk {
     }
 
     fn answer(&self, ticket: Ticket, reprint: bool) -> Answer {
-        let ahead = self.branch.people_ahead(&ticket);
+        let (ahead, wait) = self.branch.estimate(&ticket);
         Answer::Ticket {
             ticket,
             reprint,
             ahead,
+            wait,
         }
     }
 
@@ -178,6 +182,7 @@ impl Kiosk {
                 ticket,
                 reprint,
                 ahead,
+                wait,
             } => {
                 let letter = ticket.number.letter();
                 let service = self.branch.read(|q, _| {
@@ -192,8 +197,12 @@ impl Kiosk {
                     ""
                 };
                 format!(
-                    "BIGLIETTO {} – {}{} – persone prima di lei: {}",
-                    ticket.number, service, again, ahead
+                    "BIGLIETTO {} – {}{} – persone prima di lei: {} – attesa stimata: {}",
+                    ticket.number,
+                    service,
+                    again,
+                    ahead,
+                    wait.text()
                 )
             }
             Answer::Refused { message, .. } => format!("NON ACCETTATO: {message}"),

@@ -11,6 +11,7 @@ use crate::domain::{
     AppointmentState, BookingId, Clock, PersonKey, ServiceLetter, Ticket, TicketPriority,
     UserMessage,
 };
+use crate::queue::estimate::{Estimator, WaitRange};
 use crate::queue::{Calendar, Command, Event, EventKind, Now, Queue, QueueError, QueuedTicket};
 use crate::store::{Extras, Store, StoreError, StoredEvent};
 
@@ -60,6 +61,20 @@ pub struct CheckIn {
 struct Inner {
     store: Store,
     queue: Queue,
+    estimator: Estimator,
+}
+
+/// Weeks of history the wait estimate learns from.
+const HISTORY_WEEKS: i64 = 8;
+
+fn train(store: &Store, today: chrono::NaiveDate) -> Estimator {
+    match store.wait_history(today - chrono::Duration::weeks(HISTORY_WEEKS)) {
+        Ok(samples) => Estimator::train(&samples),
+        Err(e) => {
+            tracing::warn!(error = %e, "wait history unreadable; using the default estimate");
+            Estimator::default()
+        }
+    }
 }
 
 /// The branch node, shared by the kiosk flows and the LAN server.
@@ -103,9 +118,14 @@ impl Branch {
     /// the event log.
     pub fn open(store: Store, clock: Arc<dyn Clock>) -> Result<Arc<Self>, NodeError> {
         let queue = build_queue(&store)?;
+        let estimator = train(&store, clock.local_now().date_naive());
         let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
         Ok(Arc::new(Self {
-            inner: Mutex::new(Inner { store, queue }),
+            inner: Mutex::new(Inner {
+                store,
+                queue,
+                estimator,
+            }),
             events,
             clock,
         }))
@@ -197,6 +217,9 @@ impl Branch {
             tracing::error!(error = %e, "queue events not saved");
             return Err(e.into());
         }
+        if day_events > 0 {
+            inner.estimator = train(&inner.store, day);
+        }
         for e in &stored {
             // No receivers is fine: nobody is watching.
             let _ = self.events.send(Arc::new(e.clone()));
@@ -274,11 +297,24 @@ impl Branch {
         Ok(issued(&events).ok_or(QueueError::NoDay)?)
     }
 
-    /// Tickets of the same service the calling order puts before `ticket` now.
-    pub fn people_ahead(&self, ticket: &Ticket) -> u32 {
-        let now = self.now().at;
-        self.read(|q, _| q.people_ahead(ticket.number, now))
-            .unwrap_or(0)
+    /// People ahead of `ticket` and the estimated wait range.
+    pub fn estimate(&self, ticket: &Ticket) -> (u32, WaitRange) {
+        use chrono::{Datelike, Timelike};
+        let now = self.now();
+        let inner = self.lock();
+        let ahead = inner.queue.people_ahead(ticket.number, now.at).unwrap_or(0);
+        let service = inner
+            .queue
+            .ticket(ticket.number)
+            .map(|t| t.service)
+            .unwrap_or(ticket.number.letter());
+        let range = inner.estimator.estimate(
+            service,
+            now.local.weekday().number_from_monday() as u8,
+            now.local.hour() as u8,
+            ahead,
+        );
+        (ahead, range)
     }
 }
 

@@ -686,6 +686,13 @@ impl Queue {
             service,
             cap: self.rules.daily_cap,
         })?;
+        // A new ticket's score is 0 when it becomes eligible: everyone of its service already
+        // waiting and eligible by then is ahead of it.
+        let ahead = self
+            .tickets
+            .values()
+            .filter(|t| t.service == service && t.is_waiting(eligible_at))
+            .count() as u32;
         Ok(EventKind::TicketIssued {
             ticket,
             priority,
@@ -693,6 +700,7 @@ impl Queue {
             eligible_at,
             wait_from,
             clock_trusted: now.trusted,
+            ahead,
         })
     }
 
@@ -816,6 +824,7 @@ impl Queue {
                 eligible_at,
                 wait_from,
                 clock_trusted,
+                ..
             } => {
                 let n = self.issued.entry(ticket.letter()).or_default();
                 *n = (*n).max(ticket.number());

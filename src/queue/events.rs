@@ -206,6 +206,9 @@ pub enum EventKind {
         wait_from: DateTime<Utc>,
         /// Whether the clock was trusted.
         clock_trusted: bool,
+        /// Tickets of its service ahead of it when it was issued (wait-estimate history).
+        #[serde(default)]
+        ahead: u32,
     },
     /// A ticket was called to a counter (a first call, or a call after a transfer or
     /// reactivation).

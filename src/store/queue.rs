@@ -8,6 +8,7 @@ use crate::domain::{
     BookingId, CounterNumber, PersonKey, PriorityCategory, ServiceLetter, Ticket, TicketNumber,
     TicketPriority, TicketState,
 };
+use crate::queue::estimate::WaitSample;
 use crate::queue::{CancelReason, Event, EventKind, QueueRules};
 use crate::sync::{OP_SCHEMA_VERSION, Op};
 
@@ -143,6 +144,34 @@ impl Store {
         }
     }
 
+    /// Past waits since `since` (inclusive), for the wait estimate: tickets that were called,
+    /// with the people ahead when they were issued.
+    pub fn wait_history(&self, since: NaiveDate) -> Result<Vec<WaitSample>, StoreError> {
+        use chrono::{Datelike, Timelike};
+        let read = || -> rusqlite::Result<Vec<WaitSample>> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT queue_service, eligible_at, first_called_at, ahead_at_issue FROM ticket
+                 WHERE business_day >= ?1 AND first_called_at IS NOT NULL
+                   AND eligible_at IS NOT NULL AND ahead_at_issue IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([day(since)], |r| {
+                let service: String = r.get(0)?;
+                let eligible = parse_ts(&r.get::<_, String>(1)?)?;
+                let called = parse_ts(&r.get::<_, String>(2)?)?;
+                let local = eligible.with_timezone(&crate::domain::TIME_ZONE);
+                Ok(WaitSample {
+                    service: ServiceLetter::parse(&service).map_err(|_| invalid("service"))?,
+                    weekday: local.weekday().number_from_monday() as u8,
+                    hour: local.hour() as u8,
+                    ahead: r.get(3)?,
+                    wait_s: (called - eligible).num_seconds().max(0) as u32,
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.err(e))
+    }
+
     /// Tickets of a numbering day from the read model, in issue order.
     pub fn tickets_on(&self, business_day: NaiveDate) -> Result<Vec<Ticket>, StoreError> {
         let read = || -> rusqlite::Result<Vec<Ticket>> {
@@ -217,6 +246,7 @@ fn update_read_model(
             booking,
             eligible_at,
             clock_trusted,
+            ahead,
             ..
         } => {
             let category = match priority {
@@ -226,8 +256,9 @@ fn update_read_model(
             exec(
                 tx,
                 "INSERT INTO ticket (business_day, service_letter, number, booking_id, priority,
-                   priority_category, state, issued_at, clock_trusted, person_key, queue_service, eligible_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'issued', ?7, ?8, ?9, ?2, ?10)",
+                   priority_category, state, issued_at, clock_trusted, person_key, queue_service, eligible_at,
+                   ahead_at_issue)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'issued', ?7, ?8, ?9, ?2, ?10, ?11)",
                 params![
                     d,
                     ticket.letter().to_string(),
@@ -238,7 +269,8 @@ fn update_read_model(
                     at,
                     clock_trusted,
                     extras.person.map(|p| p.0.to_vec()),
-                    ts(*eligible_at)
+                    ts(*eligible_at),
+                    ahead
                 ],
             )?;
         }

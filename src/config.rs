@@ -43,6 +43,39 @@ pub struct Config {
     pub log: LogConfig,
     /// Demo mode.
     pub demo: DemoConfig,
+    /// The branch LAN server (staff console, hall display).
+    pub lan: LanConfig,
+}
+
+/// `[lan]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LanConfig {
+    /// Whether the kiosk process serves the LAN.
+    pub enabled: bool,
+    /// Address and port to listen on.
+    pub listen: String,
+    /// PEM certificate chain; unset: a self-signed one is made on first start.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub key: Option<PathBuf>,
+    /// Folder of the generated self-signed certificate.
+    pub tls_dir: PathBuf,
+    /// Hours a staff login lasts.
+    pub session_hours: u32,
+}
+
+impl Default for LanConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "0.0.0.0:8443".into(),
+            cert: None,
+            key: None,
+            tls_dir: PathBuf::from("/var/lib/sportello/tls"),
+            session_hours: 10,
+        }
+    }
 }
 
 /// `[branch]`

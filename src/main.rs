@@ -11,7 +11,7 @@ use sportello::demo::{DemoBranch, write_qr_pngs};
 use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
 use sportello::kiosk::Kiosk;
 use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
+use sportello::store::{StaffAccount, StaffRole, Store, StoreOptions};
 
 /// Self-service kiosk for INPS branch offices.
 #[derive(Debug, Parser)]
@@ -41,6 +41,15 @@ enum Command {
         /// Demo data folder, overriding `demo.data_dir`.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Address of the LAN server (staff console, hall display), overriding `lan.listen`;
+        /// port 0 picks a free one.
+        #[arg(long, env = "SPORTELLO_LAN_LISTEN")]
+        lan_listen: Option<String>,
+    },
+    /// Administration from the command line.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
     },
     /// Writes demo data into the kiosk store and the appointments' QR codes as PNG files.
     DemoData {
@@ -60,6 +69,23 @@ enum Command {
         /// How many tickets.
         #[arg(long, default_value_t = 1000)]
         count: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Creates (or resets) a local staff account for the branch console: the break-glass
+    /// account until accounts come from the hub. The password is read from standard input.
+    AddStaff {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// `operator` or `supervisor`.
+        #[arg(long, default_value = "operator")]
+        role: String,
+        /// Store file, overriding `store.path`.
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
 }
 
@@ -88,11 +114,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             demo,
             headless: _,
             data_dir,
+            lan_listen,
         } => {
             if let Some(dir) = data_dir {
                 config.demo.data_dir = dir;
             }
+            if demo {
+                // A demo has a known password: it stays on this machine unless configured.
+                if config.lan.listen == sportello::config::LanConfig::default().listen {
+                    config.lan.listen = "127.0.0.1:8443".into();
+                }
+                config.lan.tls_dir = config.demo.data_dir.join("tls");
+            }
+            if let Some(listen) = lan_listen {
+                config.lan.listen = listen;
+            }
             kiosk(&config, demo)
+        }
+        Command::Admin {
+            command: AdminCommand::AddStaff { username, role, db },
+        } => {
+            let path = db.unwrap_or_else(|| config.store.path.clone());
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            add_staff(
+                &path,
+                &store_options(&config),
+                &username,
+                &role,
+                password.trim_end_matches(['\r', '\n']),
+            )?;
+            println!(
+                "staff account {username} ({role}) saved in {}",
+                path.display()
+            );
+            Ok(())
         }
         Command::DemoData { data_dir, seed } => {
             if let Some(dir) = data_dir {
@@ -155,6 +211,44 @@ fn kiosk(config: &Config, demo: bool) -> anyhow::Result<()> {
         Store::open(&config.store.path, &store_options(config))?
     };
     let branch = Branch::open(store, clock)?;
+    if demo {
+        for (name, role) in [("supervisore", "supervisor"), ("operatore", "operator")] {
+            branch.with_store(|s| -> anyhow::Result<()> {
+                s.put_staff(&StaffAccount {
+                    username: name.into(),
+                    role: StaffRole::parse(role).expect("known role"),
+                    password_hash: sportello::lan::auth::hash_password(DEMO_STAFF_PASSWORD)
+                        .map_err(anyhow::Error::msg)?,
+                    disabled: false,
+                })?;
+                Ok(())
+            })?;
+        }
+    }
+    // The LAN server runs on a tokio runtime beside the blocking scanner loop.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let _lan = if config.lan.enabled {
+        let tls = sportello::lan::tls::certificate(&config.lan, &config.lan.tls_dir)?;
+        let state = sportello::lan::AppState::new(
+            branch.clone(),
+            Arc::new(sportello::speech::EspeakNg::default()),
+            config.lan.session_hours,
+        );
+        let server = runtime.block_on(sportello::lan::start(state, &config.lan.listen, &tls))?;
+        println!("Console operatori: https://{}/console", server.addr);
+        println!("Tabellone di sala: https://{}/hall", server.addr);
+        if demo {
+            println!(
+                "Accesso demo: supervisore / {DEMO_STAFF_PASSWORD}, operatore / {DEMO_STAFF_PASSWORD}"
+            );
+        }
+        Some(server)
+    } else {
+        None
+    };
     let mut kiosk = Kiosk::new(branch.clone())?;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -171,6 +265,39 @@ fn kiosk(config: &Config, demo: bool) -> anyhow::Result<()> {
     }
     let mut scanner = hardware::scanner::LineScanner::new(stdin.lock());
     kiosk.run_headless(&mut scanner, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+/// Password of the demo staff accounts (demo mode listens on this machine only by default).
+const DEMO_STAFF_PASSWORD: &str = "sportello-demo";
+
+fn add_staff(
+    path: &Path,
+    options: &StoreOptions,
+    username: &str,
+    role: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let role = StaffRole::parse(role)
+        .ok_or_else(|| anyhow::anyhow!("role must be `operator` or `supervisor`, not `{role}`"))?;
+    let username = username.trim();
+    if !(2..=64).contains(&username.chars().count())
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        anyhow::bail!("the user name is 2 to 64 letters, digits, dots, dashes or underscores");
+    }
+    if password.chars().count() < 10 {
+        anyhow::bail!("the password must be at least 10 characters (read from standard input)");
+    }
+    let mut store = Store::open(path, options)?;
+    store.put_staff(&StaffAccount {
+        username: username.into(),
+        role,
+        password_hash: sportello::lan::auth::hash_password(password).map_err(anyhow::Error::msg)?,
+        disabled: false,
+    })?;
     Ok(())
 }
 

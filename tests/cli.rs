@@ -81,7 +81,15 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
     input.push(branch.appointments[0].token.clone());
     input.extend(["P", "A", "SP1:NOTBASE45!!", "https://example.org/x"].map(String::from));
     let mut child = sportello()
-        .args(["--log-format", "json", "kiosk", "--demo", "--data-dir"])
+        .args([
+            "--log-format",
+            "json",
+            "kiosk",
+            "--demo",
+            "--lan-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&data)
         .env("RUST_LOG", "trace")
         .stdin(Stdio::piped())

@@ -8,6 +8,7 @@
 mod error;
 mod queue;
 mod replica;
+mod staff;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use rusqlite_migration::{M, Migrations};
 pub use error::StoreError;
 pub use queue::{Extras, StoredEvent};
 pub use replica::{OpeningHours, Replica};
+pub use staff::{StaffAccount, StaffRole, StaffSession};
 
 use crate::domain::Clock;
 

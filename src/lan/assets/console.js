@@ -1,0 +1,54 @@
+// Staff console: commands without reloading the page, and the panel kept live by server-sent
+// events. Works without JavaScript too (forms post and the server redirects back).
+"use strict";
+(function () {
+  const main = document.getElementById("main");
+  const counter = main.dataset.counter;
+  const csrf = main.dataset.csrf;
+  const status = document.getElementById("status");
+  const offline = document.getElementById("offline");
+  let refreshing = null;
+
+  async function refresh() {
+    if (!counter || counter === "0") return;
+    if (refreshing) { refreshing.again = true; return; }
+    refreshing = { again: false };
+    try {
+      const r = await fetch("/console/panel?counter=" + counter, { credentials: "same-origin" });
+      if (r.status === 401) { window.location = "/login"; return; }
+      if (r.ok) {
+        const panel = document.getElementById("panel");
+        const focused = document.activeElement && document.activeElement.id;
+        panel.innerHTML = await r.text();
+        if (focused) { const el = document.getElementById(focused); if (el) el.focus(); }
+      }
+    } finally {
+      const again = refreshing.again;
+      refreshing = null;
+      if (again) refresh();
+    }
+  }
+
+  document.addEventListener("submit", async function (ev) {
+    const form = ev.target;
+    if (!form.classList.contains("js-command")) return;
+    ev.preventDefault();
+    const body = new URLSearchParams(new FormData(form));
+    const r = await fetch(form.action, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
+    });
+    let answer = { ok: false, message: "Risposta non valida dal server" };
+    try { answer = await r.json(); } catch (e) { /* keep the default */ }
+    status.textContent = answer.message;
+    status.className = "status" + (answer.ok ? "" : " error");
+    refresh();
+  });
+
+  const source = new EventSource("/console/events?after=" + main.dataset.after);
+  source.addEventListener("open", function () { offline.hidden = true; });
+  source.addEventListener("error", function () { offline.hidden = false; });
+  source.addEventListener("hello", function () { offline.hidden = true; refresh(); });
+  source.addEventListener("queue", refresh);
+  source.addEventListener("resync", refresh);
+})();

@@ -1,0 +1,80 @@
+//! The LAN server's certificate: from configuration, or self-signed on first start and kept
+//! (brief, decision 11: the branch LAN is not trusted, so even the hall display speaks HTTPS).
+
+use std::path::Path;
+
+use crate::config::LanConfig;
+
+/// PEM certificate chain and private key.
+#[derive(Debug, Clone)]
+pub struct TlsPem {
+    /// Certificate chain.
+    pub cert: Vec<u8>,
+    /// Private key.
+    pub key: Vec<u8>,
+}
+
+/// Loads the configured certificate, or the self-signed one in `tls_dir`, making it if absent.
+pub fn certificate(config: &LanConfig, tls_dir: &Path) -> anyhow::Result<TlsPem> {
+    use anyhow::Context;
+    match (&config.cert, &config.key) {
+        (Some(cert), Some(key)) => Ok(TlsPem {
+            cert: std::fs::read(cert)
+                .with_context(|| format!("cannot read lan.cert {}", cert.display()))?,
+            key: std::fs::read(key)
+                .with_context(|| format!("cannot read lan.key {}", key.display()))?,
+        }),
+        (None, None) => {
+            let (cert, key) = (tls_dir.join("lan.crt"), tls_dir.join("lan.key"));
+            if cert.exists() && key.exists() {
+                return Ok(TlsPem {
+                    cert: std::fs::read(&cert)?,
+                    key: std::fs::read(&key)?,
+                });
+            }
+            let pem = self_signed()?;
+            std::fs::create_dir_all(tls_dir)
+                .with_context(|| format!("cannot create {}", tls_dir.display()))?;
+            write_private(&key, &pem.key)?;
+            std::fs::write(&cert, &pem.cert)?;
+            tracing::info!(cert = %cert.display(), "made a self-signed certificate for the LAN server");
+            Ok(pem)
+        }
+        _ => anyhow::bail!("lan.cert and lan.key must be set together"),
+    }
+}
+
+/// A new self-signed certificate for the names a branch PC may use to reach the kiosk.
+pub fn self_signed() -> anyhow::Result<TlsPem> {
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "sportello.local".to_string(),
+    ];
+    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
+        let host = host.trim();
+        if !host.is_empty() {
+            names.push(host.to_string());
+            names.push(format!("{host}.local"));
+        }
+    }
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    Ok(TlsPem {
+        cert: certified.cert.pem().into_bytes(),
+        key: certified.signing_key.serialize_pem().into_bytes(),
+    })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}

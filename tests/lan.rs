@@ -1,0 +1,408 @@
+//! The branch LAN server over real HTTPS on loopback: login and its rate limit, cookies, CSRF
+//! and origin checks, console commands (concurrent and stale), escaping, server-sent events
+//! with resumption, the hall display's data, the supervisor's CSV and the spoken call.
+
+mod support;
+
+use std::time::Duration;
+
+use sportello::domain::{ServiceLetter, TicketPriority};
+use sportello::queue::Command;
+use sportello::speech::Pcm;
+use sportello::store::{StaffAccount, StaffRole};
+use support::{PASSWORD, Session, client, start};
+
+fn walk_in(lan: &support::Lan, s: &str) -> String {
+    lan.branch
+        .issue_ticket(ServiceLetter::parse(s).unwrap(), TicketPriority::WalkIn)
+        .unwrap()
+        .number
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sets_a_strict_cookie_and_failures_are_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let c = client(&lan.tls);
+    // Plain pages need a login.
+    let r = c.get(format!("{}/console", lan.base)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    let r = c
+        .post(format!("{}/login", lan.base))
+        .form(&[("username", "operatore1"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    for flag in [
+        "__Host-sportello=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(flag), "{flag} in {cookie}");
+    }
+    let page = c.get(format!("{}/login", lan.base)).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    // Five wrong passwords, then even the right one waits.
+    for _ in 0..5 {
+        let r = c
+            .post(format!("{}/login", lan.base))
+            .form(&[("username", "operatore2"), ("password", "sbagliata")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Nome utente o password non corretti")
+        );
+    }
+    let r = c
+        .post(format!("{}/login", lan.base))
+        .form(&[("username", "operatore2"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.unwrap().contains("Troppi tentativi"));
+    lan.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_need_the_csrf_token_and_the_same_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let s = Session::login(&lan, "operatore1").await;
+    let open = [("action", "open"), ("counter", "3")];
+    let r = s
+        .client
+        .post(format!("{}/console/command", s.base))
+        .header("cookie", &s.cookie)
+        .header("accept", "application/json")
+        .form(&open)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no CSRF token");
+    let r = s
+        .client
+        .post(format!("{}/console/command", s.base))
+        .header("cookie", &s.cookie)
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("csrf", s.csrf.as_str()),
+            ("action", "open"),
+            ("counter", "3"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "another origin");
+    assert_eq!(
+        lan.branch.read(|_, st| st.last_event_seq().unwrap()),
+        0,
+        "nothing happened"
+    );
+    let (status, ok, message) = s.command(&open).await;
+    assert_eq!((status, ok), (200, true), "{message}");
+    assert_eq!(message, "Sportello 3 aperto");
+    lan.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_operators_calling_at_once_get_different_tickets_and_stale_pages_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let a = Session::login(&lan, "operatore1").await;
+    let b = Session::login(&lan, "operatore2").await;
+    // Counters 3 (P, F) and 5 (V, P) both call P.
+    assert!(a.command(&[("action", "open"), ("counter", "3")]).await.1);
+    assert!(
+        b.command(&[("action", "open"), ("counter", "5"), ("svc_P", "on")])
+            .await
+            .1
+    );
+    let first = walk_in(&lan, "P");
+    let second = walk_in(&lan, "P");
+    let (ra, rb) = tokio::join!(
+        a.command(&[("action", "call_next"), ("counter", "3")]),
+        b.command(&[("action", "call_next"), ("counter", "5")]),
+    );
+    assert!(ra.1 && rb.1, "{ra:?} {rb:?}");
+    let called: std::collections::BTreeSet<String> = [&ra.2, &rb.2]
+        .iter()
+        .map(|m| m.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        called,
+        [first.clone(), second.clone()].into_iter().collect()
+    );
+    // Counter 5's page still shows counter 3's ticket: its recall is refused, with the reason.
+    let at3 = ra.2.split_whitespace().nth(1).unwrap().to_string();
+    let (status, ok, message) = b
+        .command(&[("action", "recall"), ("counter", "5"), ("ticket", &at3)])
+        .await;
+    assert_eq!((status, ok), (409, false));
+    assert_eq!(
+        message,
+        format!("Operazione non più valida: il biglietto {at3} è chiamato allo sportello 3")
+    );
+    let (status, _, message) = a
+        .command(&[("action", "call_next"), ("counter", "3")])
+        .await;
+    assert_eq!(status, 409);
+    assert!(message.contains("ha già il biglietto"), "{message}");
+    assert!(
+        a.command(&[("action", "serve"), ("counter", "3"), ("ticket", &at3)])
+            .await
+            .1
+    );
+    let (_, ok, message) = a.command(&[("action", "close_day")]).await;
+    assert!(!ok && message.contains("supervisore"), "{message}");
+    lan.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_text_is_escaped_in_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let evil = "<script>alert(1)</script>";
+    lan.branch
+        .with_store(|s| {
+            s.put_staff(&StaffAccount {
+                username: evil.into(),
+                role: StaffRole::Operator,
+                password_hash: sportello::lan::auth::hash_password(PASSWORD).unwrap(),
+                disabled: false,
+            })
+        })
+        .unwrap();
+    let s = Session::login(&lan, evil).await;
+    assert!(s.command(&[("action", "open"), ("counter", "1")]).await.1);
+    lan.branch
+        .execute(Command::RequestAssistance {
+            kiosk: "<img src=x onerror=alert(2)>".into(),
+        })
+        .unwrap();
+    let console = s.get("/console?counter=1").await.text().await.unwrap();
+    let panel = s
+        .get("/console/panel?counter=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for page in [&console, &panel] {
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<img src=x"), "{page}");
+    }
+    assert!(
+        console.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || console.contains("&lt;script&gt;"),
+        "{console}"
+    );
+    assert!(
+        panel.contains("onerror=alert(2)"),
+        "the text is there, escaped"
+    );
+    lan.server.shutdown().await;
+}
+
+/// Reads server-sent events until `n` events with an id have arrived.
+async fn read_events(mut r: reqwest::Response, n: usize) -> Vec<(String, String, String)> {
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), r.chunk())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                    .map(|v| v.trim().to_string())
+                    .unwrap_or_default()
+            };
+            if !field("id").is_empty() {
+                out.push((field("id"), field("event"), field("data")));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_resume_from_the_last_event_id_and_the_hall_sees_numbers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let s = Session::login(&lan, "operatore1").await;
+    let c = client(&lan.tls);
+    let r = c
+        .get(format!("{}/console/events", lan.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the console stream needs a login");
+    assert!(s.command(&[("action", "open"), ("counter", "3")]).await.1);
+    let t = walk_in(&lan, "P");
+    assert!(
+        s.command(&[("action", "call_next"), ("counter", "3")])
+            .await
+            .1
+    );
+    // Day opened (1), counter opened (2), ticket issued (3), called (4). A console that saw
+    // event 2 reconnects and gets 3 and 4 from the log, then live events.
+    let r = s
+        .client
+        .get(format!("{}/console/events", lan.base))
+        .header("cookie", &s.cookie)
+        .header("last-event-id", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let hall = c
+        .get(format!("{}/hall/events?after=3", lan.base))
+        .send()
+        .await
+        .unwrap();
+    let live = tokio::spawn(read_events(r, 3));
+    let hall_live = tokio::spawn(read_events(hall, 2));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        s.command(&[("action", "recall"), ("counter", "3"), ("ticket", &t)])
+            .await
+            .1
+    );
+    let events = live.await.unwrap();
+    let ids: Vec<_> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(ids, ["3", "4", "5"]);
+    assert_eq!(events[1].1, "queue");
+    let hall_events = hall_live.await.unwrap();
+    assert!(hall_events.iter().all(|e| e.1 == "call"));
+    let call: serde_json::Value = serde_json::from_str(&hall_events[1].2).unwrap();
+    assert_eq!(call["ticket"], t);
+    assert_eq!(call["counter"], 3);
+    assert_eq!(call["fresh"], true);
+    // The hall's state: ticket numbers, counters and service names, nothing about people.
+    let state: serde_json::Value = c
+        .get(format!("{}/hall/state", lan.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["current"]["ticket"], t);
+    assert!(
+        state["fairness"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 chiamata prioritaria ogni 3")
+    );
+    let text = state.to_string();
+    for secret in lan.demo.sensitive_strings() {
+        assert!(!text.contains(&secret));
+    }
+    lan.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisors_export_the_day_as_csv_and_operators_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let op = Session::login(&lan, "operatore1").await;
+    let sup = Session::login(&lan, "supervisore").await;
+    assert!(op.command(&[("action", "open"), ("counter", "3")]).await.1);
+    let t = walk_in(&lan, "P");
+    assert!(
+        op.command(&[("action", "call_next"), ("counter", "3")])
+            .await
+            .1
+    );
+    assert!(
+        op.command(&[("action", "serve"), ("counter", "3"), ("ticket", &t)])
+            .await
+            .1
+    );
+    assert_eq!(op.get("/supervisor/figures.csv").await.status(), 403);
+    assert_eq!(op.get("/supervisor").await.status(), 403);
+    let r = sup.get("/supervisor/figures.csv").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("sportello-7001-")
+    );
+    let csv = r.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("giorno,tipo,codice,emessi,serviti")
+    );
+    assert!(csv.contains(",servizio,P,1,1,0,0,0,"), "{csv}");
+    assert!(csv.contains(",sportello,3,,1,0,"), "{csv}");
+    let page = sup.get("/supervisor").await.text().await.unwrap();
+    assert!(page.contains("Dati del giorno"));
+    lan.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hall_gets_a_spoken_italian_call_that_is_not_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let s = Session::login(&lan, "operatore1").await;
+    assert!(s.command(&[("action", "open"), ("counter", "3")]).await.1);
+    walk_in(&lan, "P");
+    assert!(
+        s.command(&[("action", "call_next"), ("counter", "3")])
+            .await
+            .1
+    );
+    let seq = lan.branch.read(|_, st| st.last_event_seq().unwrap());
+    let c = client(&lan.tls);
+    let r = c
+        .get(format!("{}/hall/audio/{seq}", lan.base))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = r.bytes().await.unwrap();
+    assert_eq!(
+        status,
+        200,
+        "{} (espeak-ng must be installed: apt-get install espeak-ng)",
+        String::from_utf8_lossy(&body)
+    );
+    let pcm = Pcm::parse(&body).unwrap();
+    assert!(pcm.seconds() > 2.0, "chime and words: {} s", pcm.seconds());
+    // The spoken part alone, after the 1.1 s chime, carries sound.
+    let voice = Pcm {
+        samples: pcm.samples[(pcm.rate as usize * 11 / 10)..].to_vec(),
+        ..pcm.clone()
+    };
+    assert!(voice.rms() > 300.0, "rms {}", voice.rms());
+    let r = c
+        .get(format!("{}/hall/audio/1", lan.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "only calls have audio");
+    lan.server.shutdown().await;
+}

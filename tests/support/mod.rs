@@ -1,0 +1,155 @@
+//! Shared by the LAN tests: a branch on a real SQLite file, its LAN server on loopback over real
+//! TLS, and HTTPS clients that trust exactly that server's certificate.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sportello::demo::DemoBranch;
+use sportello::domain::{Clock, SystemClock};
+use sportello::lan::tls::{TlsPem, self_signed};
+use sportello::lan::{AppState, LanServer, auth};
+use sportello::node::Branch;
+use sportello::speech::EspeakNg;
+use sportello::store::{StaffAccount, StaffRole, Store, StoreOptions};
+
+pub const PASSWORD: &str = "una password lunga";
+
+pub struct Lan {
+    pub branch: Arc<Branch>,
+    pub server: LanServer,
+    pub tls: TlsPem,
+    pub base: String,
+    pub demo: DemoBranch,
+}
+
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn open_branch(dir: &Path) -> (Arc<Branch>, DemoBranch) {
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let mut store = Store::open(&dir.join("kiosk.sqlite"), &StoreOptions::default()).unwrap();
+    let demo = DemoBranch::generate(7, clock.local_now().naive_local());
+    store.apply_replica(&demo.replica()).unwrap();
+    for (name, role) in [
+        ("operatore1", StaffRole::Operator),
+        ("operatore2", StaffRole::Operator),
+        ("supervisore", StaffRole::Supervisor),
+    ] {
+        store
+            .put_staff(&StaffAccount {
+                username: name.into(),
+                role,
+                password_hash: auth::hash_password(PASSWORD).unwrap(),
+                disabled: false,
+            })
+            .unwrap();
+    }
+    (Branch::open(store, clock).unwrap(), demo)
+}
+
+pub async fn start(dir: &Path) -> Lan {
+    install_crypto();
+    let (branch, demo) = open_branch(dir);
+    let tls = self_signed().unwrap();
+    let state = AppState::new(branch.clone(), Arc::new(EspeakNg::default()), 8);
+    let server = sportello::lan::start(state, "127.0.0.1:0", &tls)
+        .await
+        .unwrap();
+    let base = format!("https://127.0.0.1:{}", server.addr.port());
+    Lan {
+        branch,
+        server,
+        tls,
+        base,
+        demo,
+    }
+}
+
+/// A client that trusts only the server's own certificate and follows no redirects.
+pub fn client(tls: &TlsPem) -> reqwest::Client {
+    install_crypto();
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&tls.cert).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A logged-in staff member.
+pub struct Session {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Session {
+    pub async fn login(lan: &Lan, username: &str) -> Session {
+        let client = client(&lan.tls);
+        let r = client
+            .post(format!("{}/login", lan.base))
+            .form(&[("username", username), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "login of {username}");
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let page = client
+            .get(format!("{}/console", lan.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = page
+            .split("data-csrf=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the console carries the CSRF token")
+            .to_string();
+        Session {
+            client,
+            base: lan.base.clone(),
+            cookie,
+            csrf,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a console command as the page's JavaScript does; returns (status, ok, message).
+    pub async fn command(&self, fields: &[(&str, &str)]) -> (u16, bool, String) {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        let r = self
+            .client
+            .post(format!("{}/console/command", self.base))
+            .header("cookie", &self.cookie)
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.unwrap();
+        (
+            status,
+            v["ok"].as_bool().unwrap(),
+            v["message"].as_str().unwrap().to_string(),
+        )
+    }
+}

@@ -77,17 +77,23 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Security headers on every answer, and cross-site writes refused: a POST must come from a
-/// page of this server (SameSite=Strict cookies and a CSRF token do the rest).
+/// page of this server (SameSite=Strict cookies and a CSRF token do the rest). The referrer
+/// policy is `same-origin`, not `no-referrer`: under `no-referrer` Chromium sends
+/// `Origin: null` with form posts, which this check would refuse.
 async fn guard(request: Request, next: Next) -> Response {
     if request.method() == Method::POST
         && let Some(origin) = request.headers().get(header::ORIGIN)
     {
+        // HTTP/1.1 names the host in `Host`, HTTP/2 in the `:authority` of the URI.
         let host = request
             .headers()
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
+            .map(str::to_owned)
+            .or_else(|| request.uri().authority().map(|a| a.to_string()))
+            .unwrap_or_default();
         if origin.to_str().ok() != Some(&format!("https://{host}")) {
+            tracing::warn!(?origin, %host, uri = %request.uri(), "cross-origin POST refused");
             return (
                 StatusCode::FORBIDDEN,
                 "richiesta da un'altra origine rifiutata",
@@ -111,7 +117,7 @@ async fn guard(request: Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

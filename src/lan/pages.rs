@@ -373,13 +373,34 @@ fn panel_for(q: &Queue, csrf: &str, number: CounterNumber, now: DateTime<Utc>) -
     })
 }
 
+/// The part of the console that server-sent events refresh.
+#[derive(Template)]
+#[template(path = "live.html")]
+pub(super) struct Live {
+    counters: Vec<CounterView>,
+    selected: u8,
+    panel: Option<String>,
+}
+
+fn live(q: &Queue, csrf: &str, selected: Option<CounterNumber>, now: DateTime<Utc>) -> Live {
+    Live {
+        counters: q
+            .counters()
+            .filter_map(|c| counter_view(q, c.config.number))
+            .collect(),
+        selected: selected.map(|n| n.get()).unwrap_or(0),
+        panel: selected
+            .and_then(|n| panel_for(q, csrf, n, now))
+            .and_then(|p| p.render().ok()),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console.html")]
 struct ConsolePage {
     username: String,
     supervisor: bool,
     csrf: String,
-    counters: Vec<CounterView>,
     selected: u8,
     panel: String,
     after: i64,
@@ -408,18 +429,11 @@ pub(super) async fn console(
             .counter
             .and_then(|n| CounterNumber::new(n).ok())
             .filter(|n| q.counter(*n).is_some());
-        let panel = selected
-            .and_then(|n| panel_for(q, &csrf, n, now))
-            .and_then(|p| p.render().ok())
-            .unwrap_or_default();
+        let panel = live(q, &csrf, selected, now).render().unwrap_or_default();
         ConsolePage {
             username: staff.username().to_string(),
             supervisor: staff.is_supervisor(),
             csrf: csrf.clone(),
-            counters: q
-                .counters()
-                .filter_map(|c| counter_view(q, c.config.number))
-                .collect(),
             selected: selected.map(|n| n.get()).unwrap_or(0),
             panel,
             after: s.last_event_seq().unwrap_or(0),
@@ -448,17 +462,13 @@ pub(super) async fn panel(
     let Some(staff) = staff.0 else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let Ok(number) = CounterNumber::new(query.counter) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     let now = Utc::now();
-    match state
-        .branch
-        .read(|q, _| panel_for(q, &staff.session.csrf, number, now))
-    {
-        Some(p) => html(&p),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    let selected = CounterNumber::new(query.counter).ok();
+    html(
+        &state
+            .branch
+            .read(|q, _| live(q, &staff.session.csrf, selected, now)),
+    )
 }
 
 #[derive(Serialize)]
@@ -857,10 +867,15 @@ pub(super) struct HallState {
 }
 
 pub(super) fn hall_state_of(q: &Queue) -> HallState {
-    let mut calls = q.recent_calls().map(|c| HallCall {
-        ticket: c.ticket.to_string(),
-        counter: c.counter.get(),
-    });
+    // A recall repeats a call: each ticket appears once, at its latest call.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut calls = q
+        .recent_calls()
+        .filter(|c| seen.insert(c.ticket))
+        .map(|c| HallCall {
+            ticket: c.ticket.to_string(),
+            counter: c.counter.get(),
+        });
     let current = calls.next();
     let counts = q.waiting_counts();
     HallState {

@@ -25,6 +25,10 @@ pub struct Lan {
 }
 
 pub fn install_crypto() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -52,13 +56,15 @@ pub fn open_branch(dir: &Path) -> (Arc<Branch>, DemoBranch) {
 }
 
 pub async fn start(dir: &Path) -> Lan {
+    start_at(dir, "127.0.0.1:0", self_signed().unwrap()).await
+}
+
+/// Starts (or, after a shutdown, restarts) the branch of `dir` on `listen` with `tls`.
+pub async fn start_at(dir: &Path, listen: &str, tls: TlsPem) -> Lan {
     install_crypto();
     let (branch, demo) = open_branch(dir);
-    let tls = self_signed().unwrap();
     let state = AppState::new(branch.clone(), Arc::new(EspeakNg::default()), 8);
-    let server = sportello::lan::start(state, "127.0.0.1:0", &tls)
-        .await
-        .unwrap();
+    let server = sportello::lan::start(state, listen, &tls).await.unwrap();
     let base = format!("https://127.0.0.1:{}", server.addr.port());
     Lan {
         branch,

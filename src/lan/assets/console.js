@@ -10,11 +10,10 @@
   let refreshing = null;
 
   async function refresh() {
-    if (!counter || counter === "0") return;
     if (refreshing) { refreshing.again = true; return; }
     refreshing = { again: false };
     try {
-      const r = await fetch("/console/panel?counter=" + counter, { credentials: "same-origin" });
+      const r = await fetch("/console/panel?counter=" + (counter || 0), { credentials: "same-origin" });
       if (r.status === 401) { window.location = "/login"; return; }
       if (r.ok) {
         const panel = document.getElementById("panel");
@@ -34,11 +33,12 @@
     if (!form.classList.contains("js-command")) return;
     ev.preventDefault();
     const body = new URLSearchParams(new FormData(form));
-    const r = await fetch(form.action, {
+    // Not form.action: the input named "action" shadows that property.
+    const r = await fetch(form.getAttribute("action"), {
       method: "POST", body: body, credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
     });
-    let answer = { ok: false, message: "Risposta non valida dal server" };
+    let answer = { ok: false, message: "Risposta non valida dal server (HTTP " + r.status + ")" };
     try { answer = await r.json(); } catch (e) { /* keep the default */ }
     status.textContent = answer.message;
     status.className = "status" + (answer.ok ? "" : " error");

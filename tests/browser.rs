@@ -1,0 +1,339 @@
+//! End to end in Debian's Chromium, headless, driven over WebDriver (chromedriver): an operator
+//! logs in, opens a counter, calls, recalls and serves, while the hall display in a second
+//! browser shows each call within a second; three calls in one second are spoken one after
+//! another; the console resumes by itself after the server restarts. Screenshots of both pages
+//! are written to `docs/screenshots/` when `SPORTELLO_SCREENSHOTS=1`.
+//!
+//! Needs `chromium` and `chromium-driver` (`scripts/system-deps` installs them) and espeak-ng.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use sportello::domain::{CounterNumber, ServiceLetter, TicketPriority};
+use sportello::queue::{Command, EventKind};
+use support::{Lan, PASSWORD, start, start_at};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    for bin in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(bin).exists(),
+            "{bin} is missing: install Debian's chromium and chromium-driver (scripts/system-deps does)"
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Process::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn browser(driver: &Driver, width: u32, height: u32, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert("acceptInsecureCerts".into(), json!(true));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--mute-audio",
+                "--autoplay-policy=no-user-gesture-required",
+                format!("--window-size={width},{height}"),
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Polls until `css` shows `expected`; returns how long it took.
+async fn wait_text(c: &Client, css: &str, expected: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if text(c, css).await.trim() == expected {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{css} did not show {expected} within {limit:?} (shows {:?})",
+            text(c, css).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_for(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+fn walk_in(lan: &Lan, s: &str) -> String {
+    lan.branch
+        .issue_ticket(ServiceLetter::parse(s).unwrap(), TicketPriority::WalkIn)
+        .unwrap()
+        .number
+        .to_string()
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    c.execute(
+        "window.scrollTo(0, 0); document.activeElement.blur();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    if std::env::var("SPORTELLO_SCREENSHOTS").as_deref() == Ok("1") {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), png).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("branch");
+    std::fs::create_dir_all(&data).unwrap();
+    let lan = start(&data).await;
+    let driver = chromedriver();
+    let console = browser(&driver, 1280, 900, &dir.path().join("p1")).await;
+    let hall = browser(&driver, 1920, 1080, &dir.path().join("p2")).await;
+
+    // The hall display, with its one-time "attiva audio" step.
+    hall.goto(&format!("{}/hall", lan.base)).await.unwrap();
+    click(&hall, "#enable-audio").await;
+
+    // The operator logs in, opens counter 3 and waits for visitors.
+    console.goto(&format!("{}/login", lan.base)).await.unwrap();
+    console
+        .find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("operatore1")
+        .await
+        .unwrap();
+    console
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    click(&console, "button[type=submit]").await;
+    wait_for(&console, "#counters-title").await;
+    console
+        .goto(&format!("{}/console?counter=3", lan.base))
+        .await
+        .unwrap();
+    wait_for(&console, "#btn-open").await;
+    click(&console, "#btn-open").await;
+    wait_text(
+        &console,
+        "#status",
+        "Sportello 3 aperto",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Tickets come from the kiosk; the console lists them without a reload.
+    let first = walk_in(&lan, "P");
+    let second = walk_in(&lan, "P");
+    wait_text(
+        &console,
+        "table.waiting tbody tr:nth-child(2) td.mono",
+        &second,
+        Duration::from_secs(3),
+    )
+    .await;
+    screenshot(&console, "console.png").await;
+
+    click(&console, "#btn-call-next").await;
+    let shown = wait_text(&hall, "#now-ticket", &first, Duration::from_secs(1)).await;
+    wait_text(&hall, "#now-counter", "3", Duration::from_secs(1)).await;
+    wait_text(&console, "#current-ticket", &first, Duration::from_secs(2)).await;
+    click(&console, "#btn-recall").await;
+    wait_text(
+        &console,
+        "#status",
+        &format!("Richiamato {first} (1ª volta)"),
+        Duration::from_secs(3),
+    )
+    .await;
+    click(&console, "#btn-serve").await;
+    wait_text(
+        &console,
+        "#status",
+        &format!("{first} servito"),
+        Duration::from_secs(3),
+    )
+    .await;
+    click(&console, "#btn-call-next").await;
+    let shown2 = wait_text(&hall, "#now-ticket", &second, Duration::from_secs(1)).await;
+    wait_text(
+        &hall,
+        "#recent li:first-child .mono",
+        &first,
+        Duration::from_secs(1),
+    )
+    .await;
+    println!("hall showed the calls after {shown:?} and {shown2:?}");
+
+    // Three calls within one second at three counters: spoken one after another.
+    for (counter, service) in [(2u8, "V"), (4, "R"), (5, "P")] {
+        lan.branch
+            .execute(Command::OpenCounter {
+                counter: CounterNumber::new(counter).unwrap(),
+                services: vec![ServiceLetter::parse(service).unwrap()],
+                operator: "operatore2".into(),
+            })
+            .unwrap();
+        walk_in(&lan, service);
+    }
+    let burst = Instant::now();
+    let mut called = Vec::new();
+    for counter in [2u8, 4, 5] {
+        let events = lan
+            .branch
+            .execute(Command::CallNext {
+                counter: CounterNumber::new(counter).unwrap(),
+            })
+            .unwrap();
+        let EventKind::TicketCalled { ticket, .. } = events[0].event.kind else {
+            panic!("{events:?}")
+        };
+        called.push(ticket.to_string());
+    }
+    assert!(burst.elapsed() < Duration::from_secs(1));
+    wait_text(&hall, "#now-ticket", &called[2], Duration::from_secs(1)).await;
+    screenshot(&hall, "hall.png").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let log = hall
+            .execute("return window.hallAudioLog;", vec![])
+            .await
+            .unwrap();
+        let entries = log.as_array().cloned().unwrap_or_default();
+        let done = entries.iter().filter(|e| !e["end"].is_null()).count();
+        // The first call, its recall, the second call, then the three of the burst.
+        if done >= 6 {
+            break entries;
+        }
+        assert!(Instant::now() < deadline, "audio did not finish: {log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(log.len(), 6, "{log:?}");
+    for pair in log.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (a_end, b_start) = (a["end"].as_f64().unwrap(), b["start"].as_f64());
+        let b_start = b_start.unwrap_or_else(|| panic!("{b} never played"));
+        assert!(b_start >= a_end, "overlap: {a} then {b}");
+        assert!(a["start"].as_f64().unwrap() < a_end, "{a} played");
+    }
+    for (entry, ticket) in log[3..].iter().zip(&called) {
+        let seq: i64 = entry["url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let event = lan.branch.read(|_, s| s.events_after(seq - 1, 1).unwrap());
+        assert_eq!(
+            event[0].event.kind.announcement().unwrap().0.to_string(),
+            *ticket,
+            "calls spoken in order"
+        );
+    }
+
+    // The kiosk process restarts: the console reconnects by itself and resumes from the last
+    // event id, so the next ticket appears without a reload.
+    let listen = lan.server.addr.to_string();
+    let tls = lan.tls.clone();
+    let base = lan.base.clone();
+    lan.server.shutdown().await;
+    drop(lan.branch);
+    let lan = start_at(&data, &listen, tls).await;
+    assert_eq!(lan.base, base);
+    let after_restart = walk_in(&lan, "P");
+    wait_text(
+        &console,
+        "table.waiting tbody tr:first-child td.mono",
+        &after_restart,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        console.find(Locator::Css("#offline[hidden]")).await.is_ok(),
+        "the banner is gone"
+    );
+
+    console.close().await.unwrap();
+    hall.close().await.unwrap();
+    lan.server.shutdown().await;
+}

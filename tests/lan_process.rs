@@ -1,0 +1,233 @@
+//! The real kiosk process, killed with SIGKILL while staff commands are in flight: every
+//! command the console was told succeeded is in the store after a restart, and the event log
+//! and the outbox stay gap-free and equal.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
+use std::time::Duration;
+
+fn start_kiosk(data: &Path) -> (Child, String) {
+    let mut child = Process::new(env!("CARGO_BIN_EXE_sportello"))
+        .args([
+            "kiosk",
+            "--demo",
+            "--headless",
+            "--lan-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the kiosk prints its console address")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("Console operatori: ") {
+            break url.trim_end_matches("/console").to_string();
+        }
+    };
+    // Keep reading so the kiosk never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+async fn login(c: &reqwest::Client, base: &str) -> (String, String) {
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[("username", "supervisore"), ("password", "sportello-demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = c
+        .get(format!("{base}/console"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("data-csrf=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    (cookie, csrf.to_string())
+}
+
+async fn command(
+    c: &reqwest::Client,
+    base: &str,
+    auth: &(String, String),
+    fields: &[(&str, &str)],
+) -> Result<Option<String>, reqwest::Error> {
+    let mut form = vec![("csrf", auth.1.as_str())];
+    form.extend_from_slice(fields);
+    let r = c
+        .post(format!("{base}/console/command"))
+        .header("cookie", &auth.0)
+        .header("accept", "application/json")
+        .form(&form)
+        .send()
+        .await?;
+    let v: serde_json::Value = r.json().await?;
+    Ok(v["ok"]
+        .as_bool()
+        .unwrap()
+        .then(|| v["message"].as_str().unwrap().to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
+    support::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let mut served = Vec::new();
+    let mut rng = fastrand::Rng::with_seed(9);
+    for round in 0..5 {
+        let (mut child, base) = start_kiosk(&data);
+        let cert = std::fs::read(data.join("tls/lan.crt")).unwrap();
+        let c = support::client(&sportello::lan::tls::TlsPem {
+            cert,
+            key: Vec::new(),
+        });
+        let auth = login(&c, &base).await;
+        let stdin = child.stdin.as_mut().unwrap();
+        command(&c, &base, &auth, &[("action", "open"), ("counter", "3")])
+            .await
+            .unwrap();
+        // Visitors take tickets at the kiosk (its scanner input); counter 3 calls P and F.
+        for i in 0..150 {
+            stdin
+                .write_all(if i % 2 == 0 { b"P\n" } else { b"F\n" })
+                .unwrap();
+        }
+        stdin.flush().unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Calls and serves run while a timer kills the process at a random moment.
+        let killer = {
+            let pid = child.id();
+            let after = rng.u64(30..300);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(after)).await;
+                kill(pid);
+            })
+        };
+        // A call acknowledged just before the previous kill is still at the counter.
+        let page = c
+            .get(format!("{base}/console/panel?counter=3"))
+            .header("cookie", &auth.0)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if let Some(rest) = page.split("id=\"current-ticket\">").nth(1)
+            && let Some(ticket) = rest.split('<').next().filter(|t| t.len() == 4)
+        {
+            let ticket = ticket.to_string();
+            command(
+                &c,
+                &base,
+                &auth,
+                &[("action", "serve"), ("counter", "3"), ("ticket", &ticket)],
+            )
+            .await
+            .unwrap()
+            .expect("the ticket left at the counter is served");
+            served.push(ticket);
+        }
+        let before = served.len();
+        let killed_in_flight = loop {
+            let called = match command(
+                &c,
+                &base,
+                &auth,
+                &[("action", "call_next"), ("counter", "3")],
+            )
+            .await
+            {
+                Ok(Some(m)) => m,
+                Ok(None) => break false,
+                Err(_) => break true,
+            };
+            let ticket = called.split_whitespace().nth(1).unwrap().to_string();
+            match command(
+                &c,
+                &base,
+                &auth,
+                &[("action", "serve"), ("counter", "3"), ("ticket", &ticket)],
+            )
+            .await
+            {
+                Ok(Some(_)) => served.push(ticket),
+                Ok(None) => panic!("serving {ticket} was refused"),
+                Err(_) => break true,
+            }
+        };
+        killer.await.unwrap();
+        child.wait().unwrap();
+        assert!(
+            killed_in_flight,
+            "round {round}: the kill came while commands ran"
+        );
+        assert!(
+            served.len() > before,
+            "round {round}: commands ran before the kill"
+        );
+    }
+    let conn = rusqlite::Connection::open(data.join("kiosk.sqlite")).unwrap();
+    for t in &served {
+        let state: String = conn
+            .query_row(
+                "SELECT state FROM ticket WHERE service_letter = ?1 AND number = ?2
+                 ORDER BY business_day DESC LIMIT 1",
+                rusqlite::params![&t[..1], t[1..].parse::<i64>().unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(state, "served", "{t} was acknowledged as served");
+    }
+    let (events, first, last): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), min(seq), max(seq) FROM queue_event",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((first, last), (1, events), "the event log has no gap");
+    let outbox: i64 = conn
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(outbox, events, "one outbox row per event");
+    println!(
+        "{} serves acknowledged across 5 kills; {events} events",
+        served.len()
+    );
+}
+
+fn kill(pid: u32) {
+    // std has no way to signal a child by pid from another task; `kill -9` does.
+    let _ = Process::new("kill").args(["-9", &pid.to_string()]).status();
+}

@@ -249,11 +249,21 @@ fn kiosk(config: &Config, demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    if branch.clock().trust() == sportello::domain::ClockTrust::Untrusted {
+        // Staff see it on the console until the clock is verified (brief, decision 3).
+        branch.execute(sportello::queue::Command::RaiseAlert {
+            alert: sportello::queue::DeviceAlert::ClockUntrusted,
+        })?;
+    } else {
+        branch.execute(sportello::queue::Command::ClearAlert {
+            alert: sportello::queue::DeviceAlert::ClockUntrusted,
+        })?;
+    }
     let mut kiosk = Kiosk::new(branch.clone())?;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         println!(
-            "Sede {} – scan a booking QR code (or paste its text), or type a service letter ({}) for a walk-in ticket; Ctrl-D to quit.",
+            "Sede {} – scan a booking QR code (or paste its text), type a service letter ({}) for a walk-in ticket, or ? to call a member of staff; Ctrl-D to quit.",
             kiosk.sede(),
             branch
                 .read(|q, _| q.services().map(|s| s.letter).collect::<Vec<_>>())

@@ -138,6 +138,29 @@ fn walk_in(lan: &Lan, s: &str) -> String {
         .to_string()
 }
 
+/// Every visible control has a name a screen reader can read, and buttons and fields are at
+/// least 44 px high (links inside text are exempt, as WCAG allows).
+async fn assert_accessible_controls(c: &Client) {
+    let bad = c
+        .execute(
+            r#"const bad = [];
+            for (const el of document.querySelectorAll('button, input, select, a')) {
+              const r = el.getBoundingClientRect();
+              if (r.width === 0 || el.type === 'hidden') continue;
+              const label = el.labels && el.labels.length ? el.labels[0].textContent.trim() : '';
+              const name = el.getAttribute('aria-label') || el.textContent.trim() || label || el.value;
+              if (!name) bad.push('no name: ' + el.outerHTML.slice(0, 80));
+              if (el.tagName !== 'A' && el.type !== 'checkbox' && r.height < 44)
+                bad.push('under 44 px: ' + el.outerHTML.slice(0, 80));
+            }
+            return bad;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad, json!([]), "inaccessible controls");
+}
+
 async fn screenshot(c: &Client, name: &str) {
     c.execute(
         "window.scrollTo(0, 0); document.activeElement.blur();",
@@ -211,6 +234,7 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
     )
     .await;
     screenshot(&console, "console.png").await;
+    assert_accessible_controls(&console).await;
 
     click(&console, "#btn-call-next").await;
     let shown = wait_text(&hall, "#now-ticket", &first, Duration::from_secs(1)).await;

@@ -79,7 +79,7 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
         .map(|a| a.token.clone())
         .collect();
     input.push(branch.appointments[0].token.clone());
-    input.extend(["P", "A", "SP1:NOTBASE45!!", "https://example.org/x"].map(String::from));
+    input.extend(["P", "A", "SP1:NOTBASE45!!", "https://example.org/x", "?"].map(String::from));
     let mut child = sportello()
         .args([
             "--log-format",
@@ -125,6 +125,10 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
     assert!(stdout.contains("solo su appuntamento"), "{stdout}");
     assert!(stdout.contains("illeggibile"), "{stdout}");
     assert!(stdout.contains("non è una prenotazione INPS"), "{stdout}");
+    assert!(
+        stdout.contains("Un operatore è stato avvisato"),
+        "the call for staff reached the console: {stdout}"
+    );
     assert!(
         logs.contains("\"level\":\"INFO\""),
         "JSON logs were captured"

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::Duration;
 
-fn start_kiosk(data: &Path) -> (Child, String) {
+fn start_kiosk(data: &Path) -> (Child, String, std::sync::mpsc::Receiver<()>) {
     let mut child = Process::new(env!("CARGO_BIN_EXE_sportello"))
         .args([
             "kiosk",
@@ -36,9 +36,16 @@ fn start_kiosk(data: &Path) -> (Child, String) {
             break url.trim_end_matches("/console").to_string();
         }
     };
-    // Keep reading so the kiosk never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    // Keep reading so the kiosk never blocks on a full pipe; report each ticket it answers.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.starts_with("BIGLIETTO") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    (child, base, rx)
 }
 
 async fn login(c: &reqwest::Client, base: &str) -> (String, String) {
@@ -103,9 +110,10 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     let mut served = Vec::new();
+    let mut called: Vec<String> = Vec::new();
     let mut rng = fastrand::Rng::with_seed(9);
     for round in 0..5 {
-        let (mut child, base) = start_kiosk(&data);
+        let (mut child, base, tickets) = start_kiosk(&data);
         let cert = std::fs::read(data.join("tls/lan.crt")).unwrap();
         let c = support::client(&sportello::lan::tls::TlsPem {
             cert,
@@ -123,16 +131,11 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
                 .unwrap();
         }
         stdin.flush().unwrap();
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        // Calls and serves run while a timer kills the process at a random moment.
-        let killer = {
-            let pid = child.id();
-            let after = rng.u64(30..300);
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(after)).await;
-                kill(pid);
-            })
-        };
+        for _ in 0..150 {
+            tickets
+                .recv_timeout(Duration::from_secs(20))
+                .expect("the kiosk issues the tickets");
+        }
         // A call acknowledged just before the previous kill is still at the counter.
         let page = c
             .get(format!("{base}/console/panel?counter=3"))
@@ -158,40 +161,49 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
             .expect("the ticket left at the counter is served");
             served.push(ticket);
         }
+        // Some calls and serves, then one more command with SIGKILL sent while it is in flight.
         let before = served.len();
-        let killed_in_flight = loop {
-            let called = match command(
+        for _ in 0..rng.usize(5..40) {
+            let answer = command(
                 &c,
                 &base,
                 &auth,
                 &[("action", "call_next"), ("counter", "3")],
             )
             .await
-            {
-                Ok(Some(m)) => m,
-                Ok(None) => break false,
-                Err(_) => break true,
-            };
-            let ticket = called.split_whitespace().nth(1).unwrap().to_string();
-            match command(
+            .unwrap()
+            .expect("someone waits");
+            let ticket = answer.split_whitespace().nth(1).unwrap().to_string();
+            command(
                 &c,
                 &base,
                 &auth,
                 &[("action", "serve"), ("counter", "3"), ("ticket", &ticket)],
             )
             .await
-            {
-                Ok(Some(_)) => served.push(ticket),
-                Ok(None) => panic!("serving {ticket} was refused"),
-                Err(_) => break true,
-            }
+            .unwrap()
+            .expect("served");
+            served.push(ticket);
+        }
+        let in_flight = {
+            let (c, base, auth) = (c.clone(), base.clone(), auth.clone());
+            tokio::spawn(async move {
+                command(
+                    &c,
+                    &base,
+                    &auth,
+                    &[("action", "call_next"), ("counter", "3")],
+                )
+                .await
+            })
         };
-        killer.await.unwrap();
+        tokio::time::sleep(Duration::from_micros(rng.u64(0..3000))).await;
+        kill(child.id());
+        if let Ok(Ok(Some(message))) = in_flight.await {
+            // Acknowledged just before the kill: it must have been committed.
+            called.push(message.split_whitespace().nth(1).unwrap().to_string());
+        }
         child.wait().unwrap();
-        assert!(
-            killed_in_flight,
-            "round {round}: the kill came while commands ran"
-        );
         assert!(
             served.len() > before,
             "round {round}: commands ran before the kill"
@@ -209,6 +221,17 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
             .unwrap();
         assert_eq!(state, "served", "{t} was acknowledged as served");
     }
+    for t in &called {
+        let first_call: Option<String> = conn
+            .query_row(
+                "SELECT first_called_at FROM ticket WHERE service_letter = ?1 AND number = ?2
+                 ORDER BY business_day DESC LIMIT 1",
+                rusqlite::params![&t[..1], t[1..].parse::<i64>().unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(first_call.is_some(), "{t} was acknowledged as called");
+    }
     let (events, first, last): (i64, i64, i64) = conn
         .query_row(
             "SELECT count(*), min(seq), max(seq) FROM queue_event",
@@ -222,8 +245,9 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
         .unwrap();
     assert_eq!(outbox, events, "one outbox row per event");
     println!(
-        "{} serves acknowledged across 5 kills; {events} events",
-        served.len()
+        "{} serves and {} in-flight calls acknowledged across 5 kills; {events} events",
+        served.len(),
+        called.len()
     );
 }
 

@@ -9,6 +9,7 @@ use hardware::scanner::Scanner;
 use crate::domain::token::TokenVerifier;
 use crate::domain::{Clock, Sede, ServiceLetter, Ticket, TicketPriority, UserMessage};
 use crate::node::{Branch, CheckIn, NodeError};
+use crate::queue::Command;
 use crate::queue::estimate::WaitRange;
 use crate::store::StoreError;
 
@@ -26,6 +27,8 @@ pub enum Answer {
         /// Estimated wait.
         wait: WaitRange,
     },
+    /// A *chiama un operatore* request reached the staff consoles.
+    Assistance,
     /// Refused, with the message for the visitor and its catalogue key.
     Refused {
         /// Catalogue key.
@@ -104,10 +107,28 @@ impl Kiosk {
     /// Handles one line from the scanner: a booking QR, or a service letter for a walk-in.
     pub fn handle_input(&mut self, line: &str) -> Answer {
         let line = line.trim();
+        if line == "?" || line.eq_ignore_ascii_case("aiuto") {
+            return self.call_staff();
+        }
         if let Ok(letter) = ServiceLetter::parse(line) {
             return self.walk_in(letter);
         }
         self.scan(line)
+    }
+
+    /// The visitor pressed *chiama un operatore*: the request shows on every staff console.
+    pub fn call_staff(&mut self) -> Answer {
+        let kiosk = self
+            .branch
+            .read(|_, s| s.device().map(|d| d.device_id))
+            .unwrap_or_else(|_| "chiosco".into());
+        match self.branch.execute(Command::RequestAssistance { kiosk }) {
+            Ok(_) => Answer::Assistance,
+            Err(e) => {
+                tracing::warn!(error = %e, "assistance request failed");
+                node_refusal(&e)
+            }
+        }
     }
 
     /// A booking QR code was scanned.
@@ -204,6 +225,9 @@ impl Kiosk {
                     ahead,
                     wait.text()
                 )
+            }
+            Answer::Assistance => {
+                "Un operatore è stato avvisato e arriverà al più presto.".to_string()
             }
             Answer::Refused { message, .. } => format!("NON ACCETTATO: {message}"),
         }

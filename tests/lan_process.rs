@@ -48,62 +48,6 @@ fn start_kiosk(data: &Path) -> (Child, String, std::sync::mpsc::Receiver<()>) {
     (child, base, rx)
 }
 
-async fn login(c: &reqwest::Client, base: &str) -> (String, String) {
-    let r = c
-        .post(format!("{base}/login"))
-        .form(&[("username", "supervisore"), ("password", "sportello-demo")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let page = c
-        .get(format!("{base}/console"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("data-csrf=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    (cookie, csrf.to_string())
-}
-
-async fn command(
-    c: &reqwest::Client,
-    base: &str,
-    auth: &(String, String),
-    fields: &[(&str, &str)],
-) -> Result<Option<String>, reqwest::Error> {
-    let mut form = vec![("csrf", auth.1.as_str())];
-    form.extend_from_slice(fields);
-    let r = c
-        .post(format!("{base}/console/command"))
-        .header("cookie", &auth.0)
-        .header("accept", "application/json")
-        .form(&form)
-        .send()
-        .await?;
-    let v: serde_json::Value = r.json().await?;
-    Ok(v["ok"]
-        .as_bool()
-        .unwrap()
-        .then(|| v["message"].as_str().unwrap().to_string()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
     support::install_crypto();
@@ -119,11 +63,9 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
             cert,
             key: Vec::new(),
         });
-        let auth = login(&c, &base).await;
+        let staff = support::Session::login_at(c, &base, "supervisore", "sportello-demo").await;
         let stdin = child.stdin.as_mut().unwrap();
-        command(&c, &base, &auth, &[("action", "open"), ("counter", "3")])
-            .await
-            .unwrap();
+        staff.command(&[("action", "open"), ("counter", "3")]).await;
         // Visitors take tickets at the kiosk (its scanner input); counter 3 calls P and F.
         for i in 0..150 {
             stdin
@@ -137,69 +79,35 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
                 .expect("the kiosk issues the tickets");
         }
         // A call acknowledged just before the previous kill is still at the counter.
-        let page = c
-            .get(format!("{base}/console/panel?counter=3"))
-            .header("cookie", &auth.0)
-            .send()
+        let page = staff
+            .get("/console/panel?counter=3")
             .await
-            .unwrap()
             .text()
             .await
             .unwrap();
         if let Some(rest) = page.split("id=\"current-ticket\">").nth(1)
             && let Some(ticket) = rest.split('<').next().filter(|t| t.len() == 4)
         {
-            let ticket = ticket.to_string();
-            command(
-                &c,
-                &base,
-                &auth,
-                &[("action", "serve"), ("counter", "3"), ("ticket", &ticket)],
-            )
-            .await
-            .unwrap()
-            .expect("the ticket left at the counter is served");
-            served.push(ticket);
+            staff.serve("3", ticket).await;
+            served.push(ticket.to_string());
         }
         // Some calls and serves, then one more command with SIGKILL sent while it is in flight.
         let before = served.len();
         for _ in 0..rng.usize(5..40) {
-            let answer = command(
-                &c,
-                &base,
-                &auth,
-                &[("action", "call_next"), ("counter", "3")],
-            )
-            .await
-            .unwrap()
-            .expect("someone waits");
-            let ticket = answer.split_whitespace().nth(1).unwrap().to_string();
-            command(
-                &c,
-                &base,
-                &auth,
-                &[("action", "serve"), ("counter", "3"), ("ticket", &ticket)],
-            )
-            .await
-            .unwrap()
-            .expect("served");
-            served.push(ticket);
+            served.push(staff.call_and_serve("3").await);
         }
+        let staff = std::sync::Arc::new(staff);
         let in_flight = {
-            let (c, base, auth) = (c.clone(), base.clone(), auth.clone());
+            let staff = staff.clone();
             tokio::spawn(async move {
-                command(
-                    &c,
-                    &base,
-                    &auth,
-                    &[("action", "call_next"), ("counter", "3")],
-                )
-                .await
+                staff
+                    .try_command(&[("action", "call_next"), ("counter", "3")])
+                    .await
             })
         };
         tokio::time::sleep(Duration::from_micros(rng.u64(0..3000))).await;
         kill(child.id());
-        if let Ok(Ok(Some(message))) = in_flight.await {
+        if let Ok(Ok((_, true, message))) = in_flight.await {
             // Acknowledged just before the kill: it must have been committed.
             called.push(message.split_whitespace().nth(1).unwrap().to_string());
         }

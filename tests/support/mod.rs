@@ -95,10 +95,18 @@ pub struct Session {
 
 impl Session {
     pub async fn login(lan: &Lan, username: &str) -> Session {
-        let client = client(&lan.tls);
+        Self::login_at(client(&lan.tls), &lan.base, username, PASSWORD).await
+    }
+
+    pub async fn login_at(
+        client: reqwest::Client,
+        base: &str,
+        username: &str,
+        password: &str,
+    ) -> Session {
         let r = client
-            .post(format!("{}/login", lan.base))
-            .form(&[("username", username), ("password", PASSWORD)])
+            .post(format!("{base}/login"))
+            .form(&[("username", username), ("password", password)])
             .send()
             .await
             .unwrap();
@@ -106,7 +114,7 @@ impl Session {
         let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
         let cookie = set.split(';').next().unwrap().to_string();
         let page = client
-            .get(format!("{}/console", lan.base))
+            .get(format!("{base}/console"))
             .header("cookie", &cookie)
             .send()
             .await
@@ -122,7 +130,7 @@ impl Session {
             .to_string();
         Session {
             client,
-            base: lan.base.clone(),
+            base: base.to_string(),
             cookie,
             csrf,
         }
@@ -139,6 +147,14 @@ impl Session {
 
     /// Posts a console command as the page's JavaScript does; returns (status, ok, message).
     pub async fn command(&self, fields: &[(&str, &str)]) -> (u16, bool, String) {
+        self.try_command(fields).await.unwrap()
+    }
+
+    /// The same, with the transport error when the server is gone.
+    pub async fn try_command(
+        &self,
+        fields: &[(&str, &str)],
+    ) -> Result<(u16, bool, String), reqwest::Error> {
         let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
         form.extend_from_slice(fields);
         let r = self
@@ -148,14 +164,36 @@ impl Session {
             .header("accept", "application/json")
             .form(&form)
             .send()
-            .await
-            .unwrap();
+            .await?;
         let status = r.status().as_u16();
-        let v: serde_json::Value = r.json().await.unwrap();
-        (
+        let v: serde_json::Value = r.json().await?;
+        Ok((
             status,
             v["ok"].as_bool().unwrap(),
             v["message"].as_str().unwrap().to_string(),
-        )
+        ))
+    }
+
+    /// Calls the next ticket at `counter` and serves it; returns its number.
+    pub async fn call_and_serve(&self, counter: &str) -> String {
+        let (_, ok, called) = self
+            .command(&[("action", "call_next"), ("counter", counter)])
+            .await;
+        assert!(ok, "{called}");
+        let ticket = called.split_whitespace().nth(1).unwrap().to_string();
+        self.serve(counter, &ticket).await;
+        ticket
+    }
+
+    /// Serves `ticket` at `counter`.
+    pub async fn serve(&self, counter: &str, ticket: &str) {
+        let (_, ok, message) = self
+            .command(&[
+                ("action", "serve"),
+                ("counter", counter),
+                ("ticket", ticket),
+            ])
+            .await;
+        assert!(ok, "{message}");
     }
 }

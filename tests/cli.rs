@@ -241,3 +241,48 @@ fn check_numbering(db: &Path, reported: &[String]) {
         "the event log and the outbox commit together"
     );
 }
+
+#[test]
+fn admin_add_staff_stores_an_argon2_hash_and_refuses_weak_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let run = |args: &[&str], password: &str| {
+        let mut child = sportello()
+            .args(["admin", "add-staff", "--db"])
+            .arg(&db)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = run(
+        &["--username", "mrossi", "--role", "supervisor"],
+        "una password lunga",
+    );
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let store = Store::open(&db, &StoreOptions::default()).unwrap();
+    let account = store.staff("mrossi").unwrap().expect("saved");
+    assert_eq!(account.role, sportello::store::StaffRole::Supervisor);
+    assert!(account.password_hash.starts_with("$argon2id$"));
+    assert!(sportello::lan::auth::verify_password(
+        "una password lunga",
+        &account.password_hash
+    ));
+    drop(store);
+    let short = run(&["--username", "mrossi"], "corta");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
+    let bad_role = run(&["--username", "x1", "--role", "admin"], "una password lunga");
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("`operator` or `supervisor`"));
+    let bad_name = run(&["--username", "<b>"], "una password lunga");
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("user name"));
+}

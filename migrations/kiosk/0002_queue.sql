@@ -12,8 +12,9 @@ CREATE TABLE queue_event (
 ) STRICT;
 CREATE INDEX queue_event_day_opened ON queue_event(kind, seq);
 
--- Numbering is replayed from the event log now.
+-- Numbering and the numbering day are replayed from the event log now.
 DROP TABLE ticket_sequence;
+DROP TABLE business_day;
 
 ALTER TABLE ticket ADD COLUMN queue_service TEXT;
 ALTER TABLE ticket ADD COLUMN recalls INTEGER NOT NULL DEFAULT 0;

@@ -216,14 +216,6 @@ fn update_read_model(
         exec(tx, &sql, all.as_slice()).map(|_| ())
     };
     match &event.kind {
-        EventKind::DayOpened { day: opened } => {
-            exec(
-                tx,
-                "INSERT INTO business_day (id, day) VALUES (1, ?1)
-                 ON CONFLICT (id) DO UPDATE SET day = excluded.day",
-                [day(*opened)],
-            )?;
-        }
         EventKind::DayClosed { figures } => {
             let json = serde_json::to_string(figures).map_err(to_sql)?;
             exec(
@@ -314,8 +306,9 @@ fn update_read_model(
                 &[&at, &reason],
             )?
         }
-        // Counters, alerts and assistance requests live in the event log only.
-        EventKind::CounterOpened { .. }
+        // The day, counters, alerts and assistance requests live in the event log only.
+        EventKind::DayOpened { .. }
+        | EventKind::CounterOpened { .. }
         | EventKind::CounterPaused { .. }
         | EventKind::CounterClosed { .. }
         | EventKind::AlertRaised { .. }

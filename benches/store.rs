@@ -49,6 +49,8 @@ fn main() {
 
     let bare = rusqlite::Connection::open(&path).expect("second connection");
     bare.pragma_update(None, "synchronous", "FULL").unwrap();
+    // Like the node's connection: checkpoints are the node's background task's job.
+    bare.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
     bare.execute_batch("CREATE TABLE bench_bare (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
         .unwrap();
 

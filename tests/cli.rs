@@ -268,7 +268,11 @@ fn admin_add_staff_stores_an_argon2_hash_and_refuses_weak_input() {
         &["--username", "mrossi", "--role", "supervisor"],
         "una password lunga",
     );
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let store = Store::open(&db, &StoreOptions::default()).unwrap();
     let account = store.staff("mrossi").unwrap().expect("saved");
     assert_eq!(account.role, sportello::store::StaffRole::Supervisor);
@@ -281,7 +285,10 @@ fn admin_add_staff_stores_an_argon2_hash_and_refuses_weak_input() {
     let short = run(&["--username", "mrossi"], "corta");
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
-    let bad_role = run(&["--username", "x1", "--role", "admin"], "una password lunga");
+    let bad_role = run(
+        &["--username", "x1", "--role", "admin"],
+        "una password lunga",
+    );
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("`operator` or `supervisor`"));
     let bad_name = run(&["--username", "<b>"], "una password lunga");
     assert!(String::from_utf8_lossy(&bad_name.stderr).contains("user name"));

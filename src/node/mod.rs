@@ -120,7 +120,11 @@ impl Branch {
         let queue = build_queue(&store)?;
         let estimator = train(&store, clock.local_now().date_naive());
         let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
-        Ok(Arc::new(Self {
+        // Commits never checkpoint: a background thread does, so no visitor's check-in pays
+        // for copying the WAL into the database file (it was the check-in's p99).
+        store.set_wal_autocheckpoint(0)?;
+        let path = store.path().to_owned();
+        let branch = Arc::new(Self {
             inner: Mutex::new(Inner {
                 store,
                 queue,
@@ -128,7 +132,9 @@ impl Branch {
             }),
             events,
             clock,
-        }))
+        });
+        spawn_checkpointer(Arc::downgrade(&branch), path);
+        Ok(branch)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -315,6 +321,30 @@ impl Branch {
             ahead,
         );
         (ahead, range)
+    }
+}
+
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Checkpoints the store's WAL from its own connection until the branch is dropped. If that
+/// cannot run, the writer goes back to checkpointing at commit, so the WAL never grows unbounded.
+fn spawn_checkpointer(branch: std::sync::Weak<Branch>, path: std::path::PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("sportello-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let Some(b) = branch.upgrade() else { return };
+                if let Err(e) = crate::store::checkpoint_passive(&path) {
+                    tracing::warn!(error = %e, "background checkpoint failed; commits checkpoint again");
+                    let _ = b.with_store(|s| s.set_wal_autocheckpoint(1000));
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no checkpoint thread; commits checkpoint");
     }
 }
 

@@ -164,6 +164,16 @@ impl Store {
         StoreError::classify(e, &self.path)
     }
 
+    /// Sets how many WAL pages make this connection checkpoint at commit (0: never; then
+    /// [`checkpoint_passive`] must run elsewhere, or the WAL grows without bound).
+    pub fn set_wal_autocheckpoint(&self, pages: u32) -> Result<(), StoreError> {
+        self.conn
+            .query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| {
+                Ok(())
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
@@ -303,6 +313,18 @@ impl Store {
             .pragma_update(None, "query_only", on)
             .map_err(|e| self.err(e))
     }
+}
+
+/// Copies committed WAL frames into the database file from a connection of its own, without
+/// waiting for or blocking the writer (`PRAGMA wal_checkpoint(PASSIVE)`). Returns the frames in
+/// the WAL and those checkpointed.
+pub fn checkpoint_passive(path: &Path) -> Result<(i64, i64), StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|e| StoreError::classify(e, path))?;
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })
+    .map_err(|e| StoreError::classify(e, path))
 }
 
 /// Reads the header of an existing file without writing to it, and refuses files that are not

@@ -8,6 +8,7 @@
   const status = document.getElementById("status");
   const offline = document.getElementById("offline");
   let refreshing = null;
+  let lastHtml = null;
 
   async function refresh() {
     if (refreshing) { refreshing.again = true; return; }
@@ -16,9 +17,12 @@
       const r = await fetch("/console/panel?counter=" + (counter || 0), { credentials: "same-origin" });
       if (r.status === 401) { window.location = "/login"; return; }
       if (r.ok) {
+        const html = await r.text();
         const panel = document.getElementById("panel");
+        if (html === lastHtml) return;
+        lastHtml = html;
         const focused = document.activeElement && document.activeElement.id;
-        panel.innerHTML = await r.text();
+        panel.innerHTML = html;
         if (focused) { const el = document.getElementById(focused); if (el) el.focus(); }
       }
     } finally {
@@ -45,10 +49,18 @@
     refresh();
   });
 
+  // The page was rendered at event `after`; the stream replays anything later, so the first
+  // hello needs no refresh (replacing the panel under the operator's pointer loses clicks).
+  // After a reconnection the page may be stale: refresh.
+  let connectedBefore = false;
   const source = new EventSource("/console/events?after=" + main.dataset.after);
   source.addEventListener("open", function () { offline.hidden = true; });
   source.addEventListener("error", function () { offline.hidden = false; });
-  source.addEventListener("hello", function () { offline.hidden = true; refresh(); });
+  source.addEventListener("hello", function () {
+    offline.hidden = true;
+    if (connectedBefore) refresh();
+    connectedBefore = true;
+  });
   source.addEventListener("queue", refresh);
   source.addEventListener("resync", refresh);
 })();

@@ -365,6 +365,35 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
         "the banner is gone"
     );
 
+    // The supervisor's figures of the day.
+    click(&console, "nav form button").await;
+    wait_for(&console, "#username").await;
+    console
+        .find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("supervisore")
+        .await
+        .unwrap();
+    console
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    click(&console, "button[type=submit]").await;
+    wait_for(&console, "#counters-title").await;
+    console
+        .goto(&format!("{}/supervisor", lan.base))
+        .await
+        .unwrap();
+    wait_for(&console, "a[href='/supervisor/figures.csv']").await;
+    let served = text(&console, "tbody tr:nth-child(3) td:nth-child(3)").await;
+    assert_eq!(served, "1", "P: one ticket served");
+    screenshot(&console, "supervisor.png").await;
+    assert_accessible_controls(&console).await;
+
     console.close().await.unwrap();
     hall.close().await.unwrap();
     lan.server.shutdown().await;

@@ -55,7 +55,17 @@
   let connectedBefore = false;
   const source = new EventSource("/console/events?after=" + main.dataset.after);
   source.addEventListener("open", function () { offline.hidden = true; });
-  source.addEventListener("error", function () { offline.hidden = false; });
+  let check = null;
+  source.addEventListener("error", function () {
+    offline.hidden = false;
+    // A stream refused because the login expired looks like a lost connection: ask the server
+    // (refresh goes to the login page on 401), at most every few seconds.
+    if (check) return;
+    check = setTimeout(function () {
+      check = null;
+      refresh().catch(function () { /* still offline */ });
+    }, 3000);
+  });
   source.addEventListener("hello", function () {
     offline.hidden = true;
     if (connectedBefore) refresh();

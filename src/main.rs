@@ -35,7 +35,7 @@ enum Command {
         /// Demo mode: a demo store with today's demo appointments, created if missing.
         #[arg(long)]
         demo: bool,
-        /// Without the touchscreen UI (the only mode until the UI lands).
+        /// Without the touchscreen UI: scans on standard input, answers as text.
         #[arg(long)]
         headless: bool,
         /// Demo data folder, overriding `demo.data_dir`.
@@ -45,6 +45,32 @@ enum Command {
         /// port 0 picks a free one.
         #[arg(long, env = "SPORTELLO_LAN_LISTEN")]
         lan_listen: Option<String>,
+    },
+    /// Renders kiosk screens to PNG without a display.
+    #[cfg(feature = "kiosk")]
+    Screenshot {
+        /// Screen name (home, checkin, walkin, cassetto, contatti, booking, privacy,
+        /// accessibility), or `all` for the gallery (OUT is then a folder).
+        #[arg(long, default_value = "home")]
+        screen: String,
+        /// Language: it, en, de.
+        #[arg(long, default_value = "it")]
+        lang: String,
+        /// WIDTHxHEIGHT.
+        #[arg(long, default_value = "1920x1080")]
+        size: String,
+        /// `high` for the high-contrast theme.
+        #[arg(long)]
+        contrast: Option<String>,
+        /// Large-text mode.
+        #[arg(long)]
+        large_text: bool,
+        /// Seated layout.
+        #[arg(long)]
+        seated: bool,
+        /// PNG file (a folder with `--screen all`).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Administration from the command line.
     Admin {
@@ -112,7 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Kiosk {
             demo,
-            headless: _,
+            headless,
             data_dir,
             lan_listen,
         } => {
@@ -129,8 +155,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(listen) = lan_listen {
                 config.lan.listen = listen;
             }
-            kiosk(&config, demo)
+            kiosk(&config, demo, headless)
         }
+        #[cfg(feature = "kiosk")]
+        Command::Screenshot {
+            screen,
+            lang,
+            size,
+            contrast,
+            large_text,
+            seated,
+            out,
+        } => screenshot(
+            &config,
+            &screen,
+            &lang,
+            &size,
+            contrast.as_deref(),
+            large_text,
+            seated,
+            &out,
+        ),
         Command::Admin {
             command: AdminCommand::AddStaff { username, role, db },
         } => {
@@ -191,7 +236,7 @@ fn demo_data(config: &Config, clock: &dyn Clock) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-fn kiosk(config: &Config, demo: bool) -> anyhow::Result<()> {
+fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
     let clock = Arc::new(SystemClock::untrusted());
     if demo {
         // Demo machines have no NTP check yet; their clock is taken as right.
@@ -260,6 +305,12 @@ fn kiosk(config: &Config, demo: bool) -> anyhow::Result<()> {
         })?;
     }
     let mut kiosk = Kiosk::new(branch.clone())?;
+    if !headless {
+        #[cfg(feature = "kiosk")]
+        return run_ui(kiosk);
+        #[cfg(not(feature = "kiosk"))]
+        anyhow::bail!("this build has no touchscreen UI: run `sportello kiosk --headless`");
+    }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         println!(
@@ -275,6 +326,112 @@ fn kiosk(config: &Config, demo: bool) -> anyhow::Result<()> {
     }
     let mut scanner = hardware::scanner::LineScanner::new(stdin.lock());
     kiosk.run_headless(&mut scanner, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+/// The touchscreen UI; scans arrive on standard input (the scanner's line driver).
+#[cfg(feature = "kiosk")]
+fn run_ui(kiosk: Kiosk) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let ui = sportello::kiosk::ui::KioskUi::new(kiosk).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the kiosk window ({e}); on a machine without a display run `sportello kiosk --headless`"
+        )
+    })?;
+    let scans = ui.scan_handle();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if !line.trim().is_empty() {
+                scans.scanned(line.trim());
+            }
+        }
+    });
+    ui.refresh();
+    slint::ComponentHandle::run(ui.window())?;
+    Ok(())
+}
+
+/// Renders screens to PNG without a display, over a throwaway demo branch.
+#[cfg(feature = "kiosk")]
+#[allow(clippy::too_many_arguments)]
+fn screenshot(
+    config: &Config,
+    screen: &str,
+    lang: &str,
+    size: &str,
+    contrast: Option<&str>,
+    large_text: bool,
+    seated: bool,
+    out: &Path,
+) -> anyhow::Result<()> {
+    use sportello::kiosk::screenshot::{Renderer, SCREENS, Shot, screen_named};
+    let (width, height) = size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|(w, h)| (320..=4096).contains(w) && (320..=4096).contains(h))
+        .ok_or_else(|| anyhow::anyhow!("--size is WIDTHxHEIGHT, e.g. 1920x1080, not {size}"))?;
+    let high_contrast = match contrast {
+        None | Some("normal") => false,
+        Some("high") => true,
+        Some(other) => anyhow::bail!("--contrast is `normal` or `high`, not {other}"),
+    };
+    let dir = std::env::temp_dir().join(format!("sportello-screenshot-{}", std::process::id()));
+    let mut demo_config = config.clone();
+    demo_config.demo.data_dir = dir.clone();
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let store = demo_data(&demo_config, clock.as_ref())?;
+    let branch = Branch::open(store, clock)?;
+    let renderer = Renderer::install().map_err(anyhow::Error::msg)?;
+    let ui = sportello::kiosk::ui::KioskUi::new(Kiosk::new(branch)?)?;
+    let shots: Vec<(Shot, PathBuf)> = if screen == "all" {
+        std::fs::create_dir_all(out)?;
+        SCREENS
+            .iter()
+            .flat_map(|(name, s)| {
+                ["it", "en"].map(|l| {
+                    (
+                        Shot {
+                            screen: *s,
+                            lang: l.into(),
+                            width,
+                            height,
+                            high_contrast,
+                            large_text,
+                            seated,
+                        },
+                        out.join(format!("kiosk-{name}-{l}.png")),
+                    )
+                })
+            })
+            .collect()
+    } else {
+        let s = screen_named(screen).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown screen {screen}; one of: all, {}",
+                SCREENS.map(|(n, _)| n).join(", ")
+            )
+        })?;
+        vec![(
+            Shot {
+                screen: s,
+                lang: lang.into(),
+                width,
+                height,
+                high_contrast,
+                large_text,
+                seated,
+            },
+            out.to_owned(),
+        )]
+    };
+    for (shot, path) in shots {
+        let png = renderer.render(&ui, &shot).map_err(anyhow::Error::msg)?;
+        std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    drop(ui);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -86,6 +86,7 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
             "json",
             "kiosk",
             "--demo",
+            "--headless",
             "--lan-listen",
             "127.0.0.1:0",
             "--data-dir",

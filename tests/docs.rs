@@ -149,5 +149,6 @@ fn the_kiosk_build_has_no_postgres_client_and_the_hub_build_no_slint() {
     for pg in ["tokio-postgres ", "postgres-protocol ", "sqlx "] {
         assert!(!kiosk.contains(pg), "the kiosk build pulls in {pg}");
     }
+    assert!(kiosk.contains("slint "), "the kiosk build has its UI");
     assert!(!hub.contains("slint "), "the hub build pulls in Slint");
 }

@@ -131,6 +131,25 @@ impl Kiosk {
         }
     }
 
+    /// A code typed on the on-screen keyboard: a booking token's text is checked like a scan; a
+    /// booking code alone needs the visitor's codice fiscale too (brief, decision 1), which the
+    /// check-in issue adds.
+    pub fn typed_code(&mut self, text: &str) -> Answer {
+        let text = text.trim();
+        if text.starts_with("SP1:") {
+            return self.scan(text);
+        }
+        match crate::domain::BookingId::parse(text) {
+            Ok(_) => Answer::Refused {
+                key: "checkin-typed-code-needs-cf",
+                message: "per usare il codice della prenotazione serve anche il codice fiscale: \
+                          inquadri il codice QR oppure si rivolga all'accoglienza"
+                    .to_owned(),
+            },
+            Err(e) => refused(&e),
+        }
+    }
+
     /// A booking QR code was scanned.
     pub fn scan(&mut self, text: &str) -> Answer {
         let claims = match self.verifier.verify(text) {
@@ -256,3 +275,8 @@ impl Kiosk {
         }
     }
 }
+
+#[cfg(feature = "kiosk")]
+pub mod screenshot;
+#[cfg(feature = "kiosk")]
+pub mod ui;

@@ -1,0 +1,375 @@
+//! The Slint touchscreen UI: the generated components (`ui/`) and the controller that feeds
+//! `AppAdapter`, the one contract between the `.slint` screens and Rust.
+//!
+//! The UI thread only moves data: kiosk actions (a check-in commits to SQLite) run on a worker
+//! thread and their answers come back through `upgrade_in_event_loop`.
+
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
+
+use super::{Answer, Kiosk};
+use crate::domain::{ServiceLetter, TIME_ZONE};
+
+slint::include_modules!();
+
+/// Seconds without a touch before the privacy dialog.
+pub const IDLE_WARNING: Duration = Duration::from_secs(60);
+/// Seconds the dialog leaves to answer (WCAG 2.2.1 asks for at least 20).
+pub const ANSWER_TIME: Duration = Duration::from_secs(20);
+
+/// The languages of the kiosk, in the order of the header buttons.
+pub const LANGUAGES: [&str; 3] = ["it", "en", "de"];
+
+/// Switches the UI language (`it` is the language of the source texts).
+pub fn select_language(code: &str) -> Result<(), String> {
+    if !LANGUAGES.contains(&code) {
+        return Err(format!("unknown language {code}"));
+    }
+    // The source texts are Italian: the empty name selects them.
+    let bundle = if code == "it" { "" } else { code };
+    slint::select_bundled_translation(bundle).map_err(|e| format!("{e:?}"))
+}
+
+struct Session {
+    last_touch: Instant,
+}
+
+/// The running UI: the window, its controller state and its timers.
+pub struct KioskUi {
+    window: MainWindow,
+    kiosk: Arc<Mutex<Kiosk>>,
+    session: Rc<std::cell::RefCell<Session>>,
+    _tick: Timer,
+}
+
+/// The clock and the people waiting, as the header and the home screen show them.
+fn refresh_adapter(w: &MainWindow, kiosk: &Mutex<Kiosk>) {
+    let a = w.global::<AppAdapter>();
+    let now = chrono::Utc::now().with_timezone(&TIME_ZONE);
+    a.set_date_time(now.format("%d/%m/%Y %H:%M").to_string().into());
+    // A kiosk action in progress holds the lock: the counts wait for the next second.
+    if let Ok(k) = kiosk.try_lock() {
+        a.set_services(services_model(&k));
+    }
+}
+
+fn services_model(kiosk: &Kiosk) -> ModelRc<ServiceRow> {
+    let rows: Vec<ServiceRow> = kiosk.branch().read(|q, _| {
+        let counts = q.waiting_counts();
+        q.services()
+            .map(|s| ServiceRow {
+                letter: s.letter.to_string().into(),
+                name: s.name.clone().into(),
+                waiting: counts.get(&s.letter).copied().unwrap_or(0) as i32,
+                appointment_only: s.appointment_only,
+            })
+            .collect()
+    });
+    ModelRc::from(Rc::new(VecModel::from(rows)))
+}
+
+fn outcome_of(kiosk: &Kiosk, answer: &Answer) -> Outcome {
+    match answer {
+        Answer::Ticket {
+            ticket,
+            ahead,
+            wait,
+            ..
+        } => {
+            let letter = ticket.number.letter();
+            let service = kiosk.branch().read(|q, _| {
+                q.services()
+                    .find(|s| s.letter == letter)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default()
+            });
+            Outcome {
+                shown: true,
+                ok: true,
+                ticket: ticket.number.to_string().into(),
+                service: service.into(),
+                ahead: *ahead as i32,
+                wait: wait.text().into(),
+                message: SharedString::default(),
+            }
+        }
+        Answer::Refused { message, .. } => Outcome {
+            shown: true,
+            ok: false,
+            message: capitalise(message).into(),
+            ..Outcome::default()
+        },
+        Answer::Assistance => Outcome::default(),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+impl KioskUi {
+    /// Builds the window over the kiosk flows. Call on the UI thread, after the platform is set.
+    pub fn new(kiosk: Kiosk) -> Result<Self, slint::PlatformError> {
+        let window = MainWindow::new()?;
+        let adapter = window.global::<AppAdapter>();
+        adapter.set_sede_name(kiosk.sede().name.clone().into());
+        adapter.set_services(services_model(&kiosk));
+        let kiosk = Arc::new(Mutex::new(kiosk));
+        let session = Rc::new(std::cell::RefCell::new(Session {
+            last_touch: Instant::now(),
+        }));
+
+        let touch = {
+            let session = session.clone();
+            let weak = window.as_weak();
+            move || {
+                session.borrow_mut().last_touch = Instant::now();
+                if let Some(w) = weak.upgrade() {
+                    w.global::<AppAdapter>().set_timeout_warning(false);
+                }
+            }
+        };
+        adapter.on_touched(touch.clone());
+        adapter.on_keep_session(touch.clone());
+        {
+            let touch = touch.clone();
+            let weak = window.as_weak();
+            adapter.on_navigate(move |screen| {
+                touch();
+                if let Some(w) = weak.upgrade() {
+                    let a = w.global::<AppAdapter>();
+                    a.set_outcome(Outcome::default());
+                    a.set_typed(SharedString::default());
+                    a.set_screen(screen);
+                    tracing::info!(screen = ?screen, "screen");
+                }
+            });
+        }
+        {
+            let touch = touch.clone();
+            let weak = window.as_weak();
+            adapter.on_select_language(move |code| {
+                touch();
+                match select_language(&code) {
+                    Ok(()) => {
+                        if let Some(w) = weak.upgrade() {
+                            w.global::<AppAdapter>().set_language(code.clone());
+                        }
+                        tracing::info!(language = %code, "language");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "language not switched"),
+                }
+            });
+        }
+        {
+            let weak = window.as_weak();
+            adapter.on_exit(move || {
+                if let Some(w) = weak.upgrade() {
+                    wipe(&w);
+                }
+            });
+        }
+        {
+            let touch = touch.clone();
+            let weak = window.as_weak();
+            adapter.on_backspace(move || {
+                touch();
+                if let Some(w) = weak.upgrade() {
+                    let a = w.global::<AppAdapter>();
+                    let mut typed = a.get_typed().to_string();
+                    typed.pop();
+                    a.set_typed(typed.into());
+                }
+            });
+        }
+        {
+            let touch = touch.clone();
+            let weak = window.as_weak();
+            let kiosk = kiosk.clone();
+            adapter.on_take_ticket(move |letter| {
+                touch();
+                let Ok(letter) = ServiceLetter::parse(&letter) else {
+                    return;
+                };
+                run(&weak, &kiosk, move |k| k.walk_in(letter));
+            });
+        }
+        {
+            let touch = touch.clone();
+            let weak = window.as_weak();
+            let kiosk = kiosk.clone();
+            adapter.on_submit_code(move |code| {
+                touch();
+                let code = code.to_string();
+                run(&weak, &kiosk, move |k| k.typed_code(&code));
+            });
+        }
+        {
+            let touch = touch.clone();
+            let weak = window.as_weak();
+            let kiosk = kiosk.clone();
+            adapter.on_call_staff(move || {
+                touch();
+                run(&weak, &kiosk, |k| k.call_staff());
+            });
+        }
+        adapter.on_print_privacy(move || {
+            touch();
+            tracing::info!("privacy notice print requested");
+        });
+
+        let tick = Timer::default();
+        {
+            let weak = window.as_weak();
+            let session = session.clone();
+            let kiosk = kiosk.clone();
+            tick.start(TimerMode::Repeated, Duration::from_secs(1), move || {
+                let Some(w) = weak.upgrade() else { return };
+                refresh_adapter(&w, &kiosk);
+                let idle = session.borrow().last_touch.elapsed();
+                idle_step(&w, idle);
+            });
+        }
+        Ok(Self {
+            window,
+            kiosk,
+            session,
+            _tick: tick,
+        })
+    }
+
+    /// Updates the clock and the waiting counts now (the timer does it every second).
+    pub fn refresh(&self) {
+        refresh_adapter(&self.window, &self.kiosk);
+    }
+
+    /// The kiosk flows, shared with the scanner thread.
+    pub fn kiosk(&self) -> &Arc<Mutex<Kiosk>> {
+        &self.kiosk
+    }
+
+    /// The window, for showing it and for tests.
+    pub fn window(&self) -> &MainWindow {
+        &self.window
+    }
+
+    /// Handles a scanned code as the scanner thread delivers it.
+    pub fn scanned(&self, text: String) {
+        self.session.borrow_mut().last_touch = Instant::now();
+        let a = self.window.global::<AppAdapter>();
+        a.set_screen(Screen::Checkin);
+        run(&self.window.as_weak(), &self.kiosk, move |k| {
+            k.handle_input(&text)
+        });
+    }
+
+    /// A handle the scanner thread uses to deliver scans.
+    pub fn scan_handle(&self) -> ScanHandle {
+        ScanHandle {
+            window: self.window.as_weak(),
+            kiosk: self.kiosk.clone(),
+        }
+    }
+
+    /// Applies the idle rule as if `idle` had passed since the last touch (tests use it).
+    pub fn idle_for(&self, idle: Duration) {
+        idle_step(&self.window, idle);
+    }
+}
+
+/// Delivers scans from another thread: the check-in runs there, the answer is shown on the UI
+/// thread.
+#[derive(Clone)]
+pub struct ScanHandle {
+    window: slint::Weak<MainWindow>,
+    kiosk: Arc<Mutex<Kiosk>>,
+}
+
+impl ScanHandle {
+    /// Handles one scanned line.
+    pub fn scanned(&self, text: &str) {
+        let (answer, outcome) = {
+            let mut k = self.kiosk.lock().unwrap_or_else(|p| p.into_inner());
+            let answer = k.handle_input(text);
+            let outcome = outcome_of(&k, &answer);
+            (answer, outcome)
+        };
+        let _ = self.window.upgrade_in_event_loop(move |w| {
+            let a = w.global::<AppAdapter>();
+            if matches!(answer, Answer::Assistance) {
+                a.set_staff_called(true);
+            } else {
+                a.set_screen(Screen::Checkin);
+                a.set_outcome(outcome);
+            }
+        });
+    }
+}
+
+/// The privacy timeout: a dialog after [`IDLE_WARNING`], the wipe [`ANSWER_TIME`] later.
+fn idle_step(w: &MainWindow, idle: Duration) {
+    let a = w.global::<AppAdapter>();
+    let in_session = a.get_screen() != Screen::Home || a.get_outcome().shown;
+    if !in_session || idle < IDLE_WARNING {
+        a.set_timeout_warning(false);
+        return;
+    }
+    let left = (IDLE_WARNING + ANSWER_TIME).saturating_sub(idle);
+    if left.is_zero() {
+        tracing::info!("privacy timeout: session wiped");
+        wipe(w);
+    } else {
+        a.set_timeout_warning(true);
+        a.set_timeout_seconds(left.as_secs().max(1) as i32);
+    }
+}
+
+/// Ends the visitor's session: every model the visitor filled is cleared, the modes they chose
+/// are reset, and the home screen returns in Italian.
+pub fn wipe(w: &MainWindow) {
+    let a = w.global::<AppAdapter>();
+    a.set_outcome(Outcome::default());
+    a.set_typed(SharedString::default());
+    a.set_staff_called(false);
+    a.set_timeout_warning(false);
+    a.set_screen(Screen::Home);
+    let t = w.global::<Theme>();
+    t.set_large_text(false);
+    t.set_high_contrast(false);
+    t.set_seated(false);
+    if select_language("it").is_ok() {
+        a.set_language("it".into());
+    }
+}
+
+/// Runs a kiosk action off the UI thread and shows its answer.
+fn run(
+    weak: &slint::Weak<MainWindow>,
+    kiosk: &Arc<Mutex<Kiosk>>,
+    action: impl FnOnce(&mut Kiosk) -> Answer + Send + 'static,
+) {
+    let weak = weak.clone();
+    let kiosk = kiosk.clone();
+    std::thread::spawn(move || {
+        let (answer, outcome) = {
+            let mut k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
+            let answer = action(&mut k);
+            let outcome = outcome_of(&k, &answer);
+            (answer, outcome)
+        };
+        let _ = weak.upgrade_in_event_loop(move |w| {
+            let a = w.global::<AppAdapter>();
+            if matches!(answer, Answer::Assistance) {
+                a.set_staff_called(true);
+            } else {
+                a.set_outcome(outcome);
+            }
+        });
+    });
+}

@@ -113,9 +113,23 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Where kiosk actions run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// On a worker thread, the answer posted back to the event loop (the running kiosk).
+    Worker,
+    /// On the UI thread, at once (tests and screenshots, which have no event loop).
+    Inline,
+}
+
 impl KioskUi {
     /// Builds the window over the kiosk flows. Call on the UI thread, after the platform is set.
     pub fn new(kiosk: Kiosk) -> Result<Self, slint::PlatformError> {
+        Self::with_dispatch(kiosk, Dispatch::Worker)
+    }
+
+    /// The same, choosing where actions run.
+    pub fn with_dispatch(kiosk: Kiosk, dispatch: Dispatch) -> Result<Self, slint::PlatformError> {
         let window = MainWindow::new()?;
         let adapter = window.global::<AppAdapter>();
         adapter.set_sede_name(kiosk.sede().name.clone().into());
@@ -197,7 +211,7 @@ impl KioskUi {
                 let Ok(letter) = ServiceLetter::parse(&letter) else {
                     return;
                 };
-                run(&weak, &kiosk, move |k| k.walk_in(letter));
+                run(dispatch, &weak, &kiosk, move |k| k.walk_in(letter));
             });
         }
         {
@@ -207,7 +221,7 @@ impl KioskUi {
             adapter.on_submit_code(move |code| {
                 touch();
                 let code = code.to_string();
-                run(&weak, &kiosk, move |k| k.typed_code(&code));
+                run(dispatch, &weak, &kiosk, move |k| k.typed_code(&code));
             });
         }
         {
@@ -216,7 +230,7 @@ impl KioskUi {
             let kiosk = kiosk.clone();
             adapter.on_call_staff(move || {
                 touch();
-                run(&weak, &kiosk, |k| k.call_staff());
+                run(dispatch, &weak, &kiosk, |k| k.call_staff());
             });
         }
         adapter.on_print_privacy(move || {
@@ -264,9 +278,12 @@ impl KioskUi {
         self.session.borrow_mut().last_touch = Instant::now();
         let a = self.window.global::<AppAdapter>();
         a.set_screen(Screen::Checkin);
-        run(&self.window.as_weak(), &self.kiosk, move |k| {
-            k.handle_input(&text)
-        });
+        run(
+            Dispatch::Inline,
+            &self.window.as_weak(),
+            &self.kiosk,
+            move |k| k.handle_input(&text),
+        );
     }
 
     /// A handle the scanner thread uses to deliver scans.
@@ -348,28 +365,43 @@ pub fn wipe(w: &MainWindow) {
     }
 }
 
-/// Runs a kiosk action off the UI thread and shows its answer.
+/// Runs a kiosk action (off the UI thread with [`Dispatch::Worker`]) and shows its answer.
 fn run(
+    dispatch: Dispatch,
     weak: &slint::Weak<MainWindow>,
     kiosk: &Arc<Mutex<Kiosk>>,
     action: impl FnOnce(&mut Kiosk) -> Answer + Send + 'static,
 ) {
-    let weak = weak.clone();
-    let kiosk = kiosk.clone();
-    std::thread::spawn(move || {
-        let (answer, outcome) = {
+    let act = {
+        let kiosk = kiosk.clone();
+        move || {
             let mut k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
             let answer = action(&mut k);
             let outcome = outcome_of(&k, &answer);
             (answer, outcome)
-        };
-        let _ = weak.upgrade_in_event_loop(move |w| {
-            let a = w.global::<AppAdapter>();
-            if matches!(answer, Answer::Assistance) {
-                a.set_staff_called(true);
-            } else {
-                a.set_outcome(outcome);
+        }
+    };
+    let show = |w: MainWindow, answer: Answer, outcome: Outcome| {
+        let a = w.global::<AppAdapter>();
+        if matches!(answer, Answer::Assistance) {
+            a.set_staff_called(true);
+        } else {
+            a.set_outcome(outcome);
+        }
+    };
+    match dispatch {
+        Dispatch::Inline => {
+            let (answer, outcome) = act();
+            if let Some(w) = weak.upgrade() {
+                show(w, answer, outcome);
             }
-        });
-    });
+        }
+        Dispatch::Worker => {
+            let weak = weak.clone();
+            std::thread::spawn(move || {
+                let (answer, outcome) = act();
+                let _ = weak.upgrade_in_event_loop(move |w| show(w, answer, outcome));
+            });
+        }
+    }
 }

@@ -1,0 +1,100 @@
+//! One set of catalogues (brief, decision 10): every text the UI marks with `@tr` has an
+//! English and a German translation, and the catalogues hold nothing the UI no longer uses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn slint_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            slint_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "slint") {
+            out.push(p);
+        }
+    }
+}
+
+/// Reads a double-quoted string literal starting after its opening quote.
+fn literal(s: &str) -> (String, usize) {
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return (out, i + 1),
+            '\\' => {
+                if let Some((_, n)) = chars.next() {
+                    out.push(match n {
+                        'n' => '\n',
+                        other => other,
+                    });
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    panic!("unterminated string");
+}
+
+fn ui_texts() -> Vec<String> {
+    let mut files = Vec::new();
+    slint_files(&root().join("ui"), &mut files);
+    let mut texts = Vec::new();
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        let mut rest = src.as_str();
+        while let Some(at) = rest.find("@tr(\"") {
+            let (text, used) = literal(&rest[at + 5..]);
+            texts.push(text);
+            rest = &rest[at + 5 + used..];
+        }
+    }
+    texts.sort();
+    texts.dedup();
+    texts
+}
+
+fn catalogue(lang: &str) -> BTreeMap<String, String> {
+    let path = root().join(format!("lang/{lang}/LC_MESSAGES/sportello.po"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = BTreeMap::new();
+    let mut id = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("msgid \"") {
+            id = Some(literal(rest).0);
+        } else if let Some(rest) = line.strip_prefix("msgstr \"") {
+            let id = id.take().expect("msgstr after msgid");
+            if !id.is_empty() {
+                out.insert(id, literal(rest).0);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_ui_text_is_translated_into_english_and_german() {
+    let texts = ui_texts();
+    assert!(texts.len() > 40, "the UI texts were read: {}", texts.len());
+    for lang in ["en", "de"] {
+        let cat = catalogue(lang);
+        for t in &texts {
+            let tr = cat
+                .get(t)
+                .unwrap_or_else(|| panic!("{lang}: no entry for {t:?}"));
+            assert!(!tr.is_empty(), "{lang}: empty translation of {t:?}");
+            assert_eq!(
+                t.matches("{}").count(),
+                tr.matches("{}").count(),
+                "{lang}: placeholders of {t:?}"
+            );
+        }
+        for id in cat.keys() {
+            assert!(texts.contains(id), "{lang}: {id:?} is no longer in the UI");
+        }
+    }
+}

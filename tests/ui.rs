@@ -1,0 +1,352 @@
+//! The real `.slint` UI driven headless through Slint's testing backend, over a demo branch on
+//! a real SQLite file: navigation, languages, walk-in tickets, the on-screen keyboard, the
+//! accessibility modes, the privacy timeout, touch-target sizes at three screen sizes and the
+//! contrast of every text/background pair of both themes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use i_slint_backend_testing::{ElementHandle, ElementQuery};
+use slint::ComponentHandle;
+use sportello::demo::DemoBranch;
+use sportello::domain::{Clock, SystemClock};
+use sportello::kiosk::Kiosk;
+use sportello::kiosk::ui::{AppAdapter, Dispatch, KioskUi, MainWindow, Screen, Theme};
+use sportello::node::Branch;
+use sportello::store::{Store, StoreOptions};
+
+struct Fixture {
+    ui: KioskUi,
+    branch: Arc<Branch>,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    store
+        .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
+        .unwrap();
+    let branch = Branch::open(store, clock).unwrap();
+    let ui = KioskUi::with_dispatch(Kiosk::new(branch.clone()).unwrap(), Dispatch::Inline).unwrap();
+    ui.refresh();
+    // Shown, so that screens and their repeated rows are laid out and can be found.
+    ui.window()
+        .window()
+        .set_size(slint::PhysicalSize::new(1920, 1080));
+    ui.window().show().unwrap();
+    Fixture {
+        ui,
+        branch,
+        _dir: dir,
+    }
+}
+
+/// One item can show up as several elements (its component and the elements it inherits
+/// from): they are told apart by where they are.
+fn distinct(found: impl IntoIterator<Item = ElementHandle>) -> Vec<ElementHandle> {
+    let mut seen = Vec::new();
+    found
+        .into_iter()
+        .filter(|e| {
+            let p = e.absolute_position();
+            let key = (p.x as i64, p.y as i64, e.size().width as i64);
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        })
+        .collect()
+}
+
+/// Controls by accessible id.
+fn by_id(w: &MainWindow, id: &'static str) -> Vec<ElementHandle> {
+    distinct(
+        ElementQuery::from_root(w)
+            .match_descendants()
+            .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
+            .match_predicate(move |e| e.accessible_id().as_deref() == Some(id))
+            .find_all(),
+    )
+}
+
+fn tap(w: &MainWindow, id: &'static str) {
+    let found = by_id(w, id);
+    assert_eq!(found.len(), 1, "one element {id}");
+    found[0].invoke_accessible_default_action();
+}
+
+/// Whether something on screen carries `label` (a button and its own text both do).
+fn shows(w: &MainWindow, label: &str) -> bool {
+    ElementHandle::find_by_accessible_label(w, label)
+        .next()
+        .is_some()
+}
+
+fn screen(f: &Fixture) -> Screen {
+    f.ui.window().global::<AppAdapter>().get_screen()
+}
+
+#[test]
+fn every_home_choice_opens_its_screen_and_esci_comes_back() {
+    let f = fixture();
+    let w = f.ui.window();
+    for (id, expected) in [
+        ("go-checkin", Screen::Checkin),
+        ("go-walkin", Screen::Walkin),
+        ("go-cassetto", Screen::Cassetto),
+        ("go-contatti", Screen::Contatti),
+        ("go-booking", Screen::Booking),
+        ("go-privacy", Screen::Privacy),
+        ("accessibility", Screen::Accessibility),
+    ] {
+        tap(w, id);
+        assert_eq!(screen(&f), expected, "{id}");
+        assert_eq!(by_id(w, "exit").len(), 1, "Esci is always visible on {id}");
+        tap(w, "exit");
+        assert_eq!(screen(&f), Screen::Home);
+    }
+    assert!(
+        by_id(w, "exit").is_empty(),
+        "nothing to leave on the home screen"
+    );
+}
+
+#[test]
+fn languages_switch_every_text_and_esci_returns_to_italian() {
+    let f = fixture();
+    let w = f.ui.window();
+    assert!(
+        shows(w, "Prendi un biglietto. Senza appuntamento, per servizio"),
+        "Prendi un biglietto. Senza appuntamento, per servizio"
+    );
+    tap(w, "lang-en");
+    assert!(!shows(
+        w,
+        "Prendi un biglietto. Senza appuntamento, per servizio"
+    ));
+    assert!(
+        shows(w, "Take a ticket. Without an appointment, by service"),
+        "Take a ticket. Without an appointment, by service"
+    );
+    assert!(shows(w, "Call a member of staff"), "Call a member of staff");
+    tap(w, "lang-de");
+    assert!(
+        shows(w, "Eine Nummer ziehen. Ohne Termin, nach Dienst"),
+        "Eine Nummer ziehen. Ohne Termin, nach Dienst"
+    );
+    tap(w, "go-walkin");
+    tap(w, "exit");
+    assert_eq!(w.global::<AppAdapter>().get_language(), "it");
+    assert!(
+        shows(w, "Prendi un biglietto. Senza appuntamento, per servizio"),
+        "Prendi un biglietto. Senza appuntamento, per servizio"
+    );
+}
+
+#[test]
+fn a_walk_in_ticket_shows_its_number_and_appointment_only_services_are_disabled() {
+    let f = fixture();
+    let w = f.ui.window();
+    tap(w, "go-walkin");
+    tap(w, "service-P");
+    let outcome = w.global::<AppAdapter>().get_outcome();
+    assert!(outcome.shown && outcome.ok, "{outcome:?}");
+    assert_eq!(outcome.ticket, "P001");
+    assert_eq!(outcome.service, "Pensioni");
+    assert!(
+        shows(w, "Il suo biglietto è P001"),
+        "Il suo biglietto è P001"
+    );
+    // The people waiting on the home screen come from the queue engine.
+    f.ui.refresh();
+    let waiting = f
+        .branch
+        .read(|q, _| q.waiting_counts()[&sportello::domain::ServiceLetter::parse("P").unwrap()]);
+    assert_eq!(waiting, 1);
+    let a = by_id(w, "service-A");
+    assert_eq!(a[0].accessible_enabled(), Some(false), "appointments only");
+    a[0].invoke_accessible_default_action();
+    assert_eq!(
+        w.global::<AppAdapter>().get_outcome().ticket,
+        "P001",
+        "a disabled button does nothing"
+    );
+}
+
+#[test]
+fn the_on_screen_keyboard_types_and_a_bare_booking_code_asks_for_more() {
+    let f = fixture();
+    let w = f.ui.window();
+    tap(w, "go-checkin");
+    for key in ["key-A", "key-P", "key-P", "key--", "key-2", "key-0"] {
+        tap(w, key);
+    }
+    tap(w, "key-backspace");
+    assert_eq!(w.global::<AppAdapter>().get_typed(), "APP-2");
+    assert_eq!(by_id(w, "key-È").len(), 1, "Italian accented letters");
+    tap(w, "submit-code");
+    let outcome = w.global::<AppAdapter>().get_outcome();
+    assert!(outcome.shown && !outcome.ok);
+    assert!(
+        outcome.message.starts_with("Il codice della prenotazione"),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn accessibility_modes_switch_and_say_their_state_in_words() {
+    let f = fixture();
+    let w = f.ui.window();
+    tap(w, "accessibility");
+    assert!(
+        shows(w, "Testo grande: non attivo"),
+        "Testo grande: non attivo"
+    );
+    let normal = w.global::<Theme>().get_body();
+    tap(w, "large-text");
+    tap(w, "high-contrast");
+    tap(w, "seated");
+    let t = w.global::<Theme>();
+    assert!(t.get_large_text() && t.get_high_contrast() && t.get_seated());
+    assert!(t.get_body() > normal * 1.3);
+    assert!(shows(w, "Testo grande: attivo"), "Testo grande: attivo");
+    assert!(shows(w, "Alto contrasto: attivo"), "Alto contrasto: attivo");
+    tap(w, "exit");
+    assert!(
+        !t.get_large_text() && !t.get_high_contrast() && !t.get_seated(),
+        "reset"
+    );
+}
+
+#[test]
+fn the_privacy_timeout_warns_at_60_s_gives_20_s_and_then_wipes_the_session() {
+    let f = fixture();
+    let w = f.ui.window();
+    tap(w, "go-walkin");
+    tap(w, "service-R");
+    tap(w, "lang-en");
+    let a = w.global::<AppAdapter>();
+    f.ui.idle_for(Duration::from_secs(59));
+    assert!(!a.get_timeout_warning());
+    f.ui.idle_for(Duration::from_secs(61));
+    assert!(a.get_timeout_warning());
+    assert_eq!(a.get_timeout_seconds(), 19);
+    assert!(
+        shows(
+            w,
+            "To protect your data the session will close in 19 seconds."
+        ),
+        "To protect your data the session will close in 19 seconds."
+    );
+    // "Continua" as often as the visitor wants.
+    tap(w, "keep-session");
+    assert!(!a.get_timeout_warning());
+    assert_eq!(screen(&f), Screen::Walkin);
+    f.ui.idle_for(Duration::from_secs(80));
+    assert_eq!(screen(&f), Screen::Home);
+    assert!(!a.get_outcome().shown, "the ticket is gone from the screen");
+    assert_eq!(a.get_typed(), "");
+    assert_eq!(a.get_language(), "it");
+}
+
+#[test]
+fn chiama_un_operatore_reaches_the_staff_console() {
+    let f = fixture();
+    let w = f.ui.window();
+    tap(w, "call-staff");
+    assert!(w.global::<AppAdapter>().get_staff_called());
+    assert_eq!(f.branch.read(|q, _| q.assistance().count()), 1);
+}
+
+#[test]
+fn every_control_of_every_screen_is_at_least_44_px_at_three_sizes() {
+    let f = fixture();
+    let w = f.ui.window();
+    let screens = [
+        Screen::Home,
+        Screen::Checkin,
+        Screen::Walkin,
+        Screen::Cassetto,
+        Screen::Contatti,
+        Screen::Booking,
+        Screen::Privacy,
+        Screen::Accessibility,
+    ];
+    for (width, height) in [(1920, 1080), (1280, 800), (1080, 1920)] {
+        w.window().set_size(slint::PhysicalSize::new(width, height));
+        w.show().unwrap();
+        for large in [false, true] {
+            w.global::<Theme>().set_large_text(large);
+            for s in screens {
+                w.global::<AppAdapter>().set_screen(s);
+                let buttons = ElementQuery::from_root(w)
+                    .match_descendants()
+                    .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
+                    .find_all();
+                assert!(!buttons.is_empty());
+                for b in buttons {
+                    let size = b.size();
+                    assert!(
+                        size.width >= 44.0 && size.height >= 44.0,
+                        "{:?} on {s:?} at {width}x{height}: {size:?}",
+                        b.accessible_label()
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn luminance(c: slint::Color) -> f64 {
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(c.red()) + 0.7152 * lin(c.green()) + 0.0722 * lin(c.blue())
+}
+
+fn contrast(a: slint::Color, b: slint::Color) -> f64 {
+    let (x, y) = (luminance(a), luminance(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+#[test]
+fn every_text_and_background_pair_of_both_themes_is_at_least_4_5_to_1() {
+    let f = fixture();
+    let t = f.ui.window().global::<Theme>();
+    for high in [false, true] {
+        t.set_high_contrast(high);
+        // The pairs the components use (see ui/theme.slint and ui/components/).
+        let pairs = [
+            ("text/background", t.get_text(), t.get_background()),
+            ("text/surface", t.get_text(), t.get_surface()),
+            ("heading/background", t.get_heading(), t.get_background()),
+            ("heading/surface", t.get_heading(), t.get_surface()),
+            ("on-primary/primary", t.get_on_primary(), t.get_primary()),
+            (
+                "secondary-text/secondary-bg",
+                t.get_secondary_text(),
+                t.get_secondary_bg(),
+            ),
+            ("on-bar/bar", t.get_on_bar(), t.get_bar()),
+            ("error-text/error-bg", t.get_error_text(), t.get_error_bg()),
+            ("text/error-bg", t.get_text(), t.get_error_bg()),
+            (
+                "success-text/background",
+                t.get_success_text(),
+                t.get_background(),
+            ),
+        ];
+        for (name, fg, bg) in pairs {
+            let ratio = contrast(fg, bg);
+            assert!(ratio >= 4.5, "{name} in high-contrast={high}: {ratio:.2}:1");
+        }
+    }
+}

@@ -213,6 +213,11 @@ fn accessibility_modes_switch_and_say_their_state_in_words() {
     assert!(t.get_large_text() && t.get_high_contrast() && t.get_seated());
     assert!(t.get_body() > normal * 1.3);
     assert!(shows(w, "Testo grande: attivo"), "Testo grande: attivo");
+    // Seated: every control sits in the lower two thirds of the 1080 px screen.
+    for id in ["exit", "call-staff", "large-text", "seated"] {
+        let y = by_id(w, id)[0].absolute_position().y;
+        assert!(y > 1080.0 / 3.0, "{id} at y = {y}");
+    }
     assert!(shows(w, "Alto contrasto: attivo"), "Alto contrasto: attivo");
     tap(w, "exit");
     assert!(

@@ -333,7 +333,15 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
 #[cfg(feature = "kiosk")]
 fn run_ui(kiosk: Kiosk) -> anyhow::Result<()> {
     use std::io::BufRead;
-    let ui = sportello::kiosk::ui::KioskUi::new(kiosk).map_err(|e| {
+    let voice = Arc::new(sportello::kiosk::guide::Speaker::new(Arc::new(
+        sportello::speech::EspeakNg::default(),
+    )));
+    let ui = sportello::kiosk::ui::KioskUi::build(
+        kiosk,
+        sportello::kiosk::ui::Dispatch::Worker,
+        voice,
+    )
+    .map_err(|e| {
         anyhow::anyhow!(
             "cannot open the kiosk window ({e}); on a machine without a display run `sportello kiosk --headless`"
         )

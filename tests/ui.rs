@@ -11,6 +11,7 @@ use slint::ComponentHandle;
 use sportello::demo::DemoBranch;
 use sportello::domain::{Clock, SystemClock};
 use sportello::kiosk::Kiosk;
+use sportello::kiosk::guide::{Place, Recorder, prompt};
 use sportello::kiosk::ui::{AppAdapter, Dispatch, KioskUi, MainWindow, Screen, Theme};
 use sportello::node::Branch;
 use sportello::store::{Store, StoreOptions};
@@ -18,6 +19,7 @@ use sportello::store::{Store, StoreOptions};
 struct Fixture {
     ui: KioskUi,
     branch: Arc<Branch>,
+    voice: Arc<Recorder>,
     _dir: tempfile::TempDir,
 }
 
@@ -31,7 +33,13 @@ fn fixture() -> Fixture {
         .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
         .unwrap();
     let branch = Branch::open(store, clock).unwrap();
-    let ui = KioskUi::with_dispatch(Kiosk::new(branch.clone()).unwrap(), Dispatch::Inline).unwrap();
+    let voice = Arc::new(Recorder::default());
+    let ui = KioskUi::build(
+        Kiosk::new(branch.clone()).unwrap(),
+        Dispatch::Inline,
+        voice.clone(),
+    )
+    .unwrap();
     ui.refresh();
     // Shown, so that screens and their repeated rows are laid out and can be found.
     ui.window()
@@ -41,6 +49,7 @@ fn fixture() -> Fixture {
     Fixture {
         ui,
         branch,
+        voice,
         _dir: dir,
     }
 }
@@ -354,4 +363,63 @@ fn every_text_and_background_pair_of_both_themes_is_at_least_4_5_to_1() {
             assert!(ratio >= 4.5, "{name} in high-contrast={high}: {ratio:.2}:1");
         }
     }
+}
+
+#[test]
+fn spoken_guidance_says_every_screen_and_answer_in_italian_once_switched_on() {
+    let f = fixture();
+    let w = f.ui.window();
+    tap(w, "go-walkin");
+    tap(w, "exit");
+    assert!(f.voice.said().is_empty(), "silent until asked");
+    tap(w, "accessibility");
+    tap(w, "speech");
+    assert!(shows(w, "Guida vocale: attiva"));
+    tap(w, "lang-en");
+    let screens = [
+        ("go-checkin", Place::CheckIn),
+        ("go-walkin", Place::WalkIn),
+        ("go-cassetto", Place::Cassetto),
+        ("go-contatti", Place::Contatti),
+        ("go-booking", Place::Booking),
+        ("go-privacy", Place::Privacy),
+    ];
+    for (id, place) in screens {
+        w.global::<AppAdapter>().set_screen(Screen::Home);
+        tap(w, id);
+        assert_eq!(f.voice.said().last().unwrap(), prompt(place), "{id}");
+    }
+    w.global::<AppAdapter>().set_screen(Screen::Home);
+    tap(w, "go-walkin");
+    tap(w, "service-V");
+    let said = f.voice.said();
+    assert!(
+        said.last()
+            .unwrap()
+            .starts_with("Il suo biglietto è V, 0 0 1. Persone prima di lei: 0."),
+        "{said:?}"
+    );
+    w.global::<AppAdapter>().invoke_navigate(Screen::Checkin);
+    tap(w, "key-X");
+    tap(w, "submit-code");
+    assert!(
+        f.voice.said().last().unwrap().starts_with("Attenzione: "),
+        "errors are spoken too"
+    );
+    tap(w, "exit");
+    assert!(
+        !w.global::<AppAdapter>().get_speech(),
+        "off for the next visitor"
+    );
+}
+
+#[test]
+fn a_spoken_prompt_renders_to_a_wav_that_is_not_silent() {
+    use sportello::speech::{EspeakNg, Pcm, Speech};
+    let wav = EspeakNg::default()
+        .wav(prompt(Place::Home))
+        .unwrap_or_else(|e| panic!("{e} (scripts/system-deps installs espeak-ng)"));
+    let pcm = Pcm::parse(&wav).unwrap();
+    assert!(pcm.seconds() > 3.0, "{} s", pcm.seconds());
+    assert!(pcm.rms() > 300.0, "rms {}", pcm.rms());
 }

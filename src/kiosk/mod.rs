@@ -276,6 +276,7 @@ impl Kiosk {
     }
 }
 
+pub mod guide;
 #[cfg(feature = "kiosk")]
 pub mod screenshot;
 #[cfg(feature = "kiosk")]

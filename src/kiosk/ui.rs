@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
 
+use super::guide::{self, Place, Voice};
 use super::{Answer, Kiosk};
 use crate::domain::{ServiceLetter, TIME_ZONE};
 
@@ -41,6 +42,7 @@ struct Session {
 pub struct KioskUi {
     window: MainWindow,
     kiosk: Arc<Mutex<Kiosk>>,
+    voice: Arc<dyn Voice>,
     session: Rc<std::cell::RefCell<Session>>,
     _tick: Timer,
 }
@@ -130,6 +132,15 @@ impl KioskUi {
 
     /// The same, choosing where actions run.
     pub fn with_dispatch(kiosk: Kiosk, dispatch: Dispatch) -> Result<Self, slint::PlatformError> {
+        Self::build(kiosk, dispatch, Arc::new(guide::Silent))
+    }
+
+    /// The same, with the voice of the spoken guidance.
+    pub fn build(
+        kiosk: Kiosk,
+        dispatch: Dispatch,
+        voice: Arc<dyn Voice>,
+    ) -> Result<Self, slint::PlatformError> {
         let window = MainWindow::new()?;
         let adapter = window.global::<AppAdapter>();
         adapter.set_sede_name(kiosk.sede().name.clone().into());
@@ -154,6 +165,7 @@ impl KioskUi {
         {
             let touch = touch.clone();
             let weak = window.as_weak();
+            let voice = voice.clone();
             adapter.on_navigate(move |screen| {
                 touch();
                 if let Some(w) = weak.upgrade() {
@@ -162,6 +174,21 @@ impl KioskUi {
                     a.set_typed(SharedString::default());
                     a.set_screen(screen);
                     tracing::info!(screen = ?screen, "screen");
+                    if a.get_speech() {
+                        voice.say(guide::prompt(place(screen)));
+                    }
+                }
+            });
+        }
+        {
+            let voice = voice.clone();
+            let weak = window.as_weak();
+            adapter.on_speech_toggled(move || {
+                if let Some(w) = weak.upgrade() {
+                    let a = w.global::<AppAdapter>();
+                    if a.get_speech() {
+                        voice.say(guide::prompt(place(a.get_screen())));
+                    }
                 }
             });
         }
@@ -206,31 +233,36 @@ impl KioskUi {
             let touch = touch.clone();
             let weak = window.as_weak();
             let kiosk = kiosk.clone();
+            let voice = voice.clone();
             adapter.on_take_ticket(move |letter| {
                 touch();
                 let Ok(letter) = ServiceLetter::parse(&letter) else {
                     return;
                 };
-                run(dispatch, &weak, &kiosk, move |k| k.walk_in(letter));
+                run(dispatch, &weak, &kiosk, &voice, move |k| k.walk_in(letter));
             });
         }
         {
             let touch = touch.clone();
             let weak = window.as_weak();
             let kiosk = kiosk.clone();
+            let voice = voice.clone();
             adapter.on_submit_code(move |code| {
                 touch();
                 let code = code.to_string();
-                run(dispatch, &weak, &kiosk, move |k| k.typed_code(&code));
+                run(dispatch, &weak, &kiosk, &voice, move |k| {
+                    k.typed_code(&code)
+                });
             });
         }
         {
             let touch = touch.clone();
             let weak = window.as_weak();
             let kiosk = kiosk.clone();
+            let voice = voice.clone();
             adapter.on_call_staff(move || {
                 touch();
-                run(dispatch, &weak, &kiosk, |k| k.call_staff());
+                run(dispatch, &weak, &kiosk, &voice, |k| k.call_staff());
             });
         }
         adapter.on_print_privacy(move || {
@@ -253,6 +285,7 @@ impl KioskUi {
         Ok(Self {
             window,
             kiosk,
+            voice,
             session,
             _tick: tick,
         })
@@ -282,7 +315,8 @@ impl KioskUi {
             Dispatch::Inline,
             &self.window.as_weak(),
             &self.kiosk,
-            move |k| k.handle_input(&text),
+            &self.voice,
+            move |k: &mut Kiosk| k.handle_input(&text),
         );
     }
 
@@ -291,6 +325,7 @@ impl KioskUi {
         ScanHandle {
             window: self.window.as_weak(),
             kiosk: self.kiosk.clone(),
+            voice: self.voice.clone(),
         }
     }
 
@@ -306,6 +341,7 @@ impl KioskUi {
 pub struct ScanHandle {
     window: slint::Weak<MainWindow>,
     kiosk: Arc<Mutex<Kiosk>>,
+    voice: Arc<dyn Voice>,
 }
 
 impl ScanHandle {
@@ -317,6 +353,7 @@ impl ScanHandle {
             let outcome = outcome_of(&k, &answer);
             (answer, outcome)
         };
+        let voice = self.voice.clone();
         let _ = self.window.upgrade_in_event_loop(move |w| {
             let a = w.global::<AppAdapter>();
             if matches!(answer, Answer::Assistance) {
@@ -324,6 +361,9 @@ impl ScanHandle {
             } else {
                 a.set_screen(Screen::Checkin);
                 a.set_outcome(outcome);
+            }
+            if a.get_speech() {
+                voice.say(&guide::for_answer(&answer));
             }
         });
     }
@@ -347,6 +387,20 @@ fn idle_step(w: &MainWindow, idle: Duration) {
     }
 }
 
+/// The guide's name of a screen.
+fn place(screen: Screen) -> Place {
+    match screen {
+        Screen::Home => Place::Home,
+        Screen::Checkin => Place::CheckIn,
+        Screen::Walkin => Place::WalkIn,
+        Screen::Cassetto => Place::Cassetto,
+        Screen::Contatti => Place::Contatti,
+        Screen::Booking => Place::Booking,
+        Screen::Privacy => Place::Privacy,
+        Screen::Accessibility => Place::Accessibility,
+    }
+}
+
 /// Ends the visitor's session: every model the visitor filled is cleared, the modes they chose
 /// are reset, and the home screen returns in Italian.
 pub fn wipe(w: &MainWindow) {
@@ -355,6 +409,7 @@ pub fn wipe(w: &MainWindow) {
     a.set_typed(SharedString::default());
     a.set_staff_called(false);
     a.set_timeout_warning(false);
+    a.set_speech(false);
     a.set_screen(Screen::Home);
     let t = w.global::<Theme>();
     t.set_large_text(false);
@@ -370,6 +425,7 @@ fn run(
     dispatch: Dispatch,
     weak: &slint::Weak<MainWindow>,
     kiosk: &Arc<Mutex<Kiosk>>,
+    voice: &Arc<dyn Voice>,
     action: impl FnOnce(&mut Kiosk) -> Answer + Send + 'static,
 ) {
     let act = {
@@ -381,12 +437,16 @@ fn run(
             (answer, outcome)
         }
     };
-    let show = |w: MainWindow, answer: Answer, outcome: Outcome| {
+    let voice = voice.clone();
+    let show = move |w: MainWindow, answer: Answer, outcome: Outcome| {
         let a = w.global::<AppAdapter>();
         if matches!(answer, Answer::Assistance) {
             a.set_staff_called(true);
         } else {
             a.set_outcome(outcome);
+        }
+        if a.get_speech() {
+            voice.say(&guide::for_answer(&answer));
         }
     };
     match dispatch {

@@ -1,0 +1,99 @@
+//! Pixel test: screens rendered by the real software renderer compared with reference PNGs in
+//! `tests/golden/`, with a tolerance for the header clock (the only text that changes).
+//! `SPORTELLO_UPDATE_GOLDEN=1 cargo test --test ui_pixels` rewrites the references; look at
+//! them before committing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sportello::demo::DemoBranch;
+use sportello::domain::{Clock, ManualClock};
+use sportello::kiosk::Kiosk;
+use sportello::kiosk::screenshot::{Renderer, Shot};
+use sportello::kiosk::ui::{Dispatch, KioskUi, Screen};
+use sportello::node::Branch;
+use sportello::store::{Store, StoreOptions};
+
+fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    (info.width, info.height, buf)
+}
+
+/// Share of pixels whose colour differs by more than `threshold` in some channel.
+fn difference(a: &[u8], b: &[u8], threshold: u8) -> f64 {
+    let differing = a
+        .chunks_exact(3)
+        .zip(b.chunks_exact(3))
+        .filter(|(p, q)| {
+            p.iter()
+                .zip(q.iter())
+                .any(|(x, y)| x.abs_diff(*y) > threshold)
+        })
+        .count();
+    differing as f64 / (a.len() / 3) as f64
+}
+
+#[test]
+fn screens_match_their_reference_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed day for the demo data; the header clock still shows the real time.
+    let clock = Arc::new(ManualClock::new(
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    store
+        .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
+        .unwrap();
+    let branch = Branch::open(store, clock).unwrap();
+    let renderer = Renderer::install().unwrap();
+    let ui = KioskUi::with_dispatch(Kiosk::new(branch).unwrap(), Dispatch::Inline).unwrap();
+    let update = std::env::var("SPORTELLO_UPDATE_GOLDEN").as_deref() == Ok("1");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    for (name, screen, lang, contrast) in [
+        ("home-it-1280x800", Screen::Home, "it", false),
+        ("walkin-en-1280x800", Screen::Walkin, "en", false),
+        (
+            "accessibility-de-1280x800-high-contrast",
+            Screen::Accessibility,
+            "de",
+            true,
+        ),
+    ] {
+        let shot = Shot {
+            screen,
+            lang: lang.into(),
+            width: 1280,
+            height: 800,
+            high_contrast: contrast,
+            large_text: false,
+            seated: false,
+        };
+        let png = renderer.render(&ui, &shot).unwrap();
+        let path = golden.join(format!("{name}.png"));
+        if update {
+            std::fs::write(&path, &png).unwrap();
+            continue;
+        }
+        let reference = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; SPORTELLO_UPDATE_GOLDEN=1 makes it",
+                path.display()
+            )
+        });
+        let (w, h, expected) = decode(&reference);
+        let (w2, h2, actual) = decode(&png);
+        assert_eq!((w, h), (w2, h2), "{name}: size");
+        let diff = difference(&expected, &actual, 48);
+        assert!(
+            diff < 0.004,
+            "{name}: {:.2} % of the pixels differ from {}",
+            diff * 100.0,
+            path.display()
+        );
+    }
+}

@@ -73,6 +73,12 @@ impl Renderer {
 
     /// Renders `shot` of `ui` to PNG bytes.
     pub fn render(&self, ui: &KioskUi, shot: &Shot) -> Result<Vec<u8>, String> {
+        let pixels = self.draw(ui, shot)?;
+        encode(&pixels, shot.width, shot.height)
+    }
+
+    /// Renders `shot` of `ui` into RGB pixels (what a frame costs, without the PNG).
+    pub fn draw(&self, ui: &KioskUi, shot: &Shot) -> Result<Vec<Rgb8Pixel>, String> {
         let w = ui.window();
         self.window
             .set_size(slint::PhysicalSize::new(shot.width, shot.height));
@@ -93,15 +99,20 @@ impl Renderer {
         self.window.draw_if_needed(|r| {
             r.render(&mut pixels, width);
         });
-        let mut png = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut png, shot.width, shot.height);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut writer = enc.write_header().map_err(|e| e.to_string())?;
-            let bytes: Vec<u8> = pixels.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
-            writer.write_image_data(&bytes).map_err(|e| e.to_string())?;
-        }
-        Ok(png)
+        Ok(pixels)
     }
+}
+
+/// RGB pixels to PNG bytes.
+pub fn encode(pixels: &[Rgb8Pixel], width: u32, height: u32) -> Result<Vec<u8>, String> {
+    let mut png = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png, width, height);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().map_err(|e| e.to_string())?;
+        let bytes: Vec<u8> = pixels.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
+        writer.write_image_data(&bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(png)
 }

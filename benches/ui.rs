@@ -107,8 +107,11 @@ fn main() {
     let mut render = Vec::new();
     for _ in 0..frames {
         let t = Instant::now();
-        renderer.draw(&ui, &home(1920, 1080)).unwrap();
+        let pixels = renderer.draw(&ui, &home(1920, 1080)).unwrap();
         render.push(t.elapsed());
+        // The frame was really drawn: the home screen is mostly white, the buffer starts black.
+        let lit = pixels.iter().filter(|p| p.r > 200 && p.g > 200).count();
+        assert!(lit > pixels.len() / 2, "a full frame each time");
     }
     println!(
         "ui/render_home      n={frames:<4} median {:>10.1?} (1920x1080, software renderer, full frame)",

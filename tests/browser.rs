@@ -121,6 +121,20 @@ async fn wait_for(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
 }
 
+/// Fills the login form and waits for the console.
+async fn log_in(c: &Client, username: &str) {
+    for (field, value) in [("#username", username), ("#password", PASSWORD)] {
+        c.find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    click(c, "button[type=submit]").await;
+    wait_for(c, "#counters-title").await;
+}
+
 /// Clicks `css`; live updates may replace the element between finding and clicking it, so a
 /// stale element is found again.
 async fn click(c: &Client, css: &str) {
@@ -201,22 +215,7 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
 
     // The operator logs in, opens counter 3 and waits for visitors.
     console.goto(&format!("{}/login", lan.base)).await.unwrap();
-    console
-        .find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("operatore1")
-        .await
-        .unwrap();
-    console
-        .find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    click(&console, "button[type=submit]").await;
-    wait_for(&console, "#counters-title").await;
+    log_in(&console, "operatore1").await;
     console
         .goto(&format!("{}/console?counter=3", lan.base))
         .await
@@ -368,22 +367,7 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
     // The supervisor's figures of the day.
     click(&console, "nav form button").await;
     wait_for(&console, "#username").await;
-    console
-        .find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("supervisore")
-        .await
-        .unwrap();
-    console
-        .find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    click(&console, "button[type=submit]").await;
-    wait_for(&console, "#counters-title").await;
+    log_in(&console, "supervisore").await;
     console
         .goto(&format!("{}/supervisor", lan.base))
         .await

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod i18n;
 pub mod kiosk;
 pub mod lan;
 pub mod node;

@@ -58,6 +58,38 @@ fn ui_texts() -> Vec<String> {
     texts
 }
 
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The templates of `msg!` in the Rust sources.
+fn rust_texts() -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut texts = Vec::new();
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        let mut rest = src.as_str();
+        while let Some(at) = rest.find("msg!(") {
+            rest = &rest[at + 5..];
+            let trimmed = rest.trim_start();
+            if let Some(body) = trimmed.strip_prefix('"') {
+                texts.push(literal(body).0);
+            }
+        }
+    }
+    texts.sort();
+    texts.dedup();
+    texts
+}
+
 fn catalogue(lang: &str) -> BTreeMap<String, String> {
     let path = root().join(format!("lang/{lang}/LC_MESSAGES/sportello.po"));
     let text = std::fs::read_to_string(&path).unwrap();
@@ -77,9 +109,14 @@ fn catalogue(lang: &str) -> BTreeMap<String, String> {
 }
 
 #[test]
-fn every_ui_text_is_translated_into_english_and_german() {
-    let texts = ui_texts();
+fn every_ui_and_rust_text_is_translated_into_english_and_german() {
+    let mut texts = ui_texts();
     assert!(texts.len() > 40, "the UI texts were read: {}", texts.len());
+    let rust = rust_texts();
+    assert!(rust.len() > 40, "the Rust texts were read: {}", rust.len());
+    texts.extend(rust);
+    texts.sort();
+    texts.dedup();
     for lang in ["en", "de"] {
         let cat = catalogue(lang);
         for t in &texts {
@@ -94,7 +131,7 @@ fn every_ui_text_is_translated_into_english_and_german() {
             );
         }
         for id in cat.keys() {
-            assert!(texts.contains(id), "{lang}: {id:?} is no longer in the UI");
+            assert!(texts.contains(id), "{lang}: {id:?} is no longer used");
         }
     }
 }

@@ -141,6 +141,18 @@ fn languages_switch_every_text_and_esci_returns_to_italian() {
         "Take a ticket. Without an appointment, by service"
     );
     assert!(shows(w, "Call a member of staff"), "Call a member of staff");
+    // Texts made in Rust follow the language too: the wait and a refusal.
+    tap(w, "go-walkin");
+    tap(w, "service-P");
+    assert_eq!(w.global::<AppAdapter>().get_outcome().wait, "4–12 minutes");
+    w.global::<AppAdapter>().invoke_navigate(Screen::Checkin);
+    tap(w, "key-X");
+    tap(w, "submit-code");
+    assert_eq!(
+        w.global::<AppAdapter>().get_outcome().message,
+        "A booking code looks like APP-2026-000123"
+    );
+    w.global::<AppAdapter>().invoke_navigate(Screen::Home);
     tap(w, "lang-de");
     assert!(
         shows(w, "Eine Nummer ziehen. Ohne Termin, nach Dienst"),

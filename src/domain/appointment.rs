@@ -10,8 +10,14 @@ use super::{PersonKey, SedeCode, ServiceLetter, TransitionError, UserMessage};
 
 /// Why a booking code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("il codice della prenotazione ha la forma APP-2026-000123")]
+#[error("{}", crate::i18n::Localized::localized(self))]
 pub struct BookingIdError;
+
+impl crate::i18n::Localized for BookingIdError {
+    fn localized(&self) -> crate::i18n::Message {
+        crate::msg!("il codice della prenotazione ha la forma APP-2026-000123")
+    }
+}
 
 impl UserMessage for BookingIdError {
     fn message_key(&self) -> &'static str {
@@ -160,18 +166,18 @@ impl AppointmentState {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// Italian label, as visitors read it ("la prenotazione è …").
-    pub fn label(self) -> &'static str {
+    /// The label visitors read ("la prenotazione è …"), translatable.
+    pub fn label(self) -> crate::i18n::Message {
         match self {
-            Self::Booked => "prenotata",
-            Self::Confirmed => "confermata",
-            Self::CheckedIn => "già registrata",
-            Self::Called => "già chiamata",
-            Self::InProgress => "in corso",
-            Self::Closed => "conclusa",
-            Self::CancelledByUser => "annullata dall'utente",
-            Self::CancelledBySede => "annullata dalla sede",
-            Self::NoShow => "scaduta per assenza",
+            Self::Booked => crate::msg!("prenotata"),
+            Self::Confirmed => crate::msg!("confermata"),
+            Self::CheckedIn => crate::msg!("già registrata"),
+            Self::Called => crate::msg!("già chiamata"),
+            Self::InProgress => crate::msg!("in corso"),
+            Self::Closed => crate::msg!("conclusa"),
+            Self::CancelledByUser => crate::msg!("annullata dall'utente"),
+            Self::CancelledBySede => crate::msg!("annullata dalla sede"),
+            Self::NoShow => crate::msg!("scaduta per assenza"),
         }
     }
 

@@ -56,22 +56,36 @@ pub struct BookingClaims {
 
 /// Why a scanned token was refused. Each case has its own message for the visitor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", crate::i18n::Localized::localized(self))]
 pub enum TokenError {
     /// The text is not a Sportello booking code at all.
-    #[error("questo codice QR non è una prenotazione INPS")]
     NotABooking,
     /// The prefix is right but the content is damaged.
-    #[error("il codice QR è illeggibile o incompleto: riprovare, o chiedere all'accoglienza")]
     Malformed,
     /// Written by a newer format than this kiosk reads.
-    #[error("il codice QR è di un formato più recente: chiedere all'accoglienza")]
     UnsupportedVersion(u8),
     /// Signed with a key this kiosk does not know (not yet pulled, or withdrawn).
-    #[error("la prenotazione è firmata con una chiave sconosciuta: chiedere all'accoglienza")]
     UnknownKey(u16),
     /// The signature does not match: the code was altered or forged.
-    #[error("il codice QR è stato alterato e non è valido")]
     BadSignature,
+}
+
+impl crate::i18n::Localized for TokenError {
+    fn localized(&self) -> crate::i18n::Message {
+        match self {
+            TokenError::NotABooking => crate::msg!("questo codice QR non è una prenotazione INPS"),
+            TokenError::Malformed => crate::msg!(
+                "il codice QR è illeggibile o incompleto: riprovare, o chiedere all'accoglienza"
+            ),
+            TokenError::UnsupportedVersion(_) => {
+                crate::msg!("il codice QR è di un formato più recente: chiedere all'accoglienza")
+            }
+            TokenError::UnknownKey(_) => crate::msg!(
+                "la prenotazione è firmata con una chiave sconosciuta: chiedere all'accoglienza"
+            ),
+            TokenError::BadSignature => crate::msg!("il codice QR è stato alterato e non è valido"),
+        }
+    }
 }
 
 impl UserMessage for TokenError {

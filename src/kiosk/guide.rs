@@ -186,11 +186,11 @@ mod tests {
         assert_eq!(spell("A042"), "A, 0 4 2");
         let refused = Answer::Refused {
             key: "x",
-            message: "la prenotazione è per un'altra sede".into(),
+            message: crate::msg!("la prenotazione è per la sede INPS di {}", "Milano"),
         };
         assert_eq!(
             for_answer(&refused),
-            "Attenzione: la prenotazione è per un'altra sede."
+            "Attenzione: la prenotazione è per la sede INPS di Milano."
         );
     }
 }

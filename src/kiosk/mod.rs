@@ -8,7 +8,9 @@ use hardware::scanner::Scanner;
 
 use crate::domain::token::TokenVerifier;
 use crate::domain::{Clock, Sede, ServiceLetter, Ticket, TicketPriority, UserMessage};
-use crate::node::{Branch, CheckIn, NodeError};
+use crate::i18n::{Localized, Message};
+use crate::msg;
+use crate::node::{Branch, CheckIn};
 use crate::queue::Command;
 use crate::queue::estimate::WaitRange;
 use crate::store::StoreError;
@@ -33,8 +35,8 @@ pub enum Answer {
     Refused {
         /// Catalogue key.
         key: &'static str,
-        /// Italian text.
-        message: String,
+        /// The text, in any language of the kiosk (`Display` is Italian).
+        message: Message,
     },
 }
 
@@ -46,24 +48,11 @@ pub struct Kiosk {
     sede: Sede,
 }
 
-fn refused(e: &dyn UserMessage) -> Answer {
+/// A refusal; operator details of a store failure stay in the log (see `NodeError`).
+fn refused<E: UserMessage + Localized>(e: &E) -> Answer {
     Answer::Refused {
         key: e.message_key(),
-        message: e.to_string(),
-    }
-}
-
-/// What a visitor reads when the node refuses: operator details stay in the log.
-fn node_refusal(e: &NodeError) -> Answer {
-    let message = match e {
-        NodeError::Store(_) => {
-            "il chiosco non riesce a emettere il biglietto: rivolgersi all'accoglienza".to_owned()
-        }
-        other => other.to_string(),
-    };
-    Answer::Refused {
-        key: e.message_key(),
-        message,
+        message: e.localized(),
     }
 }
 
@@ -126,7 +115,7 @@ impl Kiosk {
             Ok(_) => Answer::Assistance,
             Err(e) => {
                 tracing::warn!(error = %e, "assistance request failed");
-                node_refusal(&e)
+                refused(&e)
             }
         }
     }
@@ -142,9 +131,9 @@ impl Kiosk {
         match crate::domain::BookingId::parse(text) {
             Ok(_) => Answer::Refused {
                 key: "checkin-typed-code-needs-cf",
-                message: "per usare il codice della prenotazione serve anche il codice fiscale: \
-                          inquadri il codice QR oppure si rivolga all'accoglienza"
-                    .to_owned(),
+                message: msg!(
+                    "per usare il codice della prenotazione serve anche il codice fiscale: inquadri il codice QR oppure si rivolga all'accoglienza"
+                ),
             },
             Err(e) => refused(&e),
         }
@@ -167,13 +156,13 @@ impl Kiosk {
                 .join(" / ");
             return Answer::Refused {
                 key: "checkin-other-sede",
-                message: format!("la prenotazione è per la sede INPS di {other}"),
+                message: msg!("la prenotazione è per la sede INPS di {}", other),
             };
         }
         if claims.starts_at.date() != self.clock.today() {
             return Answer::Refused {
                 key: "checkin-not-today",
-                message: format!(
+                message: msg!(
                     "la prenotazione è per il {}, non per oggi",
                     claims.starts_at.format("%d/%m/%Y")
                 ),
@@ -186,7 +175,7 @@ impl Kiosk {
             }
             Err(e) => {
                 tracing::warn!(booking = %claims.booking, error = %e, "check-in failed");
-                node_refusal(&e)
+                refused(&e)
             }
         }
     }
@@ -200,7 +189,7 @@ impl Kiosk {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "walk-in ticket failed");
-                node_refusal(&e)
+                refused(&e)
             }
         }
     }

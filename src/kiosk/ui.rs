@@ -13,6 +13,7 @@ use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
 use super::guide::{self, Place, Voice};
 use super::{Answer, Kiosk};
 use crate::domain::{ServiceLetter, TIME_ZONE};
+use crate::i18n::Lang;
 
 slint::include_modules!();
 
@@ -73,7 +74,12 @@ fn services_model(kiosk: &Kiosk) -> ModelRc<ServiceRow> {
     ModelRc::from(Rc::new(VecModel::from(rows)))
 }
 
-fn outcome_of(kiosk: &Kiosk, answer: &Answer) -> Outcome {
+/// The language the window shows, for texts made in Rust.
+fn language_of(w: &MainWindow) -> Lang {
+    Lang::from_code(&w.global::<AppAdapter>().get_language())
+}
+
+fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
     match answer {
         Answer::Ticket {
             ticket,
@@ -94,14 +100,14 @@ fn outcome_of(kiosk: &Kiosk, answer: &Answer) -> Outcome {
                 ticket: ticket.number.to_string().into(),
                 service: service.into(),
                 ahead: *ahead as i32,
-                wait: wait.text().into(),
+                wait: wait.message().text(lang).into(),
                 message: SharedString::default(),
             }
         }
         Answer::Refused { message, .. } => Outcome {
             shown: true,
             ok: false,
-            message: capitalise(message).into(),
+            message: capitalise(&message.text(lang)).into(),
             ..Outcome::default()
         },
         Answer::Assistance => Outcome::default(),
@@ -347,14 +353,19 @@ pub struct ScanHandle {
 impl ScanHandle {
     /// Handles one scanned line.
     pub fn scanned(&self, text: &str) {
-        let (answer, outcome) = {
-            let mut k = self.kiosk.lock().unwrap_or_else(|p| p.into_inner());
-            let answer = k.handle_input(text);
-            let outcome = outcome_of(&k, &answer);
-            (answer, outcome)
-        };
+        let answer = self
+            .kiosk
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .handle_input(text);
         let voice = self.voice.clone();
+        let kiosk = self.kiosk.clone();
+        // The answer is put into words on the UI thread, in the language shown there.
         let _ = self.window.upgrade_in_event_loop(move |w| {
+            let outcome = {
+                let k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
+                outcome_of(&k, &answer, language_of(&w))
+            };
             let a = w.global::<AppAdapter>();
             if matches!(answer, Answer::Assistance) {
                 a.set_staff_called(true);
@@ -428,12 +439,14 @@ fn run(
     voice: &Arc<dyn Voice>,
     action: impl FnOnce(&mut Kiosk) -> Answer + Send + 'static,
 ) {
+    // Read on the UI thread, where the visitor chose it.
+    let lang = weak.upgrade().map(|w| language_of(&w)).unwrap_or(Lang::It);
     let act = {
         let kiosk = kiosk.clone();
         move || {
             let mut k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
             let answer = action(&mut k);
-            let outcome = outcome_of(&k, &answer);
+            let outcome = outcome_of(&k, &answer, lang);
             (answer, outcome)
         }
     };

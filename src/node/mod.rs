@@ -11,6 +11,8 @@ use crate::domain::{
     AppointmentState, BookingId, Clock, PersonKey, ServiceLetter, Ticket, TicketPriority,
     UserMessage,
 };
+use crate::i18n::{Localized, Message};
+use crate::msg;
 use crate::queue::estimate::{Estimator, WaitRange};
 use crate::queue::{Calendar, Command, Event, EventKind, Now, Queue, QueueError, QueuedTicket};
 use crate::store::{Extras, Store, StoreError, StoredEvent};
@@ -35,6 +37,27 @@ pub enum NodeError {
         /// Its state.
         state: AppointmentState,
     },
+}
+
+impl Localized for NodeError {
+    fn localized(&self) -> Message {
+        match self {
+            Self::Queue(e) => e.localized(),
+            // The operator's details stay in the log; the visitor is sent to the front desk.
+            Self::Store(_) => {
+                msg!("il chiosco non riesce a emettere il biglietto: rivolgersi all'accoglienza")
+            }
+            Self::UnknownBooking(b) => msg!(
+                "la prenotazione {} non risulta in questa sede: rivolgersi all'accoglienza",
+                b
+            ),
+            Self::NotCheckInable { booking, state } => msg!(
+                "la prenotazione {} è {} e non può essere registrata",
+                booking,
+                state.label()
+            ),
+        }
+    }
 }
 
 impl UserMessage for NodeError {

@@ -1,29 +1,26 @@
 //! Why the queue refused a command, in words staff and visitors can act on.
 
 use crate::domain::{CounterNumber, ServiceLetter, TicketNumber, TicketState, UserMessage};
+use crate::i18n::{Localized, Message};
+use crate::msg;
 
 use super::rules::Closed;
 
 /// A refused command. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", crate::i18n::Localized::localized(self))]
 pub enum QueueError {
     /// No numbering day is open yet.
-    #[error("la giornata non è ancora aperta")]
     NoDay,
     /// The day was closed.
-    #[error("la giornata è chiusa: non si emettono né si chiamano biglietti")]
     DayClosed,
     /// Unknown service.
-    #[error("il servizio {0} non esiste in questa sede")]
     UnknownService(ServiceLetter),
     /// Only booked appointments for that service.
-    #[error("il servizio {0} riceve solo su appuntamento")]
     AppointmentOnly(ServiceLetter),
     /// An appointment ticket without its booking.
-    #[error("un biglietto per appuntamento richiede la prenotazione")]
     AppointmentNeedsBooking,
     /// Closed now.
-    #[error("{}", closed_text(*.service, *.why))]
     ServiceClosed {
         /// Service.
         service: ServiceLetter,
@@ -31,7 +28,6 @@ pub enum QueueError {
         why: Closed,
     },
     /// The daily cap is reached.
-    #[error("per oggi il servizio {service} ha esaurito i {cap} biglietti disponibili")]
     DailyCapReached {
         /// Service.
         service: ServiceLetter,
@@ -39,25 +35,20 @@ pub enum QueueError {
         cap: u16,
     },
     /// The booking has a ticket already.
-    #[error("appuntamento già registrato: il biglietto è {ticket}")]
     AlreadyCheckedIn {
         /// Its ticket.
         ticket: TicketNumber,
     },
     /// No such ticket today.
-    #[error("il biglietto {0} non risulta tra quelli di oggi")]
     UnknownTicket(TicketNumber),
     /// No such counter.
-    #[error("lo sportello {0} non esiste")]
     UnknownCounter(CounterNumber),
     /// The counter is not open.
-    #[error("lo sportello {counter} non è aperto")]
     CounterNotOpen {
         /// Counter.
         counter: CounterNumber,
     },
     /// The counter already has a ticket.
-    #[error("lo sportello {counter} ha già il biglietto {ticket}: concludilo o segnalo assente")]
     CounterBusy {
         /// Counter.
         counter: CounterNumber,
@@ -65,13 +56,11 @@ pub enum QueueError {
         ticket: TicketNumber,
     },
     /// Nobody to call.
-    #[error("nessuno in attesa per i servizi dello sportello {counter}")]
     NobodyWaiting {
         /// Counter.
         counter: CounterNumber,
     },
     /// The counter does not serve that service.
-    #[error("lo sportello {counter} non tratta il servizio {service}")]
     ServiceNotAtCounter {
         /// Counter.
         counter: CounterNumber,
@@ -79,7 +68,6 @@ pub enum QueueError {
         service: ServiceLetter,
     },
     /// The command was based on an outdated view.
-    #[error("{}", stale_text(*.ticket, *.state))]
     Stale {
         /// Ticket.
         ticket: TicketNumber,
@@ -87,7 +75,6 @@ pub enum QueueError {
         state: TicketState,
     },
     /// Too late to reactivate.
-    #[error("il biglietto {ticket} è assente da più di {minutes} minuti e non può tornare in coda")]
     ReactivationExpired {
         /// Ticket.
         ticket: TicketNumber,
@@ -95,36 +82,116 @@ pub enum QueueError {
         minutes: u32,
     },
     /// The day can only be closed with a trusted clock.
-    #[error("l'orologio non è verificato: la giornata si chiude quando l'ora è certa")]
     ClockUntrusted,
     /// No such assistance request.
-    #[error("la richiesta di assistenza {0} è già stata presa in carico")]
     UnknownAssistance(u32),
 }
 
-fn closed_text(service: ServiceLetter, why: Closed) -> String {
-    match why {
-        Closed::Holiday => "oggi la sede è chiusa".into(),
-        Closed::OutsideHours => format!("il servizio {service} ora è chiuso"),
-        Closed::AppointmentsOnly => {
-            format!("in questa fascia oraria il servizio {service} riceve solo su appuntamento")
+impl Localized for QueueError {
+    fn localized(&self) -> Message {
+        match self {
+            Self::NoDay => msg!("la giornata non è ancora aperta"),
+            Self::DayClosed => {
+                msg!("la giornata è chiusa: non si emettono né si chiamano biglietti")
+            }
+            Self::UnknownService(s) => msg!("il servizio {} non esiste in questa sede", s),
+            Self::AppointmentOnly(s) => msg!("il servizio {} riceve solo su appuntamento", s),
+            Self::AppointmentNeedsBooking => {
+                msg!("un biglietto per appuntamento richiede la prenotazione")
+            }
+            Self::ServiceClosed { service, why } => match why {
+                Closed::Holiday => msg!("oggi la sede è chiusa"),
+                Closed::OutsideHours => msg!("il servizio {} ora è chiuso", service),
+                Closed::AppointmentsOnly => msg!(
+                    "in questa fascia oraria il servizio {} riceve solo su appuntamento",
+                    service
+                ),
+                Closed::WalkInsStopped => msg!(
+                    "i biglietti senza appuntamento per il servizio {} sono terminati per oggi",
+                    service
+                ),
+            },
+            Self::DailyCapReached { service, cap } => msg!(
+                "per oggi il servizio {} ha esaurito i {} biglietti disponibili",
+                service,
+                cap
+            ),
+            Self::AlreadyCheckedIn { ticket } => {
+                msg!("appuntamento già registrato: il biglietto è {}", ticket)
+            }
+            Self::UnknownTicket(t) => msg!("il biglietto {} non risulta tra quelli di oggi", t),
+            Self::UnknownCounter(c) => msg!("lo sportello {} non esiste", c),
+            Self::CounterNotOpen { counter } => msg!("lo sportello {} non è aperto", counter),
+            Self::CounterBusy { counter, ticket } => msg!(
+                "lo sportello {} ha già il biglietto {}: concludilo o segnalo assente",
+                counter,
+                ticket
+            ),
+            Self::NobodyWaiting { counter } => {
+                msg!(
+                    "nessuno in attesa per i servizi dello sportello {}",
+                    counter
+                )
+            }
+            Self::ServiceNotAtCounter { counter, service } => {
+                msg!(
+                    "lo sportello {} non tratta il servizio {}",
+                    counter,
+                    service
+                )
+            }
+            Self::Stale { ticket, state } => match state {
+                TicketState::Issued => {
+                    msg!(
+                        "operazione non più valida: il biglietto {} è in attesa",
+                        ticket
+                    )
+                }
+                TicketState::Called(c) => msg!(
+                    "operazione non più valida: il biglietto {} è chiamato allo sportello {}",
+                    ticket,
+                    c
+                ),
+                TicketState::InService(c) => msg!(
+                    "operazione non più valida: il biglietto {} è in servizio allo sportello {}",
+                    ticket,
+                    c
+                ),
+                TicketState::Served => {
+                    msg!(
+                        "operazione non più valida: il biglietto {} è già stato servito",
+                        ticket
+                    )
+                }
+                TicketState::NoShow => {
+                    msg!(
+                        "operazione non più valida: il biglietto {} è segnato assente",
+                        ticket
+                    )
+                }
+                TicketState::Cancelled => {
+                    msg!(
+                        "operazione non più valida: il biglietto {} è annullato",
+                        ticket
+                    )
+                }
+            },
+            Self::ReactivationExpired { ticket, minutes } => msg!(
+                "il biglietto {} è assente da più di {} minuti e non può tornare in coda",
+                ticket,
+                minutes
+            ),
+            Self::ClockUntrusted => {
+                msg!("l'orologio non è verificato: la giornata si chiude quando l'ora è certa")
+            }
+            Self::UnknownAssistance(id) => {
+                msg!(
+                    "la richiesta di assistenza {} è già stata presa in carico",
+                    id
+                )
+            }
         }
-        Closed::WalkInsStopped => format!(
-            "i biglietti senza appuntamento per il servizio {service} sono terminati per oggi"
-        ),
     }
-}
-
-fn stale_text(ticket: TicketNumber, state: TicketState) -> String {
-    let now = match state {
-        TicketState::Issued => "è in attesa".to_string(),
-        TicketState::Called(c) => format!("è chiamato allo sportello {c}"),
-        TicketState::InService(c) => format!("è in servizio allo sportello {c}"),
-        TicketState::Served => "è già stato servito".to_string(),
-        TicketState::NoShow => "è segnato assente".to_string(),
-        TicketState::Cancelled => "è annullato".to_string(),
-    };
-    format!("operazione non più valida: il biglietto {ticket} {now}")
 }
 
 impl UserMessage for QueueError {

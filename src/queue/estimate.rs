@@ -42,15 +42,20 @@ pub struct WaitRange {
 }
 
 impl WaitRange {
-    /// Italian text for the kiosk and the ticket: "10–25 minuti".
-    pub fn text(&self) -> String {
+    /// The range in words: "10–25 minuti".
+    pub fn message(&self) -> crate::i18n::Message {
         if self.high_min == 0 {
-            "meno di un minuto".into()
+            crate::msg!("meno di un minuto")
         } else if self.low_min == self.high_min {
-            format!("circa {} minuti", self.high_min)
+            crate::msg!("circa {} minuti", self.high_min)
         } else {
-            format!("{}–{} minuti", self.low_min, self.high_min)
+            crate::msg!("{}–{} minuti", self.low_min, self.high_min)
         }
+    }
+
+    /// The same in Italian.
+    pub fn text(&self) -> String {
+        self.message().to_string()
     }
 }
 

@@ -15,7 +15,7 @@ use sportello::demo::DemoBranch;
 use sportello::domain::{Clock, SystemClock};
 use sportello::kiosk::Kiosk;
 use sportello::kiosk::screenshot::{Renderer, Shot};
-use sportello::kiosk::ui::{AppAdapter, Dispatch, KioskUi, Screen, Theme};
+use sportello::kiosk::ui::{Dispatch, KioskUi, Screen, SessionAdapter, Theme, WalkInAdapter};
 use sportello::node::Branch;
 use sportello::store::{Store, StoreOptions};
 
@@ -135,7 +135,7 @@ fn main() {
     ];
     let mut i = 0usize;
     while start.elapsed() < Duration::from_secs(minutes * 60) {
-        let a = w.global::<AppAdapter>();
+        let a = w.global::<SessionAdapter>();
         a.invoke_navigate(screens[i % screens.len()]);
         if i.is_multiple_of(7) {
             a.invoke_select_language(["it", "en", "de"][i % 3].into());
@@ -144,7 +144,8 @@ fn main() {
             w.global::<Theme>().set_large_text(i.is_multiple_of(2));
         }
         if i.is_multiple_of(5) {
-            a.invoke_take_ticket(["P", "R", "F", "V"][i % 4].into());
+            w.global::<WalkInAdapter>()
+                .invoke_take_ticket(["P", "R", "F", "V"][i % 4].into());
         }
         if i.is_multiple_of(50) {
             a.invoke_exit();

@@ -12,7 +12,9 @@ use sportello::demo::DemoBranch;
 use sportello::domain::{Clock, SystemClock};
 use sportello::kiosk::Kiosk;
 use sportello::kiosk::guide::{Place, Recorder, prompt};
-use sportello::kiosk::ui::{AppAdapter, Dispatch, KioskUi, MainWindow, Screen, Theme};
+use sportello::kiosk::ui::{
+    CheckInAdapter, Dispatch, KioskUi, MainWindow, OutcomeAdapter, Screen, SessionAdapter, Theme,
+};
 use sportello::node::Branch;
 use sportello::store::{Store, StoreOptions};
 
@@ -95,7 +97,7 @@ fn shows(w: &MainWindow, label: &str) -> bool {
 }
 
 fn screen(f: &Fixture) -> Screen {
-    f.ui.window().global::<AppAdapter>().get_screen()
+    f.ui.window().global::<SessionAdapter>().get_screen()
 }
 
 #[test]
@@ -144,15 +146,19 @@ fn languages_switch_every_text_and_esci_returns_to_italian() {
     // Texts made in Rust follow the language too: the wait and a refusal.
     tap(w, "go-walkin");
     tap(w, "service-P");
-    assert_eq!(w.global::<AppAdapter>().get_outcome().wait, "4–12 minutes");
-    w.global::<AppAdapter>().invoke_navigate(Screen::Checkin);
+    assert_eq!(
+        w.global::<OutcomeAdapter>().get_outcome().wait,
+        "4–12 minutes"
+    );
+    w.global::<SessionAdapter>()
+        .invoke_navigate(Screen::Checkin);
     tap(w, "key-X");
     tap(w, "submit-code");
     assert_eq!(
-        w.global::<AppAdapter>().get_outcome().message,
+        w.global::<OutcomeAdapter>().get_outcome().message,
         "A booking code looks like APP-2026-000123"
     );
-    w.global::<AppAdapter>().invoke_navigate(Screen::Home);
+    w.global::<SessionAdapter>().invoke_navigate(Screen::Home);
     tap(w, "lang-de");
     assert!(
         shows(w, "Eine Nummer ziehen. Ohne Termin, nach Dienst"),
@@ -160,7 +166,7 @@ fn languages_switch_every_text_and_esci_returns_to_italian() {
     );
     tap(w, "go-walkin");
     tap(w, "exit");
-    assert_eq!(w.global::<AppAdapter>().get_language(), "it");
+    assert_eq!(w.global::<SessionAdapter>().get_language(), "it");
     assert!(
         shows(w, "Prendi un biglietto. Senza appuntamento, per servizio"),
         "Prendi un biglietto. Senza appuntamento, per servizio"
@@ -173,7 +179,7 @@ fn a_walk_in_ticket_shows_its_number_and_appointment_only_services_are_disabled(
     let w = f.ui.window();
     tap(w, "go-walkin");
     tap(w, "service-P");
-    let outcome = w.global::<AppAdapter>().get_outcome();
+    let outcome = w.global::<OutcomeAdapter>().get_outcome();
     assert!(outcome.shown && outcome.ok, "{outcome:?}");
     assert_eq!(outcome.ticket, "P001");
     assert_eq!(outcome.service, "Pensioni");
@@ -191,7 +197,7 @@ fn a_walk_in_ticket_shows_its_number_and_appointment_only_services_are_disabled(
     assert_eq!(a[0].accessible_enabled(), Some(false), "appointments only");
     a[0].invoke_accessible_default_action();
     assert_eq!(
-        w.global::<AppAdapter>().get_outcome().ticket,
+        w.global::<OutcomeAdapter>().get_outcome().ticket,
         "P001",
         "a disabled button does nothing"
     );
@@ -206,10 +212,10 @@ fn the_on_screen_keyboard_types_and_a_bare_booking_code_asks_for_more() {
         tap(w, key);
     }
     tap(w, "key-backspace");
-    assert_eq!(w.global::<AppAdapter>().get_typed(), "APP-2");
+    assert_eq!(w.global::<CheckInAdapter>().get_typed(), "APP-2");
     assert_eq!(by_id(w, "key-È").len(), 1, "Italian accented letters");
     tap(w, "submit-code");
-    let outcome = w.global::<AppAdapter>().get_outcome();
+    let outcome = w.global::<OutcomeAdapter>().get_outcome();
     assert!(outcome.shown && !outcome.ok);
     assert!(
         outcome.message.starts_with("Il codice della prenotazione"),
@@ -254,7 +260,7 @@ fn the_privacy_timeout_warns_at_60_s_gives_20_s_and_then_wipes_the_session() {
     tap(w, "go-walkin");
     tap(w, "service-R");
     tap(w, "lang-en");
-    let a = w.global::<AppAdapter>();
+    let a = w.global::<SessionAdapter>();
     f.ui.idle_for(Duration::from_secs(59));
     assert!(!a.get_timeout_warning());
     f.ui.idle_for(Duration::from_secs(61));
@@ -273,8 +279,11 @@ fn the_privacy_timeout_warns_at_60_s_gives_20_s_and_then_wipes_the_session() {
     assert_eq!(screen(&f), Screen::Walkin);
     f.ui.idle_for(Duration::from_secs(80));
     assert_eq!(screen(&f), Screen::Home);
-    assert!(!a.get_outcome().shown, "the ticket is gone from the screen");
-    assert_eq!(a.get_typed(), "");
+    assert!(
+        !w.global::<OutcomeAdapter>().get_outcome().shown,
+        "the ticket is gone from the screen"
+    );
+    assert_eq!(w.global::<CheckInAdapter>().get_typed(), "");
     assert_eq!(a.get_language(), "it");
 }
 
@@ -283,7 +292,7 @@ fn chiama_un_operatore_reaches_the_staff_console() {
     let f = fixture();
     let w = f.ui.window();
     tap(w, "call-staff");
-    assert!(w.global::<AppAdapter>().get_staff_called());
+    assert!(w.global::<SessionAdapter>().get_staff_called());
     assert_eq!(f.branch.read(|q, _| q.assistance().count()), 1);
 }
 
@@ -307,7 +316,7 @@ fn every_control_of_every_screen_is_at_least_44_px_at_three_sizes() {
         for large in [false, true] {
             w.global::<Theme>().set_large_text(large);
             for s in screens {
-                w.global::<AppAdapter>().set_screen(s);
+                w.global::<SessionAdapter>().set_screen(s);
                 let buttons = ElementQuery::from_root(w)
                     .match_descendants()
                     .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
@@ -397,11 +406,11 @@ fn spoken_guidance_says_every_screen_and_answer_in_italian_once_switched_on() {
         ("go-privacy", Place::Privacy),
     ];
     for (id, place) in screens {
-        w.global::<AppAdapter>().set_screen(Screen::Home);
+        w.global::<SessionAdapter>().set_screen(Screen::Home);
         tap(w, id);
         assert_eq!(f.voice.said().last().unwrap(), prompt(place), "{id}");
     }
-    w.global::<AppAdapter>().set_screen(Screen::Home);
+    w.global::<SessionAdapter>().set_screen(Screen::Home);
     tap(w, "go-walkin");
     tap(w, "service-V");
     let said = f.voice.said();
@@ -411,7 +420,8 @@ fn spoken_guidance_says_every_screen_and_answer_in_italian_once_switched_on() {
             .starts_with("Il suo biglietto è V, 0 0 1. Persone prima di lei: 0."),
         "{said:?}"
     );
-    w.global::<AppAdapter>().invoke_navigate(Screen::Checkin);
+    w.global::<SessionAdapter>()
+        .invoke_navigate(Screen::Checkin);
     tap(w, "key-X");
     tap(w, "submit-code");
     assert!(
@@ -420,7 +430,7 @@ fn spoken_guidance_says_every_screen_and_answer_in_italian_once_switched_on() {
     );
     tap(w, "exit");
     assert!(
-        !w.global::<AppAdapter>().get_speech(),
+        !w.global::<SessionAdapter>().get_speech(),
         "off for the next visitor"
     );
 }

@@ -7,7 +7,7 @@ use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferTyp
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, Rgb8Pixel};
 
-use super::ui::{AppAdapter, KioskUi, Screen, Theme, select_language};
+use super::ui::{KioskUi, Screen, SessionAdapter, Theme, select_language};
 
 struct Headless {
     window: Rc<MinimalSoftwareWindow>,
@@ -83,13 +83,13 @@ impl Renderer {
         self.window
             .set_size(slint::PhysicalSize::new(shot.width, shot.height));
         select_language(&shot.lang)?;
-        w.global::<AppAdapter>()
+        w.global::<SessionAdapter>()
             .set_language(shot.lang.clone().into());
         let theme = w.global::<Theme>();
         theme.set_high_contrast(shot.high_contrast);
         theme.set_large_text(shot.large_text);
         theme.set_seated(shot.seated);
-        w.global::<AppAdapter>().set_screen(shot.screen);
+        w.global::<SessionAdapter>().set_screen(shot.screen);
         ui.refresh();
         w.show().map_err(|e| e.to_string())?;
         slint::platform::update_timers_and_animations();

@@ -1,5 +1,7 @@
 //! The Slint touchscreen UI: the generated components (`ui/`) and the controller that feeds
-//! `AppAdapter`, the one contract between the `.slint` screens and Rust.
+//! the global adapters of `ui/adapter.slint`, the contract between the `.slint` screens and
+//! Rust: one adapter a screen (session and header, home, outcome, check-in, walk-in, privacy),
+//! each wired by its own function here.
 //!
 //! The UI thread only moves data: kiosk actions (a check-in commits to SQLite) run on a worker
 //! thread and their answers come back through `upgrade_in_event_loop`.
@@ -39,6 +41,154 @@ struct Session {
     last_touch: Instant,
 }
 
+/// Marks the visitor's activity (resets the privacy timeout).
+type Touch = Rc<dyn Fn()>;
+
+/// What every controller needs; one method a global adapter.
+struct Controllers {
+    weak: slint::Weak<MainWindow>,
+    kiosk: Arc<Mutex<Kiosk>>,
+    voice: Arc<dyn Voice>,
+    dispatch: Dispatch,
+    touch: Touch,
+}
+
+impl Controllers {
+    /// `SessionAdapter`: navigation, language, help, *Esci*, the timeout dialog, speech.
+    fn session(&self, window: &MainWindow) {
+        let adapter = window.global::<SessionAdapter>();
+        let touch = self.touch.clone();
+        adapter.on_touched(move || touch());
+        let touch = self.touch.clone();
+        adapter.on_keep_session(move || touch());
+        {
+            let (touch, weak, voice) = (self.touch.clone(), self.weak.clone(), self.voice.clone());
+            adapter.on_navigate(move |screen| {
+                touch();
+                if let Some(w) = weak.upgrade() {
+                    let a = w.global::<SessionAdapter>();
+                    w.global::<OutcomeAdapter>().set_outcome(Outcome::default());
+                    w.global::<CheckInAdapter>()
+                        .set_typed(SharedString::default());
+                    a.set_screen(screen);
+                    tracing::info!(screen = ?screen, "screen");
+                    if a.get_speech() {
+                        voice.say(guide::prompt(place(screen)));
+                    }
+                }
+            });
+        }
+        {
+            let (weak, voice) = (self.weak.clone(), self.voice.clone());
+            adapter.on_speech_toggled(move || {
+                if let Some(w) = weak.upgrade() {
+                    let a = w.global::<SessionAdapter>();
+                    if a.get_speech() {
+                        voice.say(guide::prompt(place(a.get_screen())));
+                    }
+                }
+            });
+        }
+        {
+            let (touch, weak) = (self.touch.clone(), self.weak.clone());
+            adapter.on_select_language(move |code| {
+                touch();
+                match select_language(&code) {
+                    Ok(()) => {
+                        if let Some(w) = weak.upgrade() {
+                            w.global::<SessionAdapter>().set_language(code.clone());
+                        }
+                        tracing::info!(language = %code, "language");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "language not switched"),
+                }
+            });
+        }
+        {
+            let weak = self.weak.clone();
+            adapter.on_exit(move || {
+                if let Some(w) = weak.upgrade() {
+                    wipe(&w);
+                }
+            });
+        }
+        {
+            let (touch, weak, kiosk, voice, dispatch) = self.parts();
+            adapter.on_call_staff(move || {
+                touch();
+                run(dispatch, &weak, &kiosk, &voice, |k| k.call_staff());
+            });
+        }
+    }
+
+    /// `CheckInAdapter`: the on-screen keyboard and the typed code.
+    fn check_in(&self, window: &MainWindow) {
+        let adapter = window.global::<CheckInAdapter>();
+        {
+            let (touch, weak) = (self.touch.clone(), self.weak.clone());
+            adapter.on_backspace(move || {
+                touch();
+                if let Some(w) = weak.upgrade() {
+                    let a = w.global::<CheckInAdapter>();
+                    let mut typed = a.get_typed().to_string();
+                    typed.pop();
+                    a.set_typed(typed.into());
+                }
+            });
+        }
+        let (touch, weak, kiosk, voice, dispatch) = self.parts();
+        adapter.on_submit_code(move |code| {
+            touch();
+            let code = code.to_string();
+            run(dispatch, &weak, &kiosk, &voice, move |k| {
+                k.typed_code(&code)
+            });
+        });
+    }
+
+    /// `WalkInAdapter`: a ticket for a service.
+    fn walk_in(&self, window: &MainWindow) {
+        let (touch, weak, kiosk, voice, dispatch) = self.parts();
+        window
+            .global::<WalkInAdapter>()
+            .on_take_ticket(move |letter| {
+                touch();
+                let Ok(letter) = ServiceLetter::parse(&letter) else {
+                    return;
+                };
+                run(dispatch, &weak, &kiosk, &voice, move |k| k.walk_in(letter));
+            });
+    }
+
+    /// `PrivacyAdapter`: printing waits for the printer (the check-in issue).
+    fn privacy(&self, window: &MainWindow) {
+        let touch = self.touch.clone();
+        window.global::<PrivacyAdapter>().on_print(move || {
+            touch();
+            tracing::info!("privacy notice print requested");
+        });
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        &self,
+    ) -> (
+        Touch,
+        slint::Weak<MainWindow>,
+        Arc<Mutex<Kiosk>>,
+        Arc<dyn Voice>,
+        Dispatch,
+    ) {
+        (
+            self.touch.clone(),
+            self.weak.clone(),
+            self.kiosk.clone(),
+            self.voice.clone(),
+            self.dispatch,
+        )
+    }
+}
+
 /// The running UI: the window, its controller state and its timers.
 pub struct KioskUi {
     window: MainWindow,
@@ -50,12 +200,12 @@ pub struct KioskUi {
 
 /// The clock and the people waiting, as the header and the home screen show them.
 fn refresh_adapter(w: &MainWindow, kiosk: &Mutex<Kiosk>) {
-    let a = w.global::<AppAdapter>();
+    let a = w.global::<SessionAdapter>();
     let now = chrono::Utc::now().with_timezone(&TIME_ZONE);
     a.set_date_time(now.format("%d/%m/%Y %H:%M").to_string().into());
     // A kiosk action in progress holds the lock: the counts wait for the next second.
     if let Ok(k) = kiosk.try_lock() {
-        a.set_services(services_model(&k));
+        w.global::<HomeAdapter>().set_services(services_model(&k));
     }
 }
 
@@ -76,7 +226,7 @@ fn services_model(kiosk: &Kiosk) -> ModelRc<ServiceRow> {
 
 /// The language the window shows, for texts made in Rust.
 fn language_of(w: &MainWindow) -> Lang {
-    Lang::from_code(&w.global::<AppAdapter>().get_language())
+    Lang::from_code(&w.global::<SessionAdapter>().get_language())
 }
 
 fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
@@ -148,133 +298,37 @@ impl KioskUi {
         voice: Arc<dyn Voice>,
     ) -> Result<Self, slint::PlatformError> {
         let window = MainWindow::new()?;
-        let adapter = window.global::<AppAdapter>();
-        adapter.set_sede_name(kiosk.sede().name.clone().into());
-        adapter.set_services(services_model(&kiosk));
+        window
+            .global::<SessionAdapter>()
+            .set_sede_name(kiosk.sede().name.clone().into());
+        window
+            .global::<HomeAdapter>()
+            .set_services(services_model(&kiosk));
         let kiosk = Arc::new(Mutex::new(kiosk));
         let session = Rc::new(std::cell::RefCell::new(Session {
             last_touch: Instant::now(),
         }));
-
-        let touch = {
+        let touch: Touch = {
             let session = session.clone();
             let weak = window.as_weak();
-            move || {
+            Rc::new(move || {
                 session.borrow_mut().last_touch = Instant::now();
                 if let Some(w) = weak.upgrade() {
-                    w.global::<AppAdapter>().set_timeout_warning(false);
+                    w.global::<SessionAdapter>().set_timeout_warning(false);
                 }
-            }
+            })
         };
-        adapter.on_touched(touch.clone());
-        adapter.on_keep_session(touch.clone());
-        {
-            let touch = touch.clone();
-            let weak = window.as_weak();
-            let voice = voice.clone();
-            adapter.on_navigate(move |screen| {
-                touch();
-                if let Some(w) = weak.upgrade() {
-                    let a = w.global::<AppAdapter>();
-                    a.set_outcome(Outcome::default());
-                    a.set_typed(SharedString::default());
-                    a.set_screen(screen);
-                    tracing::info!(screen = ?screen, "screen");
-                    if a.get_speech() {
-                        voice.say(guide::prompt(place(screen)));
-                    }
-                }
-            });
-        }
-        {
-            let voice = voice.clone();
-            let weak = window.as_weak();
-            adapter.on_speech_toggled(move || {
-                if let Some(w) = weak.upgrade() {
-                    let a = w.global::<AppAdapter>();
-                    if a.get_speech() {
-                        voice.say(guide::prompt(place(a.get_screen())));
-                    }
-                }
-            });
-        }
-        {
-            let touch = touch.clone();
-            let weak = window.as_weak();
-            adapter.on_select_language(move |code| {
-                touch();
-                match select_language(&code) {
-                    Ok(()) => {
-                        if let Some(w) = weak.upgrade() {
-                            w.global::<AppAdapter>().set_language(code.clone());
-                        }
-                        tracing::info!(language = %code, "language");
-                    }
-                    Err(e) => tracing::warn!(error = %e, "language not switched"),
-                }
-            });
-        }
-        {
-            let weak = window.as_weak();
-            adapter.on_exit(move || {
-                if let Some(w) = weak.upgrade() {
-                    wipe(&w);
-                }
-            });
-        }
-        {
-            let touch = touch.clone();
-            let weak = window.as_weak();
-            adapter.on_backspace(move || {
-                touch();
-                if let Some(w) = weak.upgrade() {
-                    let a = w.global::<AppAdapter>();
-                    let mut typed = a.get_typed().to_string();
-                    typed.pop();
-                    a.set_typed(typed.into());
-                }
-            });
-        }
-        {
-            let touch = touch.clone();
-            let weak = window.as_weak();
-            let kiosk = kiosk.clone();
-            let voice = voice.clone();
-            adapter.on_take_ticket(move |letter| {
-                touch();
-                let Ok(letter) = ServiceLetter::parse(&letter) else {
-                    return;
-                };
-                run(dispatch, &weak, &kiosk, &voice, move |k| k.walk_in(letter));
-            });
-        }
-        {
-            let touch = touch.clone();
-            let weak = window.as_weak();
-            let kiosk = kiosk.clone();
-            let voice = voice.clone();
-            adapter.on_submit_code(move |code| {
-                touch();
-                let code = code.to_string();
-                run(dispatch, &weak, &kiosk, &voice, move |k| {
-                    k.typed_code(&code)
-                });
-            });
-        }
-        {
-            let touch = touch.clone();
-            let weak = window.as_weak();
-            let kiosk = kiosk.clone();
-            let voice = voice.clone();
-            adapter.on_call_staff(move || {
-                touch();
-                run(dispatch, &weak, &kiosk, &voice, |k| k.call_staff());
-            });
-        }
-        adapter.on_print_privacy(move || {
-            touch();
-            tracing::info!("privacy notice print requested");
-        });
+        let ctx = Controllers {
+            weak: window.as_weak(),
+            kiosk: kiosk.clone(),
+            voice: voice.clone(),
+            dispatch,
+            touch,
+        };
+        ctx.session(&window);
+        ctx.check_in(&window);
+        ctx.walk_in(&window);
+        ctx.privacy(&window);
 
         let tick = Timer::default();
         {
@@ -315,7 +369,7 @@ impl KioskUi {
     /// Handles a scanned code as the scanner thread delivers it.
     pub fn scanned(&self, text: String) {
         self.session.borrow_mut().last_touch = Instant::now();
-        let a = self.window.global::<AppAdapter>();
+        let a = self.window.global::<SessionAdapter>();
         a.set_screen(Screen::Checkin);
         run(
             Dispatch::Inline,
@@ -366,12 +420,12 @@ impl ScanHandle {
                 let k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
                 outcome_of(&k, &answer, language_of(&w))
             };
-            let a = w.global::<AppAdapter>();
+            let a = w.global::<SessionAdapter>();
             if matches!(answer, Answer::Assistance) {
                 a.set_staff_called(true);
             } else {
                 a.set_screen(Screen::Checkin);
-                a.set_outcome(outcome);
+                w.global::<OutcomeAdapter>().set_outcome(outcome);
             }
             if a.get_speech() {
                 voice.say(&guide::for_answer(&answer));
@@ -382,8 +436,9 @@ impl ScanHandle {
 
 /// The privacy timeout: a dialog after [`IDLE_WARNING`], the wipe [`ANSWER_TIME`] later.
 fn idle_step(w: &MainWindow, idle: Duration) {
-    let a = w.global::<AppAdapter>();
-    let in_session = a.get_screen() != Screen::Home || a.get_outcome().shown;
+    let a = w.global::<SessionAdapter>();
+    let in_session =
+        a.get_screen() != Screen::Home || w.global::<OutcomeAdapter>().get_outcome().shown;
     if !in_session || idle < IDLE_WARNING {
         a.set_timeout_warning(false);
         return;
@@ -415,9 +470,10 @@ fn place(screen: Screen) -> Place {
 /// Ends the visitor's session: every model the visitor filled is cleared, the modes they chose
 /// are reset, and the home screen returns in Italian.
 pub fn wipe(w: &MainWindow) {
-    let a = w.global::<AppAdapter>();
-    a.set_outcome(Outcome::default());
-    a.set_typed(SharedString::default());
+    let a = w.global::<SessionAdapter>();
+    w.global::<OutcomeAdapter>().set_outcome(Outcome::default());
+    w.global::<CheckInAdapter>()
+        .set_typed(SharedString::default());
     a.set_staff_called(false);
     a.set_timeout_warning(false);
     a.set_speech(false);
@@ -452,11 +508,11 @@ fn run(
     };
     let voice = voice.clone();
     let show = move |w: MainWindow, answer: Answer, outcome: Outcome| {
-        let a = w.global::<AppAdapter>();
+        let a = w.global::<SessionAdapter>();
         if matches!(answer, Answer::Assistance) {
             a.set_staff_called(true);
         } else {
-            a.set_outcome(outcome);
+            w.global::<OutcomeAdapter>().set_outcome(outcome);
         }
         if a.get_speech() {
             voice.say(&guide::for_answer(&answer));

@@ -214,6 +214,15 @@ fn the_on_screen_keyboard_types_and_a_bare_booking_code_asks_for_more() {
     tap(w, "key-backspace");
     assert_eq!(w.global::<CheckInAdapter>().get_typed(), "APP-2");
     assert_eq!(by_id(w, "key-È").len(), 1, "Italian accented letters");
+    tap(w, "keyboard-mode");
+    assert!(
+        by_id(w, "key-Q").is_empty(),
+        "the numeric pad has digits only"
+    );
+    tap(w, "key-7");
+    tap(w, "keyboard-mode");
+    assert_eq!(by_id(w, "key-Q").len(), 1);
+    tap(w, "key-backspace");
     tap(w, "submit-code");
     let outcome = w.global::<OutcomeAdapter>().get_outcome();
     assert!(outcome.shown && !outcome.ok);

@@ -89,3 +89,20 @@ fn verify_booking_token(bencher: Bencher) {
         .counter(ItemsCount::new(1usize))
         .bench(|| black_box(verifier.verify(black_box(&token)).unwrap()));
 }
+
+/// Ticket rendering alone (layout, strict Windows-1252 encoding, ESC/POS bytes): goal < 1 ms.
+#[divan::bench]
+fn render_ticket(bencher: Bencher) {
+    use sportello::ticket::{PrintOptions, TicketLayout, render};
+    let layout = TicketLayout {
+        sede: "INPS – Sede di Roma Eur".into(),
+        number: "A042".into(),
+        service: "Aziende, consulenti e intermediari".into(),
+        issued: "26/11/2026 09:41".into(),
+        ahead: 3,
+        wait: "10–25 minuti".into(),
+        follow_url: "https://sportello.example/coda/7001/2026-11-26/A042".into(),
+    };
+    let options = PrintOptions::default();
+    bencher.bench(|| black_box(render(black_box(&layout), &options).unwrap()));
+}

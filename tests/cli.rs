@@ -78,7 +78,7 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
         .iter()
         .map(|a| a.token.clone())
         .collect();
-    input.push(branch.appointments[0].token.clone());
+    input.push(branch.appointments[1].token.clone());
     input.extend(["P", "A", "SP1:NOTBASE45!!", "https://example.org/x", "?"].map(String::from));
     let mut child = sportello()
         .args([
@@ -121,7 +121,11 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
 
     // The flows really ran: each appointment got a ticket, the repeat was a reprint, the walk-in
     // got a number, the appointment-only service and the garbage were refused.
-    assert_eq!(stdout.matches("BIGLIETTO").count(), 12 + 1 + 1, "{stdout}");
+    // Ten appointments inside their check-in window, a reprint, a walk-in; the one past its
+    // window and the one not yet open are refused with their reasons.
+    assert_eq!(stdout.matches("BIGLIETTO").count(), 10 + 1 + 1, "{stdout}");
+    assert!(stdout.contains("scaduto da più di 15 minuti"), "{stdout}");
+    assert!(stdout.contains("è presto"), "{stdout}");
     assert_eq!(stdout.matches("ristampa").count(), 1, "{stdout}");
     assert!(stdout.contains("solo su appuntamento"), "{stdout}");
     assert!(stdout.contains("illeggibile"), "{stdout}");

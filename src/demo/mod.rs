@@ -380,12 +380,18 @@ impl DemoBranch {
         let signer = TokenSigner::from_seed(DEMO_KEY_ID, &signing_seed);
         let keyer = Self::keyer();
 
-        // Appointments every 15 minutes from 40 minutes before now, on today's date.
-        let start_of_slots =
-            now.date().and_time(time(now.hour(), now.minute() / 5 * 5)) - Duration::minutes(40);
+        // Today's appointments: ten inside the check-in window (it opens 30 minutes before
+        // the booked time and closes 15 after), one already past it and one not yet open, so
+        // the demo shows the refusals too.
+        let base = now.date().and_time(time(now.hour(), now.minute() / 5 * 5));
         let mut appointments = Vec::new();
         for i in 0..12u32 {
-            let starts_at = start_of_slots + Duration::minutes(15 * i64::from(i));
+            let offset = match i {
+                0 => -40,
+                11 => 90,
+                k => -10 + 4 * (i64::from(k) - 1),
+            };
+            let starts_at = base + Duration::minutes(offset);
             if starts_at.date() != now.date() {
                 continue;
             }

@@ -48,6 +48,11 @@ pub struct Kiosk {
     sede: Sede,
 }
 
+/// Check-in opens this many minutes before the booked time…
+pub const CHECK_IN_OPENS_MIN: i64 = 30;
+/// …and closes this many minutes after it.
+pub const CHECK_IN_CLOSES_MIN: i64 = 15;
+
 /// A refusal; operator details of a store failure stay in the log (see `NodeError`).
 fn refused<E: UserMessage + Localized>(e: &E) -> Answer {
     Answer::Refused {
@@ -159,7 +164,11 @@ impl Kiosk {
                 message: msg!("la prenotazione è per la sede INPS di {}", other),
             };
         }
-        if claims.starts_at.date() != self.clock.today() {
+        let trusted = self.clock.trust() == crate::domain::ClockTrust::Trusted;
+        let today = self.clock.today();
+        let days_off = (claims.starts_at.date() - today).num_days().abs();
+        // An untrusted clock may be a day off (brief, decision 3): a day either side passes.
+        if days_off > i64::from(!trusted) {
             return Answer::Refused {
                 key: "checkin-not-today",
                 message: msg!(
@@ -167,6 +176,33 @@ impl Kiosk {
                     claims.starts_at.format("%d/%m/%Y")
                 ),
             };
+        }
+        let reprint = self
+            .branch
+            .read(|q, _| q.ticket_of_booking(claims.booking).is_some());
+        if trusted && !reprint {
+            let now = self.clock.local_now().naive_local();
+            let opens = claims.starts_at - chrono::Duration::minutes(CHECK_IN_OPENS_MIN);
+            let closes = claims.starts_at + chrono::Duration::minutes(CHECK_IN_CLOSES_MIN);
+            if now < opens {
+                return Answer::Refused {
+                    key: "checkin-too-early",
+                    message: msg!(
+                        "è presto: la registrazione per l'appuntamento delle {} apre alle {}",
+                        claims.starts_at.format("%H:%M"),
+                        opens.format("%H:%M")
+                    ),
+                };
+            }
+            if now > closes {
+                return Answer::Refused {
+                    key: "checkin-too-late",
+                    message: msg!(
+                        "l'appuntamento delle {} è scaduto da più di 15 minuti: può prendere un biglietto senza appuntamento",
+                        claims.starts_at.format("%H:%M")
+                    ),
+                };
+            }
         }
         match self.branch.check_in(claims.booking, Some(claims.person)) {
             Ok(CheckIn { ticket, already }) => {

@@ -1,0 +1,84 @@
+//! The kiosk's check-in rules over a real store and real signed tokens: the window (30 minutes
+//! before to 15 after), reprints at any time, and the untrusted clock's day of slack.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use sportello::demo::DemoBranch;
+use sportello::domain::{Clock, ClockTrust, ManualClock};
+use sportello::kiosk::{Answer, Kiosk};
+use sportello::node::Branch;
+use sportello::store::{Store, StoreOptions};
+
+fn kiosk(dir: &std::path::Path, clock: &Arc<ManualClock>) -> (Kiosk, DemoBranch) {
+    let mut store = Store::open(&dir.join("k.sqlite"), &StoreOptions::default()).unwrap();
+    let demo = DemoBranch::generate(4, clock.local_now().naive_local());
+    store.apply_replica(&demo.replica()).unwrap();
+    let branch = Branch::open(store, clock.clone()).unwrap();
+    (Kiosk::new(branch).unwrap(), demo)
+}
+
+fn key(a: &Answer) -> &'static str {
+    match a {
+        Answer::Ticket { reprint: false, .. } => "ticket",
+        Answer::Ticket { reprint: true, .. } => "reprint",
+        Answer::Refused { key, .. } => key,
+        Answer::Assistance => "assistance",
+    }
+}
+
+#[test]
+fn check_in_opens_30_minutes_before_and_closes_15_after_but_reprints_always() {
+    let dir = tempfile::tempdir().unwrap();
+    // Thursday 10:00 in Rome.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let (mut k, demo) = kiosk(dir.path(), &clock);
+    let late = &demo.appointments[0];
+    let early = &demo.appointments[11];
+    let ok = &demo.appointments[1];
+    let refused = k.scan(&late.token);
+    assert_eq!(key(&refused), "checkin-too-late");
+    assert!(refused_text(&refused).contains("biglietto senza appuntamento"));
+    let refused = k.scan(&early.token);
+    assert_eq!(key(&refused), "checkin-too-early");
+    assert_eq!(
+        refused_text(&refused),
+        "è presto: la registrazione per l'appuntamento delle 11:30 apre alle 11:00"
+    );
+    assert_eq!(key(&k.scan(&ok.token)), "ticket");
+    // An hour later the window has closed, but the same QR reprints the same ticket.
+    clock.advance(Duration::hours(1));
+    assert_eq!(key(&k.scan(&ok.token)), "reprint");
+    // The early one's window is open now.
+    assert_eq!(key(&k.scan(&early.token)), "ticket");
+}
+
+#[test]
+fn an_untrusted_clock_accepts_a_day_either_side_and_skips_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let (mut k, demo) = kiosk(dir.path(), &clock);
+    clock.set_trust(ClockTrust::Untrusted);
+    clock.advance(Duration::days(-1));
+    assert_eq!(
+        key(&k.scan(&demo.appointments[0].token)),
+        "ticket",
+        "no window"
+    );
+    clock.advance(Duration::days(3));
+    assert_eq!(
+        key(&k.scan(&demo.appointments[2].token)),
+        "checkin-not-today"
+    );
+}
+
+fn refused_text(a: &Answer) -> String {
+    match a {
+        Answer::Refused { message, .. } => message.to_string(),
+        other => panic!("{other:?}"),
+    }
+}

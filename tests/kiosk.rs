@@ -82,3 +82,28 @@ fn refused_text(a: &Answer) -> String {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_same_input_twice_within_2_s_never_issues_a_second_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let (mut k, demo) = kiosk(dir.path(), &clock);
+    let first = k.handle_input("P");
+    assert_eq!(first, k.handle_input("P"), "a double read");
+    assert_eq!(first, k.handle_input(" P "));
+    let token = &demo.appointments[1].token;
+    assert_eq!(key(&k.handle_input(token)), "ticket");
+    assert_eq!(
+        key(&k.handle_input(token)),
+        "ticket",
+        "the first answer, repeated"
+    );
+    let issued = k.branch().read(|q, _| q.tickets().count());
+    assert_eq!(issued, 2, "one walk-in, one check-in");
+    // Another input in between: the next P is a new visitor.
+    assert_eq!(key(&k.handle_input("R")), "ticket");
+    assert_eq!(key(&k.handle_input("P")), "ticket");
+    assert_eq!(k.branch().read(|q, _| q.tickets().count()), 4);
+}

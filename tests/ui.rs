@@ -179,6 +179,12 @@ fn a_walk_in_ticket_shows_its_number_and_appointment_only_services_are_disabled(
     let w = f.ui.window();
     tap(w, "go-walkin");
     tap(w, "service-P");
+    tap(w, "service-P");
+    assert_eq!(
+        f.branch.read(|q, _| q.tickets().count()),
+        1,
+        "a double tap is one ticket"
+    );
     let outcome = w.global::<OutcomeAdapter>().get_outcome();
     assert!(outcome.shown && outcome.ok, "{outcome:?}");
     assert_eq!(outcome.ticket, "P001");

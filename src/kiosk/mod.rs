@@ -46,7 +46,12 @@ pub struct Kiosk {
     verifier: TokenVerifier,
     clock: Arc<dyn Clock>,
     sede: Sede,
+    last_input: Option<(String, std::time::Instant, Answer)>,
 }
+
+/// A scanner that reads the same code twice within this time (a double read, a code held in
+/// front of it) gets the first answer again, never a second ticket.
+pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Check-in opens this many minutes before the booked time…
 pub const CHECK_IN_OPENS_MIN: i64 = 30;
@@ -85,6 +90,7 @@ impl Kiosk {
             verifier,
             clock,
             sede,
+            last_input: None,
         })
     }
 
@@ -101,13 +107,22 @@ impl Kiosk {
     /// Handles one line from the scanner: a booking QR, or a service letter for a walk-in.
     pub fn handle_input(&mut self, line: &str) -> Answer {
         let line = line.trim();
-        if line == "?" || line.eq_ignore_ascii_case("aiuto") {
-            return self.call_staff();
+        if let Some((last, at, answer)) = &self.last_input
+            && last == line
+            && at.elapsed() < REPEAT_WINDOW
+        {
+            tracing::info!("same input again within 2 s: previous answer repeated");
+            return answer.clone();
         }
-        if let Ok(letter) = ServiceLetter::parse(line) {
-            return self.walk_in(letter);
-        }
-        self.scan(line)
+        let answer = if line == "?" || line.eq_ignore_ascii_case("aiuto") {
+            self.call_staff()
+        } else if let Ok(letter) = ServiceLetter::parse(line) {
+            self.walk_in(letter)
+        } else {
+            self.scan(line)
+        };
+        self.last_input = Some((line.to_owned(), std::time::Instant::now(), answer.clone()));
+        answer
     }
 
     /// The visitor pressed *chiama un operatore*: the request shows on every staff console.

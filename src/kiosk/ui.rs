@@ -156,7 +156,10 @@ impl Controllers {
                 let Ok(letter) = ServiceLetter::parse(&letter) else {
                     return;
                 };
-                run(dispatch, &weak, &kiosk, &voice, move |k| k.walk_in(letter));
+                // Through the input path: a double tap within 2 s gets the same ticket.
+                run(dispatch, &weak, &kiosk, &voice, move |k| {
+                    k.handle_input(&letter.to_string())
+                });
             });
     }
 

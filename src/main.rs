@@ -304,7 +304,13 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
             alert: sportello::queue::DeviceAlert::ClockUntrusted,
         })?;
     }
-    let mut kiosk = Kiosk::new(branch.clone())?;
+    let keyer = if demo {
+        DemoBranch::keyer()
+    } else {
+        sportello::domain::PersonKeyer::new(config.person_key_secret()?.as_bytes())
+            .ok_or_else(|| anyhow::anyhow!("privacy.person_key_secret is too short"))?
+    };
+    let mut kiosk = Kiosk::new(branch.clone())?.with_keyer(keyer);
     if !headless {
         #[cfg(feature = "kiosk")]
         return run_ui(kiosk);

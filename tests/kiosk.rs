@@ -15,7 +15,10 @@ fn kiosk(dir: &std::path::Path, clock: &Arc<ManualClock>) -> (Kiosk, DemoBranch)
     let demo = DemoBranch::generate(4, clock.local_now().naive_local());
     store.apply_replica(&demo.replica()).unwrap();
     let branch = Branch::open(store, clock.clone()).unwrap();
-    (Kiosk::new(branch).unwrap(), demo)
+    (
+        Kiosk::new(branch).unwrap().with_keyer(DemoBranch::keyer()),
+        demo,
+    )
 }
 
 fn key(a: &Answer) -> &'static str {
@@ -106,4 +109,48 @@ fn the_same_input_twice_within_2_s_never_issues_a_second_ticket() {
     assert_eq!(key(&k.handle_input("R")), "ticket");
     assert_eq!(key(&k.handle_input("P")), "ticket");
     assert_eq!(k.branch().read(|q, _| q.tickets().count()), 4);
+}
+
+#[test]
+fn a_typed_booking_code_needs_the_matching_codice_fiscale_and_failures_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let (mut k, demo) = kiosk(dir.path(), &clock);
+    let a = &demo.appointments[2];
+    let code = a.appointment.id.to_string();
+    let cf = demo.people[a.person].cf.as_str().to_lowercase();
+    let other = demo
+        .people
+        .iter()
+        .find(|p| p.cf != demo.people[a.person].cf)
+        .unwrap()
+        .cf
+        .as_str()
+        .to_owned();
+    assert_eq!(key(&k.typed_code(&code)), "checkin-typed-code-needs-cf");
+    assert_eq!(
+        key(&k.typed_code(&format!("{code} RSSMRA80A01H501X"))),
+        "checkin-typed-cf-invalid"
+    );
+    assert_eq!(
+        key(&k.typed_code(&format!("{code} {other}"))),
+        "checkin-typed-mismatch"
+    );
+    // The right pair (typed in lower case) checks in, like the QR would.
+    assert_eq!(key(&k.typed_code(&format!("{code} {cf}"))), "ticket");
+    assert_eq!(key(&k.typed_code(&format!("{code} {cf}"))), "reprint");
+    // One wrong pair so far; four more and even the right pair waits.
+    for _ in 0..4 {
+        assert_eq!(
+            key(&k.typed_code(&format!("{code} {other}"))),
+            "checkin-typed-mismatch"
+        );
+    }
+    assert_eq!(
+        key(&k.typed_code(&format!("{code} {cf}"))),
+        "checkin-typed-too-many"
+    );
+    assert_eq!(key(&k.scan(&a.token)), "reprint", "the QR still works");
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use hardware::scanner::Scanner;
 
 use crate::domain::token::TokenVerifier;
-use crate::domain::{Clock, Sede, ServiceLetter, Ticket, TicketPriority, UserMessage};
+use crate::domain::{
+    Clock, PersonKey, PersonKeyer, Sede, ServiceLetter, Ticket, TicketPriority, UserMessage,
+};
 use crate::i18n::{Localized, Message};
 use crate::msg;
 use crate::node::{Branch, CheckIn};
@@ -47,7 +49,14 @@ pub struct Kiosk {
     clock: Arc<dyn Clock>,
     sede: Sede,
     last_input: Option<(String, std::time::Instant, Answer)>,
+    keyer: Option<PersonKeyer>,
+    typed_failures: Vec<std::time::Instant>,
 }
+
+/// Failed typed codes allowed in [`TYPED_WINDOW`] before the kiosk asks for the QR instead.
+pub const TYPED_MAX_FAILURES: usize = 5;
+/// The window of [`TYPED_MAX_FAILURES`].
+pub const TYPED_WINDOW: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// A scanner that reads the same code twice within this time (a double read, a code held in
 /// front of it) gets the first answer again, never a second ticket.
@@ -91,7 +100,16 @@ impl Kiosk {
             clock,
             sede,
             last_input: None,
+            keyer: None,
+            typed_failures: Vec::new(),
         })
+    }
+
+    /// Lets visitors type the booking code with their codice fiscale (checked through the
+    /// same pseudonymous key the replica holds).
+    pub fn with_keyer(mut self, keyer: PersonKeyer) -> Self {
+        self.keyer = Some(keyer);
+        self
     }
 
     /// The branch.
@@ -140,23 +158,79 @@ impl Kiosk {
         }
     }
 
-    /// A code typed on the on-screen keyboard: a booking token's text is checked like a scan; a
-    /// booking code alone needs the visitor's codice fiscale too (brief, decision 1), which the
-    /// check-in issue adds.
+    /// A code typed on the on-screen keyboard: a booking token's text is checked like a scan;
+    /// a booking code must come with the visitor's codice fiscale ("APP-2026-000123
+    /// RSSMRA80A01H501U"), checked offline against the appointment list (brief, decision 1),
+    /// with failed attempts limited.
     pub fn typed_code(&mut self, text: &str) -> Answer {
         let text = text.trim();
         if text.starts_with("SP1:") {
             return self.scan(text);
         }
-        match crate::domain::BookingId::parse(text) {
-            Ok(_) => Answer::Refused {
+        self.typed_failures.retain(|t| t.elapsed() < TYPED_WINDOW);
+        if self.typed_failures.len() >= TYPED_MAX_FAILURES {
+            return Answer::Refused {
+                key: "checkin-typed-too-many",
+                message: msg!(
+                    "troppi tentativi con il codice: inquadri il codice QR o si rivolga all'accoglienza"
+                ),
+            };
+        }
+        let answer = self.typed_check_in(text);
+        // Only a wrong pair is a guess at someone's booking; a typo in the form is not.
+        if let Answer::Refused { key, .. } = &answer
+            && *key == "checkin-typed-mismatch"
+        {
+            self.typed_failures.push(std::time::Instant::now());
+        }
+        answer
+    }
+
+    fn typed_check_in(&mut self, text: &str) -> Answer {
+        let mut parts = text.split_whitespace();
+        let booking = match crate::domain::BookingId::parse(parts.next().unwrap_or("")) {
+            Ok(b) => b,
+            Err(e) => return refused(&e),
+        };
+        let Some(cf) = parts.next() else {
+            return Answer::Refused {
                 key: "checkin-typed-code-needs-cf",
                 message: msg!(
                     "per usare il codice della prenotazione serve anche il codice fiscale: inquadri il codice QR oppure si rivolga all'accoglienza"
                 ),
-            },
-            Err(e) => refused(&e),
-        }
+            };
+        };
+        let Ok(cf) = crate::domain::CodiceFiscale::parse(cf) else {
+            return Answer::Refused {
+                key: "checkin-typed-cf-invalid",
+                message: msg!("il codice fiscale non è valido: lo controlli e riprovi"),
+            };
+        };
+        let Some(keyer) = &self.keyer else {
+            return Answer::Refused {
+                key: "checkin-typed-unavailable",
+                message: msg!(
+                    "su questo chiosco la registrazione con il codice non è disponibile: inquadri il codice QR"
+                ),
+            };
+        };
+        let person = keyer.key(&cf);
+        let appointment = self
+            .branch
+            .read(|_, s| s.appointment(booking))
+            .ok()
+            .flatten();
+        // One answer for an unknown code and a wrong codice fiscale: the kiosk does not tell
+        // which bookings exist.
+        let Some(appointment) = appointment.filter(|a| a.person_key == Some(person)) else {
+            return Answer::Refused {
+                key: "checkin-typed-mismatch",
+                message: msg!(
+                    "il codice della prenotazione e il codice fiscale non corrispondono a un appuntamento di questa sede"
+                ),
+            };
+        };
+        self.check_in_booking(booking, appointment.starts_at, person)
     }
 
     /// A booking QR code was scanned.
@@ -179,32 +253,42 @@ impl Kiosk {
                 message: msg!("la prenotazione è per la sede INPS di {}", other),
             };
         }
+        self.check_in_booking(claims.booking, claims.starts_at, claims.person)
+    }
+
+    /// The checks after the booking is known (date, window), then the check-in.
+    fn check_in_booking(
+        &mut self,
+        booking: crate::domain::BookingId,
+        starts_at: chrono::NaiveDateTime,
+        person: PersonKey,
+    ) -> Answer {
         let trusted = self.clock.trust() == crate::domain::ClockTrust::Trusted;
         let today = self.clock.today();
-        let days_off = (claims.starts_at.date() - today).num_days().abs();
+        let days_off = (starts_at.date() - today).num_days().abs();
         // An untrusted clock may be a day off (brief, decision 3): a day either side passes.
         if days_off > i64::from(!trusted) {
             return Answer::Refused {
                 key: "checkin-not-today",
                 message: msg!(
                     "la prenotazione è per il {}, non per oggi",
-                    claims.starts_at.format("%d/%m/%Y")
+                    starts_at.format("%d/%m/%Y")
                 ),
             };
         }
         let reprint = self
             .branch
-            .read(|q, _| q.ticket_of_booking(claims.booking).is_some());
+            .read(|q, _| q.ticket_of_booking(booking).is_some());
         if trusted && !reprint {
             let now = self.clock.local_now().naive_local();
-            let opens = claims.starts_at - chrono::Duration::minutes(CHECK_IN_OPENS_MIN);
-            let closes = claims.starts_at + chrono::Duration::minutes(CHECK_IN_CLOSES_MIN);
+            let opens = starts_at - chrono::Duration::minutes(CHECK_IN_OPENS_MIN);
+            let closes = starts_at + chrono::Duration::minutes(CHECK_IN_CLOSES_MIN);
             if now < opens {
                 return Answer::Refused {
                     key: "checkin-too-early",
                     message: msg!(
                         "è presto: la registrazione per l'appuntamento delle {} apre alle {}",
-                        claims.starts_at.format("%H:%M"),
+                        starts_at.format("%H:%M"),
                         opens.format("%H:%M")
                     ),
                 };
@@ -214,18 +298,18 @@ impl Kiosk {
                     key: "checkin-too-late",
                     message: msg!(
                         "l'appuntamento delle {} è scaduto da più di 15 minuti: può prendere un biglietto senza appuntamento",
-                        claims.starts_at.format("%H:%M")
+                        starts_at.format("%H:%M")
                     ),
                 };
             }
         }
-        match self.branch.check_in(claims.booking, Some(claims.person)) {
+        match self.branch.check_in(booking, Some(person)) {
             Ok(CheckIn { ticket, already }) => {
-                tracing::info!(booking = %claims.booking, ticket = %ticket.number, reprint = already, "checked in");
+                tracing::info!(booking = %booking, ticket = %ticket.number, reprint = already, "checked in");
                 self.answer(ticket, already)
             }
             Err(e) => {
-                tracing::warn!(booking = %claims.booking, error = %e, "check-in failed");
+                tracing::warn!(booking = %booking, error = %e, "check-in failed");
                 refused(&e)
             }
         }

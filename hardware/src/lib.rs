@@ -3,4 +3,5 @@
 //!
 //! This crate has no dependency on the rest of Sportello.
 
+pub mod printer;
 pub mod scanner;

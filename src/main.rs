@@ -311,6 +311,14 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("privacy.person_key_secret is too short"))?
     };
     let mut kiosk = Kiosk::new(branch.clone())?.with_keyer(keyer);
+    if demo {
+        // No printer in the demo: the simulated one keeps the ESC/POS bytes of every ticket.
+        let path = config.demo.data_dir.join("printer.bin");
+        kiosk = kiosk.with_printer(
+            Box::new(hardware::printer::SimulatedPrinter::new(path)),
+            sportello::ticket::PrintOptions::default(),
+        );
+    }
     if !headless {
         #[cfg(feature = "kiosk")]
         return run_ui(kiosk);

@@ -154,3 +154,48 @@ fn a_typed_booking_code_needs_the_matching_codice_fiscale_and_failures_are_limit
     );
     assert_eq!(key(&k.scan(&a.token)), "reprint", "the QR still works");
 }
+
+#[test]
+fn tickets_print_after_the_commit_and_a_printer_fault_shows_the_number_and_alerts_staff() {
+    use hardware::printer::{SimulatedPrinter, SimulatedState};
+    use sportello::queue::DeviceAlert;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let (k, demo) = kiosk(dir.path(), &clock);
+    let paper = dir.path().join("printer.bin");
+    let printer = SimulatedPrinter::new(paper.clone());
+    let control = printer.control();
+    let mut k = k.with_printer(
+        Box::new(printer),
+        sportello::ticket::PrintOptions::default(),
+    );
+    let printed = |a: &Answer| matches!(a, Answer::Ticket { printed: true, .. });
+    assert!(printed(&k.scan(&demo.appointments[1].token)));
+    let bytes = std::fs::read(&paper).unwrap();
+    let text = encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned();
+    assert!(text.contains("A001"), "{text}");
+    assert!(text.contains("Roma Eur"));
+    *control.lock().unwrap() = SimulatedState::PaperOut;
+    let answer = k.handle_input("P");
+    assert!(
+        matches!(answer, Answer::Ticket { printed: false, .. }),
+        "{answer:?}"
+    );
+    assert!(k.render(&answer).contains("mostri questo numero"));
+    let branch = k.branch().clone();
+    let alerts = || branch.read(|q, _| q.alerts().collect::<Vec<_>>());
+    assert_eq!(alerts(), vec![DeviceAlert::PrinterOutOfPaper]);
+    assert_eq!(
+        std::fs::read(&paper).unwrap(),
+        bytes,
+        "nothing printed meanwhile"
+    );
+    *control.lock().unwrap() = SimulatedState::Ready;
+    assert!(printed(&k.handle_input("R")));
+    assert!(
+        alerts().is_empty(),
+        "the alert clears when the printer prints again"
+    );
+}

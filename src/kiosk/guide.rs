@@ -68,6 +68,7 @@ pub fn for_answer(answer: &Answer) -> String {
             ahead,
             wait,
             reprint,
+            ..
         } => {
             let again = if *reprint {
                 "La registrazione era già stata fatta: ecco di nuovo il suo biglietto. "

@@ -13,9 +13,11 @@ use crate::domain::{
 use crate::i18n::{Localized, Message};
 use crate::msg;
 use crate::node::{Branch, CheckIn};
-use crate::queue::Command;
 use crate::queue::estimate::WaitRange;
+use crate::queue::{Command, DeviceAlert};
 use crate::store::StoreError;
+use crate::ticket::{self, PrintOptions, TicketLayout};
+use hardware::printer::{Printer, PrinterStatus};
 
 /// What the visitor is told after a scan or a choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub enum Answer {
         ahead: u32,
         /// Estimated wait.
         wait: WaitRange,
+        /// Whether the ticket came out of the printer; if not, the screen is the ticket.
+        printed: bool,
     },
     /// A *chiama un operatore* request reached the staff consoles.
     Assistance,
@@ -51,6 +55,7 @@ pub struct Kiosk {
     last_input: Option<(String, std::time::Instant, Answer)>,
     keyer: Option<PersonKeyer>,
     typed_failures: Vec<std::time::Instant>,
+    printer: Option<(Box<dyn Printer>, PrintOptions)>,
 }
 
 /// Failed typed codes allowed in [`TYPED_WINDOW`] before the kiosk asks for the QR instead.
@@ -61,6 +66,9 @@ pub const TYPED_WINDOW: std::time::Duration = std::time::Duration::from_secs(10 
 /// A scanner that reads the same code twice within this time (a double read, a code held in
 /// front of it) gets the first answer again, never a second ticket.
 pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Where the QR on a ticket leads: the hub's public queue page (the hub issue serves it).
+pub const FOLLOW_BASE: &str = "https://sportello.inps.invalid/coda";
 
 /// Check-in opens this many minutes before the booked time…
 pub const CHECK_IN_OPENS_MIN: i64 = 30;
@@ -102,6 +110,7 @@ impl Kiosk {
             last_input: None,
             keyer: None,
             typed_failures: Vec::new(),
+            printer: None,
         })
     }
 
@@ -109,6 +118,12 @@ impl Kiosk {
     /// same pseudonymous key the replica holds).
     pub fn with_keyer(mut self, keyer: PersonKeyer) -> Self {
         self.keyer = Some(keyer);
+        self
+    }
+
+    /// Prints tickets on `printer`, after each commit.
+    pub fn with_printer(mut self, printer: Box<dyn Printer>, options: PrintOptions) -> Self {
+        self.printer = Some((printer, options));
         self
     }
 
@@ -329,13 +344,85 @@ impl Kiosk {
         }
     }
 
-    fn answer(&self, ticket: Ticket, reprint: bool) -> Answer {
+    fn answer(&mut self, ticket: Ticket, reprint: bool) -> Answer {
         let (ahead, wait) = self.branch.estimate(&ticket);
+        // The ticket is committed: printing comes after, and a failure only changes how the
+        // visitor gets the number (the screen) and tells staff.
+        let printed = self.print(&ticket, ahead, &wait);
         Answer::Ticket {
             ticket,
             reprint,
             ahead,
             wait,
+            printed,
+        }
+    }
+
+    fn print(&mut self, ticket: &Ticket, ahead: u32, wait: &WaitRange) -> bool {
+        let letter = ticket.number.letter();
+        let service = self.branch.read(|q, _| {
+            q.services()
+                .find(|s| s.letter == letter)
+                .map(|s| s.name.clone())
+                .unwrap_or_default()
+        });
+        let Some((printer, options)) = &mut self.printer else {
+            return false;
+        };
+        let layout = TicketLayout {
+            sede: format!("INPS – Sede di {}", self.sede.name),
+            number: ticket.number.to_string(),
+            service,
+            issued: ticket
+                .issued_at
+                .with_timezone(&crate::domain::TIME_ZONE)
+                .format("%d/%m/%Y %H:%M")
+                .to_string(),
+            ahead,
+            wait: wait.text(),
+            follow_url: format!(
+                "{FOLLOW_BASE}/{}/{}/{}",
+                self.sede.code, ticket.business_day, ticket.number
+            ),
+        };
+        let alert = match printer.status() {
+            Ok(PrinterStatus::Ready) => match ticket::render(&layout, options) {
+                Ok(bytes) => match printer.print(&bytes) {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ticket not printed");
+                        Some(DeviceAlert::PrinterOffline)
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "ticket text cannot be printed");
+                    return false;
+                }
+            },
+            Ok(PrinterStatus::PaperOut) => Some(DeviceAlert::PrinterOutOfPaper),
+            Ok(PrinterStatus::CoverOpen) => Some(DeviceAlert::PrinterCoverOpen),
+            Err(e) => {
+                tracing::warn!(error = %e, "printer offline");
+                Some(DeviceAlert::PrinterOffline)
+            }
+        };
+        match alert {
+            None => {
+                for a in [
+                    DeviceAlert::PrinterOutOfPaper,
+                    DeviceAlert::PrinterCoverOpen,
+                    DeviceAlert::PrinterOffline,
+                ] {
+                    let _ = self.branch.execute(Command::ClearAlert { alert: a });
+                }
+                true
+            }
+            Some(alert) => {
+                if let Err(e) = self.branch.execute(Command::RaiseAlert { alert }) {
+                    tracing::warn!(error = %e, "printer alert not recorded");
+                }
+                false
+            }
         }
     }
 
@@ -347,6 +434,7 @@ impl Kiosk {
                 reprint,
                 ahead,
                 wait,
+                printed,
             } => {
                 let letter = ticket.number.letter();
                 let service = self.branch.read(|q, _| {
@@ -360,13 +448,19 @@ impl Kiosk {
                 } else {
                     ""
                 };
+                let paper = if *printed {
+                    ""
+                } else {
+                    " – non stampato: mostri questo numero allo sportello"
+                };
                 format!(
-                    "BIGLIETTO {} – {}{} – persone prima di lei: {} – attesa stimata: {}",
+                    "BIGLIETTO {} – {}{} – persone prima di lei: {} – attesa stimata: {}{}",
                     ticket.number,
                     service,
                     again,
                     ahead,
-                    wait.text()
+                    wait.text(),
+                    paper
                 )
             }
             Answer::Assistance => {

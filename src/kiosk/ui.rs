@@ -238,6 +238,7 @@ fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
             ticket,
             ahead,
             wait,
+            printed,
             ..
         } => {
             let letter = ticket.number.letter();
@@ -255,6 +256,7 @@ fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
                 ahead: *ahead as i32,
                 wait: wait.message().text(lang).into(),
                 message: SharedString::default(),
+                printed: *printed,
             }
         }
         Answer::Refused { message, .. } => Outcome {

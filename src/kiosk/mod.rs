@@ -127,6 +127,16 @@ impl Kiosk {
         self
     }
 
+    /// The name of a service, as visitors read it.
+    pub fn service_name(&self, letter: ServiceLetter) -> String {
+        self.branch.read(|q, _| {
+            q.services()
+                .find(|s| s.letter == letter)
+                .map(|s| s.name.clone())
+                .unwrap_or_default()
+        })
+    }
+
     /// The branch.
     pub fn sede(&self) -> &Sede {
         &self.sede
@@ -359,13 +369,7 @@ impl Kiosk {
     }
 
     fn print(&mut self, ticket: &Ticket, ahead: u32, wait: &WaitRange) -> bool {
-        let letter = ticket.number.letter();
-        let service = self.branch.read(|q, _| {
-            q.services()
-                .find(|s| s.letter == letter)
-                .map(|s| s.name.clone())
-                .unwrap_or_default()
-        });
+        let service = self.service_name(ticket.number.letter());
         let Some((printer, options)) = &mut self.printer else {
             return false;
         };
@@ -436,13 +440,7 @@ impl Kiosk {
                 wait,
                 printed,
             } => {
-                let letter = ticket.number.letter();
-                let service = self.branch.read(|q, _| {
-                    q.services()
-                        .find(|s| s.letter == letter)
-                        .map(|s| s.name.clone())
-                        .unwrap_or_default()
-                });
+                let service = self.service_name(ticket.number.letter());
                 let again = if *reprint {
                     " (ristampa: il check-in era già stato fatto)"
                 } else {

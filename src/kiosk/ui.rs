@@ -241,13 +241,7 @@ fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
             printed,
             ..
         } => {
-            let letter = ticket.number.letter();
-            let service = kiosk.branch().read(|q, _| {
-                q.services()
-                    .find(|s| s.letter == letter)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default()
-            });
+            let service = kiosk.service_name(ticket.number.letter());
             Outcome {
                 shown: true,
                 ok: true,

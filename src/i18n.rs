@@ -80,6 +80,15 @@ impl std::fmt::Display for Message {
     }
 }
 
+/// The text with its first letter upper-case: messages are written to follow "…: ", and
+/// stand alone as sentences on screens.
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// Puts `args` into the `{}` of `template`, in order.
 pub fn fill(template: &str, args: &[String]) -> String {
     let mut out = String::with_capacity(template.len() + 16);

@@ -70,18 +70,18 @@ impl Speech for EspeakNg {
     }
 }
 
-/// The words of a call: the letter, the three digits one by one, then the counter.
-pub fn call_text(ticket: TicketNumber, counter: CounterNumber) -> String {
+/// A ticket number as it is said: the letter, then the three digits one by one ("A, 0 4 2").
+pub fn spell_ticket(ticket: TicketNumber) -> String {
     let digits: Vec<String> = format!("{:03}", ticket.number())
         .chars()
         .map(String::from)
         .collect();
-    format!(
-        "{}, {}, sportello {}",
-        ticket.letter(),
-        digits.join(" "),
-        counter
-    )
+    format!("{}, {}", ticket.letter(), digits.join(" "))
+}
+
+/// The words of a call: the ticket spelled, then the counter.
+pub fn call_text(ticket: TicketNumber, counter: CounterNumber) -> String {
+    format!("{}, sportello {}", spell_ticket(ticket), counter)
 }
 
 /// A decoded 16-bit PCM WAV.

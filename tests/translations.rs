@@ -92,20 +92,9 @@ fn rust_texts() -> Vec<String> {
 
 fn catalogue(lang: &str) -> BTreeMap<String, String> {
     let path = root().join(format!("lang/{lang}/LC_MESSAGES/sportello.po"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut out = BTreeMap::new();
-    let mut id = None;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("msgid \"") {
-            id = Some(literal(rest).0);
-        } else if let Some(rest) = line.strip_prefix("msgstr \"") {
-            let id = id.take().expect("msgstr after msgid");
-            if !id.is_empty() {
-                out.insert(id, literal(rest).0);
-            }
-        }
-    }
-    out
+    sportello::i18n::parse_po(&std::fs::read_to_string(&path).unwrap())
+        .into_iter()
+        .collect()
 }
 
 #[test]

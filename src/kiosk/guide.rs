@@ -52,14 +52,6 @@ pub fn prompt(place: Place) -> &'static str {
     }
 }
 
-/// Spells a ticket number the way the hall display calls it: "P, 0 0 1".
-fn spell(ticket: &str) -> String {
-    let mut chars = ticket.chars();
-    let letter = chars.next().map(String::from).unwrap_or_default();
-    let digits: Vec<String> = chars.map(String::from).collect();
-    format!("{letter}, {}", digits.join(" "))
-}
-
 /// What is said after a scan, a typed code or a choice.
 pub fn for_answer(answer: &Answer) -> String {
     match answer {
@@ -77,7 +69,7 @@ pub fn for_answer(answer: &Answer) -> String {
             };
             format!(
                 "{again}Il suo biglietto è {}. Persone prima di lei: {}. Attesa stimata: {}.",
-                spell(&ticket.number.to_string()),
+                crate::speech::spell_ticket(ticket.number),
                 ahead,
                 wait.text().replace('–', " a ")
             )
@@ -183,8 +175,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tickets_are_spelled_and_ranges_read_out() {
-        assert_eq!(spell("A042"), "A, 0 4 2");
+    fn refusals_are_read_out_as_a_warning() {
         let refused = Answer::Refused {
             key: "x",
             message: crate::msg!("la prenotazione è per la sede INPS di {}", "Milano"),

@@ -256,18 +256,11 @@ fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
         Answer::Refused { message, .. } => Outcome {
             shown: true,
             ok: false,
-            message: capitalise(&message.text(lang)).into(),
+            message: crate::i18n::capitalise(&message.text(lang)).into(),
             ..Outcome::default()
         },
         Answer::Assistance => Outcome::default(),
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// Where kiosk actions run.

@@ -600,12 +600,13 @@ pub(super) async fn command(
         if json {
             (status, Json(CommandAnswer { ok, message })).into_response()
         } else {
-            let mut to = String::from("/console?");
+            let mut query: Vec<(&str, &str)> = Vec::new();
             if let Some(c) = counter {
-                to.push_str(&format!("counter={}&", urlencode(c)));
+                query.push(("counter", c));
             }
-            to.push_str(&format!("msg={}", urlencode(&message)));
-            Redirect::to(&to).into_response()
+            query.push(("msg", &message));
+            let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+            Redirect::to(&format!("/console?{query}")).into_response()
         }
     };
     let Some(staff) = staff.0 else {
@@ -659,7 +660,7 @@ pub(super) async fn command(
             answer(
                 StatusCode::CONFLICT,
                 false,
-                capitalise(&e.to_string()),
+                crate::i18n::capitalise(&e.to_string()),
                 form.get("counter"),
             )
         }
@@ -679,24 +680,6 @@ pub(super) async fn command(
             None,
         ),
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 // ---------- supervisor ----------

@@ -98,9 +98,10 @@ fn neighbours(pairs: &Pairs, ahead: u32, windowed: bool) -> Option<(f64, f64)> {
         return None;
     }
     scaled.sort_by(f64::total_cmp);
-    let at =
-        |p: f64| scaled[((p * scaled.len() as f64).ceil() as usize).clamp(1, scaled.len()) - 1];
-    Some((at(0.5), at(UPPER_QUANTILE)))
+    Some((
+        super::percentile(&scaled, 0.5)?,
+        super::percentile(&scaled, UPPER_QUANTILE)?,
+    ))
 }
 
 impl Estimator {

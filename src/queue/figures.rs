@@ -60,7 +60,7 @@ fn mean(v: &[i64]) -> Option<u32> {
 }
 
 /// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }

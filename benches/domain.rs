@@ -93,7 +93,7 @@ fn verify_booking_token(bencher: Bencher) {
 /// Ticket rendering alone (layout, strict Windows-1252 encoding, ESC/POS bytes): goal < 1 ms.
 #[divan::bench]
 fn render_ticket(bencher: Bencher) {
-    use sportello::ticket::{PrintOptions, TicketLayout, render};
+    use ticket::{PrintOptions, TicketLayout, render};
     let layout = TicketLayout {
         sede: "INPS – Sede di Roma Eur".into(),
         number: "A042".into(),

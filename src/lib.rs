@@ -14,4 +14,3 @@ pub mod speech;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
-pub mod ticket;

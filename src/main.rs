@@ -316,7 +316,7 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
         let path = config.demo.data_dir.join("printer.bin");
         kiosk = kiosk.with_printer(
             Box::new(hardware::printer::SimulatedPrinter::new(path)),
-            sportello::ticket::PrintOptions::default(),
+            ticket::PrintOptions::default(),
         );
     }
     if !headless {

@@ -167,10 +167,7 @@ fn tickets_print_after_the_commit_and_a_printer_fault_shows_the_number_and_alert
     let paper = dir.path().join("printer.bin");
     let printer = SimulatedPrinter::new(paper.clone());
     let control = printer.control();
-    let mut k = k.with_printer(
-        Box::new(printer),
-        sportello::ticket::PrintOptions::default(),
-    );
+    let mut k = k.with_printer(Box::new(printer), ticket::PrintOptions::default());
     let printed = |a: &Answer| matches!(a, Answer::Ticket { printed: true, .. });
     assert!(printed(&k.scan(&demo.appointments[1].token)));
     let bytes = std::fs::read(&paper).unwrap();

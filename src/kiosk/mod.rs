@@ -16,8 +16,8 @@ use crate::node::{Branch, CheckIn};
 use crate::queue::estimate::WaitRange;
 use crate::queue::{Command, DeviceAlert};
 use crate::store::StoreError;
-use crate::ticket::{self, PrintOptions, TicketLayout};
 use hardware::printer::{Printer, PrinterStatus};
+use ticket::{PrintOptions, TicketLayout};
 
 /// What the visitor is told after a scan or a choice.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,13 @@
 //! `ESC t n`, `n` from configuration): a character the page cannot print is an error, never
 //! UTF-8 garbage on paper (`hardware.md` §1.4). The QR code is the printer's native Model 2
 //! (`GS ( k`); the cut is a real partial cut (`GS V 66 n`; the `escpos` crate's
-//! `partial_cut()` sends a full cut).
+//! `partial_cut()` sends a full cut), and a printer without native QR gets the same code as a
+//! raster image (`GS v 0`) drawn from the `qrcode` crate's modules.
+//!
+//! [`preview`] reads such bytes back into a transcript and a picture: the test oracle, and the
+//! preview `sportello print-test` writes beside a real print.
+
+pub mod preview;
 
 use encoding_rs::WINDOWS_1252;
 
@@ -23,6 +29,14 @@ impl Paper {
         match self {
             Paper::Mm58 => 32,
             Paper::Mm80 => 48,
+        }
+    }
+
+    /// Printable width in dots (203 dpi heads).
+    pub fn dots(self) -> usize {
+        match self {
+            Paper::Mm58 => 384,
+            Paper::Mm80 => 576,
         }
     }
 
@@ -54,6 +68,16 @@ pub struct TicketLayout {
     pub follow_url: String,
 }
 
+/// How the QR code reaches paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QrMode {
+    /// The printer draws it (`GS ( k`, Model 2): short to send, sharp.
+    #[default]
+    Native,
+    /// Sent as a raster image (`GS v 0`), for printers without `GS ( k`.
+    Raster,
+}
+
 /// Printer settings that change the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrintOptions {
@@ -61,6 +85,8 @@ pub struct PrintOptions {
     pub paper: Paper,
     /// `ESC t` number of Windows-1252 on this printer (16 on Epson and most clones).
     pub code_page: u8,
+    /// Native or raster QR code.
+    pub qr: QrMode,
 }
 
 impl Default for PrintOptions {
@@ -68,8 +94,20 @@ impl Default for PrintOptions {
         Self {
             paper: Paper::Mm80,
             code_page: 16,
+            qr: QrMode::Native,
         }
     }
+}
+
+/// Why a ticket could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// A text the code page cannot print.
+    #[error(transparent)]
+    Unmappable(#[from] Unmappable),
+    /// The follow-the-queue link is too long for a QR code on this paper.
+    #[error("the QR code's text is too long ({0} bytes)")]
+    QrTooLong(usize),
 }
 
 /// A text the printer's code page cannot print.
@@ -128,6 +166,53 @@ impl Bytes {
         let encoded = cp1252(text)?;
         Ok(self.raw(&encoded).raw(&[LF]))
     }
+    /// Lines of at most `columns` characters, broken between words: the printer would break
+    /// mid-word.
+    fn wrapped(&mut self, text: &str, columns: usize) -> Result<&mut Self, Unmappable> {
+        for line in wrap(text, columns) {
+            self.line(&line)?;
+        }
+        Ok(self)
+    }
+    fn raster_qr(&mut self, data: &str, module: u8) -> Result<&mut Self, RenderError> {
+        let code = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M)
+            .map_err(|_| RenderError::QrTooLong(data.len()))?;
+        let modules = code.width();
+        let colors = code.to_colors();
+        // Four modules of quiet zone each side, as the printer's own QR has.
+        let quiet = 4;
+        let side = (modules + 2 * quiet) * module as usize;
+        let row_bytes = side.div_ceil(8);
+        // GS v 0 m xL xH yL yH, then rows of bits, most significant first, 1 = black.
+        self.raw(&[
+            GS,
+            b'v',
+            b'0',
+            0,
+            (row_bytes % 256) as u8,
+            (row_bytes / 256) as u8,
+            (side % 256) as u8,
+            (side / 256) as u8,
+        ]);
+        for y in 0..side {
+            let my = (y / module as usize).checked_sub(quiet);
+            let mut row = vec![0u8; row_bytes];
+            for x in 0..side {
+                let mx = (x / module as usize).checked_sub(quiet);
+                let dark = match (mx, my) {
+                    (Some(mx), Some(my)) if mx < modules && my < modules => {
+                        colors[my * modules + mx] == qrcode::Color::Dark
+                    }
+                    _ => false,
+                };
+                if dark {
+                    row[x / 8] |= 0x80 >> (x % 8);
+                }
+            }
+            self.raw(&row);
+        }
+        Ok(self)
+    }
     fn qr(&mut self, data: &str, module: u8) -> &mut Self {
         // GS ( k: model 2, module size, error correction M, store, print.
         let store_len = data.len() + 3;
@@ -149,33 +234,88 @@ impl Bytes {
     }
 }
 
+/// Breaks `text` into lines of at most `columns` characters, between words where it can.
+pub fn wrap(text: &str, columns: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        let mut word = word;
+        // A word longer than a line is cut: it must not run off the paper.
+        while word.chars().count() > columns {
+            if !current.is_empty() {
+                lines.push(std::mem::take(&mut current));
+            }
+            let cut = word
+                .char_indices()
+                .nth(columns)
+                .map_or(word.len(), |(i, _)| i);
+            lines.push(word[..cut].to_owned());
+            word = &word[cut..];
+        }
+        let needed = if current.is_empty() {
+            word.chars().count()
+        } else {
+            current.chars().count() + 1 + word.chars().count()
+        };
+        if needed > columns && !current.is_empty() {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
 /// A separator as wide as the paper.
 fn rule(columns: usize) -> String {
     "-".repeat(columns)
 }
 
+/// The longest QR text: version 8 at level M (49 modules) stays within 58 mm paper with its
+/// quiet zone at 6 dots a module.
+pub const MAX_QR_BYTES: usize = 150;
+
 /// The ESC/POS bytes of a ticket.
-pub fn render(t: &TicketLayout, o: &PrintOptions) -> Result<Vec<u8>, Unmappable> {
+pub fn render(t: &TicketLayout, o: &PrintOptions) -> Result<Vec<u8>, RenderError> {
+    let columns = o.paper.columns();
+    // A printer silently drops a code wider than the paper; refuse it here, where it shows.
+    if t.follow_url.len() > MAX_QR_BYTES {
+        return Err(RenderError::QrTooLong(t.follow_url.len()));
+    }
     let mut b = Bytes(Vec::with_capacity(512));
     // ESC @ (reset), then the code page once.
     b.raw(&[ESC, b'@']).raw(&[ESC, b't', o.code_page]);
     b.align(true).bold(true);
-    b.line(&t.sede)?;
-    b.bold(false).line(&rule(o.paper.columns()))?;
+    b.wrapped(&t.sede, columns)?;
+    b.bold(false).line(&rule(columns))?;
     b.line("Il suo numero")?;
-    b.size(4, 4).bold(true).line(&t.number)?;
+    b.size(4, 4).bold(true).wrapped(&t.number, columns / 4)?;
     b.size(1, 1).bold(false);
-    // Double height, not width: a long service name must still fit on one 58 mm line.
-    b.size(1, 2).line(&t.service)?.size(1, 1);
-    b.line(&t.issued)?;
-    b.line(&format!("Persone prima di lei: {}", t.ahead))?;
-    b.line(&format!("Attesa stimata: {}", t.wait))?;
-    b.line(&rule(o.paper.columns()))?;
+    // Double height, not width: more of a long service name fits on a line.
+    b.size(1, 2).wrapped(&t.service, columns)?.size(1, 1);
+    b.wrapped(&t.issued, columns)?;
+    b.wrapped(&format!("Persone prima di lei: {}", t.ahead), columns)?;
+    b.wrapped(&format!("Attesa stimata: {}", t.wait), columns)?;
+    b.line(&rule(columns))?;
     b.line("Segua la coda dal telefono:")?;
-    b.qr(&t.follow_url, o.paper.qr_module());
+    match o.qr {
+        QrMode::Native => {
+            b.qr(&t.follow_url, o.paper.qr_module());
+        }
+        QrMode::Raster => {
+            b.raster_qr(&t.follow_url, o.paper.qr_module())?;
+        }
+    }
     b.raw(&[LF]);
-    b.line("Attenda la chiamata del suo numero")?;
-    b.line("sul tabellone. Grazie.")?;
+    b.wrapped(
+        "Attenda la chiamata del suo numero sul tabellone. Grazie.",
+        columns,
+    )?;
     // Feed past the cutter, then a partial cut (function B, m = 66).
     b.raw(&[ESC, b'd', 4]).raw(&[GS, b'V', 66, 3]);
     Ok(b.0)

@@ -45,6 +45,135 @@ pub struct Config {
     pub demo: DemoConfig,
     /// The branch LAN server (staff console, hall display).
     pub lan: LanConfig,
+    /// The ticket printer.
+    pub printer: PrinterConfig,
+    /// The QR code scanner.
+    pub scanner: ScannerConfig,
+}
+
+/// How the kiosk reaches its ticket printer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    /// Writes the bytes to `printer.file` (no printer attached).
+    #[default]
+    Simulated,
+    /// USB through usbfs, by vendor and product id (`printer.usb`).
+    Usb,
+    /// The kernel's USB printer device (`printer.path`, `/dev/usb/lp0`).
+    Usblp,
+    /// Raw TCP (`printer.address`, port 9100).
+    Network,
+    /// A serial port (`printer.path`, `printer.baud`).
+    Serial,
+    /// No printer: tickets are shown on screen only.
+    None,
+}
+
+/// Paper width.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaperWidth {
+    /// 58 mm rolls.
+    #[serde(rename = "58mm")]
+    Mm58,
+    /// 80 mm rolls.
+    #[default]
+    #[serde(rename = "80mm")]
+    Mm80,
+}
+
+/// How the QR code is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QrPrint {
+    /// The printer's own QR command.
+    #[default]
+    Native,
+    /// A raster image, for printers without it.
+    Raster,
+}
+
+/// `[printer]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrinterConfig {
+    /// How the printer is reached.
+    pub kind: PrinterKind,
+    /// `vendor:product` in hex, for `usb`.
+    pub usb: Option<String>,
+    /// Device path, for `usblp` and `serial`.
+    pub path: Option<PathBuf>,
+    /// `ip:port`, for `network`.
+    pub address: Option<String>,
+    /// Serial speed.
+    pub baud: u32,
+    /// Whether the printer answers status requests (`DLE EOT`).
+    pub answers_status: bool,
+    /// How long to wait for the printer, in milliseconds.
+    pub timeout_ms: u64,
+    /// Paper width.
+    pub paper: PaperWidth,
+    /// `ESC t` number of Windows-1252 on this printer.
+    pub code_page: u8,
+    /// Native or raster QR code.
+    pub qr: QrPrint,
+    /// Output file of the simulated printer.
+    pub file: PathBuf,
+}
+
+impl Default for PrinterConfig {
+    fn default() -> Self {
+        Self {
+            kind: PrinterKind::Simulated,
+            usb: None,
+            path: None,
+            address: None,
+            baud: 19200,
+            answers_status: true,
+            timeout_ms: 1500,
+            paper: PaperWidth::Mm80,
+            code_page: 16,
+            qr: QrPrint::Native,
+            file: PathBuf::from("/var/lib/sportello/printer.bin"),
+        }
+    }
+}
+
+/// Where scanned codes come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScannerKind {
+    /// Standard input, one code a line (the simulated scanner; also a keyboard).
+    #[default]
+    Stdin,
+    /// A named pipe, one code a line; opened again when its writer goes away.
+    Fifo,
+    /// A serial or USB CDC-ACM scanner, one code a line (`scanner.path`, `scanner.baud`).
+    Serial,
+    /// A USB keyboard-wedge scanner's input device, grabbed so its keys reach only Sportello.
+    Evdev,
+}
+
+/// `[scanner]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannerConfig {
+    /// Where codes come from.
+    pub kind: ScannerKind,
+    /// Device or pipe path, for `fifo`, `serial` and `evdev`.
+    pub path: Option<PathBuf>,
+    /// Serial speed.
+    pub baud: u32,
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        Self {
+            kind: ScannerKind::Stdin,
+            path: None,
+            baud: 9600,
+        }
+    }
 }
 
 /// `[lan]`

@@ -389,45 +389,49 @@ impl Kiosk {
                 self.sede.code, ticket.business_day, ticket.number
             ),
         };
-        let alert = match printer.status() {
-            Ok(PrinterStatus::Ready) => match ticket::render(&layout, options) {
+        let (ready, mut alert) = match printer.status() {
+            Ok(PrinterStatus::Ready) => (true, None),
+            // Prints, and staff change the roll before it runs out.
+            Ok(PrinterStatus::PaperLow) => (true, Some(DeviceAlert::PrinterPaperLow)),
+            Ok(PrinterStatus::PaperOut) => (false, Some(DeviceAlert::PrinterOutOfPaper)),
+            Ok(PrinterStatus::CoverOpen) => (false, Some(DeviceAlert::PrinterCoverOpen)),
+            Err(e) => {
+                tracing::warn!(error = %e, "printer offline");
+                (false, Some(DeviceAlert::PrinterOffline))
+            }
+        };
+        let mut printed = false;
+        if ready {
+            match ticket::render(&layout, options) {
                 Ok(bytes) => match printer.print(&bytes) {
-                    Ok(()) => None,
+                    Ok(()) => printed = true,
                     Err(e) => {
                         tracing::warn!(error = %e, "ticket not printed");
-                        Some(DeviceAlert::PrinterOffline)
+                        alert = Some(DeviceAlert::PrinterOffline);
                     }
                 },
                 Err(e) => {
                     tracing::error!(error = %e, "ticket text cannot be printed");
                     return false;
                 }
-            },
-            Ok(PrinterStatus::PaperOut) => Some(DeviceAlert::PrinterOutOfPaper),
-            Ok(PrinterStatus::CoverOpen) => Some(DeviceAlert::PrinterCoverOpen),
-            Err(e) => {
-                tracing::warn!(error = %e, "printer offline");
-                Some(DeviceAlert::PrinterOffline)
-            }
-        };
-        match alert {
-            None => {
-                for a in [
-                    DeviceAlert::PrinterOutOfPaper,
-                    DeviceAlert::PrinterCoverOpen,
-                    DeviceAlert::PrinterOffline,
-                ] {
-                    let _ = self.branch.execute(Command::ClearAlert { alert: a });
-                }
-                true
-            }
-            Some(alert) => {
-                if let Err(e) = self.branch.execute(Command::RaiseAlert { alert }) {
-                    tracing::warn!(error = %e, "printer alert not recorded");
-                }
-                false
             }
         }
+        for a in [
+            DeviceAlert::PrinterPaperLow,
+            DeviceAlert::PrinterOutOfPaper,
+            DeviceAlert::PrinterCoverOpen,
+            DeviceAlert::PrinterOffline,
+        ] {
+            let command = if Some(a) == alert {
+                Command::RaiseAlert { alert: a }
+            } else {
+                Command::ClearAlert { alert: a }
+            };
+            if let Err(e) = self.branch.execute(command) {
+                tracing::warn!(error = %e, "printer alert not recorded");
+            }
+        }
+        printed
     }
 
     /// Text shown for an answer in headless mode.

@@ -133,6 +133,8 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceAlert {
+    /// The printer's roll is nearly finished.
+    PrinterPaperLow,
     /// The printer has no paper.
     PrinterOutOfPaper,
     /// The printer's cover is open.
@@ -149,6 +151,7 @@ impl DeviceAlert {
     /// Italian text for staff.
     pub fn text(self) -> &'static str {
         match self {
+            Self::PrinterPaperLow => "Carta della stampante in esaurimento",
             Self::PrinterOutOfPaper => "Stampante senza carta",
             Self::PrinterCoverOpen => "Sportello della stampante aperto",
             Self::PrinterOffline => "Stampante non raggiungibile",

@@ -1,0 +1,204 @@
+//! The real printer drivers against printers emulated at the far end of real links: a TCP
+//! listener on loopback (port 9100's protocol), and pseudo-terminals standing in for a serial
+//! port and for `/dev/usb/lp0`. The emulated printer answers `DLE EOT` as an Epson does.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hardware::printer::{EscPosPrinter, Printer, PrinterError, PrinterStatus};
+
+/// The emulated printer's state, shared with the test.
+#[derive(Default)]
+struct Paper {
+    out: bool,
+    near_end: bool,
+    cover_open: bool,
+    /// Silent: reads everything, answers nothing.
+    mute: bool,
+    printed: Vec<u8>,
+    questions: usize,
+}
+
+type Shared = Arc<Mutex<Paper>>;
+
+/// Epson's real-time status bytes: fixed bits 0b0xx1xx10, then the flags.
+fn answer(p: &Paper, n: u8) -> u8 {
+    let offline = p.out || p.cover_open;
+    match n {
+        1 => 0x12 | if offline { 0x08 } else { 0 },
+        2 => 0x12 | if p.cover_open { 0x04 } else { 0 } | if p.out { 0x20 } else { 0 },
+        4 => 0x12 | if p.near_end || p.out { 0x0C } else { 0 } | if p.out { 0x60 } else { 0 },
+        _ => 0x12,
+    }
+}
+
+/// Serves one connection until it closes.
+fn serve(mut link: impl Read + Write, state: &Shared) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match link.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let mut i = 0;
+        while i < pending.len() {
+            if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
+                let Some(&q) = pending.get(i + 2) else { break };
+                let mut s = state.lock().unwrap();
+                s.questions += 1;
+                if !s.mute {
+                    let a = answer(&s, q);
+                    drop(s);
+                    if link.write_all(&[a]).is_err() {
+                        return;
+                    }
+                }
+                i += 3;
+            } else {
+                state.lock().unwrap().printed.push(pending[i]);
+                i += 1;
+            }
+        }
+        pending.drain(..i);
+    }
+}
+
+/// A printer on a loopback port; every connection is served in turn.
+fn network_printer() -> (u16, Shared) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let state: Shared = Arc::default();
+    let s = state.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            serve(conn, &s);
+        }
+    });
+    (port, state)
+}
+
+const TICKET: &[u8] = b"\x1b@\x1bt\x10A042\n\x1dV\x42\x03";
+
+fn check_every_state(printer: &mut dyn Printer, state: &Shared) {
+    assert_eq!(printer.status().unwrap(), PrinterStatus::Ready);
+    printer.print(TICKET).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state.lock().unwrap().printed.len() < TICKET.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        state.lock().unwrap().printed,
+        TICKET,
+        "the ticket's bytes, exactly"
+    );
+
+    state.lock().unwrap().near_end = true;
+    assert_eq!(printer.status().unwrap(), PrinterStatus::PaperLow);
+    state.lock().unwrap().out = true;
+    assert_eq!(printer.status().unwrap(), PrinterStatus::PaperOut);
+    {
+        let mut s = state.lock().unwrap();
+        (s.out, s.near_end, s.cover_open) = (false, false, true);
+    }
+    assert_eq!(printer.status().unwrap(), PrinterStatus::CoverOpen);
+    state.lock().unwrap().cover_open = false;
+    assert_eq!(printer.status().unwrap(), PrinterStatus::Ready);
+    // Three questions a status, two when the cover is open (nothing more to learn).
+    assert_eq!(state.lock().unwrap().questions, 4 * 3 + 2);
+}
+
+#[test]
+fn a_network_printer_reports_each_state_and_gets_the_exact_bytes() {
+    let (port, state) = network_printer();
+    let mut printer = EscPosPrinter::network("127.0.0.1".into(), port, Duration::from_millis(500));
+    check_every_state(&mut printer, &state);
+}
+
+#[test]
+fn a_printer_that_does_not_answer_is_offline_within_the_timeout_then_comes_back() {
+    let (port, state) = network_printer();
+    let mut printer = EscPosPrinter::network("127.0.0.1".into(), port, Duration::from_millis(300));
+    state.lock().unwrap().mute = true;
+    let start = Instant::now();
+    assert!(matches!(printer.status(), Err(PrinterError::Offline(_))));
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "gave up after {:?}",
+        start.elapsed()
+    );
+    // The silent connection was dropped; the next ticket opens a fresh one.
+    state.lock().unwrap().mute = false;
+    assert_eq!(printer.status().unwrap(), PrinterStatus::Ready);
+}
+
+#[test]
+fn a_network_printer_that_is_gone_is_offline_not_a_hang() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut printer = EscPosPrinter::network("127.0.0.1".into(), port, Duration::from_millis(300));
+    assert!(matches!(printer.status(), Err(PrinterError::Offline(_))));
+    assert!(matches!(
+        printer.print(TICKET),
+        Err(PrinterError::Offline(_))
+    ));
+}
+
+/// A pseudo-terminal pair in raw mode: the far end is the printer.
+fn pty() -> (serialport::TTYPort, String) {
+    let (master, slave) = serialport::TTYPort::pair().expect("a pseudo-terminal");
+    let name = serialport::SerialPort::name(&slave).expect("the pty's path");
+    // The driver opens the path itself.
+    drop(slave);
+    (master, name)
+}
+
+fn pty_printer(master: serialport::TTYPort) -> Shared {
+    let state: Shared = Arc::default();
+    let s = state.clone();
+    std::thread::spawn(move || {
+        let mut master = master;
+        serialport::SerialPort::set_timeout(&mut master, Duration::from_secs(3600)).unwrap();
+        serve(master, &s);
+    });
+    state
+}
+
+#[test]
+fn a_serial_printer_reports_each_state_and_gets_the_exact_bytes() {
+    let (master, path) = pty();
+    let state = pty_printer(master);
+    let mut printer = EscPosPrinter::serial(path, 19200, Duration::from_millis(500));
+    check_every_state(&mut printer, &state);
+}
+
+#[test]
+fn a_usblp_printer_reports_each_state_and_a_silent_one_times_out() {
+    let (master, path) = pty();
+    let state = pty_printer(master);
+    let mut printer = EscPosPrinter::lp(path.into(), Duration::from_millis(300), true);
+    check_every_state(&mut printer, &state);
+    state.lock().unwrap().mute = true;
+    let start = Instant::now();
+    assert!(matches!(printer.status(), Err(PrinterError::Offline(_))));
+    assert!(start.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn a_one_way_printer_is_not_asked_and_still_prints() {
+    let (master, path) = pty();
+    let state = pty_printer(master);
+    let mut printer = EscPosPrinter::lp(path.into(), Duration::from_millis(300), false);
+    assert_eq!(printer.status().unwrap(), PrinterStatus::Ready);
+    printer.print(TICKET).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let s = state.lock().unwrap();
+    assert_eq!(s.questions, 0);
+    assert_eq!(s.printed, TICKET);
+}

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod devices;
 pub mod domain;
 pub mod i18n;
 pub mod kiosk;

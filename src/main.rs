@@ -86,6 +86,13 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Prints a test ticket on the configured printer (installers: check the code page, the
+    /// QR code and the cut) and writes a picture of what was sent.
+    PrintTest {
+        /// PNG file of the preview.
+        #[arg(long, default_value = "print-test.png")]
+        preview: PathBuf,
+    },
     /// Issues tickets in a loop, printing each number after its commit (crash tests, load).
     #[command(hide = true)]
     StressTickets {
@@ -209,6 +216,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::StressTickets { db, count } => stress_tickets(&db, count),
+        Command::PrintTest { preview } => print_test(&config, &preview),
+    }
+}
+
+/// A ticket with every accented letter and the euro sign, on the configured printer.
+fn print_test(config: &Config, preview: &Path) -> anyhow::Result<()> {
+    let options = sportello::devices::print_options(&config.printer);
+    let layout = ticket::TicketLayout {
+        sede: "INPS – Prova di stampa".into(),
+        number: "T000".into(),
+        service: "àèéìòù ÀÈÉÌÒÙ € – «prova»".into(),
+        issued: chrono::Local::now().format("%d/%m/%Y %H:%M").to_string(),
+        ahead: 0,
+        wait: format!(
+            "carta {} mm, codepage ESC t {}",
+            if options.paper == ticket::Paper::Mm58 {
+                58
+            } else {
+                80
+            },
+            options.code_page
+        ),
+        follow_url: "https://sportello.example/prova-di-stampa".into(),
+    };
+    let bytes = ticket::render(&layout, &options)?;
+    let picture = ticket::preview::preview(&bytes, options.paper, options.code_page)?;
+    std::fs::write(preview, picture.png())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", preview.display()))?;
+    println!("preview of the test ticket: {}", preview.display());
+    let Some(mut printer) = sportello::devices::printer(&config.printer, None)? else {
+        anyhow::bail!("printer.kind is \"none\": there is no printer to test");
+    };
+    let status = printer.status()?;
+    println!("printer status: {status:?}");
+    match status {
+        hardware::printer::PrinterStatus::Ready | hardware::printer::PrinterStatus::PaperLow => {
+            printer.print(&bytes)?;
+            println!(
+                "test ticket sent: compare the accents, the euro sign and the QR code with the preview"
+            );
+            Ok(())
+        }
+        other => anyhow::bail!("the printer cannot print now: {other:?}"),
     }
 }
 
@@ -311,17 +361,32 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("privacy.person_key_secret is too short"))?
     };
     let mut kiosk = Kiosk::new(branch.clone())?.with_keyer(keyer);
-    if demo {
-        // No printer in the demo: the simulated one keeps the ESC/POS bytes of every ticket.
-        let path = config.demo.data_dir.join("printer.bin");
-        kiosk = kiosk.with_printer(
-            Box::new(hardware::printer::SimulatedPrinter::new(path)),
-            ticket::PrintOptions::default(),
-        );
+    // The demo's simulated printer keeps the ESC/POS bytes of every ticket in its folder.
+    let demo_printer = config.demo.data_dir.join("printer.bin");
+    if let Some(printer) =
+        sportello::devices::printer(&config.printer, demo.then_some(demo_printer.as_path()))?
+    {
+        kiosk = kiosk.with_printer(printer, sportello::devices::print_options(&config.printer));
     }
+    let alerts = branch.clone();
+    let scanner = sportello::devices::scanner(
+        &config.scanner,
+        Box::new(move |present| {
+            let alert = sportello::queue::DeviceAlert::ScannerGone;
+            let command = if present {
+                sportello::queue::Command::ClearAlert { alert }
+            } else {
+                tracing::warn!("QR scanner gone");
+                sportello::queue::Command::RaiseAlert { alert }
+            };
+            if let Err(e) = alerts.execute(command) {
+                tracing::warn!(error = %e, "scanner alert not recorded");
+            }
+        }),
+    )?;
     if !headless {
         #[cfg(feature = "kiosk")]
-        return run_ui(kiosk);
+        return run_ui(kiosk, scanner);
         #[cfg(not(feature = "kiosk"))]
         anyhow::bail!("this build has no touchscreen UI: run `sportello kiosk --headless`");
     }
@@ -338,15 +403,17 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
                 .join(", ")
         );
     }
-    let mut scanner = hardware::scanner::LineScanner::new(stdin.lock());
-    kiosk.run_headless(&mut scanner, &mut std::io::stdout().lock())?;
+    let mut scanner = scanner;
+    kiosk.run_headless(scanner.as_mut(), &mut std::io::stdout().lock())?;
     Ok(())
 }
 
-/// The touchscreen UI; scans arrive on standard input (the scanner's line driver).
+/// The touchscreen UI; scans arrive from the scanner on a thread of their own.
 #[cfg(feature = "kiosk")]
-fn run_ui(kiosk: Kiosk) -> anyhow::Result<()> {
-    use std::io::BufRead;
+fn run_ui(
+    kiosk: Kiosk,
+    mut scanner: Box<dyn hardware::scanner::Scanner + Send>,
+) -> anyhow::Result<()> {
     let voice = Arc::new(sportello::kiosk::guide::Speaker::new(Arc::new(
         sportello::speech::EspeakNg::default(),
     )));
@@ -362,9 +429,15 @@ fn run_ui(kiosk: Kiosk) -> anyhow::Result<()> {
     })?;
     let scans = ui.scan_handle();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            if !line.trim().is_empty() {
-                scans.scanned(line.trim());
+        loop {
+            match scanner.next_scan() {
+                Ok(Some(line)) if !line.trim().is_empty() => scans.scanned(line.trim()),
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "the scanner stopped");
+                    return;
+                }
             }
         }
     });

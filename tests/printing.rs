@@ -34,3 +34,228 @@ fn every_kiosk_text_and_service_name_encodes_to_the_printer_code_page() {
     }
     assert!(checked > 300, "{checked} texts");
 }
+
+fn sportello() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sportello"));
+    cmd.env_remove("RUST_LOG").env_remove("SPORTELLO_CONFIG");
+    cmd
+}
+
+/// Reads the QR code of a PNG file (as a scanner would read the visitor's phone screen).
+fn read_qr_png(path: &std::path::Path) -> String {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "{}", path.display());
+    grids[0].decode().unwrap().1
+}
+
+fn qr_in(p: &ticket::preview::Preview) -> Vec<String> {
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(p.width, p.height(), |x, y| {
+        p.pixels[y * p.width + x]
+    });
+    img.detect_grids()
+        .into_iter()
+        .map(|g| g.decode().expect("a readable QR code").1)
+        .collect()
+}
+
+/// The visitor's path end to end: `demo-data` writes the booking QR codes; each is read back
+/// from its PNG and fed, with a repeat, a walk-in and refusals, to the headless kiosk through a
+/// named-pipe scanner (configured as a device would be). Every ticket the kiosk reports is on
+/// the simulated printer's paper: read back, its number, service and follow-the-queue QR code
+/// are right; the refusals printed nothing.
+#[test]
+fn every_demo_booking_scanned_prints_its_ticket_with_a_readable_qr_code() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = sportello()
+        .args(["demo-data", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut codes: Vec<String> = {
+        let mut files: Vec<_> = std::fs::read_dir(data.join("qr"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files.iter().map(|f| read_qr_png(f)).collect()
+    };
+    assert_eq!(codes.len(), 12);
+    codes.push(codes[5].clone());
+    codes.extend(["P", "A", "SP1:NOTBASE45!!", "https://example.org/x"].map(String::from));
+
+    let fifo = dir.path().join("scanner");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let config = dir.path().join("sportello.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[scanner]\nkind = \"fifo\"\npath = {:?}\n",
+            fifo.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = sportello()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "kiosk",
+            "--demo",
+            "--headless",
+            "--lan-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    // One write per code, as a scanner sends them; the kiosk answers each.
+    for code in &codes {
+        w.write_all(format!("{code}\r\n").as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(w);
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answers = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if line.starts_with("BIGLIETTO") || line.starts_with("NON ACCETTATO") {
+            answers.push(line);
+        }
+        if answers.len() == codes.len() {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(answers.len(), codes.len(), "{answers:#?}");
+    let number = |a: &str| {
+        a.strip_prefix("BIGLIETTO ")
+            .map(|a| a.split(' ').next().unwrap().to_owned())
+    };
+    let numbers: Vec<String> = answers.iter().filter_map(|a| number(a)).collect();
+    // Ten bookings inside their window, the repeat (a reprint of the same number), a walk-in;
+    // the booking past its window, the one not yet open, the appointment-only service and the
+    // two bad codes are refused.
+    assert_eq!(numbers.len(), 12, "{answers:#?}");
+    assert_eq!(
+        number(&answers[12]),
+        number(&answers[5]),
+        "the repeat reprints the same number"
+    );
+
+    let paper = std::fs::read(data.join("printer.bin")).unwrap();
+    // Tickets start with ESC @ then ESC t.
+    let starts: Vec<usize> = paper
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"\x1b@\x1bt")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        starts.len(),
+        numbers.len(),
+        "one printed ticket per answer, no more"
+    );
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    for (k, number) in numbers.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(paper.len());
+        let p = ticket::preview::preview(&paper[starts[k]..end], ticket::Paper::Mm80, 16).unwrap();
+        assert!(
+            p.transcript.contains(&format!("[CB4x4] {number}\n")),
+            "ticket {k}: {}",
+            p.transcript
+        );
+        assert!(
+            p.transcript.contains("Sede di Roma Eur"),
+            "{}",
+            p.transcript
+        );
+        assert!(
+            p.transcript.ends_with("<partial cut>\n"),
+            "{}",
+            p.transcript
+        );
+        assert_eq!(
+            qr_in(&p),
+            [format!(
+                "{}/7001/{today}/{number}",
+                sportello::kiosk::FOLLOW_BASE
+            )],
+            "ticket {k}"
+        );
+    }
+}
+
+/// `sportello print-test` sends a test ticket to the configured printer and writes its
+/// picture; a printer without paper is reported, not printed on.
+#[test]
+fn print_test_prints_every_accent_and_writes_the_preview() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sportello.toml");
+    let bin = dir.path().join("printer.bin");
+    std::fs::write(
+        &config,
+        format!(
+            "[printer]\nkind = \"simulated\"\nfile = {:?}\npaper = \"58mm\"\nqr = \"raster\"\n",
+            bin.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let png = dir.path().join("preview.png");
+    let out = sportello()
+        .arg("--config")
+        .arg(&config)
+        .args(["print-test", "--preview"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p =
+        ticket::preview::preview(&std::fs::read(&bin).unwrap(), ticket::Paper::Mm58, 16).unwrap();
+    assert!(p.transcript.contains("àèéìòù ÀÈÉÌÒÙ €"), "{}", p.transcript);
+    assert!(p.transcript.contains("<raster "), "{}", p.transcript);
+    assert_eq!(qr_in(&p), ["https://sportello.example/prova-di-stampa"]);
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    std::fs::write(
+        &config,
+        "[printer]\nkind = \"network\"\naddress = \"127.0.0.1:9\"\ntimeout_ms = 300\n",
+    )
+    .unwrap();
+    let out = sportello()
+        .arg("--config")
+        .arg(&config)
+        .args(["print-test", "--preview"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not answer"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

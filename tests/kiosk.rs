@@ -75,7 +75,14 @@ fn an_untrusted_clock_accepts_a_day_either_side_and_skips_the_window() {
     clock.advance(Duration::days(3));
     assert_eq!(
         key(&k.scan(&demo.appointments[2].token)),
-        "checkin-not-today"
+        "checkin-expired",
+        "two days late"
+    );
+    clock.advance(Duration::days(-5));
+    assert_eq!(
+        key(&k.scan(&demo.appointments[2].token)),
+        "checkin-not-today",
+        "two days early"
     );
 }
 
@@ -195,4 +202,194 @@ fn tickets_print_after_the_commit_and_a_printer_fault_shows_the_number_and_alert
         alerts().is_empty(),
         "the alert clears when the printer prints again"
     );
+}
+
+/// Every way a visitor can be turned away at the scanner, each with its own catalogue key and
+/// text, and none of them issues or prints anything: not today, expired, too early, too late,
+/// another sede (named), cancelled, unreadable, not a booking, signed with an unknown key,
+/// altered by one bit, outside opening hours, daily cap reached.
+#[test]
+fn every_refusal_has_its_own_message_and_prints_nothing() {
+    use hardware::printer::SimulatedPrinter;
+    use sportello::domain::AppointmentState;
+    use sportello::domain::token::{BookingClaims, TokenSigner};
+    let dir = tempfile::tempdir().unwrap();
+    // Thursday 10:00 in Rome.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    let demo = DemoBranch::generate(4, clock.local_now().naive_local());
+    let mut replica = demo.replica();
+    let cancelled = demo.appointments[3].appointment.id;
+    replica
+        .appointments
+        .iter_mut()
+        .find(|a| a.id == cancelled)
+        .unwrap()
+        .state = AppointmentState::CancelledByUser;
+    replica.rules.daily_cap = 1;
+    store.apply_replica(&replica).unwrap();
+    let branch = Branch::open(store, clock.clone()).unwrap();
+    let paper = dir.path().join("printer.bin");
+    let mut k = Kiosk::new(branch).unwrap().with_printer(
+        Box::new(SimulatedPrinter::new(paper.clone())),
+        ticket::PrintOptions::default(),
+    );
+
+    let ok = &demo.appointments[2];
+    let base = BookingClaims {
+        booking: ok.appointment.id,
+        sede: demo.sede.code,
+        starts_at: ok.appointment.starts_at,
+        service: ok.appointment.service,
+        person: ok.appointment.person_key.unwrap(),
+    };
+    let signed = |c: &BookingClaims| demo.signer.sign(c).unwrap();
+    let day = chrono::Duration::days(1);
+    let other_sede = sportello::domain::sedi::all()
+        .into_iter()
+        .find(|s| s.code != demo.sede.code)
+        .unwrap();
+    let flipped = {
+        let token = &ok.token;
+        let mut bytes = base45::decode(&token["SP1:".len()..]).unwrap();
+        bytes[10] ^= 0x04;
+        format!("SP1:{}", base45::encode(&bytes))
+    };
+    let foreign = TokenSigner::from_seed(77, &[9; 32]).sign(&base).unwrap();
+    let cases: Vec<(String, &str, String)> = vec![
+        (
+            signed(&BookingClaims {
+                starts_at: base.starts_at + day * 2,
+                ..base
+            }),
+            "checkin-not-today",
+            "28/11/2026".into(),
+        ),
+        (
+            signed(&BookingClaims {
+                starts_at: base.starts_at - day * 2,
+                ..base
+            }),
+            "checkin-expired",
+            "scaduta".into(),
+        ),
+        (
+            demo.appointments[11].token.clone(),
+            "checkin-too-early",
+            "apre alle".into(),
+        ),
+        (
+            demo.appointments[0].token.clone(),
+            "checkin-too-late",
+            "15 minuti".into(),
+        ),
+        (
+            signed(&BookingClaims {
+                sede: other_sede.code,
+                ..base
+            }),
+            "checkin-other-sede",
+            other_sede.name.clone(),
+        ),
+        (
+            demo.appointments[3].token.clone(),
+            "booking-cancelled",
+            "annullata".into(),
+        ),
+        (
+            ok.token[..20].to_owned(),
+            "token-malformed",
+            "illeggibile".into(),
+        ),
+        (
+            "WIFI:S:lobby;;".into(),
+            "token-not-a-booking",
+            "non è una prenotazione".into(),
+        ),
+        (foreign, "token-unknown-key", "chiave sconosciuta".into()),
+        (flipped, "token-bad-signature", "alterato".into()),
+    ];
+    let mut keys = std::collections::BTreeSet::new();
+    let mut texts = std::collections::BTreeSet::new();
+    for (input, want, fragment) in &cases {
+        let a = k.scan(input);
+        assert_eq!(key(&a), *want, "{input}: {a:?}");
+        let text = refused_text(&a);
+        assert!(text.contains(fragment.as_str()), "{want}: {text}");
+        keys.insert(key(&a));
+        texts.insert(text);
+    }
+    assert_eq!(keys.len(), cases.len(), "one key per case");
+    assert_eq!(texts.len(), cases.len(), "one text per case");
+    assert!(!paper.exists(), "nothing printed");
+
+    // Walk-ins: the first takes the day's only place; the second finds the cap.
+    assert_eq!(key(&k.walk_in("P".parse().unwrap())), "ticket");
+    let printed = std::fs::read(&paper).unwrap();
+    let capped = k.walk_in("P".parse().unwrap());
+    assert_eq!(key(&capped), "queue-daily-cap", "{capped:?}");
+    // At 22:00 the service is closed.
+    clock.advance(chrono::Duration::hours(12));
+    let closed = k.walk_in("R".parse().unwrap());
+    assert_eq!(key(&closed), "queue-closed-hours", "{closed:?}");
+    assert!(refused_text(&closed).contains("chiuso"));
+    assert_eq!(
+        std::fs::read(&paper).unwrap(),
+        printed,
+        "nothing more printed"
+    );
+}
+
+/// The hub rotates its signing key: while both verifying keys are pulled, tokens of either
+/// pass; once the old key is withdrawn, its tokens are refused as signed with an unknown key.
+#[test]
+fn key_rotation_accepts_both_keys_then_only_the_new_one() {
+    use sportello::domain::token::TokenSigner;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let demo = DemoBranch::generate(4, clock.local_now().naive_local());
+    let new = TokenSigner::from_seed(demo.signer.key_id() + 1, &[42; 32]);
+    let claims = |i: usize| {
+        let a = &demo.appointments[i].appointment;
+        sportello::domain::token::BookingClaims {
+            booking: a.id,
+            sede: demo.sede.code,
+            starts_at: a.starts_at,
+            service: a.service,
+            person: a.person_key.unwrap(),
+        }
+    };
+    let mut replica = demo.replica();
+    replica
+        .verifying_keys
+        .push((new.key_id(), new.verifying_key()));
+    let path = dir.path().join("k.sqlite");
+    let mut store = Store::open(&path, &StoreOptions::default()).unwrap();
+    store.apply_replica(&replica).unwrap();
+    let branch = Branch::open(store, clock.clone()).unwrap();
+    let mut k = Kiosk::new(branch.clone()).unwrap();
+    assert_eq!(
+        key(&k.scan(&demo.appointments[1].token)),
+        "ticket",
+        "old key"
+    );
+    assert_eq!(
+        key(&k.scan(&new.sign(&claims(2)).unwrap())),
+        "ticket",
+        "new key"
+    );
+
+    replica.verifying_keys.retain(|(id, _)| *id == new.key_id());
+    branch.with_store(|s| s.apply_replica(&replica)).unwrap();
+    let mut k = Kiosk::new(branch).unwrap();
+    assert_eq!(
+        key(&k.scan(&demo.appointments[4].token)),
+        "token-unknown-key",
+        "the withdrawn key"
+    );
+    assert_eq!(key(&k.scan(&new.sign(&claims(5)).unwrap())), "ticket");
 }

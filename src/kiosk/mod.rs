@@ -290,13 +290,22 @@ impl Kiosk {
     ) -> Answer {
         let trusted = self.clock.trust() == crate::domain::ClockTrust::Trusted;
         let today = self.clock.today();
-        let days_off = (starts_at.date() - today).num_days().abs();
+        let days_off = (starts_at.date() - today).num_days();
         // An untrusted clock may be a day off (brief, decision 3): a day either side passes.
+        if days_off < -i64::from(!trusted) {
+            return Answer::Refused {
+                key: "checkin-expired",
+                message: msg!(
+                    "la prenotazione era per il {} ed è scaduta: può prenotare di nuovo o prendere un biglietto",
+                    starts_at.format("%d/%m/%Y")
+                ),
+            };
+        }
         if days_off > i64::from(!trusted) {
             return Answer::Refused {
                 key: "checkin-not-today",
                 message: msg!(
-                    "la prenotazione è per il {}, non per oggi",
+                    "la prenotazione è per il {}, non per oggi: torni quel giorno",
                     starts_at.format("%d/%m/%Y")
                 ),
             };

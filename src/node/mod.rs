@@ -66,7 +66,12 @@ impl UserMessage for NodeError {
             Self::Queue(e) => e.message_key(),
             Self::Store(e) => e.message_key(),
             Self::UnknownBooking(_) => "booking-unknown",
-            Self::NotCheckInable { .. } => "booking-not-check-inable",
+            Self::NotCheckInable { state, .. } => match state {
+                AppointmentState::CancelledByUser | AppointmentState::CancelledBySede => {
+                    "booking-cancelled"
+                }
+                _ => "booking-not-check-inable",
+            },
         }
     }
 }

@@ -136,6 +136,16 @@ impl Store {
                     ],
                 )?;
             }
+            // The replica carries the whole set: a key the hub withdrew is gone here too.
+            let existing: Vec<u16> = tx
+                .prepare("SELECT key_id FROM verifying_key")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in existing {
+                if !replica.verifying_keys.iter().any(|(k, _)| *k == id) {
+                    tx.execute("DELETE FROM verifying_key WHERE key_id = ?1", [id])?;
+                }
+            }
             for (key_id, public) in &replica.verifying_keys {
                 tx.execute(
                     "INSERT INTO verifying_key (key_id, public_key, added_at) VALUES (?1, ?2, ?3)

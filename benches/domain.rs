@@ -90,10 +90,24 @@ fn verify_booking_token(bencher: Bencher) {
         .bench(|| black_box(verifier.verify(black_box(&token)).unwrap()));
 }
 
+/// The worst a scanner can send: 4 KB of base45 behind the prefix (decoded in full, then
+/// refused by length), and 4 KB of noise. Time and memory stay bounded by the input.
+#[divan::bench(args = ["base45", "noise"])]
+fn verify_4_kb_garbage(bencher: Bencher, kind: &str) {
+    let verifier = TokenVerifier::new();
+    let text = match kind {
+        "base45" => format!("SP1:{}", "A0".repeat(2046)),
+        _ => (0..4096u32)
+            .map(|i| char::from(b' ' + (i * 7919 % 90) as u8))
+            .collect(),
+    };
+    bencher.bench(|| black_box(verifier.verify(black_box(&text)).unwrap_err()));
+}
+
 /// Ticket rendering alone (layout, strict Windows-1252 encoding, ESC/POS bytes): goal < 1 ms.
-#[divan::bench]
-fn render_ticket(bencher: Bencher) {
-    use ticket::{PrintOptions, TicketLayout, render};
+#[divan::bench(args = ["native", "raster"])]
+fn render_ticket(bencher: Bencher, qr: &str) {
+    use ticket::{PrintOptions, QrMode, TicketLayout, render};
     let layout = TicketLayout {
         sede: "INPS – Sede di Roma Eur".into(),
         number: "A042".into(),
@@ -103,6 +117,13 @@ fn render_ticket(bencher: Bencher) {
         wait: "10–25 minuti".into(),
         follow_url: "https://sportello.example/coda/7001/2026-11-26/A042".into(),
     };
-    let options = PrintOptions::default();
+    let options = PrintOptions {
+        qr: if qr == "raster" {
+            QrMode::Raster
+        } else {
+            QrMode::Native
+        },
+        ..PrintOptions::default()
+    };
     bencher.bench(|| black_box(render(black_box(&layout), &options).unwrap()));
 }

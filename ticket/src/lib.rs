@@ -194,22 +194,25 @@ impl Bytes {
             (side % 256) as u8,
             (side / 256) as u8,
         ]);
-        for y in 0..side {
-            let my = (y / module as usize).checked_sub(quiet);
-            let mut row = vec![0u8; row_bytes];
-            for x in 0..side {
-                let mx = (x / module as usize).checked_sub(quiet);
-                let dark = match (mx, my) {
-                    (Some(mx), Some(my)) if mx < modules && my < modules => {
-                        colors[my * modules + mx] == qrcode::Color::Dark
+        // One row of bits per module row, sent `module` times: a module is a square of dots.
+        let module = module as usize;
+        let mut row = vec![0u8; row_bytes];
+        for my in 0..modules + 2 * quiet {
+            row.fill(0);
+            let inside_y = my >= quiet && my < quiet + modules;
+            if inside_y {
+                for mx in 0..modules {
+                    if colors[(my - quiet) * modules + mx] == qrcode::Color::Dark {
+                        let x0 = (mx + quiet) * module;
+                        for x in x0..x0 + module {
+                            row[x / 8] |= 0x80 >> (x % 8);
+                        }
                     }
-                    _ => false,
-                };
-                if dark {
-                    row[x / 8] |= 0x80 >> (x % 8);
                 }
             }
-            self.raw(&row);
+            for _ in 0..module {
+                self.raw(&row);
+            }
         }
         Ok(self)
     }

@@ -92,8 +92,8 @@ fn main() {
             ticket::PrintOptions::default(),
         );
         // The yardstick: a one-row insert committed with fsync on a file beside the store.
-        let bare = rusqlite::Connection::open(dir.path().join(format!("bare-{round}.sqlite")))
-            .unwrap();
+        let bare =
+            rusqlite::Connection::open(dir.path().join(format!("bare-{round}.sqlite"))).unwrap();
         bare.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(x INTEGER);",
         )
@@ -103,7 +103,14 @@ fn main() {
             let answer = kiosk.scan(token);
             scans.push(start.elapsed());
             assert!(
-                matches!(answer, Answer::Ticket { printed: true, reprint: false, .. }),
+                matches!(
+                    answer,
+                    Answer::Ticket {
+                        printed: true,
+                        reprint: false,
+                        ..
+                    }
+                ),
                 "{answer:?}"
             );
             let start = Instant::now();

@@ -97,3 +97,61 @@ fn screens_match_their_reference_pictures() {
         );
     }
 }
+
+/// Without paper the ticket stays on screen, large, with its QR code: rendered by the real
+/// renderer, the code on the screen reads back (as a visitor's phone would) to the ticket's
+/// follow-the-queue link.
+#[test]
+fn a_ticket_that_was_not_printed_shows_a_qr_code_a_phone_can_read() {
+    use slint::ComponentHandle;
+    use sportello::kiosk::ui::WalkInAdapter;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    store
+        .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
+        .unwrap();
+    let branch = Branch::open(store, clock).unwrap();
+    let renderer = Renderer::install().unwrap();
+    // No printer at all: every ticket is "not printed".
+    let ui = KioskUi::with_dispatch(Kiosk::new(branch).unwrap(), Dispatch::Inline).unwrap();
+    ui.window()
+        .global::<WalkInAdapter>()
+        .invoke_take_ticket("P".into());
+    let shot = Shot {
+        screen: Screen::Walkin,
+        lang: "it".into(),
+        width: 1280,
+        height: 800,
+        high_contrast: false,
+        large_text: false,
+        seated: false,
+    };
+    let png = renderer.render(&ui, &shot).unwrap();
+    if std::env::var("SPORTELLO_UPDATE_GOLDEN").as_deref() == Ok("1") {
+        let out =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/ticket-not-printed.png");
+        std::fs::write(out, &png).unwrap();
+    }
+    let (w, h, rgb) = decode(&png);
+    let grey: Vec<u8> = rgb
+        .chunks_exact(3)
+        .map(|p| ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8)
+        .collect();
+    let (w, h) = (w as usize, h as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| grey[y * w + x]);
+    let found: Vec<String> = img
+        .detect_grids()
+        .into_iter()
+        .filter_map(|g| g.decode().ok().map(|d| d.1))
+        .collect();
+    assert_eq!(
+        found,
+        [format!(
+            "{}/7001/2026-11-26/P001",
+            sportello::kiosk::FOLLOW_BASE
+        )]
+    );
+}

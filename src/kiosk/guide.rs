@@ -60,15 +60,20 @@ pub fn for_answer(answer: &Answer) -> String {
             ahead,
             wait,
             reprint,
-            ..
+            printed,
         } => {
             let again = if *reprint {
                 "La registrazione era già stata fatta: ecco di nuovo il suo biglietto. "
             } else {
                 ""
             };
+            let paper = if *printed {
+                ""
+            } else {
+                " Il biglietto non è stato stampato: ricordi il numero, o lo fotografi sullo schermo, e lo mostri allo sportello."
+            };
             format!(
-                "{again}Il suo biglietto è {}. Persone prima di lei: {}. Attesa stimata: {}.",
+                "{again}Il suo biglietto è {}. Persone prima di lei: {}. Attesa stimata: {}.{paper}",
                 crate::speech::spell_ticket(ticket.number),
                 ahead,
                 wait.text().replace('–', " a ")

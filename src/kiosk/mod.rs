@@ -377,8 +377,17 @@ impl Kiosk {
         }
     }
 
+    /// The public page where a ticket's place in the queue can be followed (its QR code).
+    pub fn follow_url(&self, ticket: &Ticket) -> String {
+        format!(
+            "{FOLLOW_BASE}/{}/{}/{}",
+            self.sede.code, ticket.business_day, ticket.number
+        )
+    }
+
     fn print(&mut self, ticket: &Ticket, ahead: u32, wait: &WaitRange) -> bool {
         let service = self.service_name(ticket.number.letter());
+        let follow_url = self.follow_url(ticket);
         let Some((printer, options)) = &mut self.printer else {
             return false;
         };
@@ -393,10 +402,7 @@ impl Kiosk {
                 .to_string(),
             ahead,
             wait: wait.text(),
-            follow_url: format!(
-                "{FOLLOW_BASE}/{}/{}/{}",
-                self.sede.code, ticket.business_day, ticket.number
-            ),
+            follow_url,
         };
         let (ready, mut alert) = match printer.status() {
             Ok(PrinterStatus::Ready) => (true, None),

@@ -232,6 +232,43 @@ fn language_of(w: &MainWindow) -> Lang {
     Lang::from_code(&w.global::<SessionAdapter>().get_language())
 }
 
+/// Shows an answer; a ticket that was not printed gets its QR code on screen.
+fn show_outcome(w: &MainWindow, outcome: Outcome) {
+    let a = w.global::<OutcomeAdapter>();
+    if outcome.ok && !outcome.printed {
+        a.set_qr(qr_image(&outcome.follow));
+    }
+    a.set_outcome(outcome);
+}
+
+/// A QR code as an image, one pixel a module with its quiet zone (the UI scales it up without
+/// smoothing).
+pub fn qr_image(text: &str) -> slint::Image {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M) else {
+        return slint::Image::default();
+    };
+    let n = code.width();
+    let side = n + 8;
+    let colors = code.to_colors();
+    let mut buf = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(side as u32, side as u32);
+    let white = slint::Rgb8Pixel {
+        r: 255,
+        g: 255,
+        b: 255,
+    };
+    let black = slint::Rgb8Pixel { r: 0, g: 0, b: 0 };
+    for (i, px) in buf.make_mut_slice().iter_mut().enumerate() {
+        let (x, y) = (i % side, i / side);
+        let dark = x >= 4
+            && y >= 4
+            && x < n + 4
+            && y < n + 4
+            && colors[(y - 4) * n + (x - 4)] == qrcode::Color::Dark;
+        *px = if dark { black } else { white };
+    }
+    slint::Image::from_rgb8(buf)
+}
+
 fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
     match answer {
         Answer::Ticket {
@@ -251,6 +288,7 @@ fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome {
                 wait: wait.message().text(lang).into(),
                 message: SharedString::default(),
                 printed: *printed,
+                follow: kiosk.follow_url(ticket).into(),
             }
         }
         Answer::Refused { message, .. } => Outcome {
@@ -417,7 +455,7 @@ impl ScanHandle {
                 a.set_staff_called(true);
             } else {
                 a.set_screen(Screen::Checkin);
-                w.global::<OutcomeAdapter>().set_outcome(outcome);
+                show_outcome(&w, outcome);
             }
             if a.get_speech() {
                 voice.say(&guide::for_answer(&answer));
@@ -504,7 +542,7 @@ fn run(
         if matches!(answer, Answer::Assistance) {
             a.set_staff_called(true);
         } else {
-            w.global::<OutcomeAdapter>().set_outcome(outcome);
+            show_outcome(&w, outcome);
         }
         if a.get_speech() {
             voice.say(&guide::for_answer(&answer));

@@ -393,3 +393,115 @@ fn key_rotation_accepts_both_keys_then_only_the_new_one() {
     );
     assert_eq!(key(&k.scan(&new.sign(&claims(5)).unwrap())), "ticket");
 }
+
+/// A power cut between a ticket's commit and its printing: after the restart the kiosk offers
+/// that ticket again (same number), not tickets that reached paper nor ones too old to matter,
+/// and never issues a second number.
+#[test]
+fn after_a_crash_between_commit_and_print_the_same_ticket_is_offered_again() {
+    use hardware::printer::SimulatedPrinter;
+    use sportello::domain::{ServiceLetter, TicketPriority};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let paper = dir.path().join("printer.bin");
+    let printer = || {
+        (
+            Box::new(SimulatedPrinter::new(paper.clone())) as Box<dyn hardware::printer::Printer>,
+            ticket::PrintOptions::default(),
+        )
+    };
+    let (k, demo) = kiosk(dir.path(), &clock);
+    let (p, o) = printer();
+    let mut k = k.with_printer(p, o);
+    assert!(k.pending_reprints().is_empty());
+    // Printed: never offered again.
+    assert_eq!(key(&k.scan(&demo.appointments[1].token)), "ticket");
+    let branch = k.branch().clone();
+    // Committed long ago and never printed: its visitor is at the front desk by now.
+    let old = branch
+        .issue_ticket(ServiceLetter::parse("R").unwrap(), TicketPriority::WalkIn)
+        .unwrap();
+    clock.advance(Duration::minutes(20));
+    // Committed, then the power went: the kiosk never reached the printer.
+    let lost = branch
+        .issue_ticket(ServiceLetter::parse("P").unwrap(), TicketPriority::WalkIn)
+        .unwrap();
+    let lost_booking = branch
+        .check_in(
+            demo.appointments[2].appointment.id,
+            demo.appointments[2].appointment.person_key,
+        )
+        .unwrap()
+        .ticket;
+    let before = std::fs::read(&paper).unwrap();
+    drop(k);
+    drop(branch);
+
+    // The restart.
+    let store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    let branch = Branch::open(store, clock.clone()).unwrap();
+    let (p, o) = printer();
+    let mut k = Kiosk::new(branch.clone()).unwrap().with_printer(p, o);
+    let offered: Vec<String> = k
+        .pending_reprints()
+        .iter()
+        .map(|t| t.number.to_string())
+        .collect();
+    assert_eq!(
+        offered,
+        [lost.number.to_string(), lost_booking.number.to_string()],
+        "not {} (printed) nor {} (too old)",
+        "A001",
+        old.number
+    );
+    let tickets = branch.read(|q, _| q.tickets().count());
+    let answers = k.reprint_pending();
+    assert_eq!(answers.len(), 2);
+    for (a, want) in answers.iter().zip(&offered) {
+        match a {
+            Answer::Ticket {
+                ticket,
+                reprint: true,
+                printed: true,
+                ..
+            } => assert_eq!(&ticket.number.to_string(), want),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        branch.read(|q, _| q.tickets().count()),
+        tickets,
+        "no new number"
+    );
+    let after = std::fs::read(&paper).unwrap();
+    let text = encoding_rs::WINDOWS_1252
+        .decode(&after[before.len()..])
+        .0
+        .into_owned();
+    for n in &offered {
+        assert!(text.contains(n.as_str()), "{n} on paper");
+    }
+    assert!(k.pending_reprints().is_empty());
+    drop(k);
+    drop(branch);
+    let store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    let branch = Branch::open(store, clock.clone()).unwrap();
+    let (p, o) = printer();
+    let mut k = Kiosk::new(branch).unwrap().with_printer(p, o);
+    assert!(
+        k.pending_reprints().is_empty(),
+        "printed now: not offered again"
+    );
+    let mut out = Vec::new();
+    k.run_headless(
+        &mut hardware::scanner::LineScanner::new(&b"RISTAMPA\n"[..]),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "Nessun biglietto da ristampare.\n"
+    );
+}

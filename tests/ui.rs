@@ -460,3 +460,53 @@ fn a_spoken_prompt_renders_to_a_wav_that_is_not_silent() {
     assert!(pcm.seconds() > 3.0, "{} s", pcm.seconds());
     assert!(pcm.rms() > 300.0, "rms {}", pcm.rms());
 }
+
+/// A ticket committed before a power cut but never printed: after the restart the home screen
+/// offers it; one tap prints the same number and the offer goes.
+#[test]
+fn the_home_screen_offers_a_ticket_a_power_cut_kept_from_paper() {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    store
+        .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
+        .unwrap();
+    let branch = Branch::open(store, clock).unwrap();
+    // Committed; then the power went before the printer was reached.
+    let lost = branch
+        .issue_ticket(
+            sportello::domain::ServiceLetter::parse("P").unwrap(),
+            sportello::domain::TicketPriority::WalkIn,
+        )
+        .unwrap();
+    let paper = dir.path().join("printer.bin");
+    let kiosk = Kiosk::new(branch.clone()).unwrap().with_printer(
+        Box::new(hardware::printer::SimulatedPrinter::new(paper.clone())),
+        ticket::PrintOptions::default(),
+    );
+    let ui = KioskUi::build(kiosk, Dispatch::Inline, Arc::new(Recorder::default())).unwrap();
+    ui.refresh();
+    let w = ui.window();
+    w.window().set_size(slint::PhysicalSize::new(1920, 1080));
+    w.show().unwrap();
+    assert!(shows(w, &format!("Stampa il biglietto {}", lost.number)));
+    tap(w, "reprint");
+    let outcome = w.global::<OutcomeAdapter>().get_outcome();
+    assert_eq!(outcome.ticket, lost.number.to_string().as_str());
+    assert!(outcome.printed, "{outcome:?}");
+    let text = encoding_rs::WINDOWS_1252
+        .decode(&std::fs::read(&paper).unwrap())
+        .0
+        .into_owned();
+    assert!(text.contains(&lost.number.to_string()));
+    assert_eq!(
+        branch.read(|q, _| q.tickets().count()),
+        1,
+        "no second number"
+    );
+    ui.refresh();
+    w.global::<SessionAdapter>().set_screen(Screen::Home);
+    assert!(by_id(w, "reprint").is_empty(), "offered once");
+}

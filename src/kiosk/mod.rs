@@ -56,7 +56,14 @@ pub struct Kiosk {
     keyer: Option<PersonKeyer>,
     typed_failures: Vec<std::time::Instant>,
     printer: Option<(Box<dyn Printer>, PrintOptions)>,
+    /// Tickets committed but never printed before the kiosk last stopped (a power cut between
+    /// the commit and the printer), offered for printing again.
+    pending: Vec<Ticket>,
 }
+
+/// A ticket committed this long before a restart without reaching paper is offered again; an
+/// older one's visitor has long gone to the front desk.
+pub const REPRINT_WINDOW_MIN: i64 = 10;
 
 /// Failed typed codes allowed in [`TYPED_WINDOW`] before the kiosk asks for the QR instead.
 pub const TYPED_MAX_FAILURES: usize = 5;
@@ -111,6 +118,7 @@ impl Kiosk {
             keyer: None,
             typed_failures: Vec::new(),
             printer: None,
+            pending: Vec::new(),
         })
     }
 
@@ -121,10 +129,63 @@ impl Kiosk {
         self
     }
 
-    /// Prints tickets on `printer`, after each commit.
+    /// Prints tickets on `printer`, after each commit. Tickets of the last
+    /// [`REPRINT_WINDOW_MIN`] minutes that never reached paper become [`Self::pending_reprints`].
     pub fn with_printer(mut self, printer: Box<dyn Printer>, options: PrintOptions) -> Self {
         self.printer = Some((printer, options));
+        self.pending = match self.unprinted() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot tell which tickets were printed");
+                Vec::new()
+            }
+        };
+        if !self.pending.is_empty() {
+            tracing::warn!(
+                tickets = ?self.pending.iter().map(|t| t.number.to_string()).collect::<Vec<_>>(),
+                "tickets committed but not printed before the restart"
+            );
+        }
         self
+    }
+
+    fn unprinted(&self) -> Result<Vec<Ticket>, StoreError> {
+        let now = self.clock.now();
+        self.branch.read(|q, s| {
+            let Some(day) = q.day() else {
+                return Ok(Vec::new());
+            };
+            let printed = s.printed_tickets(day)?;
+            let mut out: Vec<Ticket> = q
+                .tickets()
+                .filter(|t| t.state == crate::domain::TicketState::Issued)
+                .filter(|t| now - t.issued_at <= chrono::Duration::minutes(REPRINT_WINDOW_MIN))
+                .filter(|t| !printed.contains(&t.number.to_string()))
+                .map(|t| crate::node::ticket_view(t, day))
+                .collect();
+            out.sort_by_key(|t| t.issued_at);
+            Ok(out)
+        })
+    }
+
+    /// Tickets committed but not printed before the last restart.
+    pub fn pending_reprints(&self) -> &[Ticket] {
+        &self.pending
+    }
+
+    /// Prints the oldest pending ticket again, same number.
+    pub fn reprint_next(&mut self) -> Option<Answer> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let ticket = self.pending.remove(0);
+        tracing::info!(ticket = %ticket.number, "unprinted ticket printed again");
+        Some(self.answer(ticket, true))
+    }
+
+    /// Prints every pending ticket again, same numbers; the list empties.
+    pub fn reprint_pending(&mut self) -> Vec<Answer> {
+        std::iter::from_fn(|| self.reprint_next()).collect()
     }
 
     /// The name of a service, as visitors read it.
@@ -368,6 +429,17 @@ impl Kiosk {
         // The ticket is committed: printing comes after, and a failure only changes how the
         // visitor gets the number (the screen) and tells staff.
         let printed = self.print(&ticket, ahead, &wait);
+        if printed {
+            let (day, number, at) = (
+                ticket.business_day,
+                ticket.number.to_string(),
+                self.clock.now(),
+            );
+            if let Err(e) = self.branch.with_store(|s| s.mark_printed(day, &number, at)) {
+                // The ticket is on paper; at worst a restart offers it once more.
+                tracing::warn!(error = %e, "printed ticket not recorded");
+            }
+        }
         Answer::Ticket {
             ticket,
             reprint,
@@ -493,6 +565,18 @@ impl Kiosk {
         scanner: &mut dyn Scanner,
         out: &mut dyn std::io::Write,
     ) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            writeln!(
+                out,
+                "RISTAMPA DISPONIBILE: {} non stampato prima dell'interruzione – scriva RISTAMPA",
+                self.pending
+                    .iter()
+                    .map(|t| t.number.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+            out.flush()?;
+        }
         loop {
             let clock = self.clock.clone();
             if let Err(e) = self.branch.with_store(|s| s.run_daily_jobs(clock.as_ref())) {
@@ -500,6 +584,16 @@ impl Kiosk {
             }
             match scanner.next_scan()? {
                 Some(line) if line.trim().is_empty() => continue,
+                Some(line) if line.trim().eq_ignore_ascii_case("ristampa") => {
+                    let answers = self.reprint_pending();
+                    if answers.is_empty() {
+                        writeln!(out, "Nessun biglietto da ristampare.")?;
+                    }
+                    for answer in answers {
+                        writeln!(out, "{}", self.render(&answer))?;
+                    }
+                    out.flush()?;
+                }
                 Some(line) => {
                     let answer = self.handle_input(&line);
                     writeln!(out, "{}", self.render(&answer))?;

@@ -163,6 +163,25 @@ impl Controllers {
             });
     }
 
+    /// `HomeAdapter`: the ticket a power cut kept from paper, printed again.
+    fn home(&self, window: &MainWindow) {
+        let (touch, weak, kiosk, voice, dispatch) = self.parts();
+        window.global::<HomeAdapter>().on_print_again(move || {
+            touch();
+            if let Some(w) = weak.upgrade() {
+                w.global::<SessionAdapter>().set_screen(Screen::Checkin);
+                w.global::<HomeAdapter>()
+                    .set_reprint(SharedString::default());
+            }
+            run(dispatch, &weak, &kiosk, &voice, |k| {
+                k.reprint_next().unwrap_or_else(|| Answer::Refused {
+                    key: "reprint-none",
+                    message: crate::msg!("nessun biglietto da stampare di nuovo"),
+                })
+            });
+        });
+    }
+
     /// `PrivacyAdapter`: printing waits for the printer (the check-in issue).
     fn privacy(&self, window: &MainWindow) {
         let touch = self.touch.clone();
@@ -208,7 +227,15 @@ fn refresh_adapter(w: &MainWindow, kiosk: &Mutex<Kiosk>) {
     a.set_date_time(now.format("%d/%m/%Y %H:%M").to_string().into());
     // A kiosk action in progress holds the lock: the counts wait for the next second.
     if let Ok(k) = kiosk.try_lock() {
-        w.global::<HomeAdapter>().set_services(services_model(&k));
+        let home = w.global::<HomeAdapter>();
+        home.set_services(services_model(&k));
+        home.set_reprint(
+            k.pending_reprints()
+                .first()
+                .map(|t| t.number.to_string())
+                .unwrap_or_default()
+                .into(),
+        );
     }
 }
 
@@ -358,6 +385,7 @@ impl KioskUi {
         ctx.session(&window);
         ctx.check_in(&window);
         ctx.walk_in(&window);
+        ctx.home(&window);
         ctx.privacy(&window);
 
         let tick = Timer::default();

@@ -34,12 +34,13 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/kiosk/0001_init.sql")),
         M::up(include_str!("../../migrations/kiosk/0002_queue.sql")),
+        M::up(include_str!("../../migrations/kiosk/0003_ticket_print.sql")),
     ])
 }
 
 /// Number of schema versions this build knows.
 pub fn schema_version() -> usize {
-    2
+    3
 }
 
 /// Options for opening a store.

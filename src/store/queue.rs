@@ -384,3 +384,38 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<Ticket> {
         clock_trusted: r.get(9)?,
     })
 }
+
+impl Store {
+    /// Records that a ticket reached paper.
+    pub fn mark_printed(
+        &mut self,
+        business_day: NaiveDate,
+        ticket: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO ticket_print (business_day, ticket, printed_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (business_day, ticket) DO UPDATE SET printed_at = excluded.printed_at",
+                params![day(business_day), ticket, ts(at)],
+            )
+            .map(drop)
+            .map_err(|e| StoreError::classify(e, &self.path))
+    }
+
+    /// The tickets of a day that reached paper.
+    pub fn printed_tickets(
+        &self,
+        business_day: NaiveDate,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let classify = |e| StoreError::classify(e, &self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ticket FROM ticket_print WHERE business_day = ?1")
+            .map_err(classify)?;
+        let rows = stmt
+            .query_map([day(business_day)], |r| r.get::<_, String>(0))
+            .map_err(classify)?;
+        rows.collect::<Result<_, _>>().map_err(classify)
+    }
+}

@@ -505,3 +505,61 @@ fn after_a_crash_between_commit_and_print_the_same_ticket_is_offered_again() {
         "Nessun biglietto da ristampare.\n"
     );
 }
+
+/// Scanner noise: a code read in two halves, read twice in a row, or typed through the wrong
+/// keyboard layout (a US-layout scanner on an Italian keymap) — at most the one ticket the
+/// booking is owed, and the garbage gets a refusal, not a crash.
+#[test]
+fn scanner_noise_never_issues_two_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+    ));
+    let (mut k, demo) = kiosk(dir.path(), &clock);
+    let token = demo.appointments[1].token.clone();
+    let (head, tail) = token.split_at(token.len() / 2);
+    // What an Italian keymap makes of a US scanner's keystrokes for these characters.
+    let italian: String = token
+        .chars()
+        .map(|c| match c {
+            ':' => 'Ç',
+            '/' => '-',
+            '-' => '\'',
+            '*' => '(',
+            '+' => '*',
+            '$' => '$',
+            '%' => '%',
+            other => other,
+        })
+        .collect();
+    let mut tickets = std::collections::BTreeSet::new();
+    for input in [
+        head.to_owned(),
+        tail.to_owned(),
+        italian.clone(),
+        italian.to_lowercase(),
+        format!("{token}{token}"),
+        token.clone(),
+        token.clone(),
+        format!("  {token}\r"),
+        head.to_owned(),
+        token.clone(),
+    ] {
+        match k.handle_input(&input) {
+            Answer::Ticket { ticket, .. } => {
+                tickets.insert(ticket.number.to_string());
+            }
+            Answer::Refused { key, .. } => assert!(
+                key.starts_with("token-"),
+                "{input:?} refused as {key}, a token error"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(
+        k.branch().read(|q, _| q.tickets().count()),
+        1,
+        "one ticket in the queue"
+    );
+}

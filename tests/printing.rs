@@ -259,3 +259,105 @@ fn print_test_prints_every_accent_and_writes_the_preview() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Paper out, end to end over real parts: the headless kiosk process prints to a printer
+/// emulated on a loopback TCP port through the network driver. Out of paper, the check-in still
+/// gives its number (said not printed), nothing reaches the printer and the alert goes into the
+/// event log the staff console reads; paper back, the next ticket prints and the alert clears.
+#[test]
+fn paper_out_keeps_the_number_on_screen_alerts_staff_and_prints_nothing() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = sportello()
+        .args(["demo-data", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clock = sportello::domain::SystemClock::untrusted();
+    let demo = sportello::demo::DemoBranch::generate(
+        2026,
+        sportello::domain::Clock::local_now(&clock).naive_local(),
+    );
+    let (port, paper) = hardware::emulated::network().unwrap();
+    paper.lock().unwrap().out = true;
+    let config = dir.path().join("sportello.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[printer]\nkind = \"network\"\naddress = \"127.0.0.1:{port}\"\ntimeout_ms = 1000\n"
+        ),
+    )
+    .unwrap();
+    let mut child = sportello()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "kiosk",
+            "--demo",
+            "--headless",
+            "--lan-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut answer = |code: &str| -> String {
+        stdin.write_all(format!("{code}\n").as_bytes()).unwrap();
+        lines
+            .by_ref()
+            .map(|l| l.unwrap())
+            .find(|l| l.starts_with("BIGLIETTO") || l.starts_with("NON ACCETTATO"))
+            .unwrap()
+    };
+    let first = answer(&demo.appointments[1].token);
+    assert!(first.contains("non stampato"), "{first}");
+    assert!(
+        paper.lock().unwrap().printed.is_empty(),
+        "nothing sent while out of paper"
+    );
+    paper.lock().unwrap().out = false;
+    let second = answer(&demo.appointments[2].token);
+    assert!(!second.contains("non stampato"), "{second}");
+    drop(answer);
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+
+    let number = second.split(' ').nth(1).unwrap();
+    let bytes = paper.lock().unwrap().printed.clone();
+    let p = ticket::preview::preview(&bytes, ticket::Paper::Mm80, 16).unwrap();
+    assert_eq!(
+        p.transcript.matches("<partial cut>").count(),
+        1,
+        "one ticket"
+    );
+    assert!(
+        p.transcript.contains(&format!("[CB4x4] {number}\n")),
+        "{}",
+        p.transcript
+    );
+    assert_eq!(qr_in(&p).len(), 1);
+
+    let db = rusqlite::Connection::open(data.join("kiosk.sqlite")).unwrap();
+    let alerts: Vec<(String, String)> = db
+        .prepare("SELECT kind, payload FROM queue_event WHERE kind LIKE 'alert_%' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .filter(|(_, payload): &(String, String)| payload.contains("\"printer_out_of_paper\""))
+        .collect();
+    let kinds: Vec<&str> = alerts.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["alert_raised", "alert_cleared"], "{alerts:?}");
+}

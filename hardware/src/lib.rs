@@ -3,5 +3,6 @@
 //!
 //! This crate has no dependency on the rest of Sportello.
 
+pub mod emulated;
 pub mod printer;
 pub mod scanner;

@@ -2,84 +2,14 @@
 //! listener on loopback (port 9100's protocol), and pseudo-terminals standing in for a serial
 //! port and for `/dev/usb/lp0`. The emulated printer answers `DLE EOT` as an Epson does.
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hardware::emulated::{Shared, serve};
 use hardware::printer::{EscPosPrinter, Printer, PrinterError, PrinterStatus};
 
-/// The emulated printer's state, shared with the test.
-#[derive(Default)]
-struct Paper {
-    out: bool,
-    near_end: bool,
-    cover_open: bool,
-    /// Silent: reads everything, answers nothing.
-    mute: bool,
-    printed: Vec<u8>,
-    questions: usize,
-}
-
-type Shared = Arc<Mutex<Paper>>;
-
-/// Epson's real-time status bytes: fixed bits 0b0xx1xx10, then the flags.
-fn answer(p: &Paper, n: u8) -> u8 {
-    let offline = p.out || p.cover_open;
-    match n {
-        1 => 0x12 | if offline { 0x08 } else { 0 },
-        2 => 0x12 | if p.cover_open { 0x04 } else { 0 } | if p.out { 0x20 } else { 0 },
-        4 => 0x12 | if p.near_end || p.out { 0x0C } else { 0 } | if p.out { 0x60 } else { 0 },
-        _ => 0x12,
-    }
-}
-
-/// Serves one connection until it closes.
-fn serve(mut link: impl Read + Write, state: &Shared) {
-    let mut pending: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = match link.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        pending.extend_from_slice(&buf[..n]);
-        let mut i = 0;
-        while i < pending.len() {
-            if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
-                let Some(&q) = pending.get(i + 2) else { break };
-                let mut s = state.lock().unwrap();
-                s.questions += 1;
-                if !s.mute {
-                    let a = answer(&s, q);
-                    drop(s);
-                    if link.write_all(&[a]).is_err() {
-                        return;
-                    }
-                }
-                i += 3;
-            } else {
-                state.lock().unwrap().printed.push(pending[i]);
-                i += 1;
-            }
-        }
-        pending.drain(..i);
-    }
-}
-
-/// A printer on a loopback port; every connection is served in turn.
 fn network_printer() -> (u16, Shared) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let state: Shared = Arc::default();
-    let s = state.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            serve(conn, &s);
-        }
-    });
-    (port, state)
+    hardware::emulated::network().unwrap()
 }
 
 const TICKET: &[u8] = b"\x1b@\x1bt\x10A042\n\x1dV\x42\x03";
@@ -160,7 +90,7 @@ fn pty() -> (serialport::TTYPort, String) {
 }
 
 fn pty_printer(master: serialport::TTYPort) -> Shared {
-    let state: Shared = Arc::default();
+    let state: Shared = Shared::default();
     let s = state.clone();
     std::thread::spawn(move || {
         let mut master = master;

@@ -311,10 +311,10 @@ fn paper_out_keeps_the_number_on_screen_alerts_staff_and_prints_nothing() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut stdin = child.stdin.as_ref().unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut answer = |code: &str| -> String {
-        stdin.write_all(format!("{code}\n").as_bytes()).unwrap();
+        writeln!(stdin, "{code}").unwrap();
         lines
             .by_ref()
             .map(|l| l.unwrap())
@@ -330,8 +330,8 @@ fn paper_out_keeps_the_number_on_screen_alerts_staff_and_prints_nothing() {
     paper.lock().unwrap().out = false;
     let second = answer(&demo.appointments[2].token);
     assert!(!second.contains("non stampato"), "{second}");
-    drop(answer);
-    drop(stdin);
+    // Closing standard input ends the headless kiosk.
+    drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
 
     let number = second.split(' ').nth(1).unwrap();

@@ -2,6 +2,7 @@
 //! listener on loopback (port 9100's protocol), and pseudo-terminals standing in for a serial
 //! port and for `/dev/usb/lp0`. The emulated printer answers `DLE EOT` as an Epson does.
 
+use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -89,13 +90,41 @@ fn pty() -> (serialport::TTYPort, String) {
     (master, name)
 }
 
+/// A pty master reads EIO while no slave is open (before the driver opens it, and between
+/// its reopenings): for the emulated printer that is "nothing yet", not the end.
+struct Master(serialport::TTYPort);
+
+impl std::io::Read for Master {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+impl std::io::Write for Master {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 fn pty_printer(master: serialport::TTYPort) -> Shared {
     let state: Shared = Shared::default();
     let s = state.clone();
     std::thread::spawn(move || {
         let mut master = master;
+        // Reads wait for bytes rather than spinning on short timeouts.
         serialport::SerialPort::set_timeout(&mut master, Duration::from_secs(3600)).unwrap();
-        serve(master, &s);
+        serve(Master(master), &s)
     });
     state
 }

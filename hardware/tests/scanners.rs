@@ -87,7 +87,12 @@ fn a_serial_scanner_unplugged_and_plugged_back_goes_on_reading() {
     let (seen, hook) = presence();
     let rx = run(Reopening::serial(link.to_str().unwrap().into(), 9600, hook)
         .retry_every(Duration::from_millis(20)));
-    std::thread::sleep(Duration::from_millis(200));
+    // Opened before the first code is sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Scanners end codes with CR, LF or both.
     first.write_all(b"SP1:ONE\r\n").unwrap();
     assert_eq!(next(&rx), "SP1:ONE");

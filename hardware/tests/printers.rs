@@ -2,7 +2,6 @@
 //! listener on loopback (port 9100's protocol), and pseudo-terminals standing in for a serial
 //! port and for `/dev/usb/lp0`. The emulated printer answers `DLE EOT` as an Epson does.
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 

@@ -188,7 +188,7 @@ fn cancelled_appointments_cannot_be_checked_in() {
             ..
         }
     ));
-    assert_eq!(err.message_key(), "booking-not-check-inable");
+    assert_eq!(err.message_key(), "booking-cancelled");
     assert!(err.to_string().contains("annullata dalla sede"));
     assert_eq!(b.read(|_, s| s.outbox_depth().unwrap()), 0);
 }

@@ -6,6 +6,8 @@ pub mod config;
 pub mod demo;
 pub mod devices;
 pub mod domain;
+#[cfg(feature = "hub")]
+pub mod hub;
 pub mod i18n;
 pub mod kiosk;
 pub mod lan;

@@ -543,16 +543,9 @@ fn add_staff(
     let role = StaffRole::parse(role)
         .ok_or_else(|| anyhow::anyhow!("role must be `operator` or `supervisor`, not `{role}`"))?;
     let username = username.trim();
-    if !(2..=64).contains(&username.chars().count())
-        || !username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
-        anyhow::bail!("the user name is 2 to 64 letters, digits, dots, dashes or underscores");
-    }
-    if password.chars().count() < 10 {
-        anyhow::bail!("the password must be at least 10 characters (read from standard input)");
-    }
+    sportello::lan::auth::check_username(username).map_err(anyhow::Error::msg)?;
+    sportello::lan::auth::check_password_strength(password)
+        .map_err(|e| anyhow::anyhow!("{e} (read from standard input)"))?;
     let mut store = Store::open(path, options)?;
     store.put_staff(&StaffAccount {
         username: username.into(),

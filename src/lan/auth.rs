@@ -40,6 +40,27 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default())
 }
 
+/// A user name: 2 to 64 letters, digits, dots, dashes or underscores.
+pub fn check_username(username: &str) -> Result<(), String> {
+    if (2..=64).contains(&username.chars().count())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        Ok(())
+    } else {
+        Err("the user name is 2 to 64 letters, digits, dots, dashes or underscores".into())
+    }
+}
+
+/// A password: at least 10 characters.
+pub fn check_password_strength(password: &str) -> Result<(), String> {
+    if password.chars().count() < 10 {
+        return Err("the password must be at least 10 characters".into());
+    }
+    Ok(())
+}
+
 /// Random hex of `bytes` bytes.
 pub fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];

@@ -1,5 +1,7 @@
 //! Sync protocol types shared by the kiosk and the hub (see `sync.md`): what an outbox row
-//! carries. The agent and the hub endpoints land with the hub.
+//! carries, and the wire format (`wire`).
+
+pub mod wire;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,129 @@
+//! Hub accounts (argon2id hashes) and the audit log every administrative action goes to.
+
+use deadpool_postgres::GenericClient;
+
+use super::HubError;
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, every branch.
+    Admin,
+    /// A sede's services, counters, hours, priority rules.
+    Supervisor,
+    /// A sede's requests and istanze.
+    Backoffice,
+    /// A sede's counters.
+    Counter,
+}
+
+impl Role {
+    /// Stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Backoffice => "backoffice",
+            Role::Counter => "counter",
+        }
+    }
+
+    /// From its stored name.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "supervisor" => Role::Supervisor,
+            "backoffice" => Role::Backoffice,
+            "counter" => Role::Counter,
+            _ => return None,
+        })
+    }
+}
+
+/// Appends to the audit log (inside the caller's transaction when it has one).
+pub async fn audit(
+    db: &impl GenericClient,
+    actor: &str,
+    action: &str,
+    branch: Option<u16>,
+    detail: serde_json::Value,
+) -> Result<(), HubError> {
+    db.execute(
+        "INSERT INTO audit_log (actor, action, branch_id, detail) VALUES ($1, $2, $3, $4)",
+        &[&actor, &action, &branch.map(i32::from), &detail],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Makes sure a branch row exists for a sede of the official table.
+pub async fn ensure_branch(db: &impl GenericClient, sede: u16) -> Result<(), HubError> {
+    let code = crate::domain::SedeCode::from_u16(sede)
+        .map_err(|_| HubError::BadRequest(format!("{sede:04} is not a sede code")))?;
+    let name = crate::domain::sedi::with_code(code)
+        .map(|s| s.name)
+        .next()
+        .ok_or_else(|| HubError::BadRequest(format!("no sede {sede:04} in the table of sedi")))?;
+    db.execute(
+        "INSERT INTO branch (branch_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&i32::from(sede), &name],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO branch_feed_head (branch_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&i32::from(sede)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Creates an account (or replaces its password and role). Administrators have no branch;
+/// every other role has one.
+pub async fn create_user(
+    db: &mut deadpool_postgres::Object,
+    actor: &str,
+    username: &str,
+    password: &str,
+    role: Role,
+    branch: Option<u16>,
+) -> Result<(), HubError> {
+    crate::lan::auth::check_username(username).map_err(HubError::BadRequest)?;
+    crate::lan::auth::check_password_strength(password).map_err(HubError::BadRequest)?;
+    match (role, branch) {
+        (Role::Admin, Some(_)) => {
+            return Err(HubError::BadRequest(
+                "an administrator has no branch".into(),
+            ));
+        }
+        (Role::Admin, None) => {}
+        (_, None) => {
+            return Err(HubError::BadRequest(format!(
+                "a {} account belongs to a branch (--branch)",
+                role.name()
+            )));
+        }
+        (_, Some(_)) => {}
+    }
+    let hash = crate::lan::auth::hash_password(password).map_err(HubError::Config)?;
+    let tx = db.transaction().await?;
+    if let Some(b) = branch {
+        ensure_branch(&tx, b).await?;
+    }
+    tx.execute(
+        "INSERT INTO hub_user (username, role, branch_id, password_hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (username) DO UPDATE SET role = excluded.role,
+           branch_id = excluded.branch_id, password_hash = excluded.password_hash",
+        &[&username, &role.name(), &branch.map(i32::from), &hash],
+    )
+    .await?;
+    audit(
+        &tx,
+        actor,
+        "user.create",
+        branch,
+        serde_json::json!({ "username": username, "role": role.name() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! The hub (`sportello hub`): the central store on PostgreSQL, staff accounts and the audit
+//! log, kiosk enrolment, and the sync API kiosks push their outboxes to and pull their branch
+//! feed from. Stateless: two instances over one database behave as one.
+
+pub mod accounts;
+pub mod db;
+pub mod devices;
+pub mod feed;
+pub mod push;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use deadpool_postgres::Pool;
+
+/// Why a hub operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// A database error.
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// No database connection.
+    #[error("database unavailable: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// Bad configuration.
+    #[error("{0}")]
+    Config(String),
+    /// The request is not acceptable (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The caller is not who it says, or is revoked (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Refused (403).
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl IntoResponse for HubError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            HubError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HubError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HubError::Forbidden(_) => StatusCode::FORBIDDEN,
+            HubError::Db(_) | HubError::Pool(_) | HubError::Config(_) => {
+                tracing::error!(error = %self, "hub request failed");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        let body = axum::Json(serde_json::json!({ "error": self.to_string() }));
+        (status, body).into_response()
+    }
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct HubState {
+    /// The database.
+    pub pool: Pool,
+}
+
+/// The hub's routes.
+pub fn router(state: HubState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/enrol", post(devices::enrol))
+        .route("/v1/sync/push", post(push::handle))
+        .route("/v1/sync/pull", get(feed::handle))
+        .with_state(state)
+}
+
+async fn health(axum::extract::State(state): axum::extract::State<HubState>) -> Response {
+    match state.pool.get().await {
+        Ok(client) => match client.query_one("SELECT 1", &[]).await {
+            Ok(_) => (StatusCode::OK, "ok").into_response(),
+            Err(e) => HubError::from(e).into_response(),
+        },
+        Err(e) => HubError::from(e).into_response(),
+    }
+}
+
+/// A running hub server.
+pub struct HubServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl HubServer {
+    /// Stops accepting and ends open connections.
+    pub async fn stop(self) {
+        self.handle.shutdown();
+        let _ = self.task.await;
+    }
+}
+
+/// Serves the hub over HTTPS on `listen`.
+pub async fn start(
+    state: HubState,
+    listen: &str,
+    tls: &crate::lan::tls::TlsPem,
+) -> anyhow::Result<HubServer> {
+    use anyhow::Context;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert.clone(), tls.key.clone())
+        .await
+        .context("the hub certificate or key is not valid PEM")?;
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (hub.listen)"))?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let server = axum_server::tls_rustls::from_tcp_rustls(listener, config)?.handle(handle.clone());
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(server.serve(app));
+    tracing::info!(%addr, "hub listening");
+    Ok(HubServer { addr, handle, task })
+}

@@ -1,0 +1,230 @@
+//! `POST /v1/sync/push`: a kiosk's outbox applied in one PostgreSQL transaction per batch.
+//!
+//! The stream (device × incarnation) has a cursor, locked for the batch. An operation at the
+//! next sequence is applied and its result stored; one at or below the cursor is a retry and
+//! gets its stored result back — if it is the same operation (same hash). A different operation
+//! at an applied sequence means the kiosk lost state it had pushed: the push is refused with
+//! `incarnation_conflict`, and the kiosk starts a new stream rather than have new operations
+//! dropped as duplicates. A batch that starts past the cursor is a gap, refused with the
+//! sequence the hub expects. At-least-once delivery, exactly-once effect.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::{HubError, HubState, devices};
+use crate::sync::Op;
+use crate::sync::wire::{OpResult, OpStatus, PushOp, PushRefusal, PushRequest, PushResponse};
+
+/// The most operations one push may carry.
+pub const MAX_BATCH: usize = 500;
+
+/// `POST /v1/sync/push`.
+pub async fn handle(State(state): State<HubState>, headers: HeaderMap, body: Bytes) -> Response {
+    match push(&state, &headers, &body).await {
+        Ok(Ok(response)) => Json(response).into_response(),
+        Ok(Err(refusal)) => (StatusCode::CONFLICT, Json(refusal)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn op_hash(op: &PushOp) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(op.op_id.as_bytes());
+    h.update([0]);
+    h.update(op.kind.as_bytes());
+    h.update([0]);
+    // serde_json's maps are ordered by key: the same value always writes the same text.
+    h.update(op.payload.to_string().as_bytes());
+    h.finalize().to_vec()
+}
+
+async fn push(
+    state: &HubState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Result<PushResponse, PushRefusal>, HubError> {
+    let mut client = state.pool.get().await?;
+    let device = devices::authenticate(&client, headers, "POST", "/v1/sync/push", body).await?;
+    let req: PushRequest = serde_json::from_slice(body)
+        .map_err(|e| HubError::BadRequest(format!("not a push request: {e}")))?;
+    if req.ops.len() > MAX_BATCH {
+        return Err(HubError::BadRequest(format!(
+            "at most {MAX_BATCH} operations a push"
+        )));
+    }
+    if req.ops.windows(2).any(|w| w[1].seq != w[0].seq + 1) {
+        return Err(HubError::BadRequest(
+            "operations must be contiguous and ascending".into(),
+        ));
+    }
+    let tx = client.transaction().await?;
+    tx.execute(
+        "INSERT INTO device_cursor (branch_id, device_id, incarnation) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+        &[&device.branch, &device.device_id, &req.incarnation],
+    )
+    .await?;
+    let mut last_seq: i64 = tx
+        .query_one(
+            "SELECT last_seq FROM device_cursor
+             WHERE branch_id = $1 AND device_id = $2 AND incarnation = $3 FOR UPDATE",
+            &[&device.branch, &device.device_id, &req.incarnation],
+        )
+        .await?
+        .get(0);
+    if let Some(first) = req.ops.first()
+        && first.seq > last_seq + 1
+    {
+        return Ok(Err(PushRefusal::Gap {
+            expected_seq: last_seq + 1,
+        }));
+    }
+    let mut results = Vec::with_capacity(req.ops.len());
+    for op in &req.ops {
+        let hash = op_hash(op);
+        if op.seq <= last_seq {
+            let stored = tx
+                .query_opt(
+                    "SELECT op_hash, status, detail FROM applied_op
+                     WHERE branch_id = $1 AND device_id = $2 AND incarnation = $3 AND seq = $4",
+                    &[&device.branch, &device.device_id, &req.incarnation, &op.seq],
+                )
+                .await?;
+            match stored {
+                Some(row) if row.get::<_, Vec<u8>>(0) == hash => {
+                    let status: String = row.get(1);
+                    results.push(OpResult {
+                        seq: op.seq,
+                        status: parse_status(&status),
+                        detail: row.get(2),
+                    });
+                }
+                // Pruned long ago, or never stored: nothing to compare, nothing to redo.
+                None => results.push(OpResult {
+                    seq: op.seq,
+                    status: OpStatus::Duplicate,
+                    detail: None,
+                }),
+                Some(_) => {
+                    tracing::warn!(device = %device.device_id, seq = op.seq, "a different operation at an applied sequence");
+                    return Ok(Err(PushRefusal::IncarnationConflict { seq: op.seq }));
+                }
+            }
+            continue;
+        }
+        let (status, detail) = apply(&tx, device.branch, &device.device_id, op).await?;
+        tx.execute(
+            "INSERT INTO applied_op (branch_id, device_id, incarnation, seq, op_id, op_hash, kind, status, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &device.branch,
+                &device.device_id,
+                &req.incarnation,
+                &op.seq,
+                &op.op_id,
+                &hash,
+                &op.kind,
+                &status_name(status),
+                &detail,
+            ],
+        )
+        .await?;
+        last_seq = op.seq;
+        results.push(OpResult {
+            seq: op.seq,
+            status,
+            detail,
+        });
+    }
+    tx.execute(
+        "UPDATE device_cursor SET last_seq = $4
+         WHERE branch_id = $1 AND device_id = $2 AND incarnation = $3",
+        &[
+            &device.branch,
+            &device.device_id,
+            &req.incarnation,
+            &last_seq,
+        ],
+    )
+    .await?;
+    let status = serde_json::to_value(&req.status).unwrap_or_default();
+    tx.execute(
+        "UPDATE device SET last_seen = now(), client_version = $2, status = $3 WHERE device_id = $1",
+        &[&device.device_id, &req.client_version, &status],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(PushResponse {
+        acked_through: last_seq,
+        results,
+    }))
+}
+
+fn status_name(s: OpStatus) -> &'static str {
+    match s {
+        OpStatus::Applied => "applied",
+        OpStatus::Duplicate => "duplicate",
+        OpStatus::Rejected => "rejected",
+    }
+}
+
+fn parse_status(s: &str) -> OpStatus {
+    match s {
+        "applied" => OpStatus::Applied,
+        "duplicate" => OpStatus::Duplicate,
+        _ => OpStatus::Rejected,
+    }
+}
+
+/// One operation's effect, keyed by its natural key so that the same fact arriving twice (by
+/// another stream) has one effect.
+async fn apply(
+    tx: &deadpool_postgres::Transaction<'_>,
+    branch: i32,
+    device_id: &str,
+    op: &PushOp,
+) -> Result<(OpStatus, Option<String>), HubError> {
+    let parsed: Op = match serde_json::from_value(op.payload.clone()) {
+        Ok(o) => o,
+        // A payload this hub cannot read is acknowledged as rejected, kept for staff to see,
+        // and never blocks the operations behind it.
+        Err(e) => {
+            return Ok((
+                OpStatus::Rejected,
+                Some(format!("unreadable operation: {e}")),
+            ));
+        }
+    };
+    match parsed {
+        Op::Queue {
+            seq,
+            business_day,
+            event,
+        } => {
+            let payload = serde_json::to_value(&event).unwrap_or_default();
+            let inserted = tx
+                .execute(
+                    "INSERT INTO queue_event (branch_id, event_seq, business_day, kind, payload, device_id)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (branch_id, event_seq) DO NOTHING",
+                    &[
+                        &branch,
+                        &seq,
+                        &business_day,
+                        &event.kind.name(),
+                        &payload,
+                        &device_id,
+                    ],
+                )
+                .await?;
+            Ok(if inserted == 1 {
+                (OpStatus::Applied, None)
+            } else {
+                (OpStatus::Duplicate, None)
+            })
+        }
+    }
+}

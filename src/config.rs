@@ -49,6 +49,39 @@ pub struct Config {
     pub printer: PrinterConfig,
     /// The QR code scanner.
     pub scanner: ScannerConfig,
+    /// The central hub (`sportello hub`).
+    pub hub: HubConfig,
+}
+
+/// `[hub]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// Address and port of the hub's HTTPS API.
+    pub listen: String,
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// Connections to PostgreSQL per hub instance.
+    pub pool_size: usize,
+    /// PEM certificate chain; unset: self-signed, made on first start and kept.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub key: Option<PathBuf>,
+    /// Folder of the generated self-signed certificate.
+    pub tls_dir: PathBuf,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8444".into(),
+            database_url: "postgres://sportello@127.0.0.1:5432/sportello".into(),
+            pool_size: 16,
+            cert: None,
+            key: None,
+            tls_dir: PathBuf::from("/var/lib/sportello/hub-tls"),
+        }
+    }
 }
 
 /// How the kiosk reaches its ticket printer.

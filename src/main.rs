@@ -86,6 +86,33 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Runs the hub: the central store and the sync API kiosks enrol with and sync to.
+    #[cfg(feature = "hub")]
+    Hub {
+        /// Address and port, overriding `hub.listen`.
+        #[arg(long)]
+        listen: Option<String>,
+        /// PostgreSQL URL, overriding `hub.database_url`.
+        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Enrols this kiosk with its hub using a one-time code from an administrator; the kiosk
+    /// generates its key here and pins the hub's certificate.
+    Enroll {
+        /// The hub, `https://host:port`.
+        #[arg(long)]
+        hub: String,
+        /// The one-time enrolment code.
+        #[arg(long)]
+        code: String,
+        /// SHA-256 of the hub's certificate in hex, as the administrator reads it; without it
+        /// the certificate the hub presents now is trusted and pinned.
+        #[arg(long)]
+        fingerprint: Option<String>,
+        /// Store file, overriding `store.path`.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
     /// Prints a test ticket on the configured printer (installers: check the code page, the
     /// QR code and the cut) and writes a picture of what was sent.
     PrintTest {
@@ -119,6 +146,43 @@ enum AdminCommand {
         /// Store file, overriding `store.path`.
         #[arg(long)]
         db: Option<PathBuf>,
+    },
+    /// Creates (or resets) a hub account: the first administrator, then anyone. The password is
+    /// read from standard input.
+    #[cfg(feature = "hub")]
+    CreateUser {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// `admin`, `supervisor`, `backoffice` or `counter`.
+        #[arg(long)]
+        role: String,
+        /// The sede (4 digits) of a non-administrator.
+        #[arg(long)]
+        branch: Option<u16>,
+        /// PostgreSQL URL, overriding `hub.database_url`.
+        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Makes a one-time code that enrols one kiosk into a branch (valid 24 hours).
+    #[cfg(feature = "hub")]
+    EnrolmentCode {
+        /// The sede (4 digits).
+        #[arg(long)]
+        branch: u16,
+        /// PostgreSQL URL, overriding `hub.database_url`.
+        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Revokes a kiosk: its next request to the hub is refused.
+    #[cfg(feature = "hub")]
+    RevokeDevice {
+        /// Device id.
+        #[arg(long)]
+        device: String,
+        /// PostgreSQL URL, overriding `hub.database_url`.
+        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -217,7 +281,133 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::StressTickets { db, count } => stress_tickets(&db, count),
         Command::PrintTest { preview } => print_test(&config, &preview),
+        Command::Enroll {
+            hub,
+            code,
+            fingerprint,
+            db,
+        } => {
+            let path = db.unwrap_or_else(|| config.store.path.clone());
+            enroll(
+                &path,
+                &store_options(&config),
+                &hub,
+                &code,
+                fingerprint.as_deref(),
+            )
+        }
+        #[cfg(feature = "hub")]
+        Command::Hub {
+            listen,
+            database_url,
+        } => {
+            if let Some(l) = listen {
+                config.hub.listen = l;
+            }
+            if let Some(u) = database_url {
+                config.hub.database_url = u;
+            }
+            sportello::hub::cli::serve(&config.hub)
+        }
+        #[cfg(feature = "hub")]
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    username,
+                    role,
+                    branch,
+                    database_url,
+                },
+        } => {
+            if let Some(u) = database_url {
+                config.hub.database_url = u;
+            }
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            sportello::hub::cli::create_user(
+                &config.hub,
+                &username,
+                &role,
+                branch,
+                password.trim_end_matches(['\r', '\n']),
+            )?;
+            println!("hub account {username} ({role}) saved");
+            Ok(())
+        }
+        #[cfg(feature = "hub")]
+        Command::Admin {
+            command:
+                AdminCommand::EnrolmentCode {
+                    branch,
+                    database_url,
+                },
+        } => {
+            if let Some(u) = database_url {
+                config.hub.database_url = u;
+            }
+            let code = sportello::hub::cli::enrolment_code(&config.hub, branch)?;
+            println!("{code}");
+            Ok(())
+        }
+        #[cfg(feature = "hub")]
+        Command::Admin {
+            command:
+                AdminCommand::RevokeDevice {
+                    device,
+                    database_url,
+                },
+        } => {
+            if let Some(u) = database_url {
+                config.hub.database_url = u;
+            }
+            sportello::hub::cli::revoke_device(&config.hub, &device)?;
+            println!("device {device} revoked");
+            Ok(())
+        }
     }
+}
+
+fn enroll(
+    path: &Path,
+    options: &StoreOptions,
+    hub: &str,
+    code: &str,
+    fingerprint: Option<&str>,
+) -> anyhow::Result<()> {
+    let pin = fingerprint
+        .map(|f| {
+            sportello::sync::wire::unhex(&f.replace(':', "").to_lowercase())
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| anyhow::anyhow!("--fingerprint is 64 hex digits (SHA-256)"))
+        })
+        .transpose()?;
+    let mut store = Store::open(path, options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let enrolled = runtime.block_on(sportello::sync::client::enrol(
+        hub,
+        code,
+        pin,
+        env!("CARGO_PKG_VERSION"),
+    ))?;
+    store.set_hub_link(
+        &sportello::store::HubLink {
+            hub_url: hub.trim_end_matches('/').to_owned(),
+            device_id: enrolled.device_id.clone(),
+            branch: enrolled.branch,
+            secret_key: enrolled.secret_key,
+            cert_sha256: enrolled.cert_sha256,
+        },
+        chrono::Utc::now(),
+    )?;
+    println!(
+        "enrolled as {} in sede {:04}; hub certificate pinned: {}",
+        enrolled.device_id,
+        enrolled.branch,
+        sportello::sync::wire::hex(&enrolled.cert_sha256)
+    );
+    Ok(())
 }
 
 /// A ticket with every accented letter and the euro sign, on the configured printer.
@@ -343,6 +533,25 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
         Some(server)
     } else {
         None
+    };
+    // Enrolled kiosks push their outbox to the hub in the background; the kiosk never waits
+    // for it (brief: the branch works through a WAN outage).
+    let _sync = match branch.read(|_, s| s.hub_link()) {
+        Ok(Some(link)) => {
+            let agent = sportello::sync::agent::Agent::new(branch.clone(), &link)?;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            runtime.spawn(agent.run(std::time::Duration::from_secs(5), stopped));
+            tracing::info!(hub = %link.hub_url, device = %link.device_id, "sync agent started");
+            Some(stop)
+        }
+        Ok(None) => {
+            tracing::info!("not enrolled with a hub: working on the branch alone");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the hub enrolment");
+            None
+        }
     };
     if branch.clock().trust() == sportello::domain::ClockTrust::Untrusted {
         // Staff see it on the console until the clock is verified (brief, decision 3).

@@ -620,3 +620,313 @@ async fn the_first_administrator_is_created_with_a_strong_password_and_audited()
         2
     );
 }
+
+/// A kiosk's branch node on a real SQLite file, with tickets issued (each an outbox row).
+fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<sportello::node::Branch> {
+    use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let mut store = sportello::store::Store::open(
+        &dir.join("kiosk.sqlite"),
+        &sportello::store::StoreOptions::default(),
+    )
+    .unwrap();
+    let demo = sportello::demo::DemoBranch::generate(7, clock.local_now().naive_local());
+    store.apply_replica(&demo.replica()).unwrap();
+    let branch = sportello::node::Branch::open(store, clock).unwrap();
+    for _ in 0..tickets {
+        // Walk-ins at a service that takes them (the clock is real: it may be closed now, and
+        // then the refusal is not a ticket; retry another letter).
+        let ok = ["P", "R", "F", "A"].iter().any(|l| {
+            branch
+                .issue_ticket(ServiceLetter::parse(l).unwrap(), TicketPriority::WalkIn)
+                .is_ok()
+        });
+        if !ok {
+            // Closed for the day: staff alerts still make outbox rows.
+            branch
+                .execute(sportello::queue::Command::RaiseAlert {
+                    alert: sportello::queue::DeviceAlert::ScannerGone,
+                })
+                .unwrap();
+            branch
+                .execute(sportello::queue::Command::ClearAlert {
+                    alert: sportello::queue::DeviceAlert::ScannerGone,
+                })
+                .unwrap();
+        }
+    }
+    branch
+}
+
+/// The kiosk's own agent, end to end: enrolment pins the hub's certificate (a wrong fingerprint
+/// is refused before the code is even sent), the outbox drains in batches, a lost
+/// acknowledgement is answered from the stored results with no duplicate, and revocation stops
+/// the kiosk at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_agent_enrols_pins_the_hub_and_drains_its_outbox_exactly_once() {
+    use sportello::sync::agent::Agent;
+    use sportello::sync::client::{self, SyncError};
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let dir = tempfile::tempdir().unwrap();
+    let branch = kiosk_branch(dir.path(), 150);
+    let depth = branch.read(|_, s| s.outbox_depth().unwrap());
+    assert!(
+        depth as usize > sportello::sync::agent::BATCH,
+        "{depth} outbox rows: more than a batch"
+    );
+
+    let wrong = client::enrol(&base, &hub.code().await, Some([7; 32]), "test").await;
+    assert!(
+        matches!(&wrong, Err(SyncError::Network(m)) if m.contains("pinned")),
+        "{wrong:?}"
+    );
+    let code = hub.code().await;
+    let enrolled = client::enrol(&base, &code, None, "test").await.unwrap();
+    let link = sportello::store::HubLink {
+        hub_url: base.clone(),
+        device_id: enrolled.device_id.clone(),
+        branch: enrolled.branch,
+        secret_key: enrolled.secret_key,
+        cert_sha256: enrolled.cert_sha256,
+    };
+    branch
+        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
+        .unwrap();
+    assert_eq!(
+        branch.read(|_, s| s.device().unwrap().device_id),
+        enrolled.device_id
+    );
+    // The pinned certificate is the one the hub serves: enrolling again with it passes.
+    client::enrol(&base, &hub.code().await, Some(enrolled.cert_sha256), "test")
+        .await
+        .unwrap();
+
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    let mut pushed = 0;
+    loop {
+        let n = agent.push_once().await.unwrap();
+        if n == 0 {
+            break;
+        }
+        pushed += n;
+    }
+    assert_eq!(pushed as u64, depth);
+    assert_eq!(branch.read(|_, s| s.outbox_depth().unwrap()), 0);
+    let events = count(&hub.pool, "SELECT count(*) FROM queue_event").await;
+    assert_eq!(events as u64, depth);
+
+    // The acknowledgement was lost (the kiosk died between the hub's commit and its own):
+    // the rows are pending again and go again; the hub answers from what it stored.
+    branch.with_store(|s| s.outbox_resend_from(1)).unwrap();
+    while agent.push_once().await.unwrap() > 0 {}
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM queue_event").await,
+        events
+    );
+    let status: serde_json::Value = hub
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT status FROM device WHERE device_id = $1",
+            &[&enrolled.device_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status["clock_trusted"], true, "{status}");
+    assert_eq!(status["printer"], "ready", "{status}");
+
+    devices::revoke(&hub.pool.get().await.unwrap(), "admin", &enrolled.device_id)
+        .await
+        .unwrap();
+    branch
+        .execute(sportello::queue::Command::RaiseAlert {
+            alert: sportello::queue::DeviceAlert::PrinterOutOfPaper,
+        })
+        .unwrap();
+    let r = agent.push_once().await;
+    assert!(
+        matches!(&r, Err(SyncError::Refused(m)) if m.contains("revoked")),
+        "{r:?}"
+    );
+    assert_eq!(
+        branch.read(|_, s| s.outbox_depth().unwrap()),
+        1,
+        "kept for later"
+    );
+}
+
+fn sportello() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sportello"));
+    cmd.env_remove("RUST_LOG")
+        .env_remove("SPORTELLO_CONFIG")
+        .env_remove("SPORTELLO_DATABASE_URL");
+    cmd
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Everything as real processes, the way an installer goes: the first administrator, an
+/// enrolment code, the hub, `sportello enroll` on the kiosk, then the kiosk running: the ticket
+/// it issues reaches the hub through its agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
+    use std::io::{BufRead, Write};
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hub]\ndatabase_url = {:?}\ntls_dir = {:?}\nlisten = \"127.0.0.1:0\"\n",
+            db.url,
+            dir.path().join("tls").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let admin = |args: &[&str], stdin: &str| {
+        let mut child = sportello()
+            .arg("--config")
+            .arg(&config)
+            .arg("admin")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = admin(
+        &["create-user", "--username", "root", "--role", "admin"],
+        "short\n",
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
+    let ok = admin(
+        &["create-user", "--username", "root", "--role", "admin"],
+        "una password lunga\n",
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let code = admin(&["enrolment-code", "--branch", "7001"], "");
+    assert!(
+        code.status.success(),
+        "{}",
+        String::from_utf8_lossy(&code.stderr)
+    );
+    let code = String::from_utf8(code.stdout).unwrap().trim().to_owned();
+    assert_eq!(code.len(), 19, "{code}");
+
+    let mut hub = Child(
+        sportello()
+            .arg("--config")
+            .arg(&config)
+            .arg("hub")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(hub.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().strip_prefix("Hub: ").unwrap().to_owned();
+
+    let data = dir.path().join("demo");
+    let out = sportello()
+        .args(["demo-data", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = sportello()
+        .args(["enroll", "--hub", &url, "--code", &code, "--db"])
+        .arg(data.join("kiosk.sqlite"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("enrolled as kiosk-7001-"));
+    // The code is spent.
+    let again = sportello()
+        .args(["enroll", "--hub", &url, "--code", &code, "--db"])
+        .arg(data.join("kiosk.sqlite"))
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not valid"));
+
+    let mut kiosk = Child(
+        sportello()
+            .args([
+                "kiosk",
+                "--demo",
+                "--headless",
+                "--lan-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let demo = sportello::demo::DemoBranch::generate(
+        2026,
+        sportello::domain::Clock::local_now(&sportello::domain::SystemClock::untrusted())
+            .naive_local(),
+    );
+    writeln!(
+        kiosk.0.stdin.as_mut().unwrap(),
+        "{}",
+        demo.appointments[1].token
+    )
+    .unwrap();
+    let pool = db::pool(&db.url, 2).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let checked_in = count(
+            &pool,
+            "SELECT count(*) FROM queue_event WHERE kind = 'ticket_issued'",
+        )
+        .await;
+        if checked_in >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the check-in never reached the hub"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(kiosk);
+    drop(hub);
+}

@@ -62,10 +62,13 @@ async fn push(
         ));
     }
     let tx = client.transaction().await?;
+    // A stream's first push starts it where its operations start: a kiosk that moved to a new
+    // incarnation after lost state sends its pending operations under their numbers.
+    let start = req.ops.first().map_or(0, |o| o.seq - 1);
     tx.execute(
-        "INSERT INTO device_cursor (branch_id, device_id, incarnation) VALUES ($1, $2, $3)
+        "INSERT INTO device_cursor (branch_id, device_id, incarnation, last_seq) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING",
-        &[&device.branch, &device.device_id, &req.incarnation],
+        &[&device.branch, &device.device_id, &req.incarnation, &start],
     )
     .await?;
     let mut last_seq: i64 = tx

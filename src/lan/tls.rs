@@ -16,16 +16,35 @@ pub struct TlsPem {
 
 /// Loads the configured certificate, or the self-signed one in `tls_dir`, making it if absent.
 pub fn certificate(config: &LanConfig, tls_dir: &Path) -> anyhow::Result<TlsPem> {
+    load_or_make(
+        config.cert.as_deref(),
+        config.key.as_deref(),
+        tls_dir,
+        "lan",
+    )
+}
+
+/// The certificate at `cert`/`key` (both or neither, `<setting>.cert` and `<setting>.key` in
+/// messages), or `<setting>.crt`/`.key` self-signed in `tls_dir`, made on first use and kept.
+pub fn load_or_make(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    tls_dir: &Path,
+    setting: &str,
+) -> anyhow::Result<TlsPem> {
     use anyhow::Context;
-    match (&config.cert, &config.key) {
+    match (cert, key) {
         (Some(cert), Some(key)) => Ok(TlsPem {
             cert: std::fs::read(cert)
-                .with_context(|| format!("cannot read lan.cert {}", cert.display()))?,
+                .with_context(|| format!("cannot read {setting}.cert {}", cert.display()))?,
             key: std::fs::read(key)
-                .with_context(|| format!("cannot read lan.key {}", key.display()))?,
+                .with_context(|| format!("cannot read {setting}.key {}", key.display()))?,
         }),
         (None, None) => {
-            let (cert, key) = (tls_dir.join("lan.crt"), tls_dir.join("lan.key"));
+            let (cert, key) = (
+                tls_dir.join(format!("{setting}.crt")),
+                tls_dir.join(format!("{setting}.key")),
+            );
             if cert.exists() && key.exists() {
                 return Ok(TlsPem {
                     cert: std::fs::read(&cert)?,
@@ -37,10 +56,10 @@ pub fn certificate(config: &LanConfig, tls_dir: &Path) -> anyhow::Result<TlsPem>
                 .with_context(|| format!("cannot create {}", tls_dir.display()))?;
             write_private(&key, &pem.key)?;
             std::fs::write(&cert, &pem.cert)?;
-            tracing::info!(cert = %cert.display(), "made a self-signed certificate for the LAN server");
+            tracing::info!(cert = %cert.display(), "made a self-signed certificate for the {setting} server");
             Ok(pem)
         }
-        _ => anyhow::bail!("lan.cert and lan.key must be set together"),
+        _ => anyhow::bail!("{setting}.cert and {setting}.key must be set together"),
     }
 }
 

@@ -9,6 +9,7 @@ mod error;
 mod queue;
 mod replica;
 mod staff;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use error::StoreError;
 pub use queue::{Extras, StoredEvent};
 pub use replica::{OpeningHours, Replica};
 pub use staff::{StaffAccount, StaffRole, StaffSession};
+pub use sync::HubLink;
 
 use crate::domain::Clock;
 
@@ -35,12 +37,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/kiosk/0001_init.sql")),
         M::up(include_str!("../../migrations/kiosk/0002_queue.sql")),
         M::up(include_str!("../../migrations/kiosk/0003_ticket_print.sql")),
+        M::up(include_str!("../../migrations/kiosk/0004_hub_link.sql")),
     ])
 }
 
 /// Number of schema versions this build knows.
 pub fn schema_version() -> usize {
-    3
+    4
 }
 
 /// Options for opening a store.

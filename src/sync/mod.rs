@@ -1,6 +1,8 @@
 //! Sync protocol types shared by the kiosk and the hub (see `sync.md`): what an outbox row
 //! carries, and the wire format (`wire`).
 
+pub mod agent;
+pub mod client;
 pub mod wire;
 
 use chrono::NaiveDate;

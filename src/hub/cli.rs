@@ -1,0 +1,102 @@
+//! The hub's commands: `sportello hub` and the administration commands that act on its
+//! database directly (the first administrator has nobody to log in as).
+
+use super::{HubState, accounts, db, devices};
+use crate::config::HubConfig;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn pool(config: &HubConfig) -> anyhow::Result<deadpool_postgres::Pool> {
+    let pool = db::pool(&config.database_url, config.pool_size)?;
+    let applied = db::migrate(&pool).await.map_err(|e| {
+        anyhow::anyhow!("{e} (hub.database_url = {})", redact(&config.database_url))
+    })?;
+    if applied > 0 {
+        tracing::info!(applied, "hub database migrated");
+    }
+    Ok(pool)
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..s + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Serves the hub until interrupted.
+pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let pool = pool(config).await?;
+        let tls = crate::lan::tls::load_or_make(
+            config.cert.as_deref(),
+            config.key.as_deref(),
+            &config.tls_dir,
+            "hub",
+        )?;
+        let server = super::start(HubState { pool }, &config.listen, &tls).await?;
+        println!("Hub: https://{}", server.addr);
+        tokio::signal::ctrl_c().await?;
+        server.stop().await;
+        Ok(())
+    })
+}
+
+/// `sportello admin create-user`.
+pub fn create_user(
+    config: &HubConfig,
+    username: &str,
+    role: &str,
+    branch: Option<u16>,
+    password: &str,
+) -> anyhow::Result<()> {
+    let role = accounts::Role::parse(role).ok_or_else(|| {
+        anyhow::anyhow!("role is admin, supervisor, backoffice or counter, not `{role}`")
+    })?;
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        accounts::create_user(&mut client, "cli", username, password, role, branch).await?;
+        Ok(())
+    })
+}
+
+/// `sportello admin enrolment-code`: prints a one-time code.
+pub fn enrolment_code(config: &HubConfig, branch: u16) -> anyhow::Result<String> {
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        Ok(devices::create_code(&mut client, "cli", branch).await?)
+    })
+}
+
+/// `sportello admin revoke-device`.
+pub fn revoke_device(config: &HubConfig, device: &str) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let client = pool(config).await?.get().await?;
+        devices::revoke(&client, "cli", device).await?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            super::redact("postgres://hub:s3cret@db.example:5432/sportello"),
+            "postgres://hub@db.example:5432/sportello"
+        );
+        assert_eq!(
+            super::redact("postgres://hub@db:5432/x"),
+            "postgres://hub@db:5432/x"
+        );
+    }
+}

@@ -174,6 +174,17 @@ enum AdminCommand {
         #[arg(long, env = "SPORTELLO_DATABASE_URL")]
         database_url: Option<String>,
     },
+    /// Seeds the demo branch into the hub: its configuration and today's demo appointments
+    /// (the kiosks of the branch receive them through the feed).
+    #[cfg(feature = "hub")]
+    SeedDemo {
+        /// Generator seed, overriding `demo.seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// PostgreSQL URL, overriding `hub.database_url`.
+        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// Revokes a kiosk: its next request to the hub is refused.
     #[cfg(feature = "hub")]
     RevokeDevice {
@@ -332,6 +343,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 password.trim_end_matches(['\r', '\n']),
             )?;
             println!("hub account {username} ({role}) saved");
+            Ok(())
+        }
+        #[cfg(feature = "hub")]
+        Command::Admin {
+            command: AdminCommand::SeedDemo { seed, database_url },
+        } => {
+            if let Some(u) = database_url {
+                config.hub.database_url = u;
+            }
+            let seed = seed.unwrap_or(config.demo.seed);
+            let n = sportello::hub::cli::seed_demo(&config.hub, seed)?;
+            println!("demo branch seeded: {n} appointments");
             Ok(())
         }
         #[cfg(feature = "hub")]

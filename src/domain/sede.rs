@@ -102,7 +102,7 @@ impl FromStr for SedeCode {
 
 /// An INPS office: code *and* name, because the official table lists 8103 twice
 /// (Torino Nord and Torino Sud).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Sede {
     /// Codice sede.
     pub code: SedeCode,

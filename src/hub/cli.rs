@@ -77,6 +77,19 @@ pub fn enrolment_code(config: &HubConfig, branch: u16) -> anyhow::Result<String>
     })
 }
 
+/// `sportello admin seed-demo`: returns how many appointments were published.
+pub fn seed_demo(config: &HubConfig, seed: u64) -> anyhow::Result<usize> {
+    use crate::domain::Clock;
+    let now = crate::domain::SystemClock::untrusted()
+        .local_now()
+        .naive_local();
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        let demo = super::branch_data::seed_demo(&mut client, seed, now).await?;
+        Ok(demo.appointments.len())
+    })
+}
+
 /// `sportello admin revoke-device`.
 pub fn revoke_device(config: &HubConfig, device: &str) -> anyhow::Result<()> {
     runtime()?.block_on(async {

@@ -6,11 +6,18 @@ use super::HubError;
 
 /// The migrations, in order. Applied at start, all in one transaction under an advisory lock,
 /// so two hub instances starting together apply them once.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/hub/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/hub/0001_init.sql"),
+    ),
+    (
+        2,
+        "branch_data",
+        include_str!("../../migrations/hub/0002_branch_data.sql"),
+    ),
+];
 
 /// Any number: the lock that serialises migrators across instances.
 const MIGRATION_LOCK: i64 = 0x5350_5254_4855_4231;

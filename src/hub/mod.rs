@@ -3,6 +3,7 @@
 //! feed from. Stateless: two instances over one database behave as one.
 
 pub mod accounts;
+pub mod branch_data;
 pub mod cli;
 pub mod db;
 pub mod devices;

@@ -206,6 +206,26 @@ impl Branch {
         f(&mut inner.store)
     }
 
+    /// Applies a page of the hub's feed, then rebuilds the queue from the store, so new
+    /// services, counters, hours and rules take effect at once (the day's events replay on top).
+    pub fn apply_feed(
+        &self,
+        feed: &str,
+        changes: &[crate::sync::wire::FeedChange],
+        next_after: i64,
+        epoch: &str,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.store.apply_feed(feed, changes, next_after, epoch)?;
+        let configures = changes
+            .iter()
+            .any(|c| c.entity == crate::sync::wire::ENTITY_BRANCH_CONFIG);
+        if configures {
+            inner.queue = build_queue(&inner.store)?;
+        }
+        Ok(())
+    }
+
     /// Runs one command: the queue decides, the store commits, subscribers hear.
     pub fn execute(&self, command: Command) -> Result<Vec<StoredEvent>, NodeError> {
         self.run(command, Extras::default())

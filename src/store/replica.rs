@@ -48,110 +48,18 @@ impl Store {
             .transaction()
             .map_err(|e| StoreError::classify(e, &self.path))?;
         let result = (|| -> rusqlite::Result<()> {
-            if let Some(sede) = &replica.sede {
-                for (key, value) in [
-                    ("sede_code", sede.code.to_string()),
-                    ("sede_name", sede.name.clone()),
-                ] {
-                    tx.execute(
-                        "INSERT INTO config (key, value) VALUES (?1, ?2)
-                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        params![key, value],
-                    )?;
-                }
-            }
-            let rules = serde_json::to_string(&replica.rules)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            tx.execute(
-                "INSERT INTO config (key, value) VALUES ('queue_rules', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [rules],
+            write_config(
+                &tx,
+                replica.sede.as_ref(),
+                &replica.services,
+                &replica.counters,
+                &replica.hours,
+                &replica.rules,
+                &replica.verifying_keys,
+                &now,
             )?;
-            tx.execute("DELETE FROM counter_service", [])?;
-            tx.execute("DELETE FROM opening_hours", [])?;
-            tx.execute("DELETE FROM counter", [])?;
-            for (position, s) in replica.services.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO service (letter, name, level, appointment_only, slot_minutes, position)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (letter) DO UPDATE SET name = excluded.name, level = excluded.level,
-                       appointment_only = excluded.appointment_only,
-                       slot_minutes = excluded.slot_minutes, position = excluded.position",
-                    params![
-                        s.letter.to_string(),
-                        s.name,
-                        level_name(s.level),
-                        s.appointment_only,
-                        s.slot_minutes,
-                        position as i64
-                    ],
-                )?;
-            }
-            for c in &replica.counters {
-                tx.execute(
-                    "INSERT INTO counter (number, label) VALUES (?1, ?2)",
-                    params![c.number.get(), c.label],
-                )?;
-                for (letter, weight) in &c.services {
-                    tx.execute(
-                        "INSERT INTO counter_service (counter_number, service_letter, weight)
-                         VALUES (?1, ?2, ?3)",
-                        params![c.number.get(), letter.to_string(), weight],
-                    )?;
-                }
-            }
-            for h in &replica.hours {
-                tx.execute(
-                    "INSERT INTO opening_hours (service_letter, weekday, opens, closes, appointment_only)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        h.service.to_string(),
-                        h.weekday,
-                        h.opens.format("%H:%M").to_string(),
-                        h.closes.format("%H:%M").to_string(),
-                        h.appointment_only
-                    ],
-                )?;
-            }
             for a in &replica.appointments {
-                tx.execute(
-                    "INSERT INTO appointment
-                       (booking_id, sede_code, service_letter, starts_at, duration_min, person_key, state, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (booking_id) DO UPDATE SET
-                       sede_code = excluded.sede_code, service_letter = excluded.service_letter,
-                       starts_at = excluded.starts_at, duration_min = excluded.duration_min,
-                       person_key = excluded.person_key, updated_at = excluded.updated_at,
-                       state = CASE WHEN appointment.booking_id IN (SELECT booking_id FROM ticket WHERE booking_id IS NOT NULL)
-                                    THEN appointment.state ELSE excluded.state END",
-                    params![
-                        a.id.get() as i64,
-                        a.sede.to_string(),
-                        a.service.to_string(),
-                        local_ts(a.starts_at),
-                        a.duration_min,
-                        a.person_key.map(|k| k.0.to_vec()),
-                        a.state.name(),
-                        now
-                    ],
-                )?;
-            }
-            // The replica carries the whole set: a key the hub withdrew is gone here too.
-            let existing: Vec<u16> = tx
-                .prepare("SELECT key_id FROM verifying_key")?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for id in existing {
-                if !replica.verifying_keys.iter().any(|(k, _)| *k == id) {
-                    tx.execute("DELETE FROM verifying_key WHERE key_id = ?1", [id])?;
-                }
-            }
-            for (key_id, public) in &replica.verifying_keys {
-                tx.execute(
-                    "INSERT INTO verifying_key (key_id, public_key, added_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key",
-                    params![key_id, public.to_vec(), now],
-                )?;
+                write_appointment(&tx, a, &now)?;
             }
             Ok(())
         })();
@@ -330,4 +238,132 @@ fn appointment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
             .transpose()?,
         state: AppointmentState::from_name(&state).ok_or_else(|| invalid("appointment state"))?,
     })
+}
+
+/// Writes the branch configuration: sede, calling rules, services (upserted), counters and
+/// hours (replaced), verifying keys (the whole set: a key the hub withdrew is gone here too).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_config(
+    tx: &rusqlite::Transaction<'_>,
+    sede: Option<&Sede>,
+    services: &[crate::domain::Service],
+    counters: &[crate::domain::Counter],
+    hours: &[OpeningHours],
+    rules: &crate::queue::QueueRules,
+    verifying_keys: &[(u16, [u8; 32])],
+    now: &str,
+) -> rusqlite::Result<()> {
+    if let Some(sede) = sede {
+        for (key, value) in [
+            ("sede_code", sede.code.to_string()),
+            ("sede_name", sede.name.clone()),
+        ] {
+            tx.execute(
+                "INSERT INTO config (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
+    }
+    let rules = serde_json::to_string(rules)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.execute(
+        "INSERT INTO config (key, value) VALUES ('queue_rules', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [rules],
+    )?;
+    tx.execute("DELETE FROM counter_service", [])?;
+    tx.execute("DELETE FROM opening_hours", [])?;
+    tx.execute("DELETE FROM counter", [])?;
+    for (position, s) in services.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO service (letter, name, level, appointment_only, slot_minutes, position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (letter) DO UPDATE SET name = excluded.name, level = excluded.level,
+               appointment_only = excluded.appointment_only,
+               slot_minutes = excluded.slot_minutes, position = excluded.position",
+            params![
+                s.letter.to_string(),
+                s.name,
+                level_name(s.level),
+                s.appointment_only,
+                s.slot_minutes,
+                position as i64
+            ],
+        )?;
+    }
+    for c in counters {
+        tx.execute(
+            "INSERT INTO counter (number, label) VALUES (?1, ?2)",
+            params![c.number.get(), c.label],
+        )?;
+        for (letter, weight) in &c.services {
+            tx.execute(
+                "INSERT INTO counter_service (counter_number, service_letter, weight)
+                 VALUES (?1, ?2, ?3)",
+                params![c.number.get(), letter.to_string(), weight],
+            )?;
+        }
+    }
+    for h in hours {
+        tx.execute(
+            "INSERT INTO opening_hours (service_letter, weekday, opens, closes, appointment_only)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                h.service.to_string(),
+                h.weekday,
+                h.opens.format("%H:%M").to_string(),
+                h.closes.format("%H:%M").to_string(),
+                h.appointment_only
+            ],
+        )?;
+    }
+    let existing: Vec<u16> = tx
+        .prepare("SELECT key_id FROM verifying_key")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in existing {
+        if !verifying_keys.iter().any(|(k, _)| *k == id) {
+            tx.execute("DELETE FROM verifying_key WHERE key_id = ?1", [id])?;
+        }
+    }
+    for (key_id, public) in verifying_keys {
+        tx.execute(
+            "INSERT INTO verifying_key (key_id, public_key, added_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key",
+            params![key_id, public.to_vec(), now],
+        )?;
+    }
+    Ok(())
+}
+
+/// Upserts an appointment. One already checked in keeps its local state: the branch node owns
+/// what happened today.
+pub(super) fn write_appointment(
+    tx: &rusqlite::Transaction<'_>,
+    a: &crate::domain::Appointment,
+    now: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO appointment
+           (booking_id, sede_code, service_letter, starts_at, duration_min, person_key, state, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (booking_id) DO UPDATE SET
+           sede_code = excluded.sede_code, service_letter = excluded.service_letter,
+           starts_at = excluded.starts_at, duration_min = excluded.duration_min,
+           person_key = excluded.person_key, updated_at = excluded.updated_at,
+           state = CASE WHEN appointment.booking_id IN (SELECT booking_id FROM ticket WHERE booking_id IS NOT NULL)
+                        THEN appointment.state ELSE excluded.state END",
+        params![
+            a.id.get() as i64,
+            a.sede.to_string(),
+            a.service.to_string(),
+            local_ts(a.starts_at),
+            a.duration_min,
+            a.person_key.map(|k| k.0.to_vec()),
+            a.state.name(),
+            now
+        ],
+    )?;
+    Ok(())
 }

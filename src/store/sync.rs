@@ -135,3 +135,113 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 }
+
+impl Store {
+    /// Applies a page of the hub's feed and moves the cursor, in one transaction: a crash
+    /// leaves either both or neither. Entities this build does not know are skipped (a newer
+    /// hub may publish more).
+    pub fn apply_feed(
+        &mut self,
+        feed: &str,
+        changes: &[crate::sync::wire::FeedChange],
+        next_after: i64,
+        epoch: &str,
+    ) -> Result<(), StoreError> {
+        use crate::sync::wire::{
+            BranchConfigPayload, ENTITY_APPOINTMENT, ENTITY_BRANCH_CONFIG, ENTITY_STAFF,
+            StaffPayload,
+        };
+        let now = ts(Utc::now());
+        let path = self.path.clone();
+        let classify = |e| StoreError::classify(e, &path);
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::classify(
+                rusqlite::Error::ToSqlConversionFailure(format!("feed {what}: {e}").into()),
+                &path,
+            )
+        };
+        let tx = self.conn.transaction().map_err(classify)?;
+        for c in changes {
+            match (c.entity.as_str(), &c.payload) {
+                (ENTITY_BRANCH_CONFIG, Some(p)) => {
+                    let cfg: BranchConfigPayload =
+                        serde_json::from_value(p.clone()).map_err(|e| bad("branch_config", &e))?;
+                    let keys = cfg
+                        .verifying_keys
+                        .iter()
+                        .map(|(id, hex)| {
+                            crate::sync::wire::unhex(hex)
+                                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                                .map(|k| (*id, k))
+                                .ok_or_else(|| bad("verifying key", &id))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    super::replica::write_config(
+                        &tx,
+                        Some(&cfg.sede),
+                        &cfg.services,
+                        &cfg.counters,
+                        &cfg.hours,
+                        &cfg.rules,
+                        &keys,
+                        &now,
+                    )
+                    .map_err(classify)?;
+                }
+                (ENTITY_APPOINTMENT, Some(p)) => {
+                    let a: crate::domain::Appointment =
+                        serde_json::from_value(p.clone()).map_err(|e| bad("appointment", &e))?;
+                    super::replica::write_appointment(&tx, &a, &now).map_err(classify)?;
+                }
+                (ENTITY_APPOINTMENT, None) => {
+                    // Withdrawn by the hub: not bookable here any more (kept if checked in).
+                    tx.execute(
+                        "UPDATE appointment SET state = 'cancelled_by_sede', updated_at = ?2
+                         WHERE booking_id = ?1 AND booking_id NOT IN
+                           (SELECT booking_id FROM ticket WHERE booking_id IS NOT NULL)",
+                        params![c.entity_id.parse::<i64>().unwrap_or(-1), now],
+                    )
+                    .map_err(classify)?;
+                }
+                (ENTITY_STAFF, Some(p)) => {
+                    let s: StaffPayload =
+                        serde_json::from_value(p.clone()).map_err(|e| bad("staff", &e))?;
+                    tx.execute(
+                        "INSERT INTO staff_account (username, role, password_hash, created_at, disabled)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (username) DO UPDATE SET role = excluded.role,
+                           password_hash = excluded.password_hash, disabled = excluded.disabled",
+                        params![c.entity_id, s.role, s.password_hash, now, s.disabled],
+                    )
+                    .map_err(classify)?;
+                }
+                (ENTITY_STAFF, None) => {
+                    tx.execute(
+                        "UPDATE staff_account SET disabled = 1 WHERE username = ?1",
+                        [&c.entity_id],
+                    )
+                    .map_err(classify)?;
+                }
+                (other, _) => {
+                    tracing::debug!(entity = other, "feed entity not known here: skipped")
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO sync_cursor (feed, after_seq, feed_epoch) VALUES (?1, ?2, ?3)
+             ON CONFLICT (feed) DO UPDATE SET after_seq = excluded.after_seq,
+               feed_epoch = excluded.feed_epoch",
+            params![feed, next_after, epoch],
+        )
+        .map_err(classify)?;
+        tx.commit().map_err(classify)
+    }
+
+    /// Forgets a feed's cursor: the next pull starts from the beginning.
+    pub fn reset_feed(&mut self, feed: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM sync_cursor WHERE feed = ?1", [feed])
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}

@@ -19,6 +19,9 @@ use crate::store::HubLink;
 /// Operations per push.
 pub const BATCH: usize = 100;
 
+/// The kiosk's name for its branch's feed (the `sync_cursor` row).
+pub const FEED: &str = "branch";
+
 /// The longest wait between attempts while the hub is away.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -171,12 +174,47 @@ impl Agent {
         }
     }
 
+    /// Pulls the branch feed until up to date, each page applied with its cursor in one local
+    /// transaction. Returns how many changes were applied.
+    pub async fn pull_once(&self) -> Result<usize, SyncError> {
+        use super::client::PullOutcome;
+        let store = |e: crate::store::StoreError| SyncError::Protocol(e.to_string());
+        let mut applied = 0;
+        loop {
+            let cursor = self
+                .branch
+                .read(|_, s| s.sync_cursor(FEED))
+                .map_err(store)?;
+            let (after, epoch) = cursor.map_or((0, None), |(a, e)| (a, Some(e)));
+            match self.client.pull(after, epoch.as_deref()).await? {
+                PullOutcome::StartOver => {
+                    tracing::warn!("the hub's feed started over: pulling everything again");
+                    self.branch
+                        .with_store(|s| s.reset_feed(FEED))
+                        .map_err(store)?;
+                }
+                PullOutcome::Page(page) => {
+                    self.branch
+                        .apply_feed(FEED, &page.changes, page.next_after, &page.epoch)
+                        .map_err(store)?;
+                    applied += page.changes.len();
+                    if page.up_to_date || page.changes.is_empty() {
+                        return Ok(applied);
+                    }
+                }
+            }
+        }
+    }
+
     /// Pushes until told to stop: at once after a local write or a full batch, every
     /// `interval` otherwise, backing off (with jitter, up to [`MAX_BACKOFF`]) while failing.
     pub async fn run(self, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut events = self.branch.subscribe();
         let mut backoff = Duration::from_millis(500);
         loop {
+            if let Err(e) = self.pull_once().await {
+                tracing::info!(error = %e, "pull failed");
+            }
             let wait = match self.push_once().await {
                 Ok(n) if n >= BATCH => Duration::ZERO,
                 Ok(_) => {

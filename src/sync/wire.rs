@@ -221,3 +221,38 @@ mod tests {
         }
     }
 }
+
+/// Feed entity: the whole branch configuration, one document.
+pub const ENTITY_BRANCH_CONFIG: &str = "branch_config";
+/// Feed entity: one appointment.
+pub const ENTITY_APPOINTMENT: &str = "appointment";
+/// Feed entity: one staff account of the branch console.
+pub const ENTITY_STAFF: &str = "staff";
+
+/// The `branch_config` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchConfigPayload {
+    /// The sede.
+    pub sede: crate::domain::Sede,
+    /// Services in display order.
+    pub services: Vec<crate::domain::Service>,
+    /// Counters.
+    pub counters: Vec<crate::domain::Counter>,
+    /// Weekly hours.
+    pub hours: Vec<crate::domain::OpeningHours>,
+    /// Calling rules and calendar.
+    pub rules: crate::queue::QueueRules,
+    /// Booking-token verifying keys: id and Ed25519 public key in hex.
+    pub verifying_keys: Vec<(u16, String)>,
+}
+
+/// A `staff` row: an account of the branch console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffPayload {
+    /// `operator` or `supervisor`.
+    pub role: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Cannot log in.
+    pub disabled: bool,
+}

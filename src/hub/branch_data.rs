@@ -1,0 +1,136 @@
+//! What the hub owns for a branch — its configuration and its appointments — written together
+//! with their feed rows, so a kiosk's replica follows every change in order.
+
+use deadpool_postgres::GenericClient;
+
+use super::HubError;
+use super::feed::{self, Change};
+use crate::sync::wire::{
+    BranchConfigPayload, ENTITY_APPOINTMENT, ENTITY_BRANCH_CONFIG, ENTITY_STAFF, StaffPayload,
+};
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("plain data serialises")
+}
+
+/// Replaces a branch's configuration.
+pub async fn put_config(
+    tx: &impl GenericClient,
+    branch: i32,
+    config: &BranchConfigPayload,
+) -> Result<i64, HubError> {
+    let payload = json(config);
+    tx.execute(
+        "INSERT INTO branch_config (branch_id, payload) VALUES ($1, $2)
+         ON CONFLICT (branch_id) DO UPDATE SET payload = excluded.payload, updated_at = now()",
+        &[&branch, &payload],
+    )
+    .await?;
+    feed::publish(
+        tx,
+        branch,
+        &[Change {
+            entity: ENTITY_BRANCH_CONFIG.into(),
+            entity_id: branch.to_string(),
+            payload: Some(payload),
+        }],
+    )
+    .await
+}
+
+/// Creates or changes appointments.
+pub async fn put_appointments(
+    tx: &impl GenericClient,
+    branch: i32,
+    appointments: &[crate::domain::Appointment],
+) -> Result<i64, HubError> {
+    let mut changes = Vec::with_capacity(appointments.len());
+    for a in appointments {
+        let payload = json(a);
+        tx.execute(
+            "INSERT INTO appointment (branch_id, booking_id, starts_at, service, state, payload)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (branch_id, booking_id) DO UPDATE SET starts_at = excluded.starts_at,
+               service = excluded.service, state = excluded.state, payload = excluded.payload,
+               updated_at = now()",
+            &[
+                &branch,
+                &(a.id.get() as i64),
+                &a.starts_at,
+                &a.service.to_string(),
+                &a.state.name(),
+                &payload,
+            ],
+        )
+        .await?;
+        changes.push(Change {
+            entity: ENTITY_APPOINTMENT.into(),
+            entity_id: a.id.get().to_string(),
+            payload: Some(payload),
+        });
+    }
+    feed::publish(tx, branch, &changes).await
+}
+
+/// A branch console account, sent to the branch's kiosks.
+pub async fn put_staff(
+    tx: &impl GenericClient,
+    branch: i32,
+    username: &str,
+    staff: &StaffPayload,
+) -> Result<i64, HubError> {
+    feed::publish(
+        tx,
+        branch,
+        &[Change {
+            entity: ENTITY_STAFF.into(),
+            entity_id: username.into(),
+            payload: Some(json(staff)),
+        }],
+    )
+    .await
+}
+
+/// The configuration document of a replica.
+pub fn config_of(replica: &crate::store::Replica) -> Option<BranchConfigPayload> {
+    Some(BranchConfigPayload {
+        sede: replica.sede.clone()?,
+        services: replica.services.clone(),
+        counters: replica.counters.clone(),
+        hours: replica.hours.clone(),
+        rules: replica.rules.clone(),
+        verifying_keys: replica
+            .verifying_keys
+            .iter()
+            .map(|(id, k)| (*id, crate::sync::wire::hex(k)))
+            .collect(),
+    })
+}
+
+/// Seeds the demo branch: its configuration, today's appointments around `now` (the demo
+/// generator's, signed with its key) and the demo console accounts.
+pub async fn seed_demo(
+    db: &mut deadpool_postgres::Object,
+    seed: u64,
+    now: chrono::NaiveDateTime,
+) -> Result<crate::demo::DemoBranch, HubError> {
+    let demo = crate::demo::DemoBranch::generate(seed, now);
+    let replica = demo.replica();
+    let config = config_of(&replica)
+        .ok_or_else(|| HubError::Config("the demo branch has no sede".into()))?;
+    let branch = i32::from(demo.sede.code.get());
+    let tx = db.transaction().await?;
+    super::accounts::ensure_branch(&tx, demo.sede.code.get()).await?;
+    put_config(&tx, branch, &config).await?;
+    put_appointments(&tx, branch, &replica.appointments).await?;
+    super::accounts::audit(
+        &tx,
+        "cli",
+        "branch.seed_demo",
+        Some(demo.sede.code.get()),
+        serde_json::json!({ "seed": seed, "appointments": replica.appointments.len() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(demo)
+}

@@ -165,6 +165,7 @@ fn queue_op(seq: i64, event_seq: i64) -> PushOp {
 fn batch(incarnation: &str, ops: Vec<PushOp>) -> PushRequest {
     PushRequest {
         incarnation: incarnation.into(),
+        log_id: "log-a".into(),
         client_version: "test".into(),
         schema_version: sportello::sync::OP_SCHEMA_VERSION,
         ops,

@@ -80,16 +80,18 @@ CREATE TABLE applied_op (
     PRIMARY KEY (branch_id, device_id, incarnation, seq)
 );
 
--- The branch node's queue events, as its event log numbered them.
+-- The branch node's queue events, as its event log (one per kiosk database file) numbered
+-- them.
 CREATE TABLE queue_event (
     branch_id     integer NOT NULL,
+    log_id        text NOT NULL,
     event_seq     bigint NOT NULL,
     business_day  date NOT NULL,
     kind          text NOT NULL,
     payload       jsonb NOT NULL,
     device_id     text NOT NULL,
     received_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (branch_id, event_seq)
+    PRIMARY KEY (branch_id, log_id, event_seq)
 );
 
 -- The per-branch change feed kiosks pull. `seq` is taken by updating the branch's head row

@@ -119,7 +119,12 @@ async fn push(
             }
             continue;
         }
-        let (status, detail) = apply(&tx, device.branch, &device.device_id, op).await?;
+        let log_id = if req.log_id.is_empty() {
+            &req.incarnation
+        } else {
+            &req.log_id
+        };
+        let (status, detail) = apply(&tx, device.branch, &device.device_id, log_id, op).await?;
         tx.execute(
             "INSERT INTO applied_op (branch_id, device_id, incarnation, seq, op_id, op_hash, kind, status, detail)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -189,6 +194,7 @@ async fn apply(
     tx: &deadpool_postgres::Transaction<'_>,
     branch: i32,
     device_id: &str,
+    log_id: &str,
     op: &PushOp,
 ) -> Result<(OpStatus, Option<String>), HubError> {
     let parsed: Op = match serde_json::from_value(op.payload.clone()) {
@@ -211,10 +217,11 @@ async fn apply(
             let payload = serde_json::to_value(&event).unwrap_or_default();
             let inserted = tx
                 .execute(
-                    "INSERT INTO queue_event (branch_id, event_seq, business_day, kind, payload, device_id)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (branch_id, event_seq) DO NOTHING",
+                    "INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (branch_id, log_id, event_seq) DO NOTHING",
                     &[
                         &branch,
+                        &log_id,
                         &seq,
                         &business_day,
                         &event.kind.name(),

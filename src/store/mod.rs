@@ -38,12 +38,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/kiosk/0002_queue.sql")),
         M::up(include_str!("../../migrations/kiosk/0003_ticket_print.sql")),
         M::up(include_str!("../../migrations/kiosk/0004_hub_link.sql")),
+        M::up(include_str!("../../migrations/kiosk/0005_log_id.sql")),
     ])
 }
 
 /// Number of schema versions this build knows.
 pub fn schema_version() -> usize {
-    4
+    5
 }
 
 /// Options for opening a store.
@@ -71,6 +72,8 @@ pub struct DeviceIdentity {
     pub device_id: String,
     /// Changes whenever the database file is created anew.
     pub incarnation: String,
+    /// The event log's identity: fixed with the file, whatever the outbox stream.
+    pub log_id: String,
 }
 
 /// A pending or settled outbox row.
@@ -156,10 +159,11 @@ impl Store {
             .device_id
             .clone()
             .unwrap_or_else(|| format!("unenrolled-{}", uuid::Uuid::now_v7()));
+        let id = uuid::Uuid::now_v7().to_string();
         self.conn.execute(
-            "INSERT INTO device_identity (id, device_id, incarnation, created_at)
-             VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
-            params![device_id, uuid::Uuid::now_v7().to_string(), ts(Utc::now())],
+            "INSERT INTO device_identity (id, device_id, incarnation, log_id, created_at)
+             VALUES (1, ?1, ?2, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+            params![device_id, id, ts(Utc::now())],
         )?;
         Ok(())
     }
@@ -187,12 +191,13 @@ impl Store {
     pub fn device(&self) -> Result<DeviceIdentity, StoreError> {
         self.conn
             .query_row(
-                "SELECT device_id, incarnation FROM device_identity WHERE id = 1",
+                "SELECT device_id, incarnation, coalesce(log_id, incarnation) FROM device_identity WHERE id = 1",
                 [],
                 |r| {
                     Ok(DeviceIdentity {
                         device_id: r.get(0)?,
                         incarnation: r.get(1)?,
+                        log_id: r.get(2)?,
                     })
                 },
             )

@@ -122,6 +122,7 @@ impl Agent {
             .collect::<Result<Vec<_>, SyncError>>()?;
         let req = PushRequest {
             incarnation: device.incarnation,
+            log_id: device.log_id,
             client_version: env!("CARGO_PKG_VERSION").into(),
             schema_version: super::OP_SCHEMA_VERSION,
             ops,

@@ -103,6 +103,10 @@ pub struct PushOp {
 pub struct PushRequest {
     /// The outbox stream: a new database file is a new incarnation.
     pub incarnation: String,
+    /// The event log the operations come from (fixed with the kiosk's database file): an
+    /// event re-sent under a new stream is still counted once.
+    #[serde(default)]
+    pub log_id: String,
     /// The kiosk's version.
     pub client_version: String,
     /// Version of the payloads.

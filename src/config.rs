@@ -51,6 +51,27 @@ pub struct Config {
     pub scanner: ScannerConfig,
     /// The central hub (`sportello hub`).
     pub hub: HubConfig,
+    /// The kiosk's sync agent.
+    pub sync: SyncConfig,
+}
+
+/// `[sync]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Milliseconds between pushes and pulls when nothing happens locally.
+    pub interval_ms: u64,
+    /// Longest wait, in milliseconds, between attempts while the hub cannot be reached.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 5000,
+            max_backoff_ms: 60_000,
+        }
+    }
 }
 
 /// `[hub]`

@@ -505,7 +505,16 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
         // Demo machines have no NTP check yet; their clock is taken as right.
         clock.mark_trusted();
     }
-    let store = if demo {
+    let demo_db = config.demo.data_dir.join("kiosk.sqlite");
+    let enrolled_demo = demo
+        && demo_db.exists()
+        && Store::open(&demo_db, &store_options(config))?
+            .hub_link()?
+            .is_some();
+    let store = if enrolled_demo {
+        // An enrolled demo kiosk takes its branch from the hub's feed, not from the generator.
+        Store::open(&demo_db, &store_options(config))?
+    } else if demo {
         let store = demo_data(config, clock.as_ref())?;
         let today = clock.today();
         println!(
@@ -563,7 +572,11 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
         Ok(Some(link)) => {
             let agent = sportello::sync::agent::Agent::new(branch.clone(), &link)?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
-            runtime.spawn(agent.run(std::time::Duration::from_secs(5), stopped));
+            runtime.spawn(agent.run(
+                std::time::Duration::from_millis(config.sync.interval_ms),
+                std::time::Duration::from_millis(config.sync.max_backoff_ms),
+                stopped,
+            ));
             tracing::info!(hub = %link.hub_url, device = %link.device_id, "sync agent started");
             Some(stop)
         }

@@ -188,6 +188,28 @@ fn parse_status(s: &str) -> OpStatus {
     }
 }
 
+/// A deliberately broken apply that loses every seventh queue event, for the fault harness to
+/// prove it catches a loss (`SPORTELLO_HUB_BROKEN_APPLY=1`). Compiled out of release builds.
+fn broken_apply() -> bool {
+    #[cfg(debug_assertions)]
+    {
+        static BROKEN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *BROKEN.get_or_init(|| {
+            let on = std::env::var("SPORTELLO_HUB_BROKEN_APPLY").as_deref() == Ok("1");
+            if on {
+                tracing::error!(
+                    "BROKEN APPLY: this hub loses every seventh queue event (test only)"
+                );
+            }
+            on
+        })
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        false
+    }
+}
+
 /// One operation's effect, keyed by its natural key so that the same fact arriving twice (by
 /// another stream) has one effect.
 async fn apply(
@@ -214,6 +236,10 @@ async fn apply(
             business_day,
             event,
         } => {
+            if broken_apply() && seq % 7 == 0 {
+                // The negative control of the fault harness: acknowledged, never stored.
+                return Ok((OpStatus::Applied, None));
+            }
             let payload = serde_json::to_value(&event).unwrap_or_default();
             let inserted = tx
                 .execute(

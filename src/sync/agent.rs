@@ -22,9 +22,6 @@ pub const BATCH: usize = 100;
 /// The kiosk's name for its branch's feed (the `sync_cursor` row).
 pub const FEED: &str = "branch";
 
-/// The longest wait between attempts while the hub is away.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
 /// What the agent last saw, for the kiosk's own status.
 #[derive(Debug, Clone, Default)]
 pub struct AgentState {
@@ -208,10 +205,16 @@ impl Agent {
     }
 
     /// Pushes until told to stop: at once after a local write or a full batch, every
-    /// `interval` otherwise, backing off (with jitter, up to [`MAX_BACKOFF`]) while failing.
-    pub async fn run(self, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// `interval` otherwise, backing off (with jitter, up to `max_backoff`) while failing.
+    pub async fn run(
+        self,
+        interval: Duration,
+        max_backoff: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut events = self.branch.subscribe();
-        let mut backoff = Duration::from_millis(500);
+        let first = Duration::from_millis(500).min(max_backoff);
+        let mut backoff = first;
         loop {
             if let Err(e) = self.pull_once().await {
                 tracing::info!(error = %e, "pull failed");
@@ -219,7 +222,7 @@ impl Agent {
             let wait = match self.push_once().await {
                 Ok(n) if n >= BATCH => Duration::ZERO,
                 Ok(_) => {
-                    backoff = Duration::from_millis(500);
+                    backoff = first;
                     interval
                 }
                 Err(e) => {
@@ -227,7 +230,7 @@ impl Agent {
                     let jitter =
                         Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
                     let wait = backoff + jitter;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff = (backoff * 2).min(max_backoff);
                     wait
                 }
             };

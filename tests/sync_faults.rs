@@ -1,0 +1,620 @@
+//! The honest sync harness (`sync.md` §5): kiosks as real processes talking to a real hub
+//! process through a fault-injecting TCP proxy on loopback, over a PostgreSQL cluster of the
+//! test's own. Each round, for a few seconds: kiosks issue tickets and the hub publishes
+//! appointment changes while the proxy delays, refuses, black-holes and resets connections,
+//! kiosks and the hub are killed with SIGKILL and restarted, and the database is restarted.
+//! Then: heal, drain every outbox, and check —
+//!
+//! 1. no lost operation: every event of every kiosk's log is at the hub, once;
+//! 2. no duplicate: the hub holds nothing that no kiosk logged;
+//! 3. per-stream order: each (device, incarnation) was applied as a contiguous run;
+//! 4. every kiosk's replica equals the hub's (a checksum over the appointments);
+//! 5. no skipped feed row: every kiosk's cursor is at the feed's head.
+//!
+//! The checker is proven by a round against a hub whose apply loses every seventh event: it
+//! must fail. `SPORTELLO_FAULT_ROUNDS` (default 50) and `SPORTELLO_FAULT_SEED` (default 1)
+//! choose the rounds; each prints its seed, and `SPORTELLO_FAULT_ROUNDS=1
+//! SPORTELLO_FAULT_SEED=<seed>` replays one. The longer soak: `SPORTELLO_FAULT_ROUNDS=1000
+//! cargo test --all-features --test sync_faults -- --nocapture`.
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pg::PgCluster;
+use sportello::hub::{branch_data, db, devices};
+
+const KIOSKS: usize = 2;
+const FAULT_TIME: Duration = Duration::from_millis(4500);
+
+fn sportello() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
+    cmd.env_remove("RUST_LOG")
+        .env_remove("SPORTELLO_CONFIG")
+        .env_remove("SPORTELLO_DATABASE_URL")
+        .env_remove("SPORTELLO_HUB_BROKEN_APPLY");
+    cmd
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fault proxy.
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Pass,
+    Delay(u64),
+    Refuse,
+    Blackhole,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    port: u16,
+    mode: Arc<Mutex<Mode>>,
+    target: Arc<Mutex<SocketAddr>>,
+    live: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = Proxy {
+            port: listener.local_addr().unwrap().port(),
+            mode: Arc::new(Mutex::new(Mode::Pass)),
+            target: Arc::new(Mutex::new(target)),
+            live: Arc::default(),
+            held: Arc::default(),
+        };
+        let p = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                // Dropped sockets reset the connection rather than close it politely.
+                let _ = client.set_zero_linger();
+                let mode = *p.mode.lock().unwrap();
+                let target = *p.target.lock().unwrap();
+                match mode {
+                    Mode::Refuse => drop(client),
+                    Mode::Blackhole => p.held.lock().unwrap().push(client),
+                    Mode::Pass | Mode::Delay(_) => {
+                        let task = tokio::spawn(async move {
+                            let mut client = client;
+                            if let Mode::Delay(ms) = mode {
+                                tokio::time::sleep(Duration::from_millis(ms)).await;
+                            }
+                            if let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await {
+                                let _ = upstream.set_zero_linger();
+                                let _ =
+                                    tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                            }
+                        });
+                        let mut live = p.live.lock().unwrap();
+                        live.retain(|h| !h.is_finished());
+                        live.push(task.abort_handle());
+                    }
+                }
+            }
+        });
+        proxy
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+        if mode != Mode::Blackhole {
+            self.held.lock().unwrap().clear();
+        }
+    }
+
+    /// Resets every connection in flight (some mid-request: the hub may have committed and
+    /// the kiosk never hears it).
+    fn reset_all(&self) {
+        for h in self.live.lock().unwrap().drain(..) {
+            h.abort();
+        }
+        self.held.lock().unwrap().clear();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes.
+
+struct HubProcess {
+    child: Child,
+}
+
+impl HubProcess {
+    fn start(config: &Path, broken: bool) -> (HubProcess, SocketAddr) {
+        let mut cmd = sportello();
+        if broken {
+            cmd.env("SPORTELLO_HUB_BROKEN_APPLY", "1");
+        }
+        let mut child = cmd
+            .arg("--config")
+            .arg(config)
+            .arg("hub")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("Hub: https://")
+            .unwrap_or_else(|| panic!("the hub did not start: {line:?}"))
+            .parse()
+            .unwrap();
+        (HubProcess { child }, addr)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct KioskProcess {
+    data: PathBuf,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+impl KioskProcess {
+    fn start(&mut self) {
+        let child = sportello()
+            .arg("--config")
+            .arg(&self.config)
+            .args(["kiosk", "--demo", "--headless", "--data-dir"])
+            .arg(&self.data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn input(&mut self, line: &str) {
+        if let Some(stdin) = self.child.as_mut().and_then(|c| c.stdin.as_mut()) {
+            let _ = writeln!(stdin, "{line}");
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.data.join("kiosk.sqlite")
+    }
+}
+
+impl Drop for KioskProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the checker reads.
+
+/// A kiosk's log and state, read from its database file.
+struct KioskView {
+    log_id: String,
+    events: BTreeSet<i64>,
+    pending: i64,
+    cursor: i64,
+    appointments: BTreeMap<i64, String>,
+}
+
+fn read_kiosk(path: &Path) -> KioskView {
+    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    let log_id: String = c
+        .query_row(
+            "SELECT coalesce(log_id, incarnation) FROM device_identity",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let events = c
+        .prepare("SELECT seq FROM queue_event")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let pending = c
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let cursor = c
+        .query_row(
+            "SELECT coalesce(max(after_seq), 0) FROM sync_cursor",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let appointments = c
+        .prepare("SELECT booking_id, state FROM appointment")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    KioskView {
+        log_id,
+        events,
+        pending,
+        cursor,
+        appointments,
+    }
+}
+
+/// Checks the five invariants; returns what is wrong.
+async fn check(pool: &deadpool_postgres::Pool, kiosks: &[KioskView]) -> Vec<String> {
+    let c = pool.get().await.unwrap();
+    let mut wrong = Vec::new();
+    // 1 and 2: the hub's events, per log, are exactly each kiosk's log.
+    let mut hub_events: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for row in c
+        .query("SELECT log_id, event_seq FROM queue_event", &[])
+        .await
+        .unwrap()
+    {
+        hub_events.entry(row.get(0)).or_default().insert(row.get(1));
+    }
+    for k in kiosks {
+        let at_hub = hub_events.remove(&k.log_id).unwrap_or_default();
+        let lost: Vec<_> = k.events.difference(&at_hub).collect();
+        let extra: Vec<_> = at_hub.difference(&k.events).collect();
+        if !lost.is_empty() {
+            wrong.push(format!(
+                "log {}: {} events lost at the hub: {lost:?}",
+                k.log_id,
+                lost.len()
+            ));
+        }
+        if !extra.is_empty() {
+            wrong.push(format!(
+                "log {}: events at the hub the kiosk never logged: {extra:?}",
+                k.log_id
+            ));
+        }
+        if k.pending != 0 {
+            wrong.push(format!(
+                "log {}: {} operations still pending",
+                k.log_id, k.pending
+            ));
+        }
+    }
+    if !hub_events.is_empty() {
+        wrong.push(format!("events from unknown logs: {:?}", hub_events.keys()));
+    }
+    // 3: every stream applied as a contiguous run.
+    for row in c
+        .query(
+            "SELECT device_id, incarnation, min(seq), max(seq), count(*) FROM applied_op
+             GROUP BY device_id, incarnation",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let (min, max, n): (i64, i64, i64) = (row.get(2), row.get(3), row.get(4));
+        if max - min + 1 != n {
+            wrong.push(format!(
+                "stream {}/{}: {n} operations between {min} and {max}",
+                row.get::<_, String>(0),
+                row.get::<_, String>(1)
+            ));
+        }
+    }
+    // 4 and 5: replicas and cursors.
+    let head: i64 = c
+        .query_one(
+            "SELECT last_seq FROM branch_feed_head WHERE branch_id = 7001",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let hub_appointments: BTreeMap<i64, String> = c
+        .query(
+            "SELECT booking_id, state FROM appointment WHERE branch_id = 7001",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for k in kiosks {
+        if k.cursor != head {
+            wrong.push(format!(
+                "log {}: feed cursor {} of {head}",
+                k.log_id, k.cursor
+            ));
+        }
+        if k.appointments != hub_appointments {
+            wrong.push(format!(
+                "log {}: replica checksum {:016x}, hub {:016x}",
+                k.log_id,
+                checksum(&k.appointments),
+                checksum(&hub_appointments)
+            ));
+        }
+    }
+    wrong
+}
+
+fn checksum(rows: &BTreeMap<i64, String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    rows.hash(&mut h);
+    h.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A round.
+
+/// One round; returns what the checker found wrong (empty: all invariants hold).
+async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("faults_{seed}_{}", u8::from(broken));
+    {
+        let (c, conn) = tokio_postgres::connect(&cluster.url("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
+            .await
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {database}"))
+            .await
+            .unwrap();
+    }
+    let url = cluster.url(&database);
+    let pool = db::pool(&url, 4).unwrap();
+    db::migrate(&pool).await.unwrap();
+
+    // The demo branch at the hub, open around the clock so tickets can be issued any time.
+    let now = sportello::domain::Clock::local_now(&sportello::domain::SystemClock::untrusted())
+        .naive_local();
+    let demo = branch_data::seed_demo(&mut pool.get().await.unwrap(), 2026, now)
+        .await
+        .unwrap();
+    let mut replica = demo.replica();
+    replica.hours = replica
+        .services
+        .iter()
+        .flat_map(|s| {
+            (1..=7).map(|weekday| sportello::domain::OpeningHours {
+                service: s.letter,
+                weekday,
+                opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
+                closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
+                appointment_only: false,
+            })
+        })
+        .collect();
+    replica.rules.walk_in_stop_min = 0;
+    replica.rules.holidays.clear();
+    {
+        let c = pool.get().await.unwrap();
+        branch_data::put_config(&c, 7001, &branch_data::config_of(&replica).unwrap())
+            .await
+            .unwrap();
+    }
+
+    let hub_config = dir.path().join("hub.toml");
+    std::fs::write(
+        &hub_config,
+        format!(
+            "[hub]\ndatabase_url = {url:?}\nlisten = \"127.0.0.1:0\"\npool_size = 4\ntls_dir = {:?}\n",
+            dir.path().join("tls").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (mut hub, addr) = HubProcess::start(&hub_config, broken);
+    let proxy = Proxy::start(addr).await;
+    let hub_url = format!("https://127.0.0.1:{}", proxy.port);
+
+    let mut kiosks = Vec::new();
+    for k in 0..KIOSKS {
+        let data = dir.path().join(format!("kiosk-{k}"));
+        let out = sportello()
+            .args(["demo-data", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let code = devices::create_code(&mut pool.get().await.unwrap(), "harness", 7001)
+            .await
+            .unwrap();
+        let out = sportello()
+            .args(["enroll", "--hub", &hub_url, "--code", &code, "--db"])
+            .arg(data.join("kiosk.sqlite"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "enroll: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config = dir.path().join(format!("kiosk-{k}.toml"));
+        std::fs::write(
+            &config,
+            "[sync]\ninterval_ms = 150\nmax_backoff_ms = 600\n[lan]\nenabled = false\n[printer]\nkind = \"none\"\n",
+        )
+        .unwrap();
+        let mut kiosk = KioskProcess {
+            data,
+            config,
+            child: None,
+        };
+        kiosk.start();
+        kiosks.push(kiosk);
+    }
+
+    // Faults, while kiosks issue tickets and the hub changes appointments.
+    let start = Instant::now();
+    let mut letter = 0usize;
+    let mut next_fault = Duration::from_millis(rng.u64(200..600));
+    let appointments: Vec<_> = replica.appointments.clone();
+    let mut faults: BTreeMap<&str, u32> = BTreeMap::new();
+    while start.elapsed() < FAULT_TIME {
+        for k in kiosks.iter_mut() {
+            letter += 1;
+            k.input(["P", "R", "F"][letter % 3]);
+        }
+        if rng.u8(0..4) == 0 {
+            let mut a = appointments[rng.usize(0..appointments.len())].clone();
+            a.state = if rng.bool() {
+                sportello::domain::AppointmentState::Confirmed
+            } else {
+                sportello::domain::AppointmentState::CancelledBySede
+            };
+            if let Ok(mut c) = pool.get().await
+                && let Ok(tx) = c.transaction().await
+                && branch_data::put_appointments(&tx, 7001, &[a]).await.is_ok()
+            {
+                let _ = tx.commit().await;
+            }
+        }
+        if start.elapsed() >= next_fault {
+            next_fault = start.elapsed() + Duration::from_millis(rng.u64(200..700));
+            let fault = match rng.u8(0..100) {
+                0..35 => "heal",
+                35..48 => "delay",
+                48..58 => "refuse",
+                58..66 => "blackhole",
+                66..78 => "reset",
+                78..90 => "kill-kiosk",
+                90..96 => "kill-hub",
+                _ => "restart-db",
+            };
+            *faults.entry(fault).or_default() += 1;
+            match fault {
+                "heal" => proxy.set(Mode::Pass),
+                "delay" => proxy.set(Mode::Delay(rng.u64(50..400))),
+                "refuse" => proxy.set(Mode::Refuse),
+                "blackhole" => proxy.set(Mode::Blackhole),
+                "reset" => proxy.reset_all(),
+                "kill-kiosk" => {
+                    let k = &mut kiosks[rng.usize(0..KIOSKS)];
+                    k.kill();
+                    k.start();
+                }
+                "kill-hub" => {
+                    hub.kill();
+                    let (h, addr) = HubProcess::start(&hub_config, broken);
+                    hub = h;
+                    *proxy.target.lock().unwrap() = addr;
+                }
+                _ => {
+                    tokio::task::block_in_place(|| cluster.restart());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.u64(40..120))).await;
+    }
+
+    // Heal, then wait for every outbox to drain and every cursor to reach the head.
+    proxy.set(Mode::Pass);
+    proxy.reset_all();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let views: Vec<KioskView> = kiosks.iter().map(|k| read_kiosk(&k.db())).collect();
+        let head: i64 = match pool.get().await {
+            Ok(c) => c
+                .query_one(
+                    "SELECT last_seq FROM branch_feed_head WHERE branch_id = 7001",
+                    &[],
+                )
+                .await
+                .map(|r| r.get(0))
+                .unwrap_or(-1),
+            Err(_) => -1,
+        };
+        let settled = views.iter().all(|v| v.pending == 0 && v.cursor == head);
+        if settled || Instant::now() > deadline {
+            if !settled {
+                eprintln!("round {seed}: did not settle within 20 s");
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for k in kiosks.iter_mut() {
+        k.kill();
+    }
+    let views: Vec<KioskView> = kiosks.iter().map(|k| read_kiosk(&k.db())).collect();
+    let events: usize = views.iter().map(|v| v.events.len()).sum();
+    let wrong = check(&pool, &views).await;
+    eprintln!(
+        "round seed {seed}{}: {events} events from {KIOSKS} kiosks, faults {faults:?}, {:.1} s, {}",
+        if broken { " (broken apply)" } else { "" },
+        start.elapsed().as_secs_f64(),
+        if wrong.is_empty() {
+            "ok".to_string()
+        } else {
+            format!("{} problems", wrong.len())
+        }
+    );
+    assert!(
+        events > KIOSKS * 10,
+        "round {seed}: too few events ({events}) to test anything"
+    );
+    drop(hub);
+    wrong
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_survives_faults_and_the_checker_catches_a_broken_apply() {
+    let cluster = PgCluster::start();
+    let rounds: u64 = std::env::var("SPORTELLO_FAULT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let first: u64 = std::env::var("SPORTELLO_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    // The negative control first: the checker must see the loss.
+    let wrong = round(&cluster, first, true).await;
+    assert!(
+        wrong.iter().any(|w| w.contains("lost at the hub")),
+        "the checker missed a hub that loses events: {wrong:?}"
+    );
+    for seed in first..first + rounds {
+        let wrong = round(&cluster, seed, false).await;
+        assert!(
+            wrong.is_empty(),
+            "round seed {seed} (replay: SPORTELLO_FAULT_ROUNDS=1 SPORTELLO_FAULT_SEED={seed}): {wrong:#?}"
+        );
+    }
+}

@@ -44,28 +44,24 @@ fn batch(incarnation: &str, first: i64) -> PushRequest {
     }
 }
 
-/// The SQL a push runs, per batch and per operation, as a pgbench script.
+/// The SQL a push of 100 new operations runs, as a pgbench script: the stream's cursor, the
+/// 100 queue events and the 100 stored answers (one statement each, as the hub sends them),
+/// the cursor and the device's status.
 fn pgbench_script() -> String {
-    let mut s = String::from(
-        "\\set stream random(1, 1000000000)\n\
-         BEGIN;\n\
-         INSERT INTO device_cursor (branch_id, device_id, incarnation, last_seq) VALUES (7001, 'pgbench', :stream, 0) ON CONFLICT DO NOTHING;\n\
-         SELECT last_seq FROM device_cursor WHERE branch_id = 7001 AND device_id = 'pgbench' AND incarnation = ':stream' FOR UPDATE;\n",
-    );
-    for k in 1..=OPS {
-        s.push_str(&format!(
-            "INSERT INTO applied_op (branch_id, device_id, incarnation, seq, op_id, op_hash, kind, status, detail) \
-             VALUES (7001, 'pgbench', ':stream', {k}, md5(random()::text), sha256(random()::text::bytea), 'day_opened', 'applied', NULL);\n\
-             INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id) \
-             VALUES (7001, ':stream', {k}, '2026-11-26', 'day_opened', '{{\"type\":\"day_opened\",\"day\":\"2026-11-26\"}}', 'pgbench') ON CONFLICT DO NOTHING;\n"
-        ));
-    }
-    s.push_str(
-        "UPDATE device_cursor SET last_seq = 100 WHERE branch_id = 7001 AND device_id = 'pgbench' AND incarnation = ':stream';\n\
-         UPDATE device SET last_seen = now(), client_version = 'bench', status = '{}' WHERE device_id = 'pgbench';\n\
-         COMMIT;\n",
-    );
-    s
+    "\\set stream random(1, 1000000000)\n\
+     BEGIN;\n\
+     INSERT INTO device_cursor (branch_id, device_id, incarnation, last_seq) VALUES (7001, 'pgbench', :stream, 0) ON CONFLICT DO NOTHING;\n\
+     SELECT last_seq FROM device_cursor WHERE branch_id = 7001 AND device_id = 'pgbench' AND incarnation = ':stream' FOR UPDATE;\n\
+     INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id) \
+       SELECT 7001, ':stream', s, '2026-11-26', 'day_opened', jsonb_build_object('type', 'day_opened', 'day', '2026-11-26', 'at', now()), 'pgbench' \
+       FROM generate_series(1, 100) s ON CONFLICT DO NOTHING RETURNING event_seq;\n\
+     INSERT INTO applied_op (branch_id, device_id, incarnation, seq, op_id, op_hash, kind, status, detail) \
+       SELECT 7001, 'pgbench', ':stream', s, md5(random()::text), sha256(random()::text::bytea), 'day_opened', 'applied', NULL \
+       FROM generate_series(1, 100) s;\n\
+     UPDATE device_cursor SET last_seq = 100 WHERE branch_id = 7001 AND device_id = 'pgbench' AND incarnation = ':stream';\n\
+     UPDATE device SET last_seen = now(), client_version = 'bench', status = '{}' WHERE device_id = 'pgbench';\n\
+     COMMIT;\n"
+        .to_string()
 }
 
 fn pgbench(url: &str, clients: usize, seconds: u64, script: &std::path::Path) -> f64 {

@@ -86,67 +86,83 @@ async fn push(
             expected_seq: last_seq + 1,
         }));
     }
-    let mut results = Vec::with_capacity(req.ops.len());
-    for op in &req.ops {
-        let hash = op_hash(op);
-        if op.seq <= last_seq {
-            let stored = tx
-                .query_opt(
-                    "SELECT op_hash, status, detail FROM applied_op
-                     WHERE branch_id = $1 AND device_id = $2 AND incarnation = $3 AND seq = $4",
-                    &[&device.branch, &device.device_id, &req.incarnation, &op.seq],
-                )
-                .await?;
-            match stored {
-                Some(row) if row.get::<_, Vec<u8>>(0) == hash => {
-                    let status: String = row.get(1);
-                    results.push(OpResult {
-                        seq: op.seq,
-                        status: parse_status(&status),
-                        detail: row.get(2),
-                    });
-                }
-                // Pruned long ago, or never stored: nothing to compare, nothing to redo.
-                None => results.push(OpResult {
-                    seq: op.seq,
-                    status: OpStatus::Duplicate,
-                    detail: None,
-                }),
-                Some(_) => {
-                    tracing::warn!(device = %device.device_id, seq = op.seq, "a different operation at an applied sequence");
-                    return Ok(Err(PushRefusal::IncarnationConflict { seq: op.seq }));
-                }
-            }
-            continue;
+    // Retries: the stored answers of every already-applied sequence, in one query.
+    let old: Vec<&PushOp> = req.ops.iter().filter(|o| o.seq <= last_seq).collect();
+    let mut stored: std::collections::HashMap<i64, (Vec<u8>, String, Option<String>)> =
+        std::collections::HashMap::new();
+    if !old.is_empty() {
+        let seqs: Vec<i64> = old.iter().map(|o| o.seq).collect();
+        for row in tx
+            .query(
+                "SELECT seq, op_hash, status, detail FROM applied_op
+                 WHERE branch_id = $1 AND device_id = $2 AND incarnation = $3 AND seq = ANY($4)",
+                &[&device.branch, &device.device_id, &req.incarnation, &seqs],
+            )
+            .await?
+        {
+            stored.insert(row.get(0), (row.get(1), row.get(2), row.get(3)));
         }
+    }
+    let mut results = Vec::with_capacity(req.ops.len());
+    for op in &old {
+        match stored.get(&op.seq) {
+            Some((hash, status, detail)) if *hash == op_hash(op) => results.push(OpResult {
+                seq: op.seq,
+                status: parse_status(status),
+                detail: detail.clone(),
+            }),
+            // Pruned long ago: nothing to compare, nothing to redo.
+            None => results.push(OpResult {
+                seq: op.seq,
+                status: OpStatus::Duplicate,
+                detail: None,
+            }),
+            Some(_) => {
+                tracing::warn!(device = %device.device_id, seq = op.seq, "a different operation at an applied sequence");
+                return Ok(Err(PushRefusal::IncarnationConflict { seq: op.seq }));
+            }
+        }
+    }
+    // New operations: their effects and their stored answers, a statement for each kind of
+    // row rather than a round trip per operation.
+    let new: Vec<&PushOp> = req.ops.iter().filter(|o| o.seq > last_seq).collect();
+    if !new.is_empty() {
         let log_id = if req.log_id.is_empty() {
             &req.incarnation
         } else {
             &req.log_id
         };
-        let (status, detail) = apply(&tx, device.branch, &device.device_id, log_id, op).await?;
+        let applied = apply(&tx, device.branch, &device.device_id, log_id, &new).await?;
+        let seqs: Vec<i64> = new.iter().map(|o| o.seq).collect();
+        let op_ids: Vec<&str> = new.iter().map(|o| o.op_id.as_str()).collect();
+        let hashes: Vec<Vec<u8>> = new.iter().map(|o| op_hash(o)).collect();
+        let kinds: Vec<&str> = new.iter().map(|o| o.kind.as_str()).collect();
+        let statuses: Vec<&str> = applied.iter().map(|(s, _)| status_name(*s)).collect();
+        let details: Vec<Option<String>> = applied.iter().map(|(_, d)| d.clone()).collect();
         tx.execute(
             "INSERT INTO applied_op (branch_id, device_id, incarnation, seq, op_id, op_hash, kind, status, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             SELECT $1, $2, $3, * FROM unnest($4::bigint[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[])",
             &[
                 &device.branch,
                 &device.device_id,
                 &req.incarnation,
-                &op.seq,
-                &op.op_id,
-                &hash,
-                &op.kind,
-                &status_name(status),
-                &detail,
+                &seqs,
+                &op_ids,
+                &hashes,
+                &kinds,
+                &statuses,
+                &details,
             ],
         )
         .await?;
-        last_seq = op.seq;
-        results.push(OpResult {
-            seq: op.seq,
-            status,
-            detail,
-        });
+        for (op, (status, detail)) in new.iter().zip(applied) {
+            results.push(OpResult {
+                seq: op.seq,
+                status,
+                detail,
+            });
+        }
+        last_seq = new.last().map_or(last_seq, |o| o.seq);
     }
     tx.execute(
         "UPDATE device_cursor SET last_seq = $4
@@ -210,57 +226,64 @@ fn broken_apply() -> bool {
     }
 }
 
-/// One operation's effect, keyed by its natural key so that the same fact arriving twice (by
-/// another stream) has one effect.
+/// The operations' effects, keyed by their natural key so that the same fact arriving twice
+/// (by another stream) has one effect; one answer per operation, in order.
 async fn apply(
     tx: &deadpool_postgres::Transaction<'_>,
     branch: i32,
     device_id: &str,
     log_id: &str,
-    op: &PushOp,
-) -> Result<(OpStatus, Option<String>), HubError> {
-    let parsed: Op = match serde_json::from_value(op.payload.clone()) {
-        Ok(o) => o,
-        // A payload this hub cannot read is acknowledged as rejected, kept for staff to see,
-        // and never blocks the operations behind it.
-        Err(e) => {
-            return Ok((
+    ops: &[&PushOp],
+) -> Result<Vec<(OpStatus, Option<String>)>, HubError> {
+    let mut answers: Vec<(OpStatus, Option<String>)> = Vec::with_capacity(ops.len());
+    let (mut seqs, mut days, mut kinds, mut payloads) = (vec![], vec![], vec![], vec![]);
+    let mut queue_at = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        match serde_json::from_value::<Op>(op.payload.clone()) {
+            Ok(Op::Queue {
+                seq,
+                business_day,
+                event,
+            }) => {
+                answers.push((OpStatus::Applied, None));
+                queue_at.push((i, seq));
+                if broken_apply() && seq % 7 == 0 {
+                    // The negative control of the fault harness: acknowledged, never stored.
+                    continue;
+                }
+                seqs.push(seq);
+                days.push(business_day);
+                kinds.push(event.kind.name());
+                payloads.push(serde_json::to_value(&event).unwrap_or_default());
+            }
+            // A payload this hub cannot read is acknowledged as rejected, kept for staff to
+            // see, and never blocks the operations behind it.
+            Err(e) => answers.push((
                 OpStatus::Rejected,
                 Some(format!("unreadable operation: {e}")),
-            ));
-        }
-    };
-    match parsed {
-        Op::Queue {
-            seq,
-            business_day,
-            event,
-        } => {
-            if broken_apply() && seq % 7 == 0 {
-                // The negative control of the fault harness: acknowledged, never stored.
-                return Ok((OpStatus::Applied, None));
-            }
-            let payload = serde_json::to_value(&event).unwrap_or_default();
-            let inserted = tx
-                .execute(
-                    "INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (branch_id, log_id, event_seq) DO NOTHING",
-                    &[
-                        &branch,
-                        &log_id,
-                        &seq,
-                        &business_day,
-                        &event.kind.name(),
-                        &payload,
-                        &device_id,
-                    ],
-                )
-                .await?;
-            Ok(if inserted == 1 {
-                (OpStatus::Applied, None)
-            } else {
-                (OpStatus::Duplicate, None)
-            })
+            )),
         }
     }
+    if !seqs.is_empty() {
+        let inserted: std::collections::HashSet<i64> = tx
+            .query(
+                "INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id)
+                 SELECT $1, $2, s, d, k, p, $3
+                 FROM unnest($4::bigint[], $5::date[], $6::text[], $7::jsonb[]) AS t(s, d, k, p)
+                 ON CONFLICT (branch_id, log_id, event_seq) DO NOTHING
+                 RETURNING event_seq",
+                &[&branch, &log_id, &device_id, &seqs, &days, &kinds, &payloads],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let sent: std::collections::HashSet<i64> = seqs.iter().copied().collect();
+        for (i, seq) in queue_at {
+            if sent.contains(&seq) && !inserted.contains(&seq) {
+                answers[i].0 = OpStatus::Duplicate;
+            }
+        }
+    }
+    Ok(answers)
 }

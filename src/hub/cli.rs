@@ -33,6 +33,12 @@ fn redact(url: &str) -> String {
     }
 }
 
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "hub".into())
+}
+
 /// Serves the hub until interrupted.
 pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
     runtime()?.block_on(async {
@@ -43,10 +49,45 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             &config.tls_dir,
             "hub",
         )?;
-        let server = super::start(HubState { pool }, &config.listen, &tls).await?;
+        let server = super::start(HubState { pool: pool.clone() }, &config.listen, &tls).await?;
         println!("Hub: https://{}", server.addr);
+        // Background jobs: every instance polls; the table's row locks share them out.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = format!("{}-{}", hostname(), std::process::id());
+        let jobs = tokio::spawn({
+            let pool = pool.clone();
+            super::jobs::run(
+                pool.clone(),
+                worker,
+                std::time::Duration::from_secs(2),
+                stopped.clone(),
+                move |job| {
+                    let pool = pool.clone();
+                    async move { super::jobs::work(&pool, &job).await }
+                },
+            )
+        });
+        let scheduler = tokio::spawn({
+            let pool = pool.clone();
+            let mut stopped = stopped;
+            async move {
+                loop {
+                    if let Ok(c) = pool.get().await
+                        && let Err(e) = super::jobs::schedule_daily(&c).await
+                    {
+                        tracing::warn!(error = %e, "daily jobs not scheduled");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                        _ = stopped.changed() => return,
+                    }
+                }
+            }
+        });
         tokio::signal::ctrl_c().await?;
+        let _ = stop.send(true);
         server.stop().await;
+        let _ = tokio::join!(jobs, scheduler);
         Ok(())
     })
 }

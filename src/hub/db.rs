@@ -17,7 +17,17 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "branch_data",
         include_str!("../../migrations/hub/0002_branch_data.sql"),
     ),
+    (
+        3,
+        "jobs",
+        include_str!("../../migrations/hub/0003_jobs.sql"),
+    ),
 ];
+
+/// The schema version this build migrates to.
+pub fn schema_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
 
 /// Any number: the lock that serialises migrators across instances.
 const MIGRATION_LOCK: i64 = 0x5350_5254_4855_4231;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod db;
 pub mod devices;
 pub mod feed;
+pub mod jobs;
 pub mod push;
 
 use std::net::SocketAddr;

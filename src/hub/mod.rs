@@ -69,10 +69,22 @@ pub struct HubState {
 pub fn router(state: HubState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
         .route("/v1/enrol", post(devices::enrol))
         .route("/v1/sync/push", post(push::handle))
         .route("/v1/sync/pull", get(feed::handle))
         .with_state(state)
+}
+
+/// The API's description, kept true by a test (`tests/hub.rs`).
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<HubState>) -> Response {

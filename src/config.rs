@@ -267,6 +267,8 @@ impl Default for LanConfig {
 pub struct BranchConfig {
     /// Device id recorded when the store is created; replaced by the hub's at enrolment.
     pub device_id: Option<String>,
+    /// Public address of the hub's *segui la coda* pages, printed as each ticket's QR code.
+    pub follow_base: Option<String>,
 }
 
 /// `[store]`

@@ -606,6 +606,9 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("privacy.person_key_secret is too short"))?
     };
     let mut kiosk = Kiosk::new(branch.clone())?.with_keyer(keyer);
+    if let Some(base) = &config.branch.follow_base {
+        kiosk = kiosk.with_follow_base(base);
+    }
     // The demo's simulated printer keeps the ESC/POS bytes of every ticket in its folder.
     let demo_printer = config.demo.data_dir.join("printer.bin");
     if let Some(printer) =

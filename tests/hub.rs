@@ -1332,3 +1332,128 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     .collect();
     assert_eq!(props("PushRefusal"), refusals);
 }
+
+/// *Segui la coda*: the page a ticket's QR opens, fed by the events the kiosk pushed: the
+/// ticket's band and estimate while it waits, its counter once called; unknown tickets and
+/// malformed addresses get their own answers; no personal data on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
+    use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+    use sportello::hub::branch_data;
+    use sportello::sync::agent::Agent;
+    use sportello::sync::client;
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let demo = branch_data::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        11,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    // Open around the clock, so the test does not depend on the hour it runs.
+    let mut replica = demo.replica();
+    for h in replica.hours.iter_mut() {
+        h.opens = chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+        h.closes = chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap();
+        h.appointment_only = false;
+    }
+    replica.hours.extend(replica.services.iter().flat_map(|s| {
+        (1..=7).map(|weekday| sportello::domain::OpeningHours {
+            service: s.letter,
+            weekday,
+            opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
+            closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
+            appointment_only: false,
+        })
+    }));
+    replica.hours.sort_by_key(|h| (h.service, h.weekday));
+    replica.hours.dedup_by_key(|h| (h.service, h.weekday));
+    replica.rules.walk_in_stop_min = 0;
+    replica.rules.holidays.clear();
+    branch_data::put_config(
+        &hub.pool.get().await.unwrap(),
+        i32::from(SEDE),
+        &branch_data::config_of(&replica).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = sportello::store::Store::open(
+        &dir.path().join("kiosk.sqlite"),
+        &sportello::store::StoreOptions::default(),
+    )
+    .unwrap();
+    let branch = sportello::node::Branch::open(store, clock.clone()).unwrap();
+    let e = client::enrol(&base, &hub.code().await, None, "test")
+        .await
+        .unwrap();
+    let link = sportello::store::HubLink {
+        hub_url: base.clone(),
+        device_id: e.device_id,
+        branch: e.branch,
+        secret_key: e.secret_key,
+        cert_sha256: e.cert_sha256,
+    };
+    branch
+        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
+        .unwrap();
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    let p = ServiceLetter::parse("P").unwrap();
+    let tickets: Vec<_> = (0..8)
+        .map(|_| branch.issue_ticket(p, TicketPriority::WalkIn).unwrap())
+        .collect();
+    while agent.push_once().await.unwrap() > 0 {}
+    let day = tickets[0].business_day;
+    let page = |t: &str| {
+        let url = format!("{base}/coda/7001/{day}/{t}");
+        let client = hub.client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = page(&tickets[7].number.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&tickets[7].number.to_string()), "{html}");
+    assert!(html.contains("Da 6 a 10 persone prima di lei"), "{html}");
+    if let Ok(out) = std::env::var("SPORTELLO_FOLLOW_HTML") {
+        std::fs::write(out, &html).unwrap();
+    }
+    assert!(html.contains("Attesa stimata"), "{html}");
+    for secret in demo.sensitive_strings() {
+        assert!(
+            !html.contains(&secret),
+            "personal data on a public page: {secret}"
+        );
+    }
+    // A counter calls the first ticket; the kiosk pushes; its page says where to go.
+    let counter = replica
+        .counters
+        .iter()
+        .find(|c| c.services.iter().any(|(s, _)| *s == p))
+        .unwrap()
+        .number;
+    branch
+        .execute(sportello::queue::Command::OpenCounter {
+            counter,
+            services: vec![],
+            operator: "operatore".into(),
+        })
+        .unwrap();
+    branch
+        .execute(sportello::queue::Command::CallNext { counter })
+        .unwrap();
+    while agent.push_once().await.unwrap() > 0 {}
+    let (_, html) = page(&tickets[0].number.to_string()).await;
+    assert!(
+        html.contains(&format!("È il suo turno: sportello {counter}")),
+        "{html}"
+    );
+    assert_eq!(page("Z999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(page("not-a-ticket").await.0, StatusCode::BAD_REQUEST);
+}

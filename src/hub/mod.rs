@@ -8,6 +8,7 @@ pub mod cli;
 pub mod db;
 pub mod devices;
 pub mod feed;
+pub mod follow;
 pub mod jobs;
 pub mod push;
 
@@ -73,6 +74,7 @@ pub fn router(state: HubState) -> Router {
         .route("/v1/enrol", post(devices::enrol))
         .route("/v1/sync/push", post(push::handle))
         .route("/v1/sync/pull", get(feed::handle))
+        .route("/coda/{sede}/{day}/{ticket}", get(follow::page))
         .with_state(state)
 }
 

@@ -59,6 +59,7 @@ pub struct Kiosk {
     /// Tickets committed but never printed before the kiosk last stopped (a power cut between
     /// the commit and the printer), offered for printing again.
     pending: Vec<Ticket>,
+    follow_base: String,
 }
 
 /// A ticket committed this long before a restart without reaching paper is offered again; an
@@ -74,7 +75,8 @@ pub const TYPED_WINDOW: std::time::Duration = std::time::Duration::from_secs(10 
 /// front of it) gets the first answer again, never a second ticket.
 pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Where the QR on a ticket leads: the hub's public queue page (the hub issue serves it).
+/// Where the QR on a ticket leads unless `branch.follow_base` says otherwise (a placeholder
+/// domain that resolves nowhere).
 pub const FOLLOW_BASE: &str = "https://sportello.inps.invalid/coda";
 
 /// Check-in opens this many minutes before the booked time…
@@ -119,6 +121,7 @@ impl Kiosk {
             typed_failures: Vec::new(),
             printer: None,
             pending: Vec::new(),
+            follow_base: FOLLOW_BASE.to_owned(),
         })
     }
 
@@ -126,6 +129,12 @@ impl Kiosk {
     /// same pseudonymous key the replica holds).
     pub fn with_keyer(mut self, keyer: PersonKeyer) -> Self {
         self.keyer = Some(keyer);
+        self
+    }
+
+    /// Ticket QR codes open the hub's *segui la coda* pages under `base`.
+    pub fn with_follow_base(mut self, base: &str) -> Self {
+        self.follow_base = base.to_owned();
         self
     }
 
@@ -452,8 +461,11 @@ impl Kiosk {
     /// The public page where a ticket's place in the queue can be followed (its QR code).
     pub fn follow_url(&self, ticket: &Ticket) -> String {
         format!(
-            "{FOLLOW_BASE}/{}/{}/{}",
-            self.sede.code, ticket.business_day, ticket.number
+            "{}/{}/{}/{}",
+            self.follow_base.trim_end_matches('/'),
+            self.sede.code,
+            ticket.business_day,
+            ticket.number
         )
     }
 

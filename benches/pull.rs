@@ -1,0 +1,118 @@
+//! `hub/pull`: latency of a 500-row page of the branch feed while 100 enrolled kiosks pull at
+//! once, through the hub's HTTPS API on loopback (signed requests, pinned TLS, PostgreSQL).
+//!
+//! `export SPORTELLO_PG_URL=$(scripts/pg)`, then `cargo bench --features hub --bench pull`
+//! (`BENCH_PULLS` per kiosk, default 20). Numbers in docs/benchmarks.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sportello::hub::{self, HubState, branch_data, db, devices};
+use sportello::sync::client::{self, HubClient, PullOutcome};
+
+const KIOSKS: usize = 100;
+const ROWS: usize = 5000;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let admin = std::env::var("SPORTELLO_PG_URL")
+        .expect("SPORTELLO_PG_URL is not set: export SPORTELLO_PG_URL=$(scripts/pg)");
+    let pulls: usize = std::env::var("BENCH_PULLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let name = format!("bench_pull_{}", std::process::id());
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let pool = db::pool(&url, 16).unwrap();
+        db::migrate(&pool).await.unwrap();
+        // A branch whose feed holds 5,000 appointment rows.
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let demo = branch_data::seed_demo(&mut pool.get().await.unwrap(), 1, now)
+            .await
+            .unwrap();
+        let template = demo.appointments[1].appointment.clone();
+        let mut client = pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let many: Vec<_> = (0..ROWS as u32)
+            .map(|i| sportello::domain::Appointment {
+                id: sportello::domain::BookingId::new(2026, 100_000 + i).unwrap(),
+                ..template.clone()
+            })
+            .collect();
+        branch_data::put_appointments(&tx, 7001, &many).await.unwrap();
+        tx.commit().await.unwrap();
+        drop(client);
+
+        let tls = sportello::lan::tls::self_signed().unwrap();
+        let server = hub::start(HubState { pool: pool.clone() }, "127.0.0.1:0", &tls)
+            .await
+            .unwrap();
+        let base = format!("https://127.0.0.1:{}", server.addr.port());
+        let mut kiosks = Vec::new();
+        for _ in 0..KIOSKS {
+            let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001)
+                .await
+                .unwrap();
+            let e = client::enrol(&base, &code, None, "bench").await.unwrap();
+            kiosks.push(Arc::new(
+                HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap(),
+            ));
+        }
+        // One pull each first, so every kiosk has its connection open, as running ones do.
+        for k in &kiosks {
+            k.pull(0, None).await.unwrap();
+        }
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, k) in kiosks.iter().enumerate() {
+            let k = k.clone();
+            tasks.spawn(async move {
+                let mut times = Vec::with_capacity(pulls);
+                for j in 0..pulls {
+                    let after = ((i * 37 + j * 101) % (ROWS - 500)) as i64;
+                    let t = Instant::now();
+                    match k.pull(after, None).await.unwrap() {
+                        PullOutcome::Page(p) => assert_eq!(p.changes.len(), 500),
+                        PullOutcome::StartOver => panic!("start over"),
+                    }
+                    times.push(t.elapsed());
+                }
+                times
+            });
+        }
+        let mut times: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
+        let wall = start.elapsed();
+        times.sort();
+        println!(
+            "hub/pull: {} pulls of 500 rows by {KIOSKS} concurrent kiosks in {:.1} s ({:.0} pages/s)",
+            times.len(),
+            wall.as_secs_f64(),
+            times.len() as f64 / wall.as_secs_f64()
+        );
+        println!(
+            "  latency p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3,
+            times.last().unwrap().as_secs_f64() * 1e3
+        );
+        server.stop().await;
+        drop(pool);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = c.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    });
+}

@@ -17,6 +17,50 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn report(name: &str, times: &[Duration]) {
+    println!(
+        "hub/pull: {name}: {} pulls of 500 rows by {KIOSKS} kiosks: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        times.len(),
+        ms(percentile(times, 0.5)),
+        ms(percentile(times, 0.99)),
+        ms(*times.last().unwrap())
+    );
+}
+
+/// Every kiosk pulls `pulls` pages, `every` apart at a phase of its own, or back to back.
+async fn run(kiosks: &[Arc<HubClient>], pulls: usize, every: Option<Duration>) -> Vec<Duration> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, k) in kiosks.iter().enumerate() {
+        let k = k.clone();
+        tasks.spawn(async move {
+            if let Some(every) = every {
+                tokio::time::sleep(every * i as u32 / KIOSKS as u32).await;
+            }
+            let mut times = Vec::with_capacity(pulls);
+            for j in 0..pulls {
+                let after = ((i * 37 + j * 101) % (ROWS - 500)) as i64;
+                let t = Instant::now();
+                match k.pull(after, None).await.unwrap() {
+                    PullOutcome::Page(p) => assert_eq!(p.changes.len(), 500),
+                    PullOutcome::StartOver => panic!("start over"),
+                }
+                times.push(t.elapsed());
+                if let Some(every) = every {
+                    tokio::time::sleep(every.saturating_sub(t.elapsed())).await;
+                }
+            }
+            times
+        });
+    }
+    let mut times: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
+    times.sort();
+    times
+}
+
 fn main() {
     let admin = std::env::var("SPORTELLO_PG_URL")
         .expect("SPORTELLO_PG_URL is not set: export SPORTELLO_PG_URL=$(scripts/pg)");
@@ -32,9 +76,13 @@ fn main() {
     let name = format!("bench_pull_{}", std::process::id());
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
         let pool = db::pool(&url, 16).unwrap();
         db::migrate(&pool).await.unwrap();
         // A branch whose feed holds 5,000 appointment rows.
@@ -54,7 +102,9 @@ fn main() {
                 ..template.clone()
             })
             .collect();
-        branch_data::put_appointments(&tx, 7001, &many).await.unwrap();
+        branch_data::put_appointments(&tx, 7001, &many)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         drop(client);
 
@@ -77,42 +127,34 @@ fn main() {
         for k in &kiosks {
             k.pull(0, None).await.unwrap();
         }
-        let start = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, k) in kiosks.iter().enumerate() {
-            let k = k.clone();
-            tasks.spawn(async move {
-                let mut times = Vec::with_capacity(pulls);
-                for j in 0..pulls {
-                    let after = ((i * 37 + j * 101) % (ROWS - 500)) as i64;
-                    let t = Instant::now();
-                    match k.pull(after, None).await.unwrap() {
-                        PullOutcome::Page(p) => assert_eq!(p.changes.len(), 500),
-                        PullOutcome::StartOver => panic!("start over"),
-                    }
-                    times.push(t.elapsed());
-                }
-                times
-            });
+        // One kiosk alone: what a page costs end to end.
+        let mut alone = Vec::new();
+        for j in 0..50 {
+            let t = Instant::now();
+            kiosks[0]
+                .pull((j * 83 % (ROWS - 500)) as i64, None)
+                .await
+                .unwrap();
+            alone.push(t.elapsed());
         }
-        let mut times: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
-        let wall = start.elapsed();
-        times.sort();
+        alone.sort();
         println!(
-            "hub/pull: {} pulls of 500 rows by {KIOSKS} concurrent kiosks in {:.1} s ({:.0} pages/s)",
-            times.len(),
-            wall.as_secs_f64(),
-            times.len() as f64 / wall.as_secs_f64()
+            "hub/pull: one kiosk alone, 500-row pages: p50 {:.1} ms  p99 {:.1} ms",
+            ms(percentile(&alone, 0.5)),
+            ms(percentile(&alone, 0.99))
         );
-        println!(
-            "  latency p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
-            percentile(&times, 0.5).as_secs_f64() * 1e3,
-            percentile(&times, 0.99).as_secs_f64() * 1e3,
-            times.last().unwrap().as_secs_f64() * 1e3
-        );
+        // Paced: every kiosk pulls once a second at its own phase (5x the default interval
+        // of 5 s, 100 pages a second in all).
+        let times = run(&kiosks, pulls, Some(Duration::from_secs(1))).await;
+        report("paced, each kiosk once a second", &times);
+        // Burst: every kiosk pulls back to back, all at once (100 requests in flight).
+        let times = run(&kiosks, pulls, None).await;
+        report("burst, 100 in flight", &times);
         server.stop().await;
         drop(pool);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = c.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await;
+        let _ = c
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await;
     });
 }

@@ -164,6 +164,17 @@ enum AdminCommand {
         #[arg(long, env = "SPORTELLO_DATABASE_URL")]
         database_url: Option<String>,
     },
+    /// Sets a new password for a hub account (read from standard input); a counter or
+    /// supervisor account reaches its branch's console with it.
+    #[cfg(feature = "hub")]
+    ResetPassword {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// PostgreSQL URL, overriding `hub.database_url`.
+        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// Makes a one-time code that enrols one kiosk into a branch (valid 24 hours).
     #[cfg(feature = "hub")]
     EnrolmentCode {
@@ -343,6 +354,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 password.trim_end_matches(['\r', '\n']),
             )?;
             println!("hub account {username} ({role}) saved");
+            Ok(())
+        }
+        #[cfg(feature = "hub")]
+        Command::Admin {
+            command:
+                AdminCommand::ResetPassword {
+                    username,
+                    database_url,
+                },
+        } => {
+            if let Some(u) = database_url {
+                config.hub.database_url = u;
+            }
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            sportello::hub::cli::reset_password(
+                &config.hub,
+                &username,
+                password.trim_end_matches(['\r', '\n']),
+            )?;
+            println!("password of {username} changed");
             Ok(())
         }
         #[cfg(feature = "hub")]

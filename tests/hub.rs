@@ -840,6 +840,21 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
+    let reset = admin(
+        &["reset-password", "--username", "root"],
+        "un'altra password lunga\n",
+    );
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let unknown = admin(
+        &["reset-password", "--username", "nessuno"],
+        "un'altra password lunga\n",
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account nessuno"));
     let seeded = admin(&["seed-demo"], "");
     assert!(
         seeded.status.success(),
@@ -1002,6 +1017,57 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
 
     let mut kiosk = Kiosk::new(branch.clone()).unwrap();
     assert_eq!(kiosk.sede().code, demo.sede.code);
+
+    // A counter account made at the hub reaches the branch console through the feed, and so
+    // does its password reset; administrators and back office stay at the hub.
+    {
+        let mut c = hub.pool.get().await.unwrap();
+        use sportello::hub::accounts::{self, Role};
+        accounts::create_user(
+            &mut c,
+            "root",
+            "mario.rossi",
+            "una password lunga",
+            Role::Counter,
+            Some(SEDE),
+        )
+        .await
+        .unwrap();
+        accounts::create_user(
+            &mut c,
+            "root",
+            "ufficio",
+            "una password lunga",
+            Role::Backoffice,
+            Some(SEDE),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(agent.pull_once().await.unwrap(), 1);
+    let staff = branch
+        .read(|_, s| s.staff("mario.rossi").unwrap())
+        .expect("pulled");
+    assert_eq!(staff.role.name(), "operator");
+    assert!(sportello::lan::auth::verify_password(
+        "una password lunga",
+        &staff.password_hash
+    ));
+    assert!(branch.read(|_, s| s.staff("ufficio").unwrap()).is_none());
+    sportello::hub::accounts::reset_password(
+        &mut hub.pool.get().await.unwrap(),
+        "root",
+        "mario.rossi",
+        "un'altra password lunga",
+    )
+    .await
+    .unwrap();
+    agent.pull_once().await.unwrap();
+    let staff = branch.read(|_, s| s.staff("mario.rossi").unwrap()).unwrap();
+    assert!(sportello::lan::auth::verify_password(
+        "un'altra password lunga",
+        &staff.password_hash
+    ));
     let ticket = kiosk.scan(&demo.appointments[1].token);
     assert!(matches!(ticket, Answer::Ticket { .. }), "{ticket:?}");
 
@@ -1033,7 +1099,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     let again = agent.pull_once().await.unwrap();
     assert_eq!(
         again,
-        1 + demo.appointments.len() + 1,
+        1 + demo.appointments.len() + 2 + 1,
         "everything, from the start"
     );
     let (cursor, _) = branch.read(|_, s| s.sync_cursor("branch").unwrap().unwrap());

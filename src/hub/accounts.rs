@@ -28,6 +28,15 @@ impl Role {
         }
     }
 
+    /// The branch console role this account has there, if any.
+    pub fn console_role(self) -> Option<&'static str> {
+        match self {
+            Role::Counter => Some("operator"),
+            Role::Supervisor => Some("supervisor"),
+            Role::Admin | Role::Backoffice => None,
+        }
+    }
+
     /// From its stored name.
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
@@ -116,12 +125,72 @@ pub async fn create_user(
         &[&username, &role.name(), &branch.map(i32::from), &hash],
     )
     .await?;
+    // Counter staff and supervisors log in to their branch's console, which must work
+    // through a WAN outage: their accounts travel to the branch in its feed.
+    if let (Some(b), Some(console_role)) = (branch, role.console_role()) {
+        super::branch_data::put_staff(
+            &tx,
+            i32::from(b),
+            username,
+            &crate::sync::wire::StaffPayload {
+                role: console_role.into(),
+                password_hash: hash.clone(),
+                disabled: false,
+            },
+        )
+        .await?;
+    }
     audit(
         &tx,
         actor,
         "user.create",
         branch,
         serde_json::json!({ "username": username, "role": role.name() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password (an administrator's reset, or the user's own change); the branch's
+/// console gets it through the feed.
+pub async fn reset_password(
+    db: &mut deadpool_postgres::Object,
+    actor: &str,
+    username: &str,
+    password: &str,
+) -> Result<(), HubError> {
+    crate::lan::auth::check_password_strength(password).map_err(HubError::BadRequest)?;
+    let hash = crate::lan::auth::hash_password(password).map_err(HubError::Config)?;
+    let tx = db.transaction().await?;
+    let row = tx
+        .query_opt(
+            "UPDATE hub_user SET password_hash = $2 WHERE username = $1 RETURNING role, branch_id, disabled",
+            &[&username, &hash],
+        )
+        .await?
+        .ok_or_else(|| HubError::BadRequest(format!("no account {username}")))?;
+    let role = Role::parse(row.get(0)).unwrap_or(Role::Admin);
+    let branch: Option<i32> = row.get(1);
+    if let (Some(b), Some(console_role)) = (branch, role.console_role()) {
+        super::branch_data::put_staff(
+            &tx,
+            b,
+            username,
+            &crate::sync::wire::StaffPayload {
+                role: console_role.into(),
+                password_hash: hash,
+                disabled: row.get(2),
+            },
+        )
+        .await?;
+    }
+    audit(
+        &tx,
+        actor,
+        "user.password_reset",
+        branch.and_then(|b| u16::try_from(b).ok()),
+        serde_json::json!({ "username": username }),
     )
     .await?;
     tx.commit().await?;

@@ -110,6 +110,15 @@ pub fn create_user(
     })
 }
 
+/// `sportello admin reset-password`.
+pub fn reset_password(config: &HubConfig, username: &str, password: &str) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        accounts::reset_password(&mut client, "cli", username, password).await?;
+        Ok(())
+    })
+}
+
 /// `sportello admin enrolment-code`: prints a one-time code.
 pub fn enrolment_code(config: &HubConfig, branch: u16) -> anyhow::Result<String> {
     runtime()?.block_on(async {

@@ -109,7 +109,7 @@ fn main() {
         drop(client);
 
         let tls = sportello::lan::tls::self_signed().unwrap();
-        let server = hub::start(HubState { pool: pool.clone() }, "127.0.0.1:0", &tls)
+        let server = hub::start(HubState::new(pool.clone()), "127.0.0.1:0", &tls)
             .await
             .unwrap();
         let base = format!("https://127.0.0.1:{}", server.addr.port());

@@ -116,7 +116,7 @@ fn main() {
         let pool = db::pool(&url, 16).unwrap();
         db::migrate(&pool).await.unwrap();
         let tls = sportello::lan::tls::self_signed().unwrap();
-        let server = hub::start(HubState { pool: pool.clone() }, "127.0.0.1:0", &tls)
+        let server = hub::start(HubState::new(pool.clone()), "127.0.0.1:0", &tls)
             .await
             .unwrap();
         let base = format!("https://127.0.0.1:{}", server.addr.port());

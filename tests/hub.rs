@@ -41,9 +41,7 @@ impl Hub {
         let tls = sportello::lan::tls::self_signed().unwrap();
         let mut servers = Vec::new();
         for _ in 0..instances {
-            let state = HubState {
-                pool: db::pool(&db.url, 8).unwrap(),
-            };
+            let state = HubState::new(db::pool(&db.url, 8).unwrap());
             servers.push(hub::start(state, "127.0.0.1:0", &tls).await.unwrap());
         }
         let client = reqwest::Client::builder()
@@ -1522,4 +1520,89 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
     );
     assert_eq!(page("Z999").await.0, StatusCode::NOT_FOUND);
     assert_eq!(page("not-a-ticket").await.0, StatusCode::BAD_REQUEST);
+}
+
+/// A long poll: a pull with nothing new waits, holding no database connection, and returns as
+/// soon as the branch's feed moves (whichever instance wrote); with nothing new it returns
+/// empty when its wait is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_pull_returns_when_the_feed_moves_and_holds_no_connection() {
+    let hub = Hub::start(2).await;
+    let kiosk = hub.enrol().await;
+    let (b0, b1) = (hub.base(0), hub.base(1));
+    let first: PullResponse = kiosk.pull(&b0, 0, None).await.json().await.unwrap();
+    let after = first.next_after;
+    let epoch = first.epoch.clone();
+    let pull_wait = |base: String, wait: u64| {
+        let path = format!("/v1/sync/pull?after={after}&epoch={epoch}&wait={wait}");
+        let mut r = kiosk.client.get(format!("{base}{path}"));
+        for (h, v) in kiosk.sign("GET", &path, b"") {
+            r = r.header(h, v);
+        }
+        r.send()
+    };
+    // Nothing new: back empty after its wait.
+    let t = std::time::Instant::now();
+    let empty: PullResponse = pull_wait(b0.clone(), 1)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(empty.changes.is_empty());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    // Twenty kiosks' worth of waiting pulls at instance 1; the change is written elsewhere.
+    let waiting: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(pull_wait(b1.clone(), 10)))
+        .collect();
+    let waiting = tokio::spawn(async move {
+        let mut out = Vec::new();
+        for w in waiting {
+            out.push(
+                w.await
+                    .unwrap()
+                    .unwrap()
+                    .json::<PullResponse>()
+                    .await
+                    .unwrap(),
+            );
+        }
+        out
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Twenty pulls wait at an instance whose pool has 8 connections: had each held one, this
+    // ordinary pull would queue behind them until their waits ran out.
+    let t = std::time::Instant::now();
+    let r = kiosk.pull(&b1, after, Some(&epoch)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "an ordinary pull waited {:?} behind the long polls",
+        t.elapsed()
+    );
+    let t = std::time::Instant::now();
+    {
+        let c = hub.pool.get().await.unwrap();
+        feed::publish(
+            &c,
+            i32::from(SEDE),
+            &[feed::Change {
+                entity: "test".into(),
+                entity_id: "1".into(),
+                payload: Some(serde_json::json!({})),
+            }],
+        )
+        .await
+        .unwrap();
+    }
+    let answers = waiting.await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    for a in answers {
+        assert_eq!(a.changes.len(), 1);
+        assert_eq!(a.next_after, after + 1);
+    }
 }

@@ -123,6 +123,65 @@ pub struct PullQuery {
     pub epoch: Option<String>,
     /// At most this many changes.
     pub limit: Option<i64>,
+    /// Seconds to wait for a change when there is none (a long poll; at most [`MAX_WAIT`]).
+    pub wait: Option<u64>,
+}
+
+/// The longest a pull waits for a change.
+pub const MAX_WAIT: u64 = 30;
+
+/// The last sequence of each branch's feed, as the watcher last read it. A waiting pull holds
+/// a watch receiver, not a database connection.
+#[derive(Debug, Default)]
+pub struct Heads {
+    branches: std::sync::Mutex<std::collections::HashMap<i32, tokio::sync::watch::Sender<i64>>>,
+}
+
+impl Heads {
+    /// Hears when a branch's feed moves.
+    pub fn subscribe(&self, branch: i32) -> tokio::sync::watch::Receiver<i64> {
+        self.branches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(branch)
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    fn update(&self, branch: i32, last: i64) {
+        let mut map = self.branches.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = map
+            .entry(branch)
+            .or_insert_with(|| tokio::sync::watch::channel(0).0);
+        tx.send_if_modified(|v| {
+            let moved = *v != last;
+            *v = last;
+            moved
+        });
+    }
+}
+
+/// Reads every branch's head every `every` while `heads` lives: the one query that serves all
+/// waiting pulls of this instance, whichever instance committed the change.
+pub async fn watch_heads(
+    pool: deadpool_postgres::Pool,
+    heads: std::sync::Weak<Heads>,
+    every: std::time::Duration,
+) {
+    loop {
+        let Some(h) = heads.upgrade() else { return };
+        if let Ok(c) = pool.get().await
+            && let Ok(rows) = c
+                .query("SELECT branch_id, last_seq FROM branch_feed_head", &[])
+                .await
+        {
+            for r in rows {
+                h.update(r.get(0), r.get(1));
+            }
+        }
+        drop(h);
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// `GET /v1/sync/pull?after=N&epoch=E&limit=L`. A cursor of another epoch gets `410 Gone`: the
@@ -143,10 +202,36 @@ pub async fn handle(
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
-    let page = match page(&client, device.branch, q.after, q.limit.unwrap_or(MAX_PAGE)).await {
+    let limit = q.limit.unwrap_or(MAX_PAGE);
+    let mut page = match page(&client, device.branch, q.after, limit).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let wait = q.wait.unwrap_or(0).min(MAX_WAIT);
+    if page.last_in_page.is_none() && wait > 0 {
+        // Nothing new: wait for the head to move, with no database connection held.
+        drop(client);
+        let mut head = state.heads.subscribe(device.branch);
+        // The guard `wait_for` returns is dropped at once: it must not live across an await.
+        let moved = matches!(
+            tokio::time::timeout(
+                std::time::Duration::from_secs(wait),
+                head.wait_for(|last| *last > q.after),
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        if moved {
+            let client = match state.pool.get().await {
+                Ok(c) => c,
+                Err(e) => return HubError::from(e).into_response(),
+            };
+            page = match self::page(&client, device.branch, q.after, limit).await {
+                Ok(p) => p,
+                Err(e) => return e.into_response(),
+            };
+        }
+    }
     if let Some(theirs) = &q.epoch
         && *theirs != page.epoch
     {

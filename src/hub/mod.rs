@@ -64,6 +64,22 @@ impl IntoResponse for HubError {
 pub struct HubState {
     /// The database.
     pub pool: Pool,
+    /// The feeds' heads, for pulls waiting for changes.
+    pub heads: std::sync::Arc<feed::Heads>,
+}
+
+impl HubState {
+    /// The state over `pool`, with the task that watches the feeds' heads for waiting pulls
+    /// (one query for all branches, whichever instance wrote). Call inside a tokio runtime.
+    pub fn new(pool: Pool) -> Self {
+        let heads = std::sync::Arc::new(feed::Heads::default());
+        tokio::spawn(feed::watch_heads(
+            pool.clone(),
+            std::sync::Arc::downgrade(&heads),
+            std::time::Duration::from_millis(250),
+        ));
+        Self { pool, heads }
+    }
 }
 
 /// The hub's routes.

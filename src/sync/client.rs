@@ -280,10 +280,23 @@ impl HubClient {
 
     /// Pulls the changes after `after` of the feed epoch `epoch`.
     pub async fn pull(&self, after: i64, epoch: Option<&str>) -> Result<PullOutcome, SyncError> {
+        self.pull_wait(after, epoch, 0).await
+    }
+
+    /// The same, waiting up to `wait` seconds for a change when there is none (long poll).
+    pub async fn pull_wait(
+        &self,
+        after: i64,
+        epoch: Option<&str>,
+        wait: u64,
+    ) -> Result<PullOutcome, SyncError> {
         let mut path = format!("/v1/sync/pull?after={after}");
         if let Some(e) = epoch {
             path.push_str("&epoch=");
             path.push_str(e);
+        }
+        if wait > 0 {
+            path.push_str(&format!("&wait={wait}"));
         }
         let r = self
             .signed(reqwest::Method::GET, &path, b"")

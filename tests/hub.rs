@@ -35,6 +35,10 @@ impl Hub {
     /// `instances` hub servers over one database.
     async fn start(instances: usize) -> Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let db = TestDb::new().await;
         let pool = db::pool(&db.url, 8).unwrap();
         db::migrate(&pool).await.unwrap();
@@ -46,6 +50,7 @@ impl Hub {
         }
         let client = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&tls.cert).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         Hub {
@@ -1605,4 +1610,218 @@ async fn a_waiting_pull_returns_when_the_feed_moves_and_holds_no_connection() {
         assert_eq!(a.changes.len(), 1);
         assert_eq!(a.next_after, after + 1);
     }
+}
+
+/// The console over real HTTPS: login (a strict cookie; wrong passwords limited), the fleet
+/// with each kiosk's reported health, enrolment codes and revocation by administrators with
+/// the session's CSRF token, supervisors limited to their sede.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act() {
+    use sportello::hub::accounts::{self, Role};
+    use sportello::sync::wire::DeviceStatus;
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    {
+        let mut c = hub.pool.get().await.unwrap();
+        accounts::create_user(
+            &mut c,
+            "cli",
+            "root",
+            "una password lunga",
+            Role::Admin,
+            None,
+        )
+        .await
+        .unwrap();
+        accounts::create_user(
+            &mut c,
+            "root",
+            "capo",
+            "una password lunga",
+            Role::Supervisor,
+            Some(5105),
+        )
+        .await
+        .unwrap();
+    }
+    let kiosk = hub.enrol().await;
+    let mut req = batch("inc-1", vec![queue_op(1, 1)]);
+    req.status = DeviceStatus {
+        outbox_depth: 3,
+        oldest_pending_age_s: Some(1800),
+        printer: "paper_out".into(),
+        scanner: "present".into(),
+        clock_trusted: true,
+        ..DeviceStatus::default()
+    };
+    assert_eq!(kiosk.push(&base, &req).await.status(), StatusCode::OK);
+
+    let client = &hub.client;
+    let login = |user: &str, password: &str| {
+        client
+            .post(format!("{base}/console/login"))
+            .form(&[("username", user), ("password", password)])
+            .send()
+    };
+    let get = |cookie: Option<String>| {
+        let mut r = client.get(format!("{base}/console"));
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.send()
+    };
+    let r = get(None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/console/login");
+
+    let wrong = login("root", "sbagliata").await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.unwrap().contains("non corretti"));
+    let ok = login("root", "una password lunga").await.unwrap();
+    if ok.status() != StatusCode::SEE_OTHER {
+        panic!("{}: {}", ok.status(), ok.text().await.unwrap());
+    }
+    let set = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attr in [
+        "__Host-hub_session=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(set.contains(attr), "{set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let page = get(Some(cookie.clone()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&kiosk.id), "{page}");
+    assert!(page.contains("senza carta"), "{page}");
+    assert!(page.contains("3 (da 30 min)"), "{page}");
+    if let Ok(out) = std::env::var("SPORTELLO_CONSOLE_HTML") {
+        std::fs::write(out, &page).unwrap();
+    }
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let post = |path: &str, form: Vec<(&str, String)>, cookie: &str| {
+        client
+            .post(format!("{base}{path}"))
+            .header("cookie", cookie)
+            .form(&form)
+            .send()
+    };
+    // Without the session's CSRF token, nothing happens.
+    let forged = post(
+        "/console/enrolment-codes",
+        vec![("csrf", "x".into()), ("branch", "7001".into())],
+        &cookie,
+    )
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let made = post(
+        "/console/enrolment-codes",
+        vec![("csrf", csrf.clone()), ("branch", "7001".into())],
+        &cookie,
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let code = made
+        .split("id=\"enrolment-code\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let enrolled = hub
+        .client
+        .post(format!("{base}/v1/enrol"))
+        .json(&EnrolRequest {
+            code,
+            public_key: wire::hex(
+                SigningKey::from_bytes(&rand_seed())
+                    .verifying_key()
+                    .as_bytes(),
+            ),
+            client_version: "test".into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        enrolled.status(),
+        StatusCode::OK,
+        "the console's code enrols a kiosk"
+    );
+    let revoked = post(
+        &format!("/console/devices/{}/revoke", kiosk.id),
+        vec![("csrf", csrf.clone())],
+        &cookie,
+    )
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        kiosk
+            .push(&base, &batch("inc-1", vec![queue_op(2, 2)]))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A supervisor of another sede sees none of these kiosks and cannot enrol.
+    let sup = login("capo", "una password lunga").await.unwrap();
+    let sup_cookie = sup.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sup_page = get(Some(sup_cookie.clone()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!sup_page.contains(&kiosk.id));
+    assert!(!sup_page.contains("Registra un nuovo chiosco"));
+    let sup_csrf = sup_page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let refused = post(
+        "/console/enrolment-codes",
+        vec![("csrf", sup_csrf), ("branch", "5105".into())],
+        &sup_cookie,
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // Five wrong passwords for an account block it for a while.
+    for _ in 0..5 {
+        login("capo", "sbagliata").await.unwrap();
+    }
+    assert_eq!(
+        login("capo", "una password lunga").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

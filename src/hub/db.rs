@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "jobs",
         include_str!("../../migrations/hub/0003_jobs.sql"),
     ),
+    (
+        4,
+        "console",
+        include_str!("../../migrations/hub/0004_console.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

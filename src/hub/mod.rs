@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod branch_data;
 pub mod cli;
+pub mod console;
 pub mod db;
 pub mod devices;
 pub mod feed;
@@ -24,7 +25,7 @@ use deadpool_postgres::Pool;
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     /// A database error.
-    #[error("database: {0}")]
+    #[error("database: {}", db_message(.0))]
     Db(#[from] tokio_postgres::Error),
     /// No database connection.
     #[error("database unavailable: {0}")]
@@ -43,19 +44,30 @@ pub enum HubError {
     Forbidden(String),
 }
 
+/// PostgreSQL's own message (tokio-postgres shows only "db error").
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    }
+}
+
 impl IntoResponse for HubError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            HubError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HubError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            HubError::Forbidden(_) => StatusCode::FORBIDDEN,
+        let (status, text) = match &self {
+            HubError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            HubError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),
+            HubError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            // The details go to the log, not to whoever asked.
             HubError::Db(_) | HubError::Pool(_) | HubError::Config(_) => {
                 tracing::error!(error = %self, "hub request failed");
-                StatusCode::SERVICE_UNAVAILABLE
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the hub cannot serve this now; try again later".to_string(),
+                )
             }
         };
-        let body = axum::Json(serde_json::json!({ "error": self.to_string() }));
-        (status, body).into_response()
+        (status, axum::Json(serde_json::json!({ "error": text }))).into_response()
     }
 }
 
@@ -91,6 +103,7 @@ pub fn router(state: HubState) -> Router {
         .route("/v1/sync/push", post(push::handle))
         .route("/v1/sync/pull", get(feed::handle))
         .route("/coda/{sede}/{day}/{ticket}", get(follow::page))
+        .merge(console::router())
         .with_state(state)
 }
 

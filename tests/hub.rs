@@ -1825,3 +1825,81 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// The running agent hears a change at the hub through its long poll, not its timer: with a
+/// one-minute interval, an appointment the hub cancels is cancelled at the kiosk within
+/// seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_agent_hears_hub_changes_through_its_long_poll() {
+    use sportello::domain::{AppointmentState, Clock, SystemClock};
+    use sportello::hub::branch_data;
+    use sportello::sync::agent::Agent;
+    use sportello::sync::client;
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let demo = branch_data::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        11,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = sportello::store::Store::open(
+        &dir.path().join("kiosk.sqlite"),
+        &sportello::store::StoreOptions::default(),
+    )
+    .unwrap();
+    let branch = sportello::node::Branch::open(store, clock.clone()).unwrap();
+    let e = client::enrol(&base, &hub.code().await, None, "test")
+        .await
+        .unwrap();
+    let link = sportello::store::HubLink {
+        hub_url: base.clone(),
+        device_id: e.device_id,
+        branch: e.branch,
+        secret_key: e.secret_key,
+        cert_sha256: e.cert_sha256,
+    };
+    branch
+        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    let task = tokio::spawn(agent.run(Duration::from_secs(60), Duration::from_secs(60), stopped));
+    let booking = demo.appointments[4].appointment.id;
+    let state = || branch.read(|_, s| s.appointment(booking).unwrap().map(|a| a.state));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while state().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first pull never came"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the agent settle into its long poll, then change the appointment at the hub.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut cancelled = demo.appointments[4].appointment.clone();
+    cancelled.state = AppointmentState::CancelledBySede;
+    let t = std::time::Instant::now();
+    {
+        let mut c = hub.pool.get().await.unwrap();
+        let tx = c.transaction().await.unwrap();
+        branch_data::put_appointments(&tx, i32::from(SEDE), &[cancelled])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    while state() != Some(AppointmentState::CancelledBySede) {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the change did not arrive through the long poll"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("hub change reached the kiosk in {:?}", t.elapsed());
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

@@ -19,6 +19,14 @@ use crate::store::HubLink;
 /// Operations per push.
 pub const BATCH: usize = 100;
 
+/// How long a pull waits at the hub for a change.
+pub const LONG_POLL_S: u64 = 25;
+
+/// Up to half of `d` at random, so kiosks that failed together do not retry together.
+fn jitter(d: Duration) -> Duration {
+    Duration::from_millis(fastrand::u64(0..=d.as_millis() as u64 / 2))
+}
+
 /// The kiosk's name for its branch's feed (the `sync_cursor` row).
 pub const FEED: &str = "branch";
 
@@ -175,16 +183,27 @@ impl Agent {
     /// Pulls the branch feed until up to date, each page applied with its cursor in one local
     /// transaction. Returns how many changes were applied.
     pub async fn pull_once(&self) -> Result<usize, SyncError> {
+        self.pull_waiting(0).await
+    }
+
+    /// The same, the first request waiting up to `wait` seconds at the hub for a change (a
+    /// long poll: a change reaches the kiosk in a fraction of a second, without polling).
+    pub async fn pull_waiting(&self, wait: u64) -> Result<usize, SyncError> {
         use super::client::PullOutcome;
         let store = |e: crate::store::StoreError| SyncError::Protocol(e.to_string());
         let mut applied = 0;
+        let mut wait = wait;
         loop {
             let cursor = self
                 .branch
                 .read(|_, s| s.sync_cursor(FEED))
                 .map_err(store)?;
             let (after, epoch) = cursor.map_or((0, None), |(a, e)| (a, Some(e)));
-            match self.client.pull(after, epoch.as_deref()).await? {
+            let page = self
+                .client
+                .pull_wait(after, epoch.as_deref(), std::mem::take(&mut wait))
+                .await?;
+            match page {
                 PullOutcome::StartOver => {
                     tracing::warn!("the hub's feed started over: pulling everything again");
                     self.branch
@@ -204,10 +223,53 @@ impl Agent {
         }
     }
 
-    /// Pushes until told to stop: at once after a local write or a full batch, every
-    /// `interval` otherwise, backing off (with jitter, up to `max_backoff`) while failing.
+    /// Syncs until told to stop. Pulls as long polls in a task of their own, backing off while
+    /// failing. Pushes at once after a local write or a full batch, every `interval`
+    /// otherwise, backing off (with jitter, up to `max_backoff`) while failing.
     pub async fn run(
         self,
+        interval: Duration,
+        max_backoff: Duration,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let agent = Arc::new(self);
+        let puller = tokio::spawn(agent.clone().pull_loop(max_backoff, stop.clone()));
+        agent.push_loop(interval, max_backoff, stop).await;
+        puller.abort();
+    }
+
+    async fn pull_loop(
+        self: Arc<Self>,
+        max_backoff: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let first = Duration::from_millis(500).min(max_backoff);
+        let mut backoff = first;
+        loop {
+            let wait = match self.pull_waiting(LONG_POLL_S).await {
+                Ok(_) => {
+                    backoff = first;
+                    Duration::ZERO
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, retry_in = ?backoff, "pull failed");
+                    let wait = backoff + jitter(backoff);
+                    backoff = (backoff * 2).min(max_backoff);
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    async fn push_loop(
+        &self,
         interval: Duration,
         max_backoff: Duration,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -216,9 +278,6 @@ impl Agent {
         let first = Duration::from_millis(500).min(max_backoff);
         let mut backoff = first;
         loop {
-            if let Err(e) = self.pull_once().await {
-                tracing::info!(error = %e, "pull failed");
-            }
             let wait = match self.push_once().await {
                 Ok(n) if n >= BATCH => Duration::ZERO,
                 Ok(_) => {
@@ -227,9 +286,7 @@ impl Agent {
                 }
                 Err(e) => {
                     tracing::info!(error = %e, retry_in = ?backoff, "push failed");
-                    let jitter =
-                        Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
-                    let wait = backoff + jitter;
+                    let wait = backoff + jitter(backoff);
                     backoff = (backoff * 2).min(max_backoff);
                     wait
                 }

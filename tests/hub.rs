@@ -1118,6 +1118,39 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
         ),
         "the check-in made here survives"
     );
+
+    // The hub rotates its signing key: the running kiosk takes the new key with the pull,
+    // without a restart, and the withdrawn one stops working at once.
+    let new_signer =
+        sportello::domain::token::TokenSigner::from_seed(demo.signer.key_id() + 1, &[5; 32]);
+    let mut rotated = demo.replica();
+    rotated.verifying_keys = vec![(new_signer.key_id(), new_signer.verifying_key())];
+    branch_data::put_config(
+        &hub.pool.get().await.unwrap(),
+        i32::from(SEDE),
+        &branch_data::config_of(&rotated).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(agent.pull_once().await.unwrap(), 1);
+    let a = &demo.appointments[3].appointment;
+    let fresh = new_signer
+        .sign(&sportello::domain::token::BookingClaims {
+            booking: a.id,
+            sede: a.sede,
+            starts_at: a.starts_at,
+            service: a.service,
+            person: a.person_key.unwrap(),
+        })
+        .unwrap();
+    assert!(
+        matches!(kiosk.scan(&fresh), Answer::Ticket { .. }),
+        "the new key"
+    );
+    match kiosk.scan(&demo.appointments[5].token) {
+        Answer::Refused { key, .. } => assert_eq!(key, "token-unknown-key"),
+        other => panic!("the withdrawn key: {other:?}"),
+    }
 }
 
 /// Background jobs shared by two hub instances through the job table: 200 jobs, each run once

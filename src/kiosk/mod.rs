@@ -48,6 +48,8 @@ pub enum Answer {
 
 /// The kiosk's application state, independent of how it is displayed.
 pub struct Kiosk {
+    /// The branch configuration generation `verifier` and `sede` were read at.
+    configuration: u64,
     branch: Arc<Branch>,
     verifier: TokenVerifier,
     clock: Arc<dyn Clock>,
@@ -92,28 +94,54 @@ fn refused<E: UserMessage + Localized>(e: &E) -> Answer {
     }
 }
 
+/// The sede and the booking-token verifying keys, as the store holds them now.
+fn read_configuration(branch: &Branch) -> Result<(TokenVerifier, Sede), StoreError> {
+    let mut verifier = TokenVerifier::new();
+    let (keys, sede) = branch.read(|_, s| (s.verifying_keys(), s.sede()));
+    for (id, key) in keys? {
+        if verifier.add_key(id, &key).is_err() {
+            tracing::warn!(
+                key_id = id,
+                "ignoring a verifying key that is not an Ed25519 key"
+            );
+        }
+    }
+    let sede = sede?.ok_or_else(|| {
+        StoreError::Migration(
+            "the store has no branch configuration: run demo-data or enrol".into(),
+        )
+    })?;
+    Ok((verifier, sede))
+}
+
 impl Kiosk {
+    /// Reads the sede and the verifying keys again if a pull changed them since (a key the hub
+    /// rotated in works at once; one it withdrew stops at once).
+    fn follow_configuration(&mut self) {
+        let now = self.branch.configuration();
+        if now == self.configuration {
+            return;
+        }
+        match read_configuration(&self.branch) {
+            Ok((verifier, sede)) => {
+                self.verifier = verifier;
+                self.sede = sede;
+                self.configuration = now;
+                tracing::info!("branch configuration reloaded");
+            }
+            Err(e) => tracing::error!(error = %e, "cannot reload the branch configuration"),
+        }
+    }
+
     /// A kiosk of a branch whose store holds a replica.
     pub fn new(branch: Arc<Branch>) -> Result<Self, StoreError> {
-        let mut verifier = TokenVerifier::new();
-        let (keys, sede) = branch.read(|_, s| (s.verifying_keys(), s.sede()));
-        for (id, key) in keys? {
-            if verifier.add_key(id, &key).is_err() {
-                tracing::warn!(
-                    key_id = id,
-                    "ignoring a verifying key that is not an Ed25519 key"
-                );
-            }
-        }
-        let sede = sede?.ok_or_else(|| {
-            StoreError::Migration(
-                "the store has no branch configuration: run demo-data or enrol".into(),
-            )
-        })?;
+        let configuration = branch.configuration();
+        let (verifier, sede) = read_configuration(&branch)?;
         let clock = branch.clock().clone();
         Ok(Self {
             branch,
             verifier,
+            configuration,
             clock,
             sede,
             last_input: None,
@@ -258,6 +286,7 @@ impl Kiosk {
     /// RSSMRA80A01H501U"), checked offline against the appointment list (brief, decision 1),
     /// with failed attempts limited.
     pub fn typed_code(&mut self, text: &str) -> Answer {
+        self.follow_configuration();
         let text = text.trim();
         if text.starts_with("SP1:") {
             return self.scan(text);
@@ -330,6 +359,7 @@ impl Kiosk {
 
     /// A booking QR code was scanned.
     pub fn scan(&mut self, text: &str) -> Answer {
+        self.follow_configuration();
         let claims = match self.verifier.verify(text) {
             Ok(c) => c,
             Err(e) => {
@@ -421,6 +451,7 @@ impl Kiosk {
 
     /// A walk-in ticket for a service.
     pub fn walk_in(&mut self, service: ServiceLetter) -> Answer {
+        self.follow_configuration();
         match self.branch.issue_ticket(service, TicketPriority::WalkIn) {
             Ok(ticket) => {
                 tracing::info!(ticket = %ticket.number, "walk-in ticket issued");

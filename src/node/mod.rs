@@ -110,6 +110,9 @@ pub struct Branch {
     inner: Mutex<Inner>,
     events: broadcast::Sender<Arc<StoredEvent>>,
     clock: Arc<dyn Clock>,
+    /// Moves whenever the hub's feed changes the branch configuration (sede, services,
+    /// verifying keys…), so readers that cache it know to read it again.
+    configuration: std::sync::atomic::AtomicU64,
 }
 
 /// Live subscribers that fall this far behind miss events and resync from the log.
@@ -160,6 +163,7 @@ impl Branch {
             }),
             events,
             clock,
+            configuration: std::sync::atomic::AtomicU64::new(0),
         });
         spawn_checkpointer(Arc::downgrade(&branch), path);
         Ok(branch)
@@ -222,8 +226,16 @@ impl Branch {
             .any(|c| c.entity == crate::sync::wire::ENTITY_BRANCH_CONFIG);
         if configures {
             inner.queue = build_queue(&inner.store)?;
+            self.configuration
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
         }
         Ok(())
+    }
+
+    /// The configuration's generation: it moves whenever a pull changes the configuration.
+    pub fn configuration(&self) -> u64 {
+        self.configuration
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Runs one command: the queue decides, the store commits, subscribers hear.

@@ -1,8 +1,8 @@
-//! The honest sync harness (`sync.md` §5): kiosks as real processes talking to a real hub
-//! process through a fault-injecting TCP proxy on loopback, over a PostgreSQL cluster of the
+//! The honest sync harness (`sync.md` §5): kiosks as real processes talking to two real hub
+//! processes (one database) through a fault-injecting TCP proxy on loopback, over a PostgreSQL cluster of the
 //! test's own. Each round, for a few seconds: kiosks issue tickets and the hub publishes
 //! appointment changes while the proxy delays, refuses, black-holes and resets connections,
-//! kiosks and the hub are killed with SIGKILL and restarted, and the database is restarted.
+//! kiosks and hubs are killed with SIGKILL and restarted, and the database is restarted.
 //! Then: heal, drain every outbox, and check —
 //!
 //! 1. no lost operation: every event of every kiosk's log is at the hub, once;
@@ -32,6 +32,7 @@ use pg::PgCluster;
 use sportello::hub::{branch_data, db, devices};
 
 const KIOSKS: usize = 2;
+const HUBS: usize = 2;
 const FAULT_TIME: Duration = Duration::from_millis(4500);
 
 fn sportello() -> Command {
@@ -58,18 +59,21 @@ enum Mode {
 struct Proxy {
     port: u16,
     mode: Arc<Mutex<Mode>>,
-    target: Arc<Mutex<SocketAddr>>,
+    /// The hub instances; each new connection goes to the next one.
+    targets: Arc<Mutex<Vec<SocketAddr>>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
     live: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
     held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
 }
 
 impl Proxy {
-    async fn start(target: SocketAddr) -> Proxy {
+    async fn start(targets: Vec<SocketAddr>) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy = Proxy {
             port: listener.local_addr().unwrap().port(),
             mode: Arc::new(Mutex::new(Mode::Pass)),
-            target: Arc::new(Mutex::new(target)),
+            targets: Arc::new(Mutex::new(targets)),
+            next: Arc::default(),
             live: Arc::default(),
             held: Arc::default(),
         };
@@ -79,7 +83,10 @@ impl Proxy {
                 // Dropped sockets reset the connection rather than close it politely.
                 let _ = client.set_zero_linger();
                 let mode = *p.mode.lock().unwrap();
-                let target = *p.target.lock().unwrap();
+                let target = {
+                    let t = p.targets.lock().unwrap();
+                    t[p.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % t.len()]
+                };
                 match mode {
                     Mode::Refuse => drop(client),
                     Mode::Blackhole => p.held.lock().unwrap().push(client),
@@ -439,8 +446,15 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
         ),
     )
     .unwrap();
-    let (mut hub, addr) = HubProcess::start(&hub_config, broken);
-    let proxy = Proxy::start(addr).await;
+    // Two hub instances over the one database, behind the proxy: any request may reach either.
+    let mut hubs = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..HUBS {
+        let (h, addr) = HubProcess::start(&hub_config, broken);
+        hubs.push(h);
+        addrs.push(addr);
+    }
+    let proxy = Proxy::start(addrs).await;
     let hub_url = format!("https://127.0.0.1:{}", proxy.port);
 
     let mut kiosks = Vec::new();
@@ -530,10 +544,11 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
                     k.start();
                 }
                 "kill-hub" => {
-                    hub.kill();
+                    let i = rng.usize(0..HUBS);
+                    hubs[i].kill();
                     let (h, addr) = HubProcess::start(&hub_config, broken);
-                    hub = h;
-                    *proxy.target.lock().unwrap() = addr;
+                    hubs[i] = h;
+                    proxy.targets.lock().unwrap()[i] = addr;
                 }
                 _ => {
                     tokio::task::block_in_place(|| cluster.restart());
@@ -589,7 +604,7 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
         events > KIOSKS * 10,
         "round {seed}: too few events ({events}) to test anything"
     );
-    drop(hub);
+    drop(hubs);
     wrong
 }
 

@@ -8,6 +8,10 @@
 
 mod support;
 
+#[cfg(feature = "hub")]
+#[path = "support/pg.rs"]
+mod pg;
+
 use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
@@ -381,4 +385,88 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
     console.close().await.unwrap();
     hall.close().await.unwrap();
     lan.server.shutdown().await;
+}
+
+/// The hub's console in Chromium: an administrator logs in, sees the kiosk with what it last
+/// reported, and makes an enrolment code; every control is named and at least 44 px.
+#[cfg(feature = "hub")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_uses_the_hub_console_in_a_browser() {
+    use sportello::hub::{self, HubState, accounts, db, devices};
+    use sportello::sync::client::{self, HubClient};
+    use sportello::sync::wire::{DeviceStatus, PushRequest};
+    support::install_crypto();
+    let test_db = pg::TestDb::new().await;
+    let pool = db::pool(&test_db.url, 4).unwrap();
+    db::migrate(&pool).await.unwrap();
+    accounts::create_user(
+        &mut pool.get().await.unwrap(),
+        "cli",
+        "root",
+        PASSWORD,
+        accounts::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap();
+    let tls = sportello::lan::tls::self_signed().unwrap();
+    let server = hub::start(HubState::new(pool.clone()), "127.0.0.1:0", &tls)
+        .await
+        .unwrap();
+    let base = format!("https://127.0.0.1:{}", server.addr.port());
+    let code = devices::create_code(&mut pool.get().await.unwrap(), "cli", 7001)
+        .await
+        .unwrap();
+    let e = client::enrol(&base, &code, None, "1.0-test").await.unwrap();
+    let kiosk = HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap();
+    kiosk
+        .push(&PushRequest {
+            incarnation: "i".into(),
+            log_id: "i".into(),
+            client_version: "1.0-test".into(),
+            schema_version: sportello::sync::OP_SCHEMA_VERSION,
+            ops: vec![],
+            status: DeviceStatus {
+                printer: "cover_open".into(),
+                scanner: "present".into(),
+                clock_trusted: true,
+                ..DeviceStatus::default()
+            },
+        })
+        .await
+        .unwrap();
+
+    let driver = chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, 1280, 720, profile.path()).await;
+    c.goto(&format!("{base}/console")).await.unwrap();
+    wait_for(&c, "#username").await;
+    for (field, value) in [("#username", "root"), ("#password", PASSWORD)] {
+        c.find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    click(&c, "button[type=submit]").await;
+    wait_for(&c, "table tbody tr").await;
+    let row = text(&c, "table tbody tr").await;
+    assert!(row.contains(&e.device_id), "{row}");
+    assert!(row.contains("coperchio aperto"), "{row}");
+    assert!(row.contains("1.0-test"), "{row}");
+    assert_accessible_controls(&c).await;
+    c.find(Locator::Css("#branch"))
+        .await
+        .unwrap()
+        .send_keys("7001")
+        .await
+        .unwrap();
+    click(&c, "form[action='/console/enrolment-codes'] button").await;
+    wait_for(&c, "#enrolment-code").await;
+    let new_code = text(&c, "#enrolment-code").await;
+    assert_eq!(new_code.len(), 19, "{new_code}");
+    screenshot(&c, "hub-console.png").await;
+    c.close().await.unwrap();
+    server.stop().await;
 }

@@ -65,7 +65,7 @@ fn printer_text(state: &str) -> (&'static str, bool) {
         "ready" => ("pronta", false),
         "paper_low" => ("carta in esaurimento", true),
         "paper_out" => ("senza carta", true),
-        "cover_open" => ("sportello aperto", true),
+        "cover_open" => ("coperchio aperto", true),
         "offline" => ("non raggiungibile", true),
         _ => ("—", false),
     }

@@ -349,3 +349,27 @@ fn a_read_only_store_fails_the_write_clearly() {
         vec![kept]
     );
 }
+
+/// Tickets of the day written by an older build, before the event log existed: the queue
+/// rebuilt from the log does not know them, and must still never give their numbers again.
+#[test]
+fn numbers_taken_outside_the_event_log_are_never_given_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.sqlite");
+    let clock = clock();
+    let (b, _) = node(&path, &clock);
+    assert_eq!(walk_in(&b, "P"), "P001");
+    assert_eq!(walk_in(&b, "P"), "P002");
+    drop(b);
+    // What an older build left: the tickets, but no events for them.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("DELETE FROM queue_event WHERE kind <> 'day_opened'", [])
+        .unwrap();
+    drop(raw);
+    let b = reopen(&path, &clock);
+    assert_eq!(
+        walk_in(&b, "P"),
+        "P003",
+        "after the numbers already on paper"
+    );
+}

@@ -128,6 +128,9 @@ fn build_queue(store: &Store) -> Result<Queue, StoreError> {
     for e in store.current_day_events()? {
         queue.apply(&e.event);
     }
+    if let Some(day) = queue.day() {
+        queue.reserve_numbers(store.highest_ticket_numbers(day)?);
+    }
     Ok(queue)
 }
 

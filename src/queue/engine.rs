@@ -280,6 +280,16 @@ impl Queue {
         self.tickets.values()
     }
 
+    /// Numbers already taken today outside the event log (tickets written by an older build,
+    /// before the log existed): each service's next number starts after them, so a number is
+    /// never given twice.
+    pub fn reserve_numbers(&mut self, taken: impl IntoIterator<Item = (ServiceLetter, u16)>) {
+        for (service, number) in taken {
+            let issued = self.issued.entry(service).or_insert(0);
+            *issued = (*issued).max(number);
+        }
+    }
+
     /// One ticket.
     pub fn ticket(&self, number: TicketNumber) -> Option<&QueuedTicket> {
         self.tickets.get(&number)

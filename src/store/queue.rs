@@ -419,3 +419,33 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(classify)
     }
 }
+
+impl Store {
+    /// The highest ticket number of each service on `day`, as the ticket table holds them.
+    pub fn highest_ticket_numbers(
+        &self,
+        day_: NaiveDate,
+    ) -> Result<Vec<(ServiceLetter, u16)>, StoreError> {
+        let classify = |e| StoreError::classify(e, &self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT service_letter, max(number) FROM ticket WHERE business_day = ?1
+                 GROUP BY service_letter",
+            )
+            .map_err(classify)?;
+        let rows = stmt
+            .query_map([day(day_)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(classify)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (letter, n) = row.map_err(classify)?;
+            if let (Ok(letter), Ok(n)) = (ServiceLetter::parse(&letter), u16::try_from(n)) {
+                out.push((letter, n));
+            }
+        }
+        Ok(out)
+    }
+}

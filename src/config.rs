@@ -90,6 +90,8 @@ pub struct HubConfig {
     pub key: Option<PathBuf>,
     /// Folder of the generated self-signed certificate.
     pub tls_dir: PathBuf,
+    /// Kiosks older than this version must update before their pushes are applied.
+    pub min_client_version: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -101,6 +103,7 @@ impl Default for HubConfig {
             cert: None,
             key: None,
             tls_dir: PathBuf::from("/var/lib/sportello/hub-tls"),
+            min_client_version: None,
         }
     }
 }

@@ -1936,3 +1936,41 @@ async fn the_running_agent_hears_hub_changes_through_its_long_poll() {
     stop.send(true).unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
+
+/// An old kiosk is told to update (426) and keeps its operations; once updated, they go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_older_than_the_minimum_is_told_to_update_and_keeps_its_outbox() {
+    let hub = Hub::start(1).await;
+    let kiosk = hub.enrol().await;
+    let tls = sportello::lan::tls::self_signed().unwrap();
+    let strict = hub::start(
+        HubState::new(hub.pool.clone()).with_min_client_version(Some("0.2.0".into())),
+        "127.0.0.1:0",
+        &tls,
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&tls.cert).unwrap()])
+        .build()
+        .unwrap();
+    let kiosk = Kiosk { client, ..kiosk };
+    let base = format!("https://127.0.0.1:{}", strict.addr.port());
+    let mut old = batch("inc-1", vec![queue_op(1, 1)]);
+    old.client_version = "0.1.9".into();
+    let r = kiosk.push(&base, &old).await;
+    assert_eq!(r.status(), StatusCode::UPGRADE_REQUIRED);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["min_client_version"], "0.2.0");
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM queue_event").await,
+        0
+    );
+    old.client_version = "0.2.0".into();
+    assert_eq!(kiosk.push(&base, &old).await.status(), StatusCode::OK);
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM queue_event").await,
+        1
+    );
+    strict.stop().await;
+}

@@ -49,7 +49,9 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             &config.tls_dir,
             "hub",
         )?;
-        let server = super::start(HubState::new(pool.clone()), &config.listen, &tls).await?;
+        let state =
+            HubState::new(pool.clone()).with_min_client_version(config.min_client_version.clone());
+        let server = super::start(state, &config.listen, &tls).await?;
         println!("Hub: https://{}", server.addr);
         // Background jobs: every instance polls; the table's row locks share them out.
         let (stop, stopped) = tokio::sync::watch::channel(false);

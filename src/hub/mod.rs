@@ -42,6 +42,9 @@ pub enum HubError {
     /// Refused (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The kiosk must update first (426).
+    #[error("the kiosk must be updated to {0} or later")]
+    TooOld(String),
 }
 
 /// PostgreSQL's own message (tokio-postgres shows only "db error").
@@ -58,6 +61,7 @@ impl IntoResponse for HubError {
             HubError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             HubError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),
             HubError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            HubError::TooOld(_) => (StatusCode::UPGRADE_REQUIRED, self.to_string()),
             // The details go to the log, not to whoever asked.
             HubError::Db(_) | HubError::Pool(_) | HubError::Config(_) => {
                 tracing::error!(error = %self, "hub request failed");
@@ -78,6 +82,9 @@ pub struct HubState {
     pub pool: Pool,
     /// The feeds' heads, for pulls waiting for changes.
     pub heads: std::sync::Arc<feed::Heads>,
+    /// Kiosks older than this are told to update (426) instead of having their pushes
+    /// applied; they keep their outbox meanwhile.
+    pub min_client_version: Option<String>,
 }
 
 impl HubState {
@@ -90,8 +97,28 @@ impl HubState {
             std::sync::Arc::downgrade(&heads),
             std::time::Duration::from_millis(250),
         ));
-        Self { pool, heads }
+        Self {
+            pool,
+            heads,
+            min_client_version: None,
+        }
     }
+
+    /// Refuses pushes from kiosks older than `version`.
+    pub fn with_min_client_version(mut self, version: Option<String>) -> Self {
+        self.min_client_version = version;
+        self
+    }
+}
+
+/// `a` is older than `b`, comparing dotted numbers (`0.9.2` < `0.10.0`).
+pub fn older(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['.', '-', '+'])
+            .map_while(|p| p.parse().ok())
+            .collect()
+    };
+    parts(a) < parts(b)
 }
 
 /// The hub's routes.
@@ -164,4 +191,19 @@ pub async fn start(
     let task = tokio::spawn(server.serve(app));
     tracing::info!(%addr, "hub listening");
     Ok(HubServer { addr, handle, task })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_compare_by_number_not_by_text() {
+        assert!(super::older("0.9.2", "0.10.0"));
+        assert!(super::older("0.1.0", "0.2.0"));
+        assert!(!super::older("0.2.0", "0.2.0"));
+        assert!(!super::older("1.0.0", "0.10.0"));
+        assert!(
+            super::older("test", "0.1.0"),
+            "a version that says nothing is older"
+        );
+    }
 }

@@ -26,6 +26,11 @@ pub const MAX_BATCH: usize = 500;
 pub async fn handle(State(state): State<HubState>, headers: HeaderMap, body: Bytes) -> Response {
     match push(&state, &headers, &body).await {
         Ok(Ok(response)) => Json(response).into_response(),
+        Err(HubError::TooOld(min)) => (
+            StatusCode::UPGRADE_REQUIRED,
+            Json(serde_json::json!({ "error": "update_required", "min_client_version": min })),
+        )
+            .into_response(),
         Ok(Err(refusal)) => (StatusCode::CONFLICT, Json(refusal)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -51,6 +56,11 @@ async fn push(
     let device = devices::authenticate(&client, headers, "POST", "/v1/sync/push", body).await?;
     let req: PushRequest = serde_json::from_slice(body)
         .map_err(|e| HubError::BadRequest(format!("not a push request: {e}")))?;
+    if let Some(min) = &state.min_client_version
+        && super::older(&req.client_version, min)
+    {
+        return Err(HubError::TooOld(min.clone()));
+    }
     if req.ops.len() > MAX_BATCH {
         return Err(HubError::BadRequest(format!(
             "at most {MAX_BATCH} operations a push"

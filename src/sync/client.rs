@@ -24,6 +24,9 @@ pub enum SyncError {
     /// The hub refused who we are (unknown or revoked device, a bad code).
     #[error("the hub refused this kiosk: {0}")]
     Refused(String),
+    /// This kiosk must be updated before the hub takes its operations (they stay queued).
+    #[error("update required: the hub takes operations from version {0} on")]
+    UpdateRequired(String),
     /// The hub answered something this kiosk cannot use.
     #[error("unexpected answer from the hub: {0}")]
     Protocol(String),

@@ -1725,12 +1725,29 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
         assert!(set.contains(attr), "{set}");
     }
     let cookie = set.split(';').next().unwrap().to_owned();
+    // Today's queue at the branch, as its kiosks pushed it.
+    hub.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id)
+             SELECT 7001, 'today', s, (now() AT TIME ZONE 'Europe/Rome')::date,
+                    CASE WHEN s <= 3 THEN 'ticket_issued' ELSE 'ticket_served' END, '{}', 'k'
+             FROM generate_series(1, 4) s",
+        )
+        .await
+        .unwrap();
     let page = get(Some(cookie.clone()))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
+    assert!(
+        page.contains("<tr><td>7001</td><td>3</td><td>0</td><td>1</td><td>0</td></tr>"),
+        "{page}"
+    );
     assert!(page.contains(&kiosk.id), "{page}");
     assert!(page.contains("senza carta"), "{page}");
     assert!(page.contains("3 (da 30 min)"), "{page}");

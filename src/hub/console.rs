@@ -71,6 +71,15 @@ fn printer_text(state: &str) -> (&'static str, bool) {
     }
 }
 
+/// Today's queue at one branch, from the events it pushed.
+struct TodayRow {
+    branch: String,
+    issued: i64,
+    called: i64,
+    served: i64,
+    no_show: i64,
+}
+
 struct NewCode {
     branch: String,
     code: String,
@@ -84,6 +93,7 @@ struct DevicesPage {
     csrf: String,
     can_admin: bool,
     devices: Vec<DeviceRow>,
+    today: Vec<TodayRow>,
     new_code: Option<NewCode>,
     error: Option<String>,
 }
@@ -265,6 +275,42 @@ async fn render_devices(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    let today = async {
+        let c = state.pool.get().await?;
+        Ok::<_, HubError>(
+            c.query(
+                "SELECT branch_id,
+                        count(*) FILTER (WHERE kind = 'ticket_issued'),
+                        count(*) FILTER (WHERE kind = 'ticket_called'),
+                        count(*) FILTER (WHERE kind = 'ticket_served'),
+                        count(*) FILTER (WHERE kind = 'ticket_no_show')
+                 FROM queue_event
+                 WHERE business_day = (now() AT TIME ZONE 'Europe/Rome')::date
+                   AND ($1::integer IS NULL OR branch_id = $1)
+                 GROUP BY branch_id ORDER BY branch_id",
+                &[&if user.role == Role::Admin {
+                    None
+                } else {
+                    user.branch
+                }],
+            )
+            .await?
+            .iter()
+            .map(|r| TodayRow {
+                branch: format!("{:04}", r.get::<_, i32>(0)),
+                issued: r.get(1),
+                called: r.get(2),
+                served: r.get(3),
+                no_show: r.get(4),
+            })
+            .collect::<Vec<_>>(),
+        )
+    }
+    .await;
+    let today = match today {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
     let devices = rows
         .iter()
         .map(|r| {
@@ -306,6 +352,7 @@ async fn render_devices(
         csrf: user.csrf,
         can_admin: user.role == Role::Admin,
         devices,
+        today,
         new_code,
         error,
     })

@@ -137,30 +137,37 @@ struct HubProcess {
 }
 
 impl HubProcess {
+    /// Starts a hub, as its service manager would: a hub that exits at start (the database
+    /// restarting under it) is started again, up to three times.
     fn start(config: &Path, broken: bool) -> (HubProcess, SocketAddr) {
-        let mut cmd = sportello();
-        if broken {
-            cmd.env("SPORTELLO_HUB_BROKEN_APPLY", "1");
+        let log = config.with_extension("log");
+        for _ in 0..3 {
+            let mut cmd = sportello();
+            if broken {
+                cmd.env("SPORTELLO_HUB_BROKEN_APPLY", "1");
+            }
+            let mut child = cmd
+                .arg("--config")
+                .arg(config)
+                .arg("hub")
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            if let Some(addr) = line.trim().strip_prefix("Hub: https://") {
+                return (HubProcess { child }, addr.parse().unwrap());
+            }
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(300));
         }
-        let mut child = cmd
-            .arg("--config")
-            .arg(config)
-            .arg("hub")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("Hub: https://")
-            .unwrap_or_else(|| panic!("the hub did not start: {line:?}"))
-            .parse()
-            .unwrap();
-        (HubProcess { child }, addr)
+        panic!(
+            "the hub did not start three times: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     fn kill(&mut self) {

@@ -446,16 +446,7 @@ fn enroll(
         pin,
         env!("CARGO_PKG_VERSION"),
     ))?;
-    store.set_hub_link(
-        &sportello::store::HubLink {
-            hub_url: hub.trim_end_matches('/').to_owned(),
-            device_id: enrolled.device_id.clone(),
-            branch: enrolled.branch,
-            secret_key: enrolled.secret_key,
-            cert_sha256: enrolled.cert_sha256,
-        },
-        chrono::Utc::now(),
-    )?;
+    store.set_hub_link(&enrolled.link(hub), chrono::Utc::now())?;
     println!(
         "enrolled as {} in sede {:04}; hub certificate pinned: {}",
         enrolled.device_id,

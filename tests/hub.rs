@@ -70,6 +70,20 @@ impl Hub {
         devices::create_code(&mut c, "admin", SEDE).await.unwrap()
     }
 
+    /// Enrols a kiosk's branch node as `sportello enroll` does (the hub's certificate trusted
+    /// on first use) and records the link in its store.
+    async fn enrol_branch(&self, branch: &sportello::node::Branch) -> sportello::store::HubLink {
+        let base = self.base(0);
+        let enrolled = sportello::sync::client::enrol(&base, &self.code().await, None, "test")
+            .await
+            .unwrap();
+        let link = enrolled.link(&base);
+        branch
+            .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
+            .unwrap();
+        link
+    }
+
     async fn enrol(&self) -> Kiosk {
         let key = SigningKey::from_bytes(&rand_seed());
         let r = self
@@ -92,6 +106,20 @@ impl Hub {
             client: self.client.clone(),
         }
     }
+}
+
+/// A kiosk store with nothing in it yet, and its branch node.
+fn empty_kiosk(
+    clock: &Arc<sportello::domain::SystemClock>,
+) -> (tempfile::TempDir, Arc<sportello::node::Branch>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sportello::store::Store::open(
+        &dir.path().join("kiosk.sqlite"),
+        &sportello::store::StoreOptions::default(),
+    )
+    .unwrap();
+    let branch = sportello::node::Branch::open(store, clock.clone()).unwrap();
+    (dir, branch)
 }
 
 fn rand_seed() -> [u8; 32] {
@@ -697,13 +725,7 @@ async fn the_kiosk_agent_enrols_pins_the_hub_and_drains_its_outbox_exactly_once(
     );
     let code = hub.code().await;
     let enrolled = client::enrol(&base, &code, None, "test").await.unwrap();
-    let link = sportello::store::HubLink {
-        hub_url: base.clone(),
-        device_id: enrolled.device_id.clone(),
-        branch: enrolled.branch,
-        secret_key: enrolled.secret_key,
-        cert_sha256: enrolled.cert_sha256,
-    };
+    let link = enrolled.link(&base);
     branch
         .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
         .unwrap();
@@ -976,9 +998,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     use sportello::hub::branch_data;
     use sportello::kiosk::{Answer, Kiosk};
     use sportello::sync::agent::Agent;
-    use sportello::sync::client;
     let hub = Hub::start(1).await;
-    let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
     let demo = branch_data::seed_demo(
@@ -989,30 +1009,12 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     .await
     .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = sportello::store::Store::open(
-        &dir.path().join("kiosk.sqlite"),
-        &sportello::store::StoreOptions::default(),
-    )
-    .unwrap();
-    let branch = sportello::node::Branch::open(store, clock.clone()).unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
     assert!(
         Kiosk::new(branch.clone()).is_err(),
         "nothing to work with yet"
     );
-    let enrolled = client::enrol(&base, &hub.code().await, None, "test")
-        .await
-        .unwrap();
-    let link = sportello::store::HubLink {
-        hub_url: base.clone(),
-        device_id: enrolled.device_id,
-        branch: enrolled.branch,
-        secret_key: enrolled.secret_key,
-        cert_sha256: enrolled.cert_sha256,
-    };
-    branch
-        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
-        .unwrap();
+    let link = hub.enrol_branch(&branch).await;
     let agent = Agent::new(branch.clone(), &link).unwrap();
     let applied = agent.pull_once().await.unwrap();
     assert_eq!(applied, 1 + demo.appointments.len());
@@ -1443,7 +1445,6 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
     use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
     use sportello::hub::branch_data;
     use sportello::sync::agent::Agent;
-    use sportello::sync::client;
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
@@ -1483,26 +1484,8 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
     .await
     .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = sportello::store::Store::open(
-        &dir.path().join("kiosk.sqlite"),
-        &sportello::store::StoreOptions::default(),
-    )
-    .unwrap();
-    let branch = sportello::node::Branch::open(store, clock.clone()).unwrap();
-    let e = client::enrol(&base, &hub.code().await, None, "test")
-        .await
-        .unwrap();
-    let link = sportello::store::HubLink {
-        hub_url: base.clone(),
-        device_id: e.device_id,
-        branch: e.branch,
-        secret_key: e.secret_key,
-        cert_sha256: e.cert_sha256,
-    };
-    branch
-        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
-        .unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
     let agent = Agent::new(branch.clone(), &link).unwrap();
     agent.pull_once().await.unwrap();
     let p = ServiceLetter::parse("P").unwrap();
@@ -1884,9 +1867,7 @@ async fn the_running_agent_hears_hub_changes_through_its_long_poll() {
     use sportello::domain::{AppointmentState, Clock, SystemClock};
     use sportello::hub::branch_data;
     use sportello::sync::agent::Agent;
-    use sportello::sync::client;
     let hub = Hub::start(1).await;
-    let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
     let demo = branch_data::seed_demo(
@@ -1896,26 +1877,8 @@ async fn the_running_agent_hears_hub_changes_through_its_long_poll() {
     )
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = sportello::store::Store::open(
-        &dir.path().join("kiosk.sqlite"),
-        &sportello::store::StoreOptions::default(),
-    )
-    .unwrap();
-    let branch = sportello::node::Branch::open(store, clock.clone()).unwrap();
-    let e = client::enrol(&base, &hub.code().await, None, "test")
-        .await
-        .unwrap();
-    let link = sportello::store::HubLink {
-        hub_url: base.clone(),
-        device_id: e.device_id,
-        branch: e.branch,
-        secret_key: e.secret_key,
-        cert_sha256: e.cert_sha256,
-    };
-    branch
-        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
-        .unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let agent = Agent::new(branch.clone(), &link).unwrap();
     let task = tokio::spawn(agent.run(Duration::from_secs(60), Duration::from_secs(60), stopped));

@@ -144,6 +144,19 @@ pub struct Enrolled {
     pub cert_sha256: [u8; 32],
 }
 
+impl Enrolled {
+    /// What the kiosk keeps of it, for the hub at `hub_url`.
+    pub fn link(&self, hub_url: &str) -> crate::store::HubLink {
+        crate::store::HubLink {
+            hub_url: hub_url.trim_end_matches('/').to_owned(),
+            device_id: self.device_id.clone(),
+            branch: self.branch,
+            secret_key: self.secret_key,
+            cert_sha256: self.cert_sha256,
+        }
+    }
+}
+
 /// Enrols this kiosk with the hub at `base` using a one-time `code`. With `fingerprint`, the
 /// hub must present that certificate; without, the one it presents is trusted and pinned.
 pub async fn enrol(

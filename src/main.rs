@@ -20,6 +20,10 @@ struct Cli {
     /// Configuration file (TOML); see docs/configuration.md.
     #[arg(long, global = true, env = "SPORTELLO_CONFIG")]
     config: Option<PathBuf>,
+    /// The hub's PostgreSQL URL, overriding `hub.database_url`.
+    #[cfg(feature = "hub")]
+    #[arg(long, global = true, env = "SPORTELLO_DATABASE_URL")]
+    database_url: Option<String>,
     /// Log format, overriding the configuration.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
@@ -92,9 +96,6 @@ enum Command {
         /// Address and port, overriding `hub.listen`.
         #[arg(long)]
         listen: Option<String>,
-        /// PostgreSQL URL, overriding `hub.database_url`.
-        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
-        database_url: Option<String>,
     },
     /// Enrols this kiosk with its hub using a one-time code from an administrator; the kiosk
     /// generates its key here and pins the hub's certificate.
@@ -160,9 +161,6 @@ enum AdminCommand {
         /// The sede (4 digits) of a non-administrator.
         #[arg(long)]
         branch: Option<u16>,
-        /// PostgreSQL URL, overriding `hub.database_url`.
-        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
-        database_url: Option<String>,
     },
     /// Sets a new password for a hub account (read from standard input); a counter or
     /// supervisor account reaches its branch's console with it.
@@ -171,9 +169,6 @@ enum AdminCommand {
         /// Login name.
         #[arg(long)]
         username: String,
-        /// PostgreSQL URL, overriding `hub.database_url`.
-        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
-        database_url: Option<String>,
     },
     /// Makes a one-time code that enrols one kiosk into a branch (valid 24 hours).
     #[cfg(feature = "hub")]
@@ -181,9 +176,6 @@ enum AdminCommand {
         /// The sede (4 digits).
         #[arg(long)]
         branch: u16,
-        /// PostgreSQL URL, overriding `hub.database_url`.
-        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
-        database_url: Option<String>,
     },
     /// Seeds the demo branch into the hub: its configuration and today's demo appointments
     /// (the kiosks of the branch receive them through the feed).
@@ -192,9 +184,6 @@ enum AdminCommand {
         /// Generator seed, overriding `demo.seed`.
         #[arg(long)]
         seed: Option<u64>,
-        /// PostgreSQL URL, overriding `hub.database_url`.
-        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
-        database_url: Option<String>,
     },
     /// Revokes a kiosk: its next request to the hub is refused.
     #[cfg(feature = "hub")]
@@ -202,9 +191,6 @@ enum AdminCommand {
         /// Device id.
         #[arg(long)]
         device: String,
-        /// PostgreSQL URL, overriding `hub.database_url`.
-        #[arg(long, env = "SPORTELLO_DATABASE_URL")]
-        database_url: Option<String>,
     },
 }
 
@@ -226,6 +212,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     if let Some(format) = cli.log_format {
         config.log.format = format;
+    }
+    #[cfg(feature = "hub")]
+    if let Some(url) = cli.database_url.clone() {
+        config.hub.database_url = url;
     }
     sportello::telemetry::init(&config.log);
     match cli.command {
@@ -319,15 +309,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         #[cfg(feature = "hub")]
-        Command::Hub {
-            listen,
-            database_url,
-        } => {
+        Command::Hub { listen } => {
             if let Some(l) = listen {
                 config.hub.listen = l;
-            }
-            if let Some(u) = database_url {
-                config.hub.database_url = u;
             }
             sportello::hub::cli::serve(&config.hub)
         }
@@ -338,12 +322,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     username,
                     role,
                     branch,
-                    database_url,
                 },
         } => {
-            if let Some(u) = database_url {
-                config.hub.database_url = u;
-            }
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             sportello::hub::cli::create_user(
@@ -358,15 +338,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "hub")]
         Command::Admin {
-            command:
-                AdminCommand::ResetPassword {
-                    username,
-                    database_url,
-                },
+            command: AdminCommand::ResetPassword { username },
         } => {
-            if let Some(u) = database_url {
-                config.hub.database_url = u;
-            }
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             sportello::hub::cli::reset_password(
@@ -379,11 +352,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "hub")]
         Command::Admin {
-            command: AdminCommand::SeedDemo { seed, database_url },
+            command: AdminCommand::SeedDemo { seed },
         } => {
-            if let Some(u) = database_url {
-                config.hub.database_url = u;
-            }
             let seed = seed.unwrap_or(config.demo.seed);
             let n = sportello::hub::cli::seed_demo(&config.hub, seed)?;
             println!("demo branch seeded: {n} appointments");
@@ -391,30 +361,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "hub")]
         Command::Admin {
-            command:
-                AdminCommand::EnrolmentCode {
-                    branch,
-                    database_url,
-                },
+            command: AdminCommand::EnrolmentCode { branch },
         } => {
-            if let Some(u) = database_url {
-                config.hub.database_url = u;
-            }
             let code = sportello::hub::cli::enrolment_code(&config.hub, branch)?;
             println!("{code}");
             Ok(())
         }
         #[cfg(feature = "hub")]
         Command::Admin {
-            command:
-                AdminCommand::RevokeDevice {
-                    device,
-                    database_url,
-                },
+            command: AdminCommand::RevokeDevice { device },
         } => {
-            if let Some(u) = database_url {
-                config.hub.database_url = u;
-            }
             sportello::hub::cli::revoke_device(&config.hub, &device)?;
             println!("device {device} revoked");
             Ok(())

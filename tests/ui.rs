@@ -26,6 +26,12 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(|branch, _| Kiosk::new(branch.clone()).unwrap())
+}
+
+/// The window over a demo branch, the kiosk made by `kiosk` (given the branch and a folder of
+/// the test's own).
+fn fixture_with(kiosk: impl FnOnce(&Arc<Branch>, &std::path::Path) -> Kiosk) -> Fixture {
     i_slint_backend_testing::init_no_event_loop();
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(SystemClock::untrusted());
@@ -36,12 +42,7 @@ fn fixture() -> Fixture {
         .unwrap();
     let branch = Branch::open(store, clock).unwrap();
     let voice = Arc::new(Recorder::default());
-    let ui = KioskUi::build(
-        Kiosk::new(branch.clone()).unwrap(),
-        Dispatch::Inline,
-        voice.clone(),
-    )
-    .unwrap();
+    let ui = KioskUi::build(kiosk(&branch, dir.path()), Dispatch::Inline, voice.clone()).unwrap();
     ui.refresh();
     // Shown, so that screens and their repeated rows are laid out and can be found.
     ui.window()
@@ -465,32 +466,27 @@ fn a_spoken_prompt_renders_to_a_wav_that_is_not_silent() {
 /// offers it; one tap prints the same number and the offer goes.
 #[test]
 fn the_home_screen_offers_a_ticket_a_power_cut_kept_from_paper() {
-    i_slint_backend_testing::init_no_event_loop();
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(SystemClock::untrusted());
-    clock.mark_trusted();
-    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
-    store
-        .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
-        .unwrap();
-    let branch = Branch::open(store, clock).unwrap();
-    // Committed; then the power went before the printer was reached.
-    let lost = branch
-        .issue_ticket(
-            sportello::domain::ServiceLetter::parse("P").unwrap(),
-            sportello::domain::TicketPriority::WalkIn,
+    let mut lost = None;
+    let mut paper = None;
+    let f = fixture_with(|branch, dir| {
+        // Committed; then the power went before the printer was reached.
+        lost = Some(
+            branch
+                .issue_ticket(
+                    sportello::domain::ServiceLetter::parse("P").unwrap(),
+                    sportello::domain::TicketPriority::WalkIn,
+                )
+                .unwrap(),
+        );
+        let file = dir.join("printer.bin");
+        paper = Some(file.clone());
+        Kiosk::new(branch.clone()).unwrap().with_printer(
+            Box::new(hardware::printer::SimulatedPrinter::new(file)),
+            ticket::PrintOptions::default(),
         )
-        .unwrap();
-    let paper = dir.path().join("printer.bin");
-    let kiosk = Kiosk::new(branch.clone()).unwrap().with_printer(
-        Box::new(hardware::printer::SimulatedPrinter::new(paper.clone())),
-        ticket::PrintOptions::default(),
-    );
-    let ui = KioskUi::build(kiosk, Dispatch::Inline, Arc::new(Recorder::default())).unwrap();
-    ui.refresh();
+    });
+    let (lost, paper, branch, ui) = (lost.unwrap(), paper.unwrap(), &f.branch, &f.ui);
     let w = ui.window();
-    w.window().set_size(slint::PhysicalSize::new(1920, 1080));
-    w.show().unwrap();
     assert!(shows(w, &format!("Stampa il biglietto {}", lost.number)));
     tap(w, "reprint");
     let outcome = w.global::<OutcomeAdapter>().get_outcome();

@@ -38,18 +38,22 @@ fn difference(a: &[u8], b: &[u8], threshold: u8) -> f64 {
     differing as f64 / (a.len() / 3) as f64
 }
 
-#[test]
-fn screens_match_their_reference_pictures() {
-    let dir = tempfile::tempdir().unwrap();
-    // A fixed day for the demo data; the header clock still shows the real time.
+/// The demo branch on a fixed day (the header clock still shows the real time).
+fn demo_branch(dir: &Path) -> Arc<Branch> {
     let clock = Arc::new(ManualClock::new(
         chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 9, 0, 0).unwrap(),
     ));
-    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
+    let mut store = Store::open(&dir.join("k.sqlite"), &StoreOptions::default()).unwrap();
     store
         .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
         .unwrap();
-    let branch = Branch::open(store, clock).unwrap();
+    Branch::open(store, clock).unwrap()
+}
+
+#[test]
+fn screens_match_their_reference_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let branch = demo_branch(dir.path());
     let renderer = Renderer::install().unwrap();
     let ui = KioskUi::with_dispatch(Kiosk::new(branch).unwrap(), Dispatch::Inline).unwrap();
     let update = std::env::var("SPORTELLO_UPDATE_GOLDEN").as_deref() == Ok("1");
@@ -106,14 +110,7 @@ fn a_ticket_that_was_not_printed_shows_a_qr_code_a_phone_can_read() {
     use slint::ComponentHandle;
     use sportello::kiosk::ui::WalkInAdapter;
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(
-        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 9, 0, 0).unwrap(),
-    ));
-    let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
-    store
-        .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
-        .unwrap();
-    let branch = Branch::open(store, clock).unwrap();
+    let branch = demo_branch(dir.path());
     let renderer = Renderer::install().unwrap();
     // No printer at all: every ticket is "not printed".
     let ui = KioskUi::with_dispatch(Kiosk::new(branch).unwrap(), Dispatch::Inline).unwrap();

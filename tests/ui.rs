@@ -6,10 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::TimeZone;
 use i_slint_backend_testing::{ElementHandle, ElementQuery};
 use slint::ComponentHandle;
 use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, SystemClock};
+use sportello::domain::{Clock, ManualClock, TIME_ZONE};
 use sportello::kiosk::Kiosk;
 use sportello::kiosk::guide::{Place, Recorder, prompt};
 use sportello::kiosk::ui::{
@@ -34,8 +35,13 @@ fn fixture() -> Fixture {
 fn fixture_with(kiosk: impl FnOnce(&Arc<Branch>, &std::path::Path) -> Kiosk) -> Fixture {
     i_slint_backend_testing::init_no_event_loop();
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(SystemClock::untrusted());
-    clock.mark_trusted();
+    // Mid-morning on a weekday, whenever the tests run: walk-ins open, appointments around.
+    let clock = Arc::new(ManualClock::new(
+        TIME_ZONE
+            .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    ));
     let mut store = Store::open(&dir.path().join("k.sqlite"), &StoreOptions::default()).unwrap();
     store
         .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())

@@ -231,9 +231,16 @@ fn demo_hours(
     use chrono::Datelike;
     let weekday = now.weekday().number_from_monday() as u8;
     let t = now.time();
-    let open_now = hours
-        .iter()
-        .any(|h| h.weekday == weekday && !h.appointment_only && h.opens <= t && t < h.closes);
+    // Open means walk-ins are still taken for a while: a period closing within the hour
+    // (walk-ins stop before the close) would leave a demo started then with nothing to take.
+    let margin = chrono::Duration::minutes(
+        i64::from(crate::queue::QueueRules::default().walk_in_stop_min) + 60,
+    );
+    let until = now + margin;
+    let open_now = until.date() == now.date()
+        && hours.iter().any(|h| {
+            h.weekday == weekday && !h.appointment_only && h.opens <= t && until.time() < h.closes
+        });
     if open_now {
         return hours;
     }
@@ -558,6 +565,30 @@ mod tests {
             assert_eq!(Some(claims.person), a.appointment.person_key);
             let cf = CodiceFiscale::Personal(branch.people[a.person].cf);
             assert_eq!(DemoBranch::keyer().key(&cf), claims.person);
+        }
+    }
+
+    #[test]
+    fn the_demo_takes_walk_ins_whenever_it_is_started() {
+        use crate::queue::{Calendar, QueueRules};
+        let rules = QueueRules::default();
+        // A Thursday (hours morning and afternoon) and a Sunday (closed): every five minutes
+        // until the last period a day can hold ends.
+        for day in [26, 29] {
+            let date = NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+            for minute in (0..23 * 60 + 40).step_by(5) {
+                let at = date.and_hms_opt(minute / 60, minute % 60, 0).unwrap();
+                let demo = DemoBranch::generate(1, at);
+                let calendar = Calendar::new(demo.hours.clone());
+                for s in demo.services.iter().filter(|s| !s.appointment_only) {
+                    assert_eq!(
+                        calendar.walk_in_open(&rules, s.letter, at),
+                        Ok(()),
+                        "{} at {at}",
+                        s.letter
+                    );
+                }
+            }
         }
     }
 

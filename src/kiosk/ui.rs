@@ -14,7 +14,7 @@ use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
 
 use super::guide::{self, Place, Voice};
 use super::{Answer, Kiosk};
-use crate::domain::{ServiceLetter, TIME_ZONE};
+use crate::domain::ServiceLetter;
 use crate::i18n::Lang;
 
 slint::include_modules!();
@@ -223,10 +223,11 @@ pub struct KioskUi {
 /// The clock and the people waiting, as the header and the home screen show them.
 fn refresh_adapter(w: &MainWindow, kiosk: &Mutex<Kiosk>) {
     let a = w.global::<SessionAdapter>();
-    let now = chrono::Utc::now().with_timezone(&TIME_ZONE);
-    a.set_date_time(now.format("%d/%m/%Y %H:%M").to_string().into());
-    // A kiosk action in progress holds the lock: the counts wait for the next second.
+    // A kiosk action in progress holds the lock: the clock and counts wait for the next second.
     if let Ok(k) = kiosk.try_lock() {
+        // The branch's clock, not the system's: the header shows the time the queue runs on.
+        let now = k.branch().clock().local_now();
+        a.set_date_time(now.format("%d/%m/%Y %H:%M").to_string().into());
         let home = w.global::<HomeAdapter>();
         home.set_services(services_model(&k));
         home.set_reprint(

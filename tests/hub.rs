@@ -1954,3 +1954,440 @@ async fn a_kiosk_older_than_the_minimum_is_told_to_update_and_keeps_its_outbox()
     );
     strict.stop().await;
 }
+
+/// One browser's session at one hub instance, over real HTTPS.
+struct ConsoleSession {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl ConsoleSession {
+    async fn try_login(
+        hub: &Hub,
+        instance: usize,
+        user: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        hub.client
+            .post(format!("{}/console/login", hub.base(instance)))
+            .form(&[("username", user), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn login(hub: &Hub, instance: usize, user: &str, password: &str) -> ConsoleSession {
+        let r = Self::try_login(hub, instance, user, password).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{user} logs in");
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut s = ConsoleSession {
+            client: hub.client.clone(),
+            base: hub.base(instance),
+            cookie,
+            csrf: String::new(),
+        };
+        let (status, page) = s.get("/console/account").await;
+        assert_eq!(status, StatusCode::OK);
+        s.csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        s
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// Posts a form with the session's CSRF token; the status, the redirect and the page.
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        form.push(("csrf", &self.csrf));
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (r.status(), location, r.text().await.unwrap())
+    }
+}
+
+fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    page.split(start)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {start} in {page}"))
+        .split(end)
+        .next()
+        .unwrap()
+}
+
+/// The console's sede pages: a supervisor changes services, counters, hours and rules (bad
+/// values refused with the reason, nothing lost), the kiosk receives each change through its
+/// feed; bookings are listed against the day's slots and cancelled by the sede; accounts are
+/// made and reset with a temporary password shown once, and disabled; every role sees and
+/// changes only what it may; the login limit holds across two hub instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
+    use sportello::domain::{AppointmentState, Clock, SystemClock};
+    use sportello::hub::accounts::{self, Role};
+    use sportello::hub::branch_data;
+    use sportello::sync::agent::Agent;
+    let hub = Hub::start(2).await;
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let now = clock.local_now().naive_local();
+    let demo = branch_data::seed_demo(&mut hub.pool.get().await.unwrap(), 5, now)
+        .await
+        .unwrap();
+    {
+        let mut c = hub.pool.get().await.unwrap();
+        for (user, role, branch) in [
+            ("root", Role::Admin, None),
+            ("capo", Role::Supervisor, Some(SEDE)),
+            ("banco", Role::Counter, Some(SEDE)),
+        ] {
+            accounts::create_user(&mut c, "cli", user, "una password lunga", role, branch)
+                .await
+                .unwrap();
+        }
+    }
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+
+    // The supervisor, on the second instance, changes the sede.
+    let capo = ConsoleSession::login(&hub, 1, "capo", "una password lunga").await;
+    let sede = "/console/sedi/7001";
+    let (status, page) = capo.get(sede).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Sede 7001"), "{page}");
+    let (status, to, _) = capo
+        .post(
+            &format!("{sede}/servizi"),
+            &[
+                ("letter", "z"),
+                ("name", " Zeta di prova "),
+                ("level", "2"),
+                ("slot_minutes", "20"),
+                ("appointment_only", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/console/sedi/7001?salvato=servizi")
+    );
+    let (_, page) = capo.get(&to).await;
+    assert!(
+        page.contains("Servizi salvati.") && page.contains("Zeta di prova"),
+        "{page}"
+    );
+    let (status, _, _) = capo
+        .post(
+            &format!("{sede}/sportelli"),
+            &[("number", "9"), ("label", "Sportello 9"), ("peso_Z", "2")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let hours = [
+        ("service", "Z"),
+        ("weekday", "1"),
+        ("opens", "09:00"),
+        ("closes", "11:00"),
+    ];
+    assert_eq!(
+        capo.post(&format!("{sede}/orari"), &hours).await.0,
+        StatusCode::SEE_OTHER
+    );
+    // Refusals say why and change nothing.
+    for (path, form, reason) in [
+        (
+            "orari",
+            vec![
+                ("service", "Z"),
+                ("weekday", "1"),
+                ("opens", "10:00"),
+                ("closes", "12:00"),
+            ],
+            "Si sovrappone alla fascia 09:00–11:00",
+        ),
+        (
+            "servizi-rimuovi",
+            vec![("letter", "Z")],
+            "Lo sportello 9 serve ancora il servizio Z",
+        ),
+        (
+            "sportelli",
+            vec![("number", "100"), ("label", "x"), ("peso_Z", "1")],
+            "da 1 a 99",
+        ),
+        (
+            "regole",
+            vec![
+                ("priority_factor", "3"),
+                ("priority_max_advance_min", "20"),
+                ("priority_calls", "5"),
+                ("priority_window", "2"),
+                ("weight_step_min", "5"),
+                ("appointment_late_min", "15"),
+                ("max_recalls", "2"),
+                ("reactivate_within_min", "30"),
+                ("walk_in_stop_min", "15"),
+                ("daily_cap", "300"),
+                ("holidays", ""),
+            ],
+            "Regole non valide",
+        ),
+    ] {
+        let (status, _, page) = capo.post(&format!("{sede}/{path}"), &form).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert!(page.contains(reason), "{path}: {page}");
+    }
+    let rules = [
+        ("priority_factor", "3"),
+        ("priority_max_advance_min", "20"),
+        ("priority_calls", "1"),
+        ("priority_window", "3"),
+        ("weight_step_min", "5"),
+        ("appointment_late_min", "15"),
+        ("max_recalls", "2"),
+        ("reactivate_within_min", "30"),
+        ("walk_in_stop_min", "15"),
+        ("daily_cap", "321"),
+        ("holidays", "25/12/2026\r\n2026-12-26"),
+    ];
+    assert_eq!(
+        capo.post(&format!("{sede}/regole"), &rules).await.0,
+        StatusCode::SEE_OTHER
+    );
+
+    // The kiosk follows: the new service, its counter and hours, the rules.
+    assert!(agent.pull_once().await.unwrap() >= 1);
+    let z = sportello::domain::ServiceLetter::parse("Z").unwrap();
+    let (services, counters) = branch.read(|_, s| (s.services().unwrap(), s.counters().unwrap()));
+    let service = services
+        .iter()
+        .find(|s| s.letter == z)
+        .expect("the kiosk has Z");
+    assert_eq!(
+        (service.name.as_str(), service.slot_minutes),
+        ("Zeta di prova", 20)
+    );
+    assert!(
+        counters
+            .iter()
+            .any(|k| k.number.get() == 9 && k.services == vec![(z, 2)])
+    );
+    let stored: serde_json::Value = hub
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT payload FROM branch_config WHERE branch_id = 7001",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored["rules"]["daily_cap"], 321);
+    assert_eq!(stored["rules"]["holidays"].as_array().unwrap().len(), 2);
+    assert!(
+        count(
+            &hub.pool,
+            "SELECT count(*) FROM audit_log WHERE actor = 'capo' AND action LIKE 'sede.%'"
+        )
+        .await
+            >= 4
+    );
+
+    // Not another sede, and not counter staff.
+    assert_eq!(
+        capo.get("/console/sedi/5105").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        capo.post("/console/sedi/5105/servizi", &[("letter", "Q")])
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let banco = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
+    let (status, page) = banco.get(sede).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Zeta di prova") && !page.contains("Salva il servizio"));
+    assert_eq!(
+        banco.post(&format!("{sede}/orari-rimuovi"), &hours).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(banco.get("/console/sedi").await.0, StatusCode::SEE_OTHER);
+
+    // Bookings against the day's slots; the sede cancels one and the kiosk hears of it.
+    let booked = &demo.appointments[3].appointment;
+    let day = booked.starts_at.date().format("%Y-%m-%d").to_string();
+    let list = format!(
+        "{sede}/appuntamenti?giorno={day}&servizio={}",
+        booked.service
+    );
+    let (status, page) = capo.get(&list).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&booked.id.to_string()), "{page}");
+    assert!(page.contains("posti liberi"), "{page}");
+    let cancel = format!("{sede}/appuntamenti/{}/annulla", booked.id);
+    let form = [
+        ("giorno", day.as_str()),
+        ("servizio", &booked.service.to_string()),
+    ];
+    let (status, to, _) = banco.post(&cancel, &form).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "counter staff do not cancel: {to}"
+    );
+    let (status, to, _) = capo.post(&cancel, &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(capo.get(&to).await.1.contains("annullata dalla sede"));
+    let (_, to, _) = capo.post(&cancel, &form).await;
+    assert!(capo.get(&to).await.1.contains("non si può più annullare"));
+    assert_eq!(agent.pull_once().await.unwrap(), 1);
+    let at_kiosk = branch.read(|_, s| s.appointment(booked.id).unwrap().unwrap());
+    assert_eq!(at_kiosk.state, AppointmentState::CancelledBySede);
+
+    // Accounts: a supervisor makes counter staff of the sede, never an administrator.
+    let (status, _, page) = capo
+        .post(
+            "/console/account",
+            &[("username", "nuovo.banco"), ("role", "counter")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let first = between(&page, "id=\"temporary-password\">", "<").to_owned();
+    assert!(first.len() >= 16, "{first}");
+    let (status, _, page) = capo
+        .post(
+            "/console/account",
+            &[("username", "nuovo.banco"), ("role", "counter")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("già in uso"),
+        "an account is never taken over: {page}"
+    );
+    assert_eq!(
+        capo.post(
+            "/console/account",
+            &[("username", "boss"), ("role", "admin")]
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        capo.post("/console/account/root/password", &[]).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let newcomer = ConsoleSession::login(&hub, 0, "nuovo.banco", &first).await;
+    let (_, _, page) = capo
+        .post("/console/account/nuovo.banco/password", &[])
+        .await;
+    let second = between(&page, "id=\"temporary-password\">", "<").to_owned();
+    assert_ne!(first, second);
+    assert_eq!(
+        newcomer.get("/console").await.0,
+        StatusCode::SEE_OTHER,
+        "a reset logs the old session out"
+    );
+    assert_eq!(
+        ConsoleSession::try_login(&hub, 1, "nuovo.banco", &first)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    ConsoleSession::login(&hub, 1, "nuovo.banco", &second).await;
+    let (status, _, _) = capo
+        .post("/console/account/nuovo.banco/stato", &[("disabled", "1")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        ConsoleSession::try_login(&hub, 0, "nuovo.banco", &second)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    agent.pull_once().await.unwrap();
+    let staff = branch
+        .read(|_, s| s.staff("nuovo.banco").unwrap())
+        .expect("the account reached the branch");
+    assert!(staff.disabled, "and so did its disabling");
+
+    // An administrator adds a sede: it gets its first configuration.
+    let root = ConsoleSession::login(&hub, 0, "root", "una password lunga").await;
+    let (_, page) = root.get("/console/sedi").await;
+    assert!(page.contains("/console/sedi/7001"), "{page}");
+    let (status, to, _) = root.post("/console/sedi", &[("branch", "5105")]).await;
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/console/sedi/5105")
+    );
+    assert_eq!(root.get(&to).await.0, StatusCode::OK);
+    let (status, _, page) = root.post("/console/sedi", &[("branch", "0000")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("4 cifre"), "{page}");
+
+    // Five wrong passwords at one instance block the account at the other: the counts are
+    // in the database, not in either process. (The address's earlier failures are
+    // forgotten first: they count too.)
+    hub.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("DELETE FROM login_failure", &[])
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        ConsoleSession::try_login(&hub, 0, "capo", "sbagliata").await;
+    }
+    assert_eq!(
+        count(
+            &hub.pool,
+            "SELECT count(*) FROM login_failure WHERE key = 'user:capo'"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        ConsoleSession::try_login(&hub, 1, "capo", "una password lunga")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -96,6 +96,30 @@ pub async fn create_user(
     role: Role,
     branch: Option<u16>,
 ) -> Result<(), HubError> {
+    put_user(db, actor, username, password, role, branch, true).await
+}
+
+/// Adds an account whose name is not taken; an existing account is never overwritten.
+pub async fn add_user(
+    db: &mut deadpool_postgres::Object,
+    actor: &str,
+    username: &str,
+    password: &str,
+    role: Role,
+    branch: Option<u16>,
+) -> Result<(), HubError> {
+    put_user(db, actor, username, password, role, branch, false).await
+}
+
+async fn put_user(
+    db: &mut deadpool_postgres::Object,
+    actor: &str,
+    username: &str,
+    password: &str,
+    role: Role,
+    branch: Option<u16>,
+    replace: bool,
+) -> Result<(), HubError> {
     crate::lan::auth::check_username(username).map_err(HubError::BadRequest)?;
     crate::lan::auth::check_password_strength(password).map_err(HubError::BadRequest)?;
     match (role, branch) {
@@ -118,13 +142,26 @@ pub async fn create_user(
     if let Some(b) = branch {
         ensure_branch(&tx, b).await?;
     }
-    tx.execute(
-        "INSERT INTO hub_user (username, role, branch_id, password_hash) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (username) DO UPDATE SET role = excluded.role,
-           branch_id = excluded.branch_id, password_hash = excluded.password_hash",
-        &[&username, &role.name(), &branch.map(i32::from), &hash],
-    )
-    .await?;
+    let written = tx
+        .execute(
+            "INSERT INTO hub_user (username, role, branch_id, password_hash) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (username) DO UPDATE SET role = excluded.role,
+               branch_id = excluded.branch_id, password_hash = excluded.password_hash
+             WHERE $5",
+            &[
+                &username,
+                &role.name(),
+                &branch.map(i32::from),
+                &hash,
+                &replace,
+            ],
+        )
+        .await?;
+    if written == 0 {
+        return Err(HubError::BadRequest(format!(
+            "Il nome utente {username} è già in uso."
+        )));
+    }
     // Counter staff and supervisors log in to their branch's console, which must work
     // through a WAN outage: their accounts travel to the branch in its feed.
     if let (Some(b), Some(console_role)) = (branch, role.console_role()) {
@@ -189,6 +226,74 @@ pub async fn reset_password(
         &tx,
         actor,
         "user.password_reset",
+        branch.and_then(|b| u16::try_from(b).ok()),
+        serde_json::json!({ "username": username }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A temporary password to hand over once: 16 letters and digits from an alphabet without
+/// look-alikes (no 0/O, 1/l/I), in groups of four, about 80 bits.
+pub fn temporary_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the system random source works");
+    b.chunks(4)
+        .map(|g| {
+            g.iter()
+                .map(|x| ALPHABET[usize::from(*x) % ALPHABET.len()] as char)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Disables or enables an account: a disabled one cannot log in to the hub console (its
+/// sessions end at once) nor, once the feed reaches the branch, to the branch console.
+pub async fn set_disabled(
+    db: &mut deadpool_postgres::Object,
+    actor: &str,
+    username: &str,
+    disabled: bool,
+) -> Result<(), HubError> {
+    let tx = db.transaction().await?;
+    let row = tx
+        .query_opt(
+            "UPDATE hub_user SET disabled = $2 WHERE username = $1
+             RETURNING role, branch_id, password_hash",
+            &[&username, &disabled],
+        )
+        .await?
+        .ok_or_else(|| HubError::BadRequest(format!("Nessun account {username}.")))?;
+    let role = Role::parse(row.get(0)).unwrap_or(Role::Admin);
+    let branch: Option<i32> = row.get(1);
+    if disabled {
+        tx.execute("DELETE FROM hub_session WHERE username = $1", &[&username])
+            .await?;
+    }
+    if let (Some(b), Some(console_role)) = (branch, role.console_role()) {
+        super::branch_data::put_staff(
+            &tx,
+            b,
+            username,
+            &crate::sync::wire::StaffPayload {
+                role: console_role.into(),
+                password_hash: row.get(2),
+                disabled,
+            },
+        )
+        .await?;
+    }
+    audit(
+        &tx,
+        actor,
+        if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        },
         branch.and_then(|b| u16::try_from(b).ok()),
         serde_json::json!({ "username": username }),
     )

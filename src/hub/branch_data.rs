@@ -134,3 +134,44 @@ pub async fn seed_demo(
     tx.commit().await?;
     Ok(demo)
 }
+
+/// The sede cancels a booking: allowed from the states the appointment's state machine allows,
+/// published to the kiosks (which then refuse its QR code) and audited.
+pub async fn cancel_appointment(
+    db: &mut deadpool_postgres::Object,
+    actor: &str,
+    branch: u16,
+    booking: crate::domain::BookingId,
+) -> Result<(), HubError> {
+    use crate::domain::{Appointment, AppointmentState};
+    let tx = db.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT payload FROM appointment WHERE branch_id = $1 AND booking_id = $2 FOR UPDATE",
+            &[&i32::from(branch), &(booking.get() as i64)],
+        )
+        .await?
+        .ok_or_else(|| HubError::BadRequest(format!("Nessuna prenotazione {booking}.")))?;
+    let mut a: Appointment = serde_json::from_value(row.get(0))
+        .map_err(|e| HubError::Config(format!("stored appointment {booking}: {e}")))?;
+    a.state = a
+        .state
+        .transition(AppointmentState::CancelledBySede)
+        .map_err(|_| {
+            HubError::BadRequest(format!(
+                "La prenotazione {booking} è {}: non si può più annullare.",
+                a.state.label().text(crate::i18n::Lang::It)
+            ))
+        })?;
+    put_appointments(&tx, i32::from(branch), std::slice::from_ref(&a)).await?;
+    super::accounts::audit(
+        &tx,
+        actor,
+        "appointment.cancel",
+        Some(branch),
+        serde_json::json!({ "booking": booking.to_string() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

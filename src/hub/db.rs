@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "console",
         include_str!("../../migrations/hub/0004_console.sql"),
     ),
+    (
+        5,
+        "login_failure",
+        include_str!("../../migrations/hub/0005_login_failure.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

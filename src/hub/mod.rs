@@ -12,6 +12,7 @@ pub mod feed;
 pub mod follow;
 pub mod jobs;
 pub mod push;
+pub mod sede;
 
 use std::net::SocketAddr;
 

@@ -118,7 +118,8 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
-    fn keys(ip: IpAddr, username: &str) -> [String; 2] {
+    /// The two counters a login attempt counts against: its address and its account.
+    pub fn keys(ip: IpAddr, username: &str) -> [String; 2] {
         [
             format!("ip:{ip}"),
             format!("user:{}", username.to_lowercase()),

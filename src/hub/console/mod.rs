@@ -1,12 +1,15 @@
 //! The hub's web console (server-rendered, like the branch console): login for hub accounts,
-//! the fleet of kiosks with their health, revocation, and enrolment codes. Sessions live in
-//! PostgreSQL (any instance serves any request); the cookie is `__Host-`, Secure, HttpOnly,
-//! SameSite=Strict; every form carries the session's CSRF token; failed logins are limited per
-//! address and account.
+//! the fleet of kiosks with their health, revocation, and enrolment codes; the sedi with their
+//! services, counters, hours and calling rules; appointment slots and bookings; accounts.
+//! Sessions and failed-login counters live in PostgreSQL, so any instance serves any request
+//! and a second instance is no way around the login limit; the cookie is `__Host-`, Secure,
+//! HttpOnly, SameSite=Strict; every form carries the session's CSRF token.
 
-use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::Instant;
+mod bookings;
+mod sedi;
+mod users;
+
+use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::Form;
@@ -24,9 +27,6 @@ use crate::lan::auth::{self, LoginLimiter};
 const COOKIE: &str = "__Host-hub_session";
 const SESSION_HOURS: i32 = 10;
 
-static LIMITER: std::sync::LazyLock<Mutex<LoginLimiter>> =
-    std::sync::LazyLock::new(|| Mutex::new(LoginLimiter::default()));
-
 /// The console's routes.
 pub fn router() -> Router<HubState> {
     Router::new()
@@ -35,6 +35,117 @@ pub fn router() -> Router<HubState> {
         .route("/console/logout", post(logout))
         .route("/console/enrolment-codes", post(create_code))
         .route("/console/devices/{device}/revoke", post(revoke))
+        .merge(sedi::router())
+        .merge(bookings::router())
+        .merge(users::router())
+}
+
+/// Seconds to wait before another login attempt from `ip` for `username`, if either has
+/// failed too often within the window.
+async fn login_blocked(
+    db: &impl deadpool_postgres::GenericClient,
+    ip: IpAddr,
+    username: &str,
+) -> Result<Option<u64>, HubError> {
+    let keys = LoginLimiter::keys(ip, username).to_vec();
+    let window = auth::WINDOW.as_secs_f64();
+    let row = db
+        .query_one(
+            "SELECT max(ceil(extract(epoch FROM min_at + make_interval(secs => $2) - now())))::bigint
+             FROM (SELECT min(at) AS min_at FROM login_failure
+                   WHERE key = ANY($1) AND at > now() - make_interval(secs => $2)
+                   GROUP BY key HAVING count(*) >= $3) blocked",
+            &[&keys, &window, &(auth::MAX_FAILURES as i64)],
+        )
+        .await?;
+    Ok(row.get::<_, Option<i64>>(0).map(|s| s.max(0) as u64 + 1))
+}
+
+/// Counts a failed login against its address and its account (and forgets expired ones).
+async fn login_failed(
+    db: &impl deadpool_postgres::GenericClient,
+    ip: IpAddr,
+    username: &str,
+) -> Result<(), HubError> {
+    let keys = LoginLimiter::keys(ip, username).to_vec();
+    let window = auth::WINDOW.as_secs_f64();
+    db.execute(
+        "DELETE FROM login_failure WHERE at < now() - make_interval(secs => $1)",
+        &[&window],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO login_failure (key) SELECT unnest($1::text[])",
+        &[&keys],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A logged-in console user, as pages show and check them.
+pub(super) struct Me {
+    username: String,
+    role: Role,
+    branch: Option<i32>,
+    csrf: String,
+}
+
+impl Me {
+    fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether the user may see a sede's pages: administrators every sede, others their own.
+    fn sees(&self, branch: u16) -> bool {
+        self.is_admin() || self.branch == Some(i32::from(branch))
+    }
+
+    /// Whether the user may change a sede's services, counters, hours and rules.
+    fn configures(&self, branch: u16) -> bool {
+        self.is_admin() || (self.role == Role::Supervisor && self.sees(branch))
+    }
+
+    /// Whether the user may cancel a sede's bookings.
+    fn books(&self, branch: u16) -> bool {
+        self.sees(branch) && self.role != Role::Counter
+    }
+
+    fn role_label(&self) -> &'static str {
+        role_label(self.role)
+    }
+
+    /// The user's own sede, as the menu links to it.
+    fn home(&self) -> Option<String> {
+        self.branch.map(|b| format!("{b:04}"))
+    }
+}
+
+/// A role in words.
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "amministratore",
+        Role::Supervisor => "responsabile di sede",
+        Role::Backoffice => "operatore di back office",
+        Role::Counter => "operatore di sportello",
+    }
+}
+
+/// The logged-in user, or the answer to give instead of the page.
+async fn me(state: &HubState, headers: &HeaderMap) -> Result<Me, Response> {
+    match user(state, headers).await {
+        Ok(Some(u)) => Ok(u),
+        Ok(None) => Err(Redirect::to("/console/login").into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+/// A page the user may not see.
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html("<!doctype html><html lang=\"it\"><title>Non consentito</title><p>Questa pagina non è tra quelle del suo ruolo.</p><p><a href=\"/console\">Torna alla console</a></p></html>"),
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -88,22 +199,11 @@ struct NewCode {
 #[derive(Template)]
 #[template(path = "hub_devices.html")]
 struct DevicesPage {
-    username: String,
-    role: String,
-    csrf: String,
-    can_admin: bool,
+    me: Me,
     devices: Vec<DeviceRow>,
     today: Vec<TodayRow>,
     new_code: Option<NewCode>,
     error: Option<String>,
-}
-
-/// A logged-in console user.
-struct User {
-    username: String,
-    role: Role,
-    branch: Option<i32>,
-    csrf: String,
 }
 
 fn html(t: impl Template) -> Response {
@@ -113,7 +213,7 @@ fn html(t: impl Template) -> Response {
     }
 }
 
-async fn user(state: &HubState, headers: &HeaderMap) -> Result<Option<User>, HubError> {
+async fn user(state: &HubState, headers: &HeaderMap) -> Result<Option<Me>, HubError> {
     let Some(token) = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
@@ -131,7 +231,7 @@ async fn user(state: &HubState, headers: &HeaderMap) -> Result<Option<User>, Hub
         )
         .await?;
     Ok(row.and_then(|r| {
-        Some(User {
+        Some(Me {
             username: r.get(0),
             role: Role::parse(r.get(1))?,
             branch: r.get(2),
@@ -158,23 +258,12 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let now = Instant::now();
     let ip = peer.ip();
-    if let Some(wait) =
-        LIMITER
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .blocked(ip, &form.username, now)
-    {
-        let mut r = html(LoginPage {
-            error: Some(format!("Troppi tentativi: riprovi tra {wait} secondi.")),
-            username: form.username,
-        });
-        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return r;
-    }
     let result = async {
         let c = state.pool.get().await?;
+        if let Some(wait) = login_blocked(&c, ip, &form.username).await? {
+            return Ok::<_, HubError>(Err(wait));
+        }
         let hash: Option<String> = c
             .query_opt(
                 "SELECT password_hash FROM hub_user WHERE username = $1 AND NOT disabled",
@@ -188,8 +277,13 @@ async fn login(
             hash.as_deref().unwrap_or_else(|| auth::dummy_hash()),
         ) && hash.is_some();
         if !ok {
-            return Ok::<_, HubError>(None);
+            login_failed(&c, ip, &form.username).await?;
+            return Ok(Ok(None));
         }
+        // A success clears the account's counter, not the address's.
+        let [_, account] = LoginLimiter::keys(ip, &form.username);
+        c.execute("DELETE FROM login_failure WHERE key = $1", &[&account])
+            .await?;
         let token = auth::random_hex(32);
         let csrf = auth::random_hex(16);
         c.execute(
@@ -211,31 +305,31 @@ async fn login(
             serde_json::json!({}),
         )
         .await?;
-        Ok(Some(token))
+        Ok(Ok(Some(token)))
     }
     .await;
     match result {
-        Ok(Some(token)) => {
-            LIMITER
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .succeeded(ip, &form.username);
+        Ok(Ok(Some(token))) => {
             let cookie = format!(
                 "{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
                 SESSION_HOURS * 3600
             );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/console")).into_response()
         }
-        Ok(None) => {
-            LIMITER
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .failed(ip, &form.username, now);
+        Ok(Ok(None)) => {
             let mut r = html(LoginPage {
                 error: Some("Nome utente o password non corretti.".into()),
                 username: form.username,
             });
             *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Ok(Err(wait)) => {
+            let mut r = html(LoginPage {
+                error: Some(format!("Troppi tentativi: riprovi tra {wait} secondi.")),
+                username: form.username,
+            });
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             r
         }
         Err(e) => e.into_response(),
@@ -347,10 +441,7 @@ async fn render_devices(
         })
         .collect();
     html(DevicesPage {
-        username: user.username,
-        role: user.role.name().into(),
-        csrf: user.csrf,
-        can_admin: user.role == Role::Admin,
+        me: user,
         devices,
         today,
         new_code,
@@ -369,7 +460,7 @@ struct CodeForm {
     branch: String,
 }
 
-async fn checked(state: &HubState, headers: &HeaderMap, csrf: &str) -> Result<User, Response> {
+async fn checked(state: &HubState, headers: &HeaderMap, csrf: &str) -> Result<Me, Response> {
     match user(state, headers).await {
         Ok(Some(u)) if auth::same(&u.csrf, csrf) => Ok(u),
         Ok(Some(_)) => Err((StatusCode::FORBIDDEN, "CSRF token mismatch").into_response()),

@@ -467,6 +467,60 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     let new_code = text(&c, "#enrolment-code").await;
     assert_eq!(new_code.len(), 19, "{new_code}");
     screenshot(&c, "hub-console.png").await;
+
+    // The sede's page: a new service through its form, confirmed in words.
+    let now = chrono::Utc::now()
+        .with_timezone(&sportello::domain::TIME_ZONE)
+        .naive_local();
+    let demo = sportello::hub::branch_data::seed_demo(&mut pool.get().await.unwrap(), 3, now)
+        .await
+        .unwrap();
+    c.goto(&format!("{base}/console/sedi/7001")).await.unwrap();
+    wait_for(&c, "#svc-letter").await;
+    assert_accessible_controls(&c).await;
+    for (field, value) in [("#svc-letter", "Z"), ("#svc-name", "Zeta di prova")] {
+        c.find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    click(&c, "form[action$='/servizi'] button[type=submit]").await;
+    wait_for(&c, "p.saved").await;
+    assert!(text(&c, "main").await.contains("Zeta di prova"));
+    screenshot(&c, "hub-sede.png").await;
+
+    // The day's slots and bookings.
+    let booked = &demo.appointments[4].appointment;
+    c.goto(&format!(
+        "{base}/console/sedi/7001/appuntamenti?giorno={}&servizio={}",
+        booked.starts_at.date().format("%Y-%m-%d"),
+        booked.service
+    ))
+    .await
+    .unwrap();
+    wait_for(&c, "#day").await;
+    assert!(text(&c, "main").await.contains(&booked.id.to_string()));
+    assert_accessible_controls(&c).await;
+    screenshot(&c, "hub-bookings.png").await;
+
+    // A new account, its temporary password shown once.
+    c.goto(&format!("{base}/console/account")).await.unwrap();
+    wait_for(&c, "#acc-user").await;
+    for (field, value) in [("#acc-user", "mario.rossi"), ("#acc-branch", "7001")] {
+        c.find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    click(&c, "form[action='/console/account'] button[type=submit]").await;
+    wait_for(&c, "#temporary-password").await;
+    assert_eq!(text(&c, "#temporary-password").await.len(), 19);
+    assert_accessible_controls(&c).await;
+    screenshot(&c, "hub-accounts.png").await;
     c.close().await.unwrap();
     server.stop().await;
 }

@@ -2260,7 +2260,7 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
     let (status, page) = capo.get(&list).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&booked.id.to_string()), "{page}");
-    assert!(page.contains("posti liberi"), "{page}");
+    assert!(page.contains("fasce libere"), "{page}");
     let cancel = format!("{sede}/appuntamenti/{}/annulla", booked.id);
     let form = [
         ("giorno", day.as_str()),

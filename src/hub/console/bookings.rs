@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::sedi::{WEEKDAYS, code};
 use super::{Me, checked, forbidden, html, me};
-use crate::domain::{Appointment, BookingId, ServiceLetter, TIME_ZONE};
+use crate::domain::{Appointment, AppointmentState, BookingId, ServiceLetter, TIME_ZONE};
 use crate::hub::{HubError, HubState, branch_data, sede};
 use crate::i18n::Lang;
 
@@ -62,6 +62,7 @@ struct BookingsPage {
     slots: Vec<SlotRow>,
     others: Vec<BookingRow>,
     can_cancel: bool,
+    slot_count: usize,
     free: usize,
     error: Option<String>,
 }
@@ -81,9 +82,16 @@ fn booking_row(a: &Appointment) -> BookingRow {
         state: a.state.label().text(Lang::It),
         cancellable: a
             .state
-            .transition(crate::domain::AppointmentState::CancelledBySede)
+            .transition(AppointmentState::CancelledBySede)
             .is_ok(),
     }
+}
+
+fn cancelled(a: &Appointment) -> bool {
+    matches!(
+        a.state,
+        AppointmentState::CancelledBySede | AppointmentState::CancelledByUser
+    )
 }
 
 /// The starts of a service's slots on a day: every period of its hours that day, cut into
@@ -190,39 +198,50 @@ async fn page(
         });
     let mut slots = Vec::new();
     let mut others = Vec::new();
+    let mut free = 0;
     if let Some(service) = service {
         let starts = slot_starts(&config, service, day);
+        let step = config
+            .services
+            .iter()
+            .find(|s| s.letter == service)
+            .map_or(15, |s| i64::from(s.slot_minutes.max(5)));
         let mut booked: Vec<&Appointment> = appointments
             .iter()
             .filter(|a| a.service == service)
             .collect();
         for t in &starts {
-            // A cancelled booking frees its slot: the live one, if any, is the one shown.
-            let at: Vec<_> = booked.iter().filter(|a| a.starts_at == *t).collect();
-            let live = at
-                .iter()
-                .find(|a| !matches!(a.state.name(), "cancelled_by_user" | "cancelled_by_sede"))
-                .or(at.first());
-            slots.push(SlotRow {
-                time: t.format("%H:%M").to_string(),
-                booking: live.map(|a| booking_row(a)),
-            });
+            // A slot holds the bookings starting within it: as many as the counters that
+            // serve the service can take at once.
+            let end = *t + Duration::minutes(step);
+            let (inside, rest): (Vec<_>, Vec<_>) = booked
+                .into_iter()
+                .partition(|a| *t <= a.starts_at && a.starts_at < end);
+            booked = rest;
+            let live = inside.iter().filter(|a| !cancelled(a)).count();
+            if live == 0 {
+                free += 1;
+            }
+            if inside.is_empty() {
+                slots.push(SlotRow {
+                    time: t.format("%H:%M").to_string(),
+                    booking: None,
+                });
+            }
+            for (i, a) in inside.into_iter().enumerate() {
+                slots.push(SlotRow {
+                    time: if i == 0 {
+                        t.format("%H:%M").to_string()
+                    } else {
+                        String::new()
+                    },
+                    booking: Some(booking_row(a)),
+                });
+            }
         }
-        booked.retain(|a| {
-            !slots
-                .iter()
-                .any(|s| s.booking.as_ref().is_some_and(|b| b.id == a.id.to_string()))
-        });
         others = booked.into_iter().map(booking_row).collect();
     }
-    let free = slots
-        .iter()
-        .filter(|s| {
-            s.booking
-                .as_ref()
-                .is_none_or(|b| b.state.starts_with("annullata"))
-        })
-        .count();
+    let slot_count = slots.iter().filter(|s| !s.time.is_empty()).count();
     let weekday = WEEKDAYS[day.weekday().num_days_from_monday() as usize];
     html(BookingsPage {
         can_cancel: me.books(branch),
@@ -244,6 +263,7 @@ async fn page(
             })
             .collect(),
         slots,
+        slot_count,
         others,
         free,
         error: q.errore,

@@ -1262,26 +1262,48 @@ async fn background_jobs_run_once_across_instances() {
         .await
         .unwrap();
     assert_eq!(
-        count(
-            &hub.pool,
-            "SELECT count(*) FROM job WHERE kind = 'audit_purge'"
-        )
-        .await,
+        count(&hub.pool, "SELECT count(*) FROM job WHERE kind = 'purge'").await,
         1
     );
 
     // An instance died mid-job: after the lease, another takes it back.
     c.execute(
         "UPDATE job SET state = 'running', locked_by = 'dead', locked_at = now() - interval '1 hour'
-         WHERE kind = 'audit_purge'",
+         WHERE kind = 'purge'",
         &[],
     )
     .await
     .unwrap();
     let job = jobs::claim(&c, "alive").await.unwrap().expect("the orphan");
-    assert_eq!(job.kind, "audit_purge");
+    assert_eq!(job.kind, "purge");
+    // What the purge removes, and what it keeps: audit entries younger than 13 months (the
+    // rules ask for 6), live sessions, failures still counting.
+    c.batch_execute(
+        "INSERT INTO hub_user (username, role, password_hash) VALUES ('old', 'admin', 'x');
+         INSERT INTO audit_log (at, actor, action) VALUES
+             (now() - interval '14 months', 'old', 'ancient'),
+             (now() - interval '7 months', 'old', 'kept');
+         INSERT INTO hub_session (token_hash, username, csrf, expires_at) VALUES
+             ('\\x01', 'old', 'c', now() - interval '1 hour'),
+             ('\\x02', 'old', 'c', now() + interval '1 hour');
+         INSERT INTO login_failure (key, at) VALUES
+             ('user:old', now() - interval '2 days'), ('user:old', now());",
+    )
+    .await
+    .unwrap();
     jobs::work(&hub.pool, &job).await.unwrap();
     jobs::done(&c, job.id).await.unwrap();
+    for (sql, left) in [
+        ("SELECT count(*) FROM audit_log WHERE actor = 'old'", 1),
+        ("SELECT count(*) FROM audit_log WHERE action = 'kept'", 1),
+        ("SELECT count(*) FROM hub_session WHERE username = 'old'", 1),
+        (
+            "SELECT count(*) FROM login_failure WHERE key = 'user:old'",
+            1,
+        ),
+    ] {
+        assert_eq!(count(&hub.pool, sql).await, left, "{sql}");
+    }
     assert!(
         jobs::claim(&c, "alive").await.unwrap().is_none(),
         "nothing else due"

@@ -143,20 +143,29 @@ pub async fn run<F, Fut>(
     }
 }
 
-/// The jobs every hub instance runs: the audit-log purge (kept 13 months, beyond the 6 the
-/// rules ask), queued once a day across all instances.
+/// The jobs every hub instance runs, queued once a day across all instances: the daily purge
+/// of the audit log (kept 13 months, beyond the 6 the rules ask), expired console sessions,
+/// login failures past their window and enrolment codes a month past their expiry.
 pub async fn work(pool: &Pool, job: &Job) -> Result<(), String> {
     let c = pool.get().await.map_err(|e| e.to_string())?;
     match job.kind.as_str() {
-        "audit_purge" => {
-            let n = c
-                .execute(
-                    "DELETE FROM audit_log WHERE at < now() - interval '13 months'",
-                    &[],
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::info!(purged = n, "audit log purged");
+        "purge" => {
+            let mut purged = Vec::new();
+            for sql in [
+                "DELETE FROM audit_log WHERE at < now() - interval '13 months'",
+                "DELETE FROM hub_session WHERE expires_at < now()",
+                "DELETE FROM login_failure WHERE at < now() - interval '1 day'",
+                "DELETE FROM enrolment_code WHERE expires_at < now() - interval '1 month'",
+            ] {
+                purged.push(c.execute(sql, &[]).await.map_err(|e| e.to_string())?);
+            }
+            tracing::info!(
+                audit = purged[0],
+                sessions = purged[1],
+                login_failures = purged[2],
+                enrolment_codes = purged[3],
+                "daily purge"
+            );
             Ok(())
         }
         other => Err(format!("unknown job kind {other}")),
@@ -168,11 +177,11 @@ pub async fn schedule_daily(db: &impl GenericClient) -> Result<(), HubError> {
     let today = chrono::Utc::now().date_naive();
     enqueue(
         db,
-        "audit_purge",
+        "purge",
         None,
         serde_json::json!({}),
         chrono::Utc::now(),
-        Some(&format!("audit_purge:{today}")),
+        Some(&format!("purge:{today}")),
     )
     .await?;
     Ok(())

@@ -2384,8 +2384,36 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
         .expect("the account reached the branch");
     assert!(staff.disabled, "and so did its disabling");
 
-    // An administrator adds a sede: it gets its first configuration.
+    // An administrator adds a sede: it gets its first configuration. A sede first registered
+    // by an account made for it is configured from empty; one never registered is not found.
     let root = ConsoleSession::login(&hub, 0, "root", "una password lunga").await;
+    assert_eq!(
+        root.get("/console/sedi/5105").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, _) = root
+        .post(
+            "/console/account",
+            &[
+                ("username", "altro"),
+                ("role", "counter"),
+                ("branch", "5105"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(root.get("/console/sedi/5105").await.0, StatusCode::OK);
+    let (status, _, page) = root
+        .post(
+            "/console/sedi/5105/servizi",
+            &[
+                ("letter", "P"),
+                ("name", "Pensioni"),
+                ("slot_minutes", "10"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let (_, page) = root.get("/console/sedi").await;
     assert!(page.contains("/console/sedi/7001"), "{page}");
     let (status, to, _) = root.post("/console/sedi", &[("branch", "5105")]).await;
@@ -2393,7 +2421,11 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
         (status, to.as_str()),
         (StatusCode::SEE_OTHER, "/console/sedi/5105")
     );
-    assert_eq!(root.get(&to).await.0, StatusCode::OK);
+    let (_, page) = root.get(&to).await;
+    assert!(
+        page.contains("Pensioni"),
+        "adding keeps what was there: {page}"
+    );
     let (status, _, page) = root.post("/console/sedi", &[("branch", "0000")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("4 cifre"), "{page}");

@@ -187,6 +187,12 @@ pub async fn config(
     .transpose()
 }
 
+/// The sede with this code in the table of sedi.
+pub fn registered_sede(branch: u16) -> Option<crate::domain::Sede> {
+    let code = crate::domain::SedeCode::from_u16(branch).ok()?;
+    crate::domain::sedi::with_code(code).next()
+}
+
 /// A new sede's first configuration: its name from the table of sedi, no services yet, the
 /// default calling rules.
 pub fn empty_config(sede: crate::domain::Sede) -> BranchConfigPayload {
@@ -208,6 +214,30 @@ pub async fn edit(
     edit: &ConfigEdit,
 ) -> Result<(), HubError> {
     let tx = db.transaction().await?;
+    // A sede registered without a configuration yet (an account made for it first) starts
+    // from the empty one; inserting it first gives the row to lock.
+    if tx
+        .query_opt(
+            "SELECT 1 FROM branch WHERE branch_id = $1",
+            &[&i32::from(branch)],
+        )
+        .await?
+        .is_none()
+    {
+        return Err(HubError::BadRequest(format!(
+            "La sede {branch:04} non è registrata all'hub."
+        )));
+    }
+    if let Some(empty) = registered_sede(branch).map(empty_config) {
+        tx.execute(
+            "INSERT INTO branch_config (branch_id, payload) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[
+                &i32::from(branch),
+                &serde_json::to_value(&empty).expect("plain data serialises"),
+            ],
+        )
+        .await?;
+    }
     let row = tx
         .query_opt(
             "SELECT payload FROM branch_config WHERE branch_id = $1 FOR UPDATE",

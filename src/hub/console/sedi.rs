@@ -246,12 +246,28 @@ async fn render_sede(
 ) -> Response {
     let config = async {
         let c = state.pool.get().await?;
-        sede::config(&c, branch).await
+        let registered = c
+            .query_opt(
+                "SELECT 1 FROM branch WHERE branch_id = $1",
+                &[&i32::from(branch)],
+            )
+            .await?
+            .is_some();
+        if !registered {
+            return Ok(Err(()));
+        }
+        sede::config(&c, branch).await.map(Ok)
     }
     .await;
     let config = match config {
-        Ok(Some(c)) => c,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Ok(Ok(Some(c))) => c,
+        Ok(Err(())) => return StatusCode::NOT_FOUND.into_response(),
+        // Registered (an account was made for it) but not configured yet: the first edit
+        // starts from the empty configuration.
+        Ok(Ok(None)) => match sede::registered_sede(branch) {
+            Some(s) => sede::empty_config(s),
+            None => return StatusCode::NOT_FOUND.into_response(),
+        },
         Err(e) => return e.into_response(),
     };
     let services = config

@@ -92,6 +92,16 @@ pub struct HubConfig {
     pub tls_dir: PathBuf,
     /// Kiosks older than this version must update before their pushes are applied.
     pub min_client_version: Option<String>,
+    /// The hub's address as visitors' phones reach it; unset: no identification.
+    pub public_url: Option<String>,
+    /// The OpenID Connect provider's issuer (SPID/CIE adapter); unset: the built-in test one.
+    pub oidc_issuer: Option<String>,
+    /// The hub's client id at that provider.
+    pub oidc_client_id: String,
+    /// The hub's client secret at the provider (the built-in one accepts this one).
+    pub oidc_client_secret: String,
+    /// PEM certificates trusted for the provider's HTTPS.
+    pub oidc_ca: Option<PathBuf>,
 }
 
 impl Default for HubConfig {
@@ -104,6 +114,11 @@ impl Default for HubConfig {
             key: None,
             tls_dir: PathBuf::from("/var/lib/sportello/hub-tls"),
             min_client_version: None,
+            public_url: None,
+            oidc_issuer: None,
+            oidc_client_id: "sportello-hub".into(),
+            oidc_client_secret: "sportello-demo-secret".into(),
+            oidc_ca: None,
         }
     }
 }

@@ -46,7 +46,21 @@ impl Hub {
         let mut servers = Vec::new();
         for _ in 0..instances {
             let state = HubState::new(db::pool(&db.url, 8).unwrap());
-            servers.push(hub::start(state, "127.0.0.1:0", &tls).await.unwrap());
+            let identity = state.identity.clone();
+            let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
+            // Each instance identifies visitors through the built-in provider at its own
+            // address, as a hub without SPID configured does.
+            identity
+                .set(
+                    hub::handoff::IdentityConfig::builtin(
+                        &format!("https://127.0.0.1:{}", server.addr.port()),
+                        &tls.cert,
+                        "segreto di prova",
+                    )
+                    .unwrap(),
+                )
+                .unwrap();
+            servers.push(server);
         }
         let client = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&tls.cert).unwrap()])
@@ -157,6 +171,17 @@ impl Kiosk {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A signed request with an empty body.
+    async fn signed(&self, base: &str, method: &str, path: &str) -> reqwest::Response {
+        let mut r = self
+            .client
+            .request(method.parse().unwrap(), format!("{base}{path}"));
+        for (h, v) in self.sign(method, path, b"") {
+            r = r.header(h, v);
+        }
+        r.send().await.unwrap()
     }
 
     async fn push(&self, base: &str, req: &PushRequest) -> reqwest::Response {
@@ -1459,6 +1484,43 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             .unwrap(),
         ),
     ];
+    let mut samples = samples;
+    let company = CompanyChoice {
+        matricola: "m".into(),
+        company_cf: "c".into(),
+        denominazione: "d".into(),
+        role: "03".into(),
+    };
+    samples.push((
+        "HandoffStarted",
+        serde_json::to_value(HandoffStarted {
+            id: "i".into(),
+            url: "u".into(),
+            expires_at: chrono::Utc::now(),
+        })
+        .unwrap(),
+    ));
+    samples.push(("CompanyChoice", serde_json::to_value(&company).unwrap()));
+    // Every variant's fields together are the schema's properties.
+    let mut state = serde_json::Map::new();
+    for v in [
+        HandoffState::Pending { opened: true },
+        HandoffState::Bound {
+            name: "n".into(),
+            companies: vec![company],
+            until: chrono::Utc::now(),
+        },
+        HandoffState::Expired,
+    ] {
+        state.extend(
+            serde_json::to_value(v)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+    }
+    samples.push(("HandoffState", serde_json::Value::Object(state)));
     for (name, sample) in samples {
         assert_eq!(props(name), keys(sample), "schema {name}");
     }
@@ -2457,4 +2519,208 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
             .status(),
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+/// Follows one redirect by hand: its target, as a path on the hub or a full URL.
+fn location(r: &reqwest::Response) -> String {
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "a redirect");
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Identification by phone hand-off through a real OpenID Connect flow: the kiosk asks for a
+/// QR code; the "phone" opens it, is sent to the built-in provider (PKCE and a nonce in the
+/// request), logs in as a demo person and comes back; the hub exchanges the code, checks the
+/// ID token and binds the person to that kiosk session, whose companies the kiosk then reads.
+/// A QR code opened twice, an expired one, a replayed provider answer, a code exchanged twice,
+/// another kiosk asking, and a session the kiosk ended are all refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
+    use sportello::domain::{Clock, SystemClock};
+    use sportello::sync::wire::{HandoffStarted, HandoffState};
+    let hub = Hub::start(2).await;
+    let clock = SystemClock::untrusted();
+    let demo = sportello::hub::branch_data::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        9,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let kiosk = hub.enrol().await;
+    let base = hub.base(0);
+    let started: HandoffStarted = kiosk
+        .signed(&base, "POST", "/v1/handoff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        started.url.starts_with(&format!("{base}/h/")),
+        "{}",
+        started.url
+    );
+    let status = |id: String| {
+        let kiosk = &kiosk;
+        let base = base.clone();
+        async move {
+            let r = kiosk
+                .signed(&base, "GET", &format!("/v1/handoff/{id}"))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<HandoffState>().await.unwrap()
+        }
+    };
+    assert_eq!(
+        status(started.id.clone()).await,
+        HandoffState::Pending { opened: false }
+    );
+
+    // The phone: the QR code, the provider's page, the choice of identity, back to the hub.
+    let phone = &hub.client;
+    let to_idp = location(&phone.get(&started.url).send().await.unwrap());
+    assert!(to_idp.contains("/idp/authorize?"), "{to_idp}");
+    assert!(to_idp.contains("code_challenge_method=S256") && to_idp.contains("nonce="));
+    assert_eq!(
+        status(started.id.clone()).await,
+        HandoffState::Pending { opened: true }
+    );
+    let again = phone.get(&started.url).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a QR code opens once");
+    assert!(again.text().await.unwrap().contains("già stato usato"));
+    let page = phone
+        .get(&to_idp)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let person = demo
+        .people
+        .iter()
+        .find(|p| !p.companies.is_empty())
+        .unwrap();
+    let full_name = format!("{} {}", person.given_name, person.surname);
+    assert!(page.contains(&full_name), "{page}");
+    let mut form: Vec<(String, String)> = page
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|f| {
+            let name = f.split('"').next().unwrap().to_owned();
+            let value = f
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            // The page escapes what it repeats; the form sends it back as typed.
+            (name, value.replace("&#38;", "&").replace("&amp;", "&"))
+        })
+        .collect();
+    form.push(("cf".into(), person.cf.as_str().to_owned()));
+    let back = location(
+        &phone
+            .post(format!("{base}/idp/authorize"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        back.starts_with(&format!("{base}/h/callback?code=")),
+        "{back}"
+    );
+    let done = phone.get(&back).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("Identificazione riuscita")
+    );
+
+    // The kiosk reads who it is and the companies they may act for.
+    match status(started.id.clone()).await {
+        HandoffState::Bound {
+            name, companies, ..
+        } => {
+            assert_eq!(name, full_name);
+            let expected: BTreeSet<String> = person
+                .companies
+                .iter()
+                .flat_map(|&i| demo.companies[i].matricole.iter().map(|m| m.to_string()))
+                .collect();
+            let got: BTreeSet<String> = companies.iter().map(|c| c.matricola.clone()).collect();
+            assert_eq!(got, expected);
+            assert!(companies.iter().all(|c| c.role == person.role.code()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The provider's answer replayed: refused, and the binding stays.
+    let replay = phone.get(&back).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    // Another kiosk cannot read this one's session.
+    let other = hub.enrol().await;
+    assert_eq!(
+        other
+            .signed(&base, "GET", &format!("/v1/handoff/{}", started.id))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // The kiosk ends it (logout, timeout, a new visitor): nothing more to read.
+    let ended = kiosk
+        .signed(&base, "POST", &format!("/v1/handoff/{}/end", started.id))
+        .await;
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status(started.id.clone()).await, HandoffState::Ended);
+
+    // An expired QR code is refused, and says so.
+    let late: HandoffStarted = kiosk
+        .signed(&base, "POST", "/v1/handoff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    hub.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE handoff SET expires_at = now() - interval '1 second' WHERE id = $1",
+            &[&uuid::Uuid::parse_str(&late.id).unwrap()],
+        )
+        .await
+        .unwrap();
+    let r = phone.get(&late.url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert!(r.text().await.unwrap().contains("non è più valido"));
+    assert_eq!(status(late.id.clone()).await, HandoffState::Expired);
+
+    // The provider's token endpoint: a code works once, only with its PKCE verifier and the
+    // hub's secret.
+    let token = |code: &str, verifier: &str, secret: &str| {
+        phone
+            .post(format!("{base}/idp/token"))
+            .basic_auth("sportello-hub", Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &format!("{base}/h/callback")),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let used_code = back
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let r = token(used_code, "x", "segreto di prova").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a code is used once");
+    let r = token(used_code, "x", "sbagliato").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }

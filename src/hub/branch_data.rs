@@ -123,6 +123,8 @@ pub async fn seed_demo(
     super::accounts::ensure_branch(&tx, demo.sede.code.get()).await?;
     put_config(&tx, branch, &config).await?;
     put_appointments(&tx, branch, &replica.appointments).await?;
+    super::handoff::seed_delegations(&tx, &demo).await?;
+    super::idp::seed_identities(&tx, &demo).await?;
     super::accounts::audit(
         &tx,
         "cli",

@@ -51,6 +51,12 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
         )?;
         let state =
             HubState::new(pool.clone()).with_min_client_version(config.min_client_version.clone());
+        if let Some(identity) = super::handoff::IdentityConfig::from_config(config, &tls.cert)? {
+            if identity.builtin {
+                tracing::warn!("identification through the built-in TEST provider: demo only");
+            }
+            let _ = state.identity.set(identity);
+        }
         let server = super::start(state, &config.listen, &tls).await?;
         println!("Hub: https://{}", server.addr);
         // Background jobs: every instance polls; the table's row locks share them out.

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "login_failure",
         include_str!("../../migrations/hub/0005_login_failure.sql"),
     ),
+    (
+        6,
+        "handoff",
+        include_str!("../../migrations/hub/0006_handoff.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -10,6 +10,8 @@ pub mod db;
 pub mod devices;
 pub mod feed;
 pub mod follow;
+pub mod handoff;
+pub mod idp;
 pub mod jobs;
 pub mod push;
 pub mod sede;
@@ -86,6 +88,8 @@ pub struct HubState {
     /// Kiosks older than this are told to update (426) instead of having their pushes
     /// applied; they keep their outbox meanwhile.
     pub min_client_version: Option<String>,
+    /// How visitors are identified (set once the hub knows its public address).
+    pub identity: std::sync::Arc<std::sync::OnceLock<handoff::IdentityConfig>>,
 }
 
 impl HubState {
@@ -102,6 +106,7 @@ impl HubState {
             pool,
             heads,
             min_client_version: None,
+            identity: std::sync::Arc::default(),
         }
     }
 
@@ -132,6 +137,8 @@ pub fn router(state: HubState) -> Router {
         .route("/v1/sync/pull", get(feed::handle))
         .route("/coda/{sede}/{day}/{ticket}", get(follow::page))
         .merge(console::router())
+        .merge(handoff::router())
+        .merge(idp::router())
         .with_state(state)
 }
 

@@ -260,3 +260,51 @@ pub struct StaffPayload {
     /// Cannot log in.
     pub disabled: bool,
 }
+
+/// The hub's answer to a kiosk starting an identification hand-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffStarted {
+    /// The hand-off, for the kiosk's later questions.
+    pub id: String,
+    /// What the one-time QR code on the screen holds: the hub page the phone opens.
+    pub url: String,
+    /// Until when the QR code can be used.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where a hand-off stands, as the kiosk asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HandoffState {
+    /// Nobody has logged in yet.
+    Pending {
+        /// The phone opened the QR code and is at the identity provider.
+        opened: bool,
+    },
+    /// Identified: the person and the companies they may act for.
+    Bound {
+        /// The person's name, for the greeting.
+        name: String,
+        /// The companies, each with one matricola.
+        companies: Vec<CompanyChoice>,
+        /// Until when the binding holds without a new identification.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// The QR code or the binding expired.
+    Expired,
+    /// Ended by the kiosk (logout, timeout, a new visitor).
+    Ended,
+}
+
+/// A company a person may act for, under one matricola.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanyChoice {
+    /// The employer matricola.
+    pub matricola: String,
+    /// The company's codice fiscale.
+    pub company_cf: String,
+    /// Ragione sociale.
+    pub denominazione: String,
+    /// The person's role towards it (INPS `tipo_delegato` code).
+    pub role: String,
+}

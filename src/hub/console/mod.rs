@@ -206,7 +206,7 @@ struct DevicesPage {
     error: Option<String>,
 }
 
-fn html(t: impl Template) -> Response {
+pub(super) fn html(t: impl Template) -> Response {
     match t.render() {
         Ok(s) => Html(s).into_response(),
         Err(e) => HubError::Config(e.to_string()).into_response(),

@@ -335,4 +335,56 @@ impl HubClient {
             ))),
         }
     }
+    /// Sends a signed request with an empty body and reads its JSON answer; `None` for 404.
+    async fn signed_json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<Option<T>, SyncError> {
+        let r = self
+            .signed(method, path, b"")
+            .send()
+            .await
+            .map_err(network)?;
+        match r.status() {
+            reqwest::StatusCode::NO_CONTENT => Ok(Some(
+                serde_json::from_str("null").map_err(|e| SyncError::Protocol(e.to_string()))?,
+            )),
+            s if s.is_success() => Ok(Some(
+                r.json()
+                    .await
+                    .map_err(|e| SyncError::Protocol(e.to_string()))?,
+            )),
+            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            s @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => Err(
+                SyncError::Refused(format!("{s}: {}", r.text().await.unwrap_or_default())),
+            ),
+            s => Err(SyncError::Network(format!(
+                "{s}: {}",
+                r.text().await.unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// Starts an identification hand-off: the QR code to show.
+    pub async fn start_handoff(&self) -> Result<wire::HandoffStarted, SyncError> {
+        self.signed_json(reqwest::Method::POST, "/v1/handoff")
+            .await?
+            .ok_or_else(|| SyncError::Protocol("the hub has no hand-off endpoint".into()))
+    }
+
+    /// Where a hand-off stands.
+    pub async fn handoff(&self, id: &str) -> Result<wire::HandoffState, SyncError> {
+        Ok(self
+            .signed_json(reqwest::Method::GET, &format!("/v1/handoff/{id}"))
+            .await?
+            .unwrap_or(wire::HandoffState::Ended))
+    }
+
+    /// Ends a hand-off's session at the hub.
+    pub async fn end_handoff(&self, id: &str) -> Result<(), SyncError> {
+        self.signed_json::<()>(reqwest::Method::POST, &format!("/v1/handoff/{id}/end"))
+            .await
+            .map(|_| ())
+    }
 }

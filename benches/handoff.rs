@@ -1,0 +1,119 @@
+//! `hub/handoff`: from the visitor's login at the identity provider to the kiosk holding the
+//! list of companies they may act for, through the whole OpenID Connect flow on loopback: the
+//! provider's code, the hub's token exchange and ID token check (discovery and JWKS fetched
+//! again each time, as the hub does now), the binding, and the kiosk's signed question.
+//!
+//! `export SPORTELLO_PG_URL=$(scripts/pg)`, then `cargo bench --features hub --bench handoff`
+//! (`BENCH_ROUNDS`, default 30). Goal: < 1 s. Numbers in docs/benchmarks.md.
+
+use std::time::{Duration, Instant};
+
+use sportello::hub::{self, HubState, branch_data, db, devices};
+use sportello::sync::client::{self, HubClient};
+use sportello::sync::wire::HandoffState;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let admin = std::env::var("SPORTELLO_PG_URL")
+        .expect("SPORTELLO_PG_URL is not set: export SPORTELLO_PG_URL=$(scripts/pg)");
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let name = format!("bench_handoff_{}", std::process::id());
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let pool = db::pool(&url, 16).unwrap();
+        db::migrate(&pool).await.unwrap();
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let demo = branch_data::seed_demo(&mut pool.get().await.unwrap(), 1, now)
+            .await
+            .unwrap();
+        let person = demo.people.iter().find(|p| !p.companies.is_empty()).unwrap();
+
+        let tls = sportello::lan::tls::self_signed().unwrap();
+        let state = HubState::new(pool.clone());
+        let identity = state.identity.clone();
+        let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
+        let base = format!("https://127.0.0.1:{}", server.addr.port());
+        identity
+            .set(hub::handoff::IdentityConfig::builtin(&base, &tls.cert, "bench").unwrap())
+            .unwrap();
+        let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001)
+            .await
+            .unwrap();
+        let e = client::enrol(&base, &code, None, "bench").await.unwrap();
+        let kiosk = HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap();
+        let phone = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&tls.cert).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+
+        let mut times = Vec::new();
+        for _ in 0..rounds {
+            let started = kiosk.start_handoff().await.unwrap();
+            let r = phone.get(&started.url).send().await.unwrap();
+            let to_idp = r.headers()["location"].to_str().unwrap().to_owned();
+            let page = phone.get(&to_idp).send().await.unwrap().text().await.unwrap();
+            let mut form: Vec<(String, String)> = page
+                .split("<input type=\"hidden\" name=\"")
+                .skip(1)
+                .map(|f| {
+                    let name = f.split('"').next().unwrap().to_owned();
+                    let value = f.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
+                    (name, value.replace("&#38;", "&").replace("&amp;", "&"))
+                })
+                .collect();
+            form.push(("cf".into(), person.cf.as_str().to_owned()));
+            // The visitor taps "Entra" on the phone: the clock starts.
+            let t = Instant::now();
+            let r = phone
+                .post(format!("{base}/idp/authorize"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let back = r.headers()["location"].to_str().unwrap().to_owned();
+            let done = phone.get(&back).send().await.unwrap();
+            assert_eq!(done.status(), 200);
+            match kiosk.handoff(&started.id).await.unwrap() {
+                HandoffState::Bound { companies, .. } => assert!(!companies.is_empty()),
+                other => panic!("{other:?}"),
+            }
+            times.push(t.elapsed());
+            kiosk.end_handoff(&started.id).await.unwrap();
+        }
+        times.sort();
+        println!(
+            "hub/handoff: {} logins, login → company list at the kiosk: p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms (goal < 1000 ms; plus the kiosk's polling period)",
+            times.len(),
+            ms(times[times.len() / 2]),
+            ms(times[(times.len() - 1) * 95 / 100]),
+            ms(*times.last().unwrap())
+        );
+        server.stop().await;
+        drop(pool);
+        c.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await
+            .unwrap();
+    });
+}

@@ -588,6 +588,13 @@ fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
     if let Some(base) = &config.branch.follow_base {
         kiosk = kiosk.with_follow_base(base);
     }
+    // Il mio Cassetto identifies visitors through the hub; without one it says it needs it.
+    if let Ok(Some(link)) = branch.read(|_, s| s.hub_link()) {
+        match sportello::kiosk::identify::HubIdentification::new(&link, runtime.handle().clone()) {
+            Ok(ident) => kiosk = kiosk.with_identification(Arc::new(ident)),
+            Err(e) => tracing::warn!(error = %e, "identification through the hub unavailable"),
+        }
+    }
     // The demo's simulated printer keeps the ESC/POS bytes of every ticket in its folder.
     let demo_printer = config.demo.data_dir.join("printer.bin");
     if let Some(printer) =

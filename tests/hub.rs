@@ -2724,3 +2724,175 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
     let r = token(used_code, "x", "sbagliato").await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The kiosk's *Il mio Cassetto* screen, headless, against a real hub, PostgreSQL and the
+/// built-in provider: the QR code drawn on the screen is read back from its pixels and opened
+/// by the "phone"; after the login, the screen greets the visitor and lists their companies
+/// with masked matricole; leaving the screen ends the session at the hub. Screenshots of both
+/// states go to `docs/screenshots/` with `SPORTELLO_SCREENSHOTS=1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_companies() {
+    use slint::{ComponentHandle, Model};
+    use sportello::domain::{Clock, SystemClock};
+    use sportello::kiosk::screenshot::{Renderer, Shot};
+    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase, Dispatch, KioskUi, Screen};
+    use sportello::sync::agent::Agent;
+    let hub = Hub::start(1).await;
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let demo = sportello::hub::branch_data::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        9,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    Agent::new(branch.clone(), &link)
+        .unwrap()
+        .pull_once()
+        .await
+        .unwrap();
+    let person = demo
+        .people
+        .iter()
+        .find(|p| !p.companies.is_empty())
+        .unwrap()
+        .clone();
+    let first_company = demo.companies[person.companies[0]].name.clone();
+    let phone = hub.client.clone();
+    let base = hub.base(0);
+    let handle = tokio::runtime::Handle::current();
+    let pool = hub.pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let renderer = Renderer::install().unwrap();
+        let ident =
+            sportello::kiosk::identify::HubIdentification::new(&link, handle.clone()).unwrap();
+        let kiosk = sportello::kiosk::Kiosk::new(branch)
+            .unwrap()
+            .with_identification(Arc::new(ident));
+        let ui = KioskUi::with_dispatch(kiosk, Dispatch::Inline).unwrap();
+        let shot = Shot {
+            screen: Screen::Cassetto,
+            lang: "it".into(),
+            width: 1280,
+            height: 800,
+            high_contrast: false,
+            large_text: false,
+            seated: false,
+        };
+        let screen = |name: &str| {
+            let png = renderer.render(&ui, &shot).unwrap();
+            if std::env::var("SPORTELLO_SCREENSHOTS").as_deref() == Ok("1") {
+                let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("docs/screenshots")
+                    .join(name);
+                std::fs::write(out, &png).unwrap();
+            }
+            png
+        };
+        // Opening the screen asks the hub for a code.
+        renderer.render(&ui, &shot).unwrap();
+        let a = ui.window().global::<CassettoAdapter>();
+        assert_eq!(a.get_phase(), CassettoPhase::Qr);
+        let png = screen("cassetto-qr.png");
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let (w, h) = (info.width as usize, info.height as usize);
+        let grey: Vec<u8> = buf[..w * h * 3]
+            .chunks_exact(3)
+            .map(|p| ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8)
+            .collect();
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| grey[y * w + x]);
+        let url = img
+            .detect_grids()
+            .into_iter()
+            .find_map(|g| g.decode().ok().map(|d| d.1))
+            .expect("a readable QR code on the screen");
+        assert!(url.starts_with(&format!("{base}/h/")), "{url}");
+
+        // The phone, meanwhile.
+        handle.block_on(async {
+            let to_idp = location(&phone.get(&url).send().await.unwrap());
+            let page = phone
+                .get(&to_idp)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let mut form: Vec<(String, String)> = page
+                .split("<input type=\"hidden\" name=\"")
+                .skip(1)
+                .map(|f| {
+                    let name = f.split('"').next().unwrap().to_owned();
+                    let value = f
+                        .split("value=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap();
+                    (name, value.replace("&#38;", "&").replace("&amp;", "&"))
+                })
+                .collect();
+            form.push(("cf".into(), person.cf.as_str().to_owned()));
+            let back = location(
+                &phone
+                    .post(format!("{base}/idp/authorize"))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap(),
+            );
+            assert_eq!(
+                phone.get(&back).send().await.unwrap().status(),
+                StatusCode::OK
+            );
+        });
+
+        // The screen's next half-second step finds the visitor identified.
+        ui.cassetto_step();
+        assert_eq!(a.get_phase(), CassettoPhase::Bound);
+        assert_eq!(
+            a.get_person().as_str(),
+            format!("{} {}", person.given_name, person.surname)
+        );
+        let companies = a.get_companies();
+        assert!(companies.row_count() >= 1);
+        let names: Vec<String> = companies.iter().map(|c| c.name.to_string()).collect();
+        assert!(names.contains(&first_company), "{names:?}");
+        for c in companies.iter() {
+            assert!(c.masked.contains('•') && c.masked != c.matricola, "{c:?}");
+            assert_eq!(c.masked.chars().count(), c.matricola.chars().count());
+        }
+        screen("cassetto-companies.png");
+
+        // Leaving the screen ends the session at the hub and forgets the visitor here.
+        ui.window()
+            .global::<sportello::kiosk::ui::SessionAdapter>()
+            .set_screen(Screen::Home);
+        ui.cassetto_step();
+        assert_eq!(a.get_companies().row_count(), 0);
+        assert_eq!(a.get_person(), "");
+        let ended: i64 = handle.block_on(async {
+            pool.get()
+                .await
+                .unwrap()
+                .query_one(
+                    "SELECT count(*) FROM handoff WHERE ended_at IS NOT NULL",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0)
+        });
+        assert_eq!(ended, 1);
+    })
+    .await
+    .unwrap();
+}

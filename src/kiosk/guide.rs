@@ -39,7 +39,7 @@ pub fn prompt(place: Place) -> &'static str {
         }
         Place::WalkIn => "Scelga il servizio per il quale desidera un biglietto.",
         Place::Cassetto => {
-            "Il mio cassetto: servirà l'identificazione con il suo telefono. Il servizio sarà disponibile a breve."
+            "Il mio cassetto: inquadri con il suo telefono il codice sullo schermo ed entri con SPID o CIE; poi scelga l'azienda."
         }
         Place::Contatti => "Invia una richiesta alla sede: il servizio sarà disponibile a breve.",
         Place::Booking => "Prenota un appuntamento: il servizio sarà disponibile a breve.",

@@ -62,6 +62,7 @@ pub struct Kiosk {
     /// the commit and the printer), offered for printing again.
     pending: Vec<Ticket>,
     follow_base: String,
+    identification: Arc<dyn identify::Identification>,
 }
 
 /// A ticket committed this long before a restart without reaching paper is offered again; an
@@ -150,6 +151,7 @@ impl Kiosk {
             printer: None,
             pending: Vec::new(),
             follow_base: FOLLOW_BASE.to_owned(),
+            identification: identify::offline(),
         })
     }
 
@@ -158,6 +160,20 @@ impl Kiosk {
     pub fn with_keyer(mut self, keyer: PersonKeyer) -> Self {
         self.keyer = Some(keyer);
         self
+    }
+
+    /// Identifies visitors for *Il mio Cassetto* through `identification` (the hub's).
+    pub fn with_identification(
+        mut self,
+        identification: Arc<dyn identify::Identification>,
+    ) -> Self {
+        self.identification = identification;
+        self
+    }
+
+    /// How visitors are identified (without a hub: [`identify::Offline`]).
+    pub fn identification(&self) -> Arc<dyn identify::Identification> {
+        self.identification.clone()
     }
 
     /// Ticket QR codes open the hub's *segui la coda* pages under `base`.
@@ -649,6 +665,7 @@ impl Kiosk {
 }
 
 pub mod guide;
+pub mod identify;
 #[cfg(feature = "kiosk")]
 pub mod screenshot;
 #[cfg(feature = "kiosk")]

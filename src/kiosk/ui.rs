@@ -16,6 +16,7 @@ use super::guide::{self, Place, Voice};
 use super::{Answer, Kiosk};
 use crate::domain::ServiceLetter;
 use crate::i18n::Lang;
+use crate::sync::wire::HandoffState;
 
 slint::include_modules!();
 
@@ -217,7 +218,9 @@ pub struct KioskUi {
     kiosk: Arc<Mutex<Kiosk>>,
     voice: Arc<dyn Voice>,
     session: Rc<std::cell::RefCell<Session>>,
+    cassetto: Rc<Cassetto>,
     _tick: Timer,
+    _cassetto_tick: Timer,
 }
 
 /// The clock and the people waiting, as the header and the home screen show them.
@@ -389,6 +392,26 @@ impl KioskUi {
         ctx.home(&window);
         ctx.privacy(&window);
 
+        let cassetto = Rc::new(Cassetto {
+            state: Arc::default(),
+            kiosk: kiosk.clone(),
+            weak: window.as_weak(),
+            dispatch,
+        });
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_start(move || cassetto.start());
+        }
+        let cassetto_tick = Timer::default();
+        if matches!(dispatch, Dispatch::Worker) {
+            let cassetto = cassetto.clone();
+            cassetto_tick.start(TimerMode::Repeated, Duration::from_millis(500), move || {
+                cassetto.step()
+            });
+        }
+
         let tick = Timer::default();
         {
             let weak = window.as_weak();
@@ -406,7 +429,9 @@ impl KioskUi {
             kiosk,
             voice,
             session,
+            cassetto,
             _tick: tick,
+            _cassetto_tick: cassetto_tick,
         })
     }
 
@@ -446,6 +471,11 @@ impl KioskUi {
             kiosk: self.kiosk.clone(),
             voice: self.voice.clone(),
         }
+    }
+
+    /// One step of *Il mio Cassetto*'s half-second timer (tests drive it by hand).
+    pub fn cassetto_step(&self) {
+        self.cassetto.step();
     }
 
     /// Applies the idle rule as if `idle` had passed since the last touch (tests use it).
@@ -592,4 +622,224 @@ fn run(
             });
         }
     }
+}
+
+/// The identification in progress on the *Il mio Cassetto* screen. Shared with the worker
+/// threads that ask the hub; `generation` drops answers to a hand-off already left.
+#[derive(Default)]
+struct CassettoState {
+    handoff: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    asking: bool,
+    generation: u64,
+}
+
+/// Runs `work` off the UI thread (with [`Dispatch::Worker`]) and `then` on it.
+fn off_ui<T: Send + 'static>(
+    dispatch: Dispatch,
+    weak: &slint::Weak<MainWindow>,
+    work: impl FnOnce() -> T + Send + 'static,
+    then: impl FnOnce(MainWindow, T) + Send + 'static,
+) {
+    match dispatch {
+        Dispatch::Inline => {
+            let r = work();
+            if let Some(w) = weak.upgrade() {
+                then(w, r);
+            }
+        }
+        Dispatch::Worker => {
+            let weak = weak.clone();
+            std::thread::spawn(move || {
+                let r = work();
+                let _ = weak.upgrade_in_event_loop(move |w| then(w, r));
+            });
+        }
+    }
+}
+
+/// The visitor's role towards a company, in words.
+fn role_text(code: &str, lang: Lang) -> SharedString {
+    use crate::domain::TipoDelegato as T;
+    let message = match T::from_code(code) {
+        Some(T::Azienda) => crate::msg!("legale rappresentante"),
+        Some(T::ConsulenteCommercialista) => crate::msg!("consulente o commercialista"),
+        Some(T::AssociazioneDiCategoria | T::AssociazioneDatoriLavoroDomestico) => {
+            crate::msg!("associazione di categoria")
+        }
+        Some(T::Patronato) => crate::msg!("patronato"),
+        _ => crate::msg!("delegato"),
+    };
+    message.text(lang).into()
+}
+
+/// Clears what the screen showed of the visitor: name, companies, code.
+fn clear_cassetto(w: &MainWindow) {
+    let a = w.global::<CassettoAdapter>();
+    a.set_person(SharedString::default());
+    a.set_companies(ModelRc::default());
+    a.set_revealed(-1);
+    a.set_qr(slint::Image::default());
+    a.set_valid_for(SharedString::default());
+}
+
+/// *Il mio Cassetto*: a new hand-off when the screen opens (or the visitor asks for a new
+/// code), its state every half second while the screen shows, and its end when the visitor
+/// leaves, by *Esci*, another screen or the privacy timeout.
+struct Cassetto {
+    state: Arc<Mutex<CassettoState>>,
+    kiosk: Arc<Mutex<Kiosk>>,
+    weak: slint::Weak<MainWindow>,
+    dispatch: Dispatch,
+}
+
+impl Cassetto {
+    fn identification(&self) -> Arc<dyn super::identify::Identification> {
+        self.kiosk
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .identification()
+    }
+
+    fn lock(state: &Mutex<CassettoState>) -> std::sync::MutexGuard<'_, CassettoState> {
+        state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends the current hand-off at the hub, if any (in the background: nothing waits).
+    fn end_current(&self) {
+        let ended = {
+            let mut st = Self::lock(&self.state);
+            st.generation += 1;
+            st.asking = false;
+            st.handoff.take()
+        };
+        if let Some((id, _)) = ended {
+            let ident = self.identification();
+            off_ui(
+                self.dispatch,
+                &self.weak,
+                move || ident.end(&id),
+                |_, r| {
+                    if let Err(e) = r {
+                        tracing::info!(error = %e, "hand-off not ended at the hub; it expires");
+                    }
+                },
+            );
+        }
+    }
+
+    fn start(&self) {
+        self.end_current();
+        let Some(w) = self.weak.upgrade() else { return };
+        clear_cassetto(&w);
+        w.global::<CassettoAdapter>()
+            .set_phase(CassettoPhase::Connecting);
+        let generation = Self::lock(&self.state).generation;
+        let ident = self.identification();
+        let state = self.state.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || ident.start(),
+            move |w, r| {
+                let mut st = Self::lock(&state);
+                if st.generation != generation {
+                    return;
+                }
+                let a = w.global::<CassettoAdapter>();
+                match r {
+                    Ok(h) => {
+                        a.set_qr(qr_image(&h.url));
+                        a.set_valid_for(valid_for(h.expires_at).into());
+                        a.set_phase(CassettoPhase::Qr);
+                        st.handoff = Some((h.id, h.expires_at));
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "identification unavailable");
+                        a.set_phase(CassettoPhase::Offline);
+                    }
+                }
+            },
+        );
+    }
+
+    /// One step of the half-second timer.
+    fn step(&self) {
+        let Some(w) = self.weak.upgrade() else { return };
+        if w.global::<SessionAdapter>().get_screen() != Screen::Cassetto {
+            if Self::lock(&self.state).handoff.is_some() {
+                self.end_current();
+                clear_cassetto(&w);
+            }
+            return;
+        }
+        let (id, generation) = {
+            let mut st = Self::lock(&self.state);
+            let Some((id, expires)) = st.handoff.clone() else {
+                return;
+            };
+            let a = w.global::<CassettoAdapter>();
+            if matches!(a.get_phase(), CassettoPhase::Qr | CassettoPhase::Opened) {
+                a.set_valid_for(valid_for(expires).into());
+            }
+            if st.asking {
+                return;
+            }
+            st.asking = true;
+            (id, st.generation)
+        };
+        let ident = self.identification();
+        let state = self.state.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || ident.status(&id),
+            move |w, r| {
+                let mut st = Self::lock(&state);
+                if st.generation != generation {
+                    return;
+                }
+                st.asking = false;
+                let a = w.global::<CassettoAdapter>();
+                match r {
+                    Ok(HandoffState::Pending { opened }) => a.set_phase(if opened {
+                        CassettoPhase::Opened
+                    } else {
+                        CassettoPhase::Qr
+                    }),
+                    Ok(HandoffState::Bound {
+                        name, companies, ..
+                    }) => {
+                        if a.get_phase() != CassettoPhase::Bound {
+                            let rows: Vec<CompanyRow> = companies
+                                .iter()
+                                .map(|c| CompanyRow {
+                                    name: c.denominazione.clone().into(),
+                                    matricola: c.matricola.clone().into(),
+                                    masked: super::identify::mask_matricola(&c.matricola).into(),
+                                    role: role_text(&c.role, language_of(&w)),
+                                })
+                                .collect();
+                            a.set_person(name.into());
+                            a.set_companies(ModelRc::new(VecModel::from(rows)));
+                            a.set_qr(slint::Image::default());
+                            a.set_phase(CassettoPhase::Bound);
+                        }
+                    }
+                    Ok(HandoffState::Expired | HandoffState::Ended) => {
+                        st.handoff = None;
+                        clear_cassetto(&w);
+                        a.set_phase(CassettoPhase::Expired);
+                    }
+                    // A question lost to the network: the next step asks again.
+                    Err(e) => tracing::debug!(error = %e, "hand-off state not read"),
+                }
+            },
+        );
+    }
+}
+
+/// What is left of a code's validity, as m:ss.
+fn valid_for(expires: chrono::DateTime<chrono::Utc>) -> String {
+    let left = (expires - chrono::Utc::now()).num_seconds().max(0);
+    format!("{}:{:02}", left / 60, left % 60)
 }

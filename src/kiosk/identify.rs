@@ -1,0 +1,101 @@
+//! Strong identification for *Il mio Cassetto*, seen from the kiosk: ask the hub for a
+//! one-time QR code, learn when the visitor's phone has logged in and for which companies,
+//! and end the session when the visitor leaves. Behind a trait, so the screen's controller
+//! does not care whether the hub is reached over the network (the running kiosk) or not at
+//! all (a kiosk not enrolled with a hub: the service needs the network and says so).
+
+use std::sync::Arc;
+
+use crate::sync::client::{HubClient, SyncError};
+use crate::sync::wire::{HandoffStarted, HandoffState};
+
+/// The hub's side of identification. Calls block: the UI makes them off its thread.
+pub trait Identification: Send + Sync {
+    /// A new hand-off and its QR code.
+    fn start(&self) -> Result<HandoffStarted, SyncError>;
+    /// Where a hand-off stands.
+    fn status(&self, id: &str) -> Result<HandoffState, SyncError>;
+    /// Ends a hand-off's session.
+    fn end(&self, id: &str) -> Result<(), SyncError>;
+}
+
+/// Identification through the enrolled kiosk's hub, on the kiosk's tokio runtime.
+pub struct HubIdentification {
+    client: HubClient,
+    runtime: tokio::runtime::Handle,
+}
+
+impl HubIdentification {
+    /// Over the kiosk's hub link; requests run on `runtime`.
+    pub fn new(
+        link: &crate::store::HubLink,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, SyncError> {
+        Ok(Self {
+            client: HubClient::new(
+                &link.hub_url,
+                &link.device_id,
+                &link.secret_key,
+                link.cert_sha256,
+            )?,
+            runtime,
+        })
+    }
+}
+
+impl Identification for HubIdentification {
+    fn start(&self) -> Result<HandoffStarted, SyncError> {
+        self.runtime.block_on(self.client.start_handoff())
+    }
+    fn status(&self, id: &str) -> Result<HandoffState, SyncError> {
+        self.runtime.block_on(self.client.handoff(id))
+    }
+    fn end(&self, id: &str) -> Result<(), SyncError> {
+        self.runtime.block_on(self.client.end_handoff(id))
+    }
+}
+
+/// A kiosk with no hub: every start fails as a network failure would.
+pub struct Offline;
+
+impl Identification for Offline {
+    fn start(&self) -> Result<HandoffStarted, SyncError> {
+        Err(SyncError::Network(
+            "this kiosk is not enrolled with a hub".into(),
+        ))
+    }
+    fn status(&self, _: &str) -> Result<HandoffState, SyncError> {
+        Ok(HandoffState::Ended)
+    }
+    fn end(&self, _: &str) -> Result<(), SyncError> {
+        Ok(())
+    }
+}
+
+/// The default: no hub.
+pub fn offline() -> Arc<dyn Identification> {
+    Arc::new(Offline)
+}
+
+/// A masked matricola for the lobby: the province's two digits and the last two, the rest
+/// hidden until the visitor taps to reveal it.
+pub fn mask_matricola(m: &str) -> String {
+    let chars: Vec<char> = m.chars().collect();
+    if chars.len() <= 4 {
+        return "•".repeat(chars.len());
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "•".repeat(chars.len() - 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matricole_are_masked_but_for_the_province_and_the_last_two() {
+        assert_eq!(mask_matricola("7012345678"), "70••••••78");
+        assert_eq!(mask_matricola("123"), "•••");
+    }
+}

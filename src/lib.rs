@@ -2,6 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the map of the code and the invariants it keeps.
 
+pub mod cassetto;
 pub mod config;
 pub mod demo;
 pub mod devices;

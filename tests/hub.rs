@@ -2657,6 +2657,60 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
         }
         other => panic!("{other:?}"),
     }
+    // The summary of a delegated matricola is the dataset's; another company's is not there.
+    let delegated = &demo.companies[person.companies[0]];
+    let m = delegated.matricole[0].as_str();
+    let r = kiosk
+        .signed(
+            &base,
+            "GET",
+            &format!("/v1/handoff/{}/companies/{m}", started.id),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let got: sportello::cassetto::CompanySummary = r.json().await.unwrap();
+    let reps: Vec<(String, &'static str)> = demo
+        .people
+        .iter()
+        .filter(|p| {
+            p.companies.contains(&person.companies[0])
+                && p.role == sportello::domain::TipoDelegato::Azienda
+        })
+        .map(|p| {
+            (
+                format!("{} {}", p.given_name, p.surname),
+                "Legale rappresentante",
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        sportello::cassetto::generate::summary(
+            9,
+            delegated,
+            m,
+            &demo.sede,
+            &reps,
+            clock.local_now().date_naive()
+        )
+    );
+    let stranger = demo
+        .companies
+        .iter()
+        .enumerate()
+        .find(|(i, _)| !person.companies.contains(i))
+        .map(|(_, c)| c.matricole[0].as_str())
+        .unwrap();
+    for other in [stranger, "7099999999"] {
+        let r = kiosk
+            .signed(
+                &base,
+                "GET",
+                &format!("/v1/handoff/{}/companies/{other}", started.id),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{other} is not theirs");
+    }
     // The provider's answer replayed: refused, and the binding stays.
     let replay = phone.get(&back).send().await.unwrap();
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
@@ -2669,12 +2723,35 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
             .status(),
         StatusCode::NOT_FOUND
     );
+    assert_eq!(
+        other
+            .signed(
+                &base,
+                "GET",
+                &format!("/v1/handoff/{}/companies/{m}", started.id)
+            )
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "another kiosk never reads this visitor's companies"
+    );
     // The kiosk ends it (logout, timeout, a new visitor): nothing more to read.
     let ended = kiosk
         .signed(&base, "POST", &format!("/v1/handoff/{}/end", started.id))
         .await;
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     assert_eq!(status(started.id.clone()).await, HandoffState::Ended);
+    assert_eq!(
+        kiosk
+            .signed(
+                &base,
+                "GET",
+                &format!("/v1/handoff/{}/companies/{m}", started.id)
+            )
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
     // An expired QR code is refused, and says so.
     let late: HandoffStarted = kiosk

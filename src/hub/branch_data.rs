@@ -125,6 +125,7 @@ pub async fn seed_demo(
     put_appointments(&tx, branch, &replica.appointments).await?;
     super::handoff::seed_delegations(&tx, &demo).await?;
     super::idp::seed_identities(&tx, &demo).await?;
+    super::cassetto::seed_demo(&tx, &demo, now.date(), seed).await?;
     super::accounts::audit(
         &tx,
         "cli",

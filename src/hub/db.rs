@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "handoff",
         include_str!("../../migrations/hub/0006_handoff.sql"),
     ),
+    (
+        7,
+        "cassetto",
+        include_str!("../../migrations/hub/0007_cassetto.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -107,6 +107,10 @@ pub fn router() -> Router<HubState> {
         .route("/v1/handoff", post(start))
         .route("/v1/handoff/{id}", get(status))
         .route("/v1/handoff/{id}/end", post(end))
+        .route(
+            "/v1/handoff/{id}/companies/{matricola}",
+            get(super::cassetto::summary),
+        )
         .route("/h/callback", get(callback))
         .route("/h/{secret}", get(open))
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod branch_data;
+pub mod cassetto;
 pub mod cli;
 pub mod console;
 pub mod db;

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::cassetto::CompanySummary;
 use crate::sync::client::{HubClient, SyncError};
 use crate::sync::wire::{HandoffStarted, HandoffState};
 
@@ -17,6 +18,8 @@ pub trait Identification: Send + Sync {
     fn status(&self, id: &str) -> Result<HandoffState, SyncError>;
     /// Ends a hand-off's session.
     fn end(&self, id: &str) -> Result<(), SyncError>;
+    /// The Cassetto summary of one of the visitor's companies (`None`: not theirs, or over).
+    fn company(&self, id: &str, matricola: &str) -> Result<Option<CompanySummary>, SyncError>;
 }
 
 /// Identification through the enrolled kiosk's hub, on the kiosk's tokio runtime.
@@ -53,6 +56,9 @@ impl Identification for HubIdentification {
     fn end(&self, id: &str) -> Result<(), SyncError> {
         self.runtime.block_on(self.client.end_handoff(id))
     }
+    fn company(&self, id: &str, matricola: &str) -> Result<Option<CompanySummary>, SyncError> {
+        self.runtime.block_on(self.client.company(id, matricola))
+    }
 }
 
 /// A kiosk with no hub: every start fails as a network failure would.
@@ -69,6 +75,9 @@ impl Identification for Offline {
     }
     fn end(&self, _: &str) -> Result<(), SyncError> {
         Ok(())
+    }
+    fn company(&self, _: &str, _: &str) -> Result<Option<CompanySummary>, SyncError> {
+        Ok(None)
     }
 }
 

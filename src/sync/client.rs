@@ -381,6 +381,20 @@ impl HubClient {
             .unwrap_or(wire::HandoffState::Ended))
     }
 
+    /// The Cassetto summary of `matricola` for the hand-off's visitor; `None` when the
+    /// visitor may not see it (or the session is over).
+    pub async fn company(
+        &self,
+        id: &str,
+        matricola: &str,
+    ) -> Result<Option<crate::cassetto::CompanySummary>, SyncError> {
+        self.signed_json(
+            reqwest::Method::GET,
+            &format!("/v1/handoff/{id}/companies/{matricola}"),
+        )
+        .await
+    }
+
     /// Ends a hand-off's session at the hub.
     pub async fn end_handoff(&self, id: &str) -> Result<(), SyncError> {
         self.signed_json::<()>(reqwest::Method::POST, &format!("/v1/handoff/{id}/end"))

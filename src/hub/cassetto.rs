@@ -1,0 +1,100 @@
+//! The Cassetto summary of a matricola, for the kiosk of an identified visitor: only through
+//! a hand-off that is bound, not expired, not ended, asked by the kiosk that started it, and
+//! only for a matricola the person is delegated for. Every other case is the same 404, so a
+//! kiosk cannot learn which matricole exist.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Json, Response};
+
+use super::{HubError, HubState, devices};
+
+/// `GET /v1/handoff/{id}/companies/{matricola}`.
+pub async fn summary(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((id, matricola)): Path<(String, String)>,
+) -> Response {
+    let answer = async {
+        let c = state.pool.get().await?;
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let device = devices::authenticate(&c, &headers, "GET", path, &[]).await?;
+        let Ok(id) = uuid::Uuid::parse_str(&id) else {
+            return Ok(None);
+        };
+        let row = c
+            .query_opt(
+                "SELECT s.payload FROM handoff h
+                 JOIN delegation d ON d.person_cf = h.person_cf AND d.matricola = $4
+                 JOIN cassetto_summary s ON s.branch_id = d.branch_id AND s.matricola = d.matricola
+                 WHERE h.branch_id = $1 AND h.id = $2 AND h.device_id = $3
+                   AND h.ended_at IS NULL AND h.session_expires_at > now()",
+                &[&device.branch, &id, &device.device_id, &matricola],
+            )
+            .await?;
+        if row.is_some() {
+            super::accounts::audit(
+                &c,
+                &format!("device:{}", device.device_id),
+                "cassetto.read",
+                u16::try_from(device.branch).ok(),
+                serde_json::json!({ "handoff": id.to_string(), "matricola": matricola }),
+            )
+            .await?;
+        }
+        Ok::<_, HubError>(row.map(|r| r.get::<_, serde_json::Value>(0)))
+    }
+    .await;
+    match answer {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Seeds the demo's summaries: every matricola of every demo company, its legal
+/// representatives as soggetti collegati.
+pub async fn seed_demo(
+    db: &impl deadpool_postgres::GenericClient,
+    demo: &crate::demo::DemoBranch,
+    today: chrono::NaiveDate,
+    seed: u64,
+) -> Result<(), HubError> {
+    let branch = i32::from(demo.sede.code.get());
+    for (i, company) in demo.companies.iter().enumerate() {
+        let people: Vec<(String, &'static str)> = demo
+            .people
+            .iter()
+            .filter(|p| p.companies.contains(&i) && p.role == crate::domain::TipoDelegato::Azienda)
+            .map(|p| {
+                (
+                    format!("{} {}", p.given_name, p.surname),
+                    "Legale rappresentante",
+                )
+            })
+            .collect();
+        for m in &company.matricole {
+            let summary = crate::cassetto::generate::summary(
+                seed,
+                company,
+                m.as_str(),
+                &demo.sede,
+                &people,
+                today,
+            );
+            db.execute(
+                "INSERT INTO cassetto_summary (branch_id, matricola, payload) VALUES ($1, $2, $3)
+                 ON CONFLICT (branch_id, matricola) DO UPDATE
+                   SET payload = excluded.payload, updated_at = now()",
+                &[
+                    &branch,
+                    &m.as_str(),
+                    &serde_json::to_value(&summary).expect("plain data serialises"),
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

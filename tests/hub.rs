@@ -2949,6 +2949,59 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         }
         screen("cassetto-companies.png");
 
+        // The first company's summary: its figures are the dataset's.
+        let row = companies.row_data(0).unwrap();
+        let company = demo
+            .companies
+            .iter()
+            .find(|c| c.name == row.name.as_str())
+            .unwrap();
+        let reps: Vec<(String, &'static str)> = demo
+            .people
+            .iter()
+            .filter(|p| {
+                p.role == sportello::domain::TipoDelegato::Azienda
+                    && p.companies
+                        .iter()
+                        .any(|&i| demo.companies[i].name == company.name)
+            })
+            .map(|p| {
+                (
+                    format!("{} {}", p.given_name, p.surname),
+                    "Legale rappresentante",
+                )
+            })
+            .collect();
+        let expected = sportello::cassetto::generate::summary(
+            9,
+            company,
+            row.matricola.as_str(),
+            &demo.sede,
+            &reps,
+            clock.local_now().date_naive(),
+        );
+        a.invoke_open_company(0);
+        assert!(a.get_summary_shown());
+        let view = a.get_summary();
+        assert_eq!(view.name.as_str(), company.name);
+        assert_eq!(
+            view.debt.as_str(),
+            sportello::cassetto::euro(expected.debito_aperto())
+        );
+        assert_eq!(view.notes_count as usize, expected.note_rettifica.len());
+        assert_eq!(
+            view.durc,
+            match expected.durc {
+                sportello::cassetto::Durc::Regolare { .. } => 0,
+                sportello::cassetto::Durc::InVerifica { .. } => 1,
+                sportello::cassetto::Durc::NonRegolare { .. } => 2,
+            }
+        );
+        assert!(view.matricola.contains('•'), "masked on the summary too");
+        screen("cassetto-summary.png");
+        a.invoke_close_company();
+        assert!(!a.get_summary_shown());
+
         // Leaving the screen ends the session at the hub and forgets the visitor here.
         ui.window()
             .global::<sportello::kiosk::ui::SessionAdapter>()

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, SharedString, Timer, TimerMode, VecModel};
 
 use super::guide::{self, Place, Voice};
 use super::{Answer, Kiosk};
@@ -404,6 +404,24 @@ impl KioskUi {
                 .global::<CassettoAdapter>()
                 .on_start(move || cassetto.start());
         }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_open_company(move |i| cassetto.open_company(i));
+        }
+        {
+            let weak = window.as_weak();
+            window
+                .global::<CassettoAdapter>()
+                .on_close_company(move || {
+                    if let Some(w) = weak.upgrade() {
+                        let a = w.global::<CassettoAdapter>();
+                        a.set_summary_shown(false);
+                        a.set_summary(SummaryView::default());
+                    }
+                });
+        }
         let cassetto_tick = Timer::default();
         if matches!(dispatch, Dispatch::Worker) {
             let cassetto = cassetto.clone();
@@ -675,6 +693,8 @@ fn role_text(code: &str, lang: Lang) -> SharedString {
 /// Clears what the screen showed of the visitor: name, companies, code.
 fn clear_cassetto(w: &MainWindow) {
     let a = w.global::<CassettoAdapter>();
+    a.set_summary_shown(false);
+    a.set_summary(SummaryView::default());
     a.set_person(SharedString::default());
     a.set_companies(ModelRc::default());
     a.set_revealed(-1);
@@ -762,6 +782,58 @@ impl Cassetto {
         );
     }
 
+    /// The visitor chose a company: its summary from the hub, shown while they read it.
+    fn open_company(&self, index: i32) {
+        let Some(w) = self.weak.upgrade() else { return };
+        let a = w.global::<CassettoAdapter>();
+        let Some(row) = usize::try_from(index)
+            .ok()
+            .and_then(|i| a.get_companies().row_data(i))
+        else {
+            return;
+        };
+        let (id, generation) = {
+            let st = Self::lock(&self.state);
+            let Some((id, _)) = st.handoff.clone() else {
+                return;
+            };
+            (id, st.generation)
+        };
+        let matricola = row.matricola.to_string();
+        let ident = self.identification();
+        let state = self.state.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || ident.company(&id, &matricola),
+            move |w, r| {
+                let mut st = Self::lock(&state);
+                if st.generation != generation {
+                    return;
+                }
+                let a = w.global::<CassettoAdapter>();
+                match r {
+                    Ok(Some(summary)) => {
+                        a.set_summary(summary_view(&summary, language_of(&w)));
+                        a.set_summary_shown(true);
+                    }
+                    // The session ended at the hub (its five minutes, or another kiosk's
+                    // question): identify again.
+                    Ok(None) => {
+                        st.handoff = None;
+                        clear_cassetto(&w);
+                        a.set_phase(CassettoPhase::Expired);
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "company summary unavailable");
+                        clear_cassetto(&w);
+                        a.set_phase(CassettoPhase::Offline);
+                    }
+                }
+            },
+        );
+    }
+
     /// One step of the half-second timer.
     fn step(&self) {
         let Some(w) = self.weak.upgrade() else { return };
@@ -835,6 +907,101 @@ impl Cassetto {
                 }
             },
         );
+    }
+}
+
+/// The chosen company's figures, written out for the summary's cards in `lang`.
+fn summary_view(s: &crate::cassetto::CompanySummary, lang: Lang) -> SummaryView {
+    use crate::cassetto::{Durc, date, euro};
+    let t = |m: crate::i18n::Message| -> SharedString { m.text(lang).into() };
+    let (durc, durc_detail) = match &s.durc {
+        Durc::Regolare {
+            protocollo,
+            scadenza,
+            ..
+        } => (
+            0,
+            t(crate::msg!(
+                "valido fino al {}, protocollo {}",
+                date(*scadenza),
+                protocollo
+            )),
+        ),
+        Durc::InVerifica {
+            esito_entro, cause, ..
+        } => (
+            1,
+            t(crate::msg!(
+                "esito entro il {}: {}",
+                date(*esito_entro),
+                cause.join("; ")
+            )),
+        ),
+        Durc::NonRegolare { cause, .. } => (2, cause.join("; ").into()),
+    };
+    let last = s.mesi.iter().rev().find(|m| m.uniemens_inviato.is_some());
+    let credits: i64 = s.crediti.iter().map(|(_, c)| c).sum();
+    let dilazione = s
+        .dilazioni
+        .iter()
+        .find(|d| d.stato == "Accolta")
+        .map(|d| {
+            t(crate::msg!(
+                "rata {}, pagate {} di {}",
+                euro(d.rata()),
+                d.pagate,
+                d.rate
+            ))
+        })
+        .unwrap_or_else(|| t(crate::msg!("nessuna in corso")));
+    let cig = s
+        .cig
+        .first()
+        .map(|c| format!("{} · {}", c.tipo, c.stato).into())
+        .unwrap_or_else(|| t(crate::msg!("nessuna domanda")));
+    SummaryView {
+        name: s.anagrafica.denominazione.clone().into(),
+        matricola: super::identify::mask_matricola(&s.anagrafica.matricola).into(),
+        sede: s.anagrafica.sede_inps.clone().into(),
+        stato: s.anagrafica.stato.clone().into(),
+        ateco: s.anagrafica.ateco.clone().into(),
+        durc,
+        durc_detail,
+        debt: euro(s.debito_aperto()).into(),
+        open_count: s
+            .inadempienze
+            .iter()
+            .filter(|i| i.stato == "Aperta")
+            .count() as i32,
+        last_uniemens: last.map(|m| m.period.text()).unwrap_or_default().into(),
+        last_esito: last.map(|m| m.esito()).unwrap_or_default().into(),
+        credits: euro(credits).into(),
+        notes_count: s.note_rettifica.len() as i32,
+        last_note: s
+            .note_rettifica
+            .last()
+            .map(|n| {
+                format!(
+                    "{} · {}: {}",
+                    n.period.text(),
+                    euro(n.totale()),
+                    n.calcolo()
+                )
+            })
+            .unwrap_or_default()
+            .into(),
+        dilazione,
+        avvisi_count: s.avvisi.len() as i32,
+        cig,
+        employees: s.anagrafica.dipendenti as i32,
+        units: s.dipendenze.len() as i32,
+        soggetti: s
+            .soggetti
+            .iter()
+            .map(|p| format!("{} ({})", p.nome, p.ruolo))
+            .collect::<Vec<_>>()
+            .join(", ")
+            .into(),
     }
 }
 

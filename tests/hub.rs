@@ -2824,7 +2824,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
     )
     .await
     .unwrap();
-    let (_dir, branch) = empty_kiosk(&clock);
+    let (kiosk_dir, branch) = empty_kiosk(&clock);
     let link = hub.enrol_branch(&branch).await;
     Agent::new(branch.clone(), &link)
         .unwrap()
@@ -2838,6 +2838,14 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         .unwrap()
         .clone();
     let first_company = demo.companies[person.companies[0]].name.clone();
+    let person_cf = person.cf.as_str().to_owned();
+    // What must not rest at the kiosk afterwards.
+    let mut secrets: Vec<String> = vec![person_cf];
+    for c in &demo.companies {
+        secrets.push(c.cf.to_string());
+        secrets.push(c.name.clone());
+        secrets.extend(c.matricole.iter().map(|m| m.as_str().to_owned()));
+    }
     let phone = hub.client.clone();
     let base = hub.base(0);
     let handle = tokio::runtime::Handle::current();
@@ -3025,4 +3033,16 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
     })
     .await
     .unwrap();
+    // Nothing of the visitor or their companies rests in the kiosk's files (database, WAL).
+    for entry in std::fs::read_dir(kiosk_dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} found in {}",
+                path.display()
+            );
+        }
+    }
 }

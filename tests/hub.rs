@@ -2854,9 +2854,15 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         let renderer = Renderer::install().unwrap();
         let ident =
             sportello::kiosk::identify::HubIdentification::new(&link, handle.clone()).unwrap();
+        let paper_dir = tempfile::tempdir().unwrap();
+        let paper = paper_dir.path().join("printer.bin");
         let kiosk = sportello::kiosk::Kiosk::new(branch)
             .unwrap()
-            .with_identification(Arc::new(ident));
+            .with_identification(Arc::new(ident))
+            .with_printer(
+                Box::new(hardware::printer::SimulatedPrinter::new(paper.clone())),
+                ticket::PrintOptions::default(),
+            );
         let ui = KioskUi::with_dispatch(kiosk, Dispatch::Inline).unwrap();
         let shot = Shot {
             screen: Screen::Cassetto,
@@ -3007,6 +3013,37 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         );
         assert!(view.matricola.contains('•'), "masked on the summary too");
         screen("cassetto-summary.png");
+        // Stampa fascicolo: the figures on paper, the matricola masked, no linked persons.
+        a.invoke_print_summary();
+        assert!(
+            a.get_print_status().contains("stampato"),
+            "{}",
+            a.get_print_status()
+        );
+        let opts = ticket::PrintOptions::default();
+        let preview =
+            ticket::preview::preview(&std::fs::read(&paper).unwrap(), opts.paper, opts.code_page)
+                .unwrap();
+        if std::env::var("SPORTELLO_SCREENSHOTS").as_deref() == Ok("1") {
+            std::fs::write(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("docs/screenshots/cassetto-fascicolo.png"),
+                preview.png(),
+            )
+            .unwrap();
+        }
+        let printed = preview.transcript;
+        assert!(
+            printed.contains(&sportello::cassetto::euro(expected.debito_aperto())),
+            "{printed}"
+        );
+        assert!(!printed.contains(row.matricola.as_str()), "{printed}");
+        for (name, _) in &reps {
+            assert!(
+                !printed.contains(name.as_str()),
+                "{name} printed: {printed}"
+            );
+        }
         a.invoke_close_company();
         assert!(!a.get_summary_shown());
 

@@ -516,6 +516,43 @@ impl Kiosk {
         )
     }
 
+    /// Prints a document (the Cassetto *fascicolo*) when the printer is ready; whether it
+    /// reached paper. A document is never kept for printing later: it is the visitor's.
+    pub fn print_document(&mut self, doc: &ticket::DocumentLayout) -> bool {
+        let Some((printer, options)) = &mut self.printer else {
+            return false;
+        };
+        match printer.status() {
+            Ok(PrinterStatus::Ready | PrinterStatus::PaperLow) => {}
+            Ok(other) => {
+                tracing::warn!(state = ?other, "document not printed");
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "printer offline");
+                return false;
+            }
+        }
+        match ticket::render_document(doc, options) {
+            Ok(bytes) => match printer.print(&bytes) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "document not printed");
+                    false
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "document text cannot be printed");
+                false
+            }
+        }
+    }
+
+    /// The sede as a printed heading.
+    pub fn sede_heading(&self) -> String {
+        format!("INPS – Sede di {}", self.sede.name)
+    }
+
     fn print(&mut self, ticket: &Ticket, ahead: u32, wait: &WaitRange) -> bool {
         let service = self.service_name(ticket.number.letter());
         let follow_url = self.follow_url(ticket);

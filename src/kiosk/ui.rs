@@ -411,16 +411,16 @@ impl KioskUi {
                 .on_open_company(move |i| cassetto.open_company(i));
         }
         {
-            let weak = window.as_weak();
+            let cassetto = cassetto.clone();
             window
                 .global::<CassettoAdapter>()
-                .on_close_company(move || {
-                    if let Some(w) = weak.upgrade() {
-                        let a = w.global::<CassettoAdapter>();
-                        a.set_summary_shown(false);
-                        a.set_summary(SummaryView::default());
-                    }
-                });
+                .on_print_summary(move || cassetto.print_summary());
+        }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_close_company(move || cassetto.close_company());
         }
         let cassetto_tick = Timer::default();
         if matches!(dispatch, Dispatch::Worker) {
@@ -647,6 +647,8 @@ fn run(
 #[derive(Default)]
 struct CassettoState {
     handoff: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// The summary on screen, for Stampa fascicolo; dropped with the screen.
+    summary: Option<crate::cassetto::CompanySummary>,
     asking: bool,
     generation: u64,
 }
@@ -695,6 +697,7 @@ fn clear_cassetto(w: &MainWindow) {
     let a = w.global::<CassettoAdapter>();
     a.set_summary_shown(false);
     a.set_summary(SummaryView::default());
+    a.set_print_status(SharedString::default());
     a.set_person(SharedString::default());
     a.set_companies(ModelRc::default());
     a.set_revealed(-1);
@@ -730,6 +733,7 @@ impl Cassetto {
             let mut st = Self::lock(&self.state);
             st.generation += 1;
             st.asking = false;
+            st.summary = None;
             st.handoff.take()
         };
         if let Some((id, _)) = ended {
@@ -816,6 +820,8 @@ impl Cassetto {
                     Ok(Some(summary)) => {
                         a.set_summary(summary_view(&summary, language_of(&w)));
                         a.set_summary_shown(true);
+                        a.set_print_status(SharedString::default());
+                        st.summary = Some(summary);
                     }
                     // The session ended at the hub (its five minutes, or another kiosk's
                     // question): identify again.
@@ -830,6 +836,50 @@ impl Cassetto {
                         a.set_phase(CassettoPhase::Offline);
                     }
                 }
+            },
+        );
+    }
+
+    /// Back to the company list: the summary leaves the screen and memory.
+    fn close_company(&self) {
+        Self::lock(&self.state).summary = None;
+        if let Some(w) = self.weak.upgrade() {
+            let a = w.global::<CassettoAdapter>();
+            a.set_summary_shown(false);
+            a.set_summary(SummaryView::default());
+            a.set_print_status(SharedString::default());
+        }
+    }
+
+    /// *Stampa fascicolo*: the summary on screen, on the kiosk's printer.
+    fn print_summary(&self) {
+        let Some(summary) = Self::lock(&self.state).summary.clone() else {
+            return;
+        };
+        let kiosk = self.kiosk.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || {
+                let mut k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
+                let now = chrono::Utc::now()
+                    .with_timezone(&crate::domain::TIME_ZONE)
+                    .format("%d/%m/%Y %H:%M")
+                    .to_string();
+                let doc = crate::cassetto::fascicolo(&summary, &k.sede_heading(), &now);
+                k.print_document(&doc)
+            },
+            |w, printed| {
+                let lang = language_of(&w);
+                let text = if printed {
+                    crate::msg!("Fascicolo stampato: lo ritiri dalla stampante.")
+                } else {
+                    crate::msg!(
+                        "La stampante non è disponibile: il fascicolo non è stato stampato."
+                    )
+                };
+                w.global::<CassettoAdapter>()
+                    .set_print_status(text.text(lang).into());
             },
         );
     }

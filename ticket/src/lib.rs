@@ -324,6 +324,40 @@ pub fn render(t: &TicketLayout, o: &PrintOptions) -> Result<Vec<u8>, RenderError
     Ok(b.0)
 }
 
+/// A short printed document other than a ticket (the Cassetto *fascicolo*): a bold heading,
+/// then lines, each a label and its value, wrapped to the paper; no QR code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentLayout {
+    /// "INPS – Sede di Roma Eur".
+    pub sede: String,
+    /// What the document is.
+    pub heading: String,
+    /// Label and value.
+    pub lines: Vec<(String, String)>,
+    /// Closing line (when and why it was printed).
+    pub footer: String,
+}
+
+/// A document's ESC/POS bytes: the same code page, rules and cut as a ticket.
+pub fn render_document(d: &DocumentLayout, o: &PrintOptions) -> Result<Vec<u8>, RenderError> {
+    let columns = o.paper.columns();
+    let mut b = Bytes(Vec::with_capacity(1024));
+    b.raw(&[ESC, b'@']).raw(&[ESC, b't', o.code_page]);
+    b.align(true).bold(true);
+    b.wrapped(&d.sede, columns)?;
+    b.wrapped(&d.heading, columns)?;
+    b.bold(false).line(&rule(columns))?;
+    b.align(false);
+    for (label, value) in &d.lines {
+        b.bold(true).wrapped(label, columns)?;
+        b.bold(false).wrapped(value, columns)?;
+    }
+    b.line(&rule(columns))?;
+    b.wrapped(&d.footer, columns)?;
+    b.raw(&[ESC, b'd', 4]).raw(&[GS, b'V', 66, 3]);
+    Ok(b.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

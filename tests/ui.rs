@@ -512,3 +512,99 @@ fn the_home_screen_offers_a_ticket_a_power_cut_kept_from_paper() {
     w.global::<SessionAdapter>().set_screen(Screen::Home);
     assert!(by_id(w, "reprint").is_empty(), "offered once");
 }
+
+/// A hub that answers as scripted: what the Cassetto screen does with each state, apart from
+/// the network (the real hub, provider and phone are in `tests/hub.rs`).
+#[derive(Default)]
+struct Scripted {
+    state: std::sync::Mutex<Option<sportello::sync::wire::HandoffState>>,
+    started: std::sync::atomic::AtomicUsize,
+    ended: std::sync::atomic::AtomicUsize,
+}
+
+impl sportello::kiosk::identify::Identification for Scripted {
+    fn start(
+        &self,
+    ) -> Result<sportello::sync::wire::HandoffStarted, sportello::sync::client::SyncError> {
+        let n = self
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(sportello::sync::wire::HandoffStarted {
+            id: format!("h{n}"),
+            url: format!("https://hub.example/h/{n}"),
+            expires_at: chrono::Utc::now() + chrono::Duration::minutes(3),
+        })
+    }
+    fn status(
+        &self,
+        _: &str,
+    ) -> Result<sportello::sync::wire::HandoffState, sportello::sync::client::SyncError> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(sportello::sync::wire::HandoffState::Pending { opened: false }))
+    }
+    fn end(&self, _: &str) -> Result<(), sportello::sync::client::SyncError> {
+        self.ended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+    fn company(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<sportello::cassetto::CompanySummary>, sportello::sync::client::SyncError>
+    {
+        Ok(None)
+    }
+}
+
+#[test]
+fn il_mio_cassetto_without_a_hub_says_it_needs_the_network_and_offers_a_ticket() {
+    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase};
+    let f = fixture();
+    let w = f.ui.window();
+    tap(w, "go-cassetto");
+    // The screen asks as it is laid out (its `init`), as when it is drawn.
+    assert!(!by_id(w, "shell-walkin").is_empty());
+    let a = w.global::<CassettoAdapter>();
+    assert_eq!(a.get_phase(), CassettoPhase::Offline);
+    assert!(shows(
+        w,
+        "Il mio Cassetto ha bisogno del collegamento con la sede centrale, che ora non c'è. Può prendere un biglietto per lo sportello Aziende."
+    ));
+}
+
+#[test]
+fn il_mio_cassetto_shows_a_code_renews_it_when_expired_and_ends_the_session_on_exit() {
+    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase};
+    use sportello::sync::wire::HandoffState;
+    use std::sync::atomic::Ordering::SeqCst;
+    let hub = Arc::new(Scripted::default());
+    let f = fixture_with({
+        let hub = hub.clone();
+        move |branch, _| Kiosk::new(branch.clone()).unwrap().with_identification(hub)
+    });
+    let w = f.ui.window();
+    tap(w, "go-cassetto");
+    assert!(!by_id(w, "shell-walkin").is_empty());
+    let a = w.global::<CassettoAdapter>();
+    assert_eq!(a.get_phase(), CassettoPhase::Qr);
+    assert!(a.get_valid_for().starts_with("2:5") || a.get_valid_for() == "3:00");
+    *hub.state.lock().unwrap() = Some(HandoffState::Pending { opened: true });
+    f.ui.cassetto_step();
+    assert_eq!(a.get_phase(), CassettoPhase::Opened);
+    *hub.state.lock().unwrap() = Some(HandoffState::Expired);
+    f.ui.cassetto_step();
+    assert_eq!(a.get_phase(), CassettoPhase::Expired);
+    *hub.state.lock().unwrap() = None;
+    tap(w, "cassetto-new-code");
+    let _ = by_id(w, "shell-walkin");
+    assert_eq!(a.get_phase(), CassettoPhase::Qr);
+    assert_eq!(hub.started.load(SeqCst), 2);
+    // Esci: the hand-off ends at the hub at the next step.
+    w.global::<SessionAdapter>().invoke_exit();
+    f.ui.cassetto_step();
+    assert_eq!(hub.ended.load(SeqCst), 1);
+}

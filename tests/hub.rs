@@ -2521,6 +2521,26 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
     );
 }
 
+/// The built-in provider's login form, as the phone's browser would send it back: its hidden
+/// fields (unescaped), to which the chosen identity is added.
+fn login_form(page: &str) -> Vec<(String, String)> {
+    page.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|f| {
+            let name = f.split('"').next().unwrap().to_owned();
+            let value = f
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            // The page escapes what it repeats; the form sends it back as typed.
+            (name, value.replace("&#38;", "&").replace("&amp;", "&"))
+        })
+        .collect()
+}
+
 /// Follows one redirect by hand: its target, as a path on the hub or a full URL.
 fn location(r: &reqwest::Response) -> String {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "a redirect");
@@ -2602,22 +2622,7 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
         .unwrap();
     let full_name = format!("{} {}", person.given_name, person.surname);
     assert!(page.contains(&full_name), "{page}");
-    let mut form: Vec<(String, String)> = page
-        .split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .map(|f| {
-            let name = f.split('"').next().unwrap().to_owned();
-            let value = f
-                .split("value=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
-            // The page escapes what it repeats; the form sends it back as typed.
-            (name, value.replace("&#38;", "&").replace("&amp;", "&"))
-        })
-        .collect();
+    let mut form = login_form(&page);
     form.push(("cf".into(), person.cf.as_str().to_owned()));
     let back = location(
         &phone
@@ -2916,21 +2921,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
                 .text()
                 .await
                 .unwrap();
-            let mut form: Vec<(String, String)> = page
-                .split("<input type=\"hidden\" name=\"")
-                .skip(1)
-                .map(|f| {
-                    let name = f.split('"').next().unwrap().to_owned();
-                    let value = f
-                        .split("value=\"")
-                        .nth(1)
-                        .unwrap()
-                        .split('"')
-                        .next()
-                        .unwrap();
-                    (name, value.replace("&#38;", "&").replace("&amp;", "&"))
-                })
-                .collect();
+            let mut form = login_form(&page);
             form.push(("cf".into(), person.cf.as_str().to_owned()));
             let back = location(
                 &phone

@@ -1501,6 +1501,34 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
         .unwrap(),
     ));
     samples.push(("CompanyChoice", serde_json::to_value(&company).unwrap()));
+    let message = ContactMessage {
+        at: chrono::Utc::now(),
+        direction: "in".into(),
+        body: "b".into(),
+    };
+    samples.push(("ContactMessage", serde_json::to_value(&message).unwrap()));
+    samples.push((
+        "ContactRequest",
+        serde_json::to_value(ContactRequest {
+            protocol: "p".into(),
+            topic: "f24".into(),
+            subject: "s".into(),
+            state: "aperta".into(),
+            created_at: chrono::Utc::now(),
+            messages: vec![message],
+        })
+        .unwrap(),
+    ));
+    samples.push((
+        "NewContactRequest",
+        serde_json::to_value(NewContactRequest {
+            matricola: "m".into(),
+            topic: "f24".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        })
+        .unwrap(),
+    ));
     // Every variant's fields together are the schema's properties.
     let mut state = serde_json::Map::new();
     for v in [
@@ -3073,4 +3101,171 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             );
         }
     }
+}
+
+/// The phone's whole login for a kiosk's hand-off URL, as `cf`.
+async fn phone_login(hub: &Hub, url: &str, cf: &str) {
+    let phone = &hub.client;
+    let to_idp = location(&phone.get(url).send().await.unwrap());
+    let page = phone
+        .get(&to_idp)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut form = login_form(&page);
+    form.push(("cf".into(), cf.to_owned()));
+    let back = location(
+        &phone
+            .post(format!("{}/idp/authorize", hub.base(0)))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        phone.get(&back).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+/// Area Contatti: an identified delegate sends a request about a matricola from the kiosk
+/// (checked: a topic, a subject, a text; only for their own matricole) and gets its protocol;
+/// the sede's reply takes it in charge and comes back in its history; once closed it takes no
+/// more replies; after the session the history is not readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
+    use sportello::domain::{Clock, SystemClock};
+    use sportello::hub::contatti;
+    use sportello::sync::wire::{ContactRequest, HandoffStarted, NewContactRequest};
+    let hub = Hub::start(1).await;
+    let demo = sportello::hub::branch_data::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        4,
+        SystemClock::untrusted().local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let person = demo
+        .people
+        .iter()
+        .find(|p| !p.companies.is_empty())
+        .unwrap();
+    let mine = demo.companies[person.companies[0]].matricole[0]
+        .as_str()
+        .to_owned();
+    let theirs = demo
+        .companies
+        .iter()
+        .enumerate()
+        .find(|(i, _)| !person.companies.contains(i))
+        .map(|(_, c)| c.matricole[0].as_str().to_owned())
+        .unwrap();
+    let kiosk = hub.enrol().await;
+    let base = hub.base(0);
+    let started: HandoffStarted = kiosk
+        .signed(&base, "POST", "/v1/handoff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    phone_login(&hub, &started.url, person.cf.as_str()).await;
+
+    let send = |req: NewContactRequest| {
+        let kiosk = &kiosk;
+        let base = base.clone();
+        let path = format!("/v1/handoff/{}/requests", started.id);
+        async move {
+            let body = serde_json::to_vec(&req).unwrap();
+            let mut r = kiosk.client.post(format!("{base}{path}"));
+            for (h, v) in kiosk.sign("POST", &path, &body) {
+                r = r.header(h, v);
+            }
+            r.header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let request = |matricola: &str, topic: &str, subject: &str| NewContactRequest {
+        matricola: matricola.into(),
+        topic: topic.into(),
+        subject: subject.into(),
+        body: "Chiedo la verifica del versamento di marzo, pagato con F24 il 16/04.".into(),
+    };
+    let bad = send(request(&mine, "altro", "Versamento")).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("argomento"));
+    let long = "x".repeat(contatti::MAX_SUBJECT + 1);
+    assert_eq!(
+        send(request(&mine, "f24", &long)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(request(&theirs, "f24", "Versamento")).await.status(),
+        StatusCode::NOT_FOUND,
+        "not for a matricola they are not delegated for"
+    );
+    let sent = send(request(&mine, "f24", "Versamento di marzo")).await;
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    let protocol = sent.json::<serde_json::Value>().await.unwrap()["protocol"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(protocol.starts_with("INPS.7001."), "{protocol}");
+
+    let history = || {
+        let kiosk = &kiosk;
+        let base = base.clone();
+        let path = format!("/v1/handoff/{}/requests/{mine}", started.id);
+        async move { kiosk.signed(&base, "GET", &path).await }
+    };
+    let list: Vec<ContactRequest> = history().await.json().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].protocol.as_str(), list[0].state.as_str()),
+        (protocol.as_str(), "aperta")
+    );
+    assert_eq!(list[0].messages.len(), 1);
+    assert_eq!(list[0].messages[0].direction, "in");
+
+    // The sede replies: taken in charge, and the reply is in the history.
+    let mut c = hub.pool.get().await.unwrap();
+    contatti::reply(
+        &mut c,
+        "ufficio",
+        7001,
+        &protocol,
+        "Il versamento risulta: chiudiamo la pratica.",
+    )
+    .await
+    .unwrap();
+    let list: Vec<ContactRequest> = history().await.json().await.unwrap();
+    assert_eq!(list[0].state, "presa_in_carico");
+    assert_eq!(list[0].messages.len(), 2);
+    assert_eq!(list[0].messages[1].direction, "out");
+    contatti::set_state(&mut c, "ufficio", 7001, &protocol, "chiusa")
+        .await
+        .unwrap();
+    assert!(
+        contatti::reply(&mut c, "ufficio", 7001, &protocol, "ancora")
+            .await
+            .is_err()
+    );
+    let list: Vec<ContactRequest> = history().await.json().await.unwrap();
+    assert_eq!(list[0].state, "chiusa");
+
+    // Another sede's office cannot touch it; after the session, nothing is readable.
+    assert!(
+        contatti::reply(&mut c, "altri", 5105, &protocol, "no")
+            .await
+            .is_err()
+    );
+    kiosk
+        .signed(&base, "POST", &format!("/v1/handoff/{}/end", started.id))
+        .await;
+    assert_eq!(history().await.status(), StatusCode::NOT_FOUND);
 }

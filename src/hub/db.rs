@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "cassetto",
         include_str!("../../migrations/hub/0007_cassetto.sql"),
     ),
+    (
+        8,
+        "contatti",
+        include_str!("../../migrations/hub/0008_contatti.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

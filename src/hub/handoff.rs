@@ -111,6 +111,11 @@ pub fn router() -> Router<HubState> {
             "/v1/handoff/{id}/companies/{matricola}",
             get(super::cassetto::summary),
         )
+        .route("/v1/handoff/{id}/requests", post(super::contatti::create))
+        .route(
+            "/v1/handoff/{id}/requests/{matricola}",
+            get(super::contatti::list),
+        )
         .route("/h/callback", get(callback))
         .route("/h/{secret}", get(open))
 }

@@ -7,6 +7,7 @@ pub mod branch_data;
 pub mod cassetto;
 pub mod cli;
 pub mod console;
+pub mod contatti;
 pub mod db;
 pub mod devices;
 pub mod feed;

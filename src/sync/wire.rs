@@ -308,3 +308,44 @@ pub struct CompanyChoice {
     /// The person's role towards it (INPS `tipo_delegato` code).
     pub role: String,
 }
+
+/// A request a visitor sends to the sede from the kiosk (Area Contatti).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewContactRequest {
+    /// The matricola it concerns (one the visitor is delegated for).
+    pub matricola: String,
+    /// `generica`, `regolarita_contributiva`, `dm_trasmessi`, `f24`, `agevolazioni_contributive`.
+    pub topic: String,
+    /// Oggetto.
+    pub subject: String,
+    /// The text.
+    pub body: String,
+}
+
+/// A request as the visitor sees it, with its messages both ways.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRequest {
+    /// Protocol number given at submission.
+    pub protocol: String,
+    /// Topic code.
+    pub topic: String,
+    /// Oggetto.
+    pub subject: String,
+    /// `aperta`, `presa_in_carico`, `chiusa`.
+    pub state: String,
+    /// Submitted at.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Messages, oldest first.
+    pub messages: Vec<ContactMessage>,
+}
+
+/// One message of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactMessage {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `in` (from the visitor) or `out` (from the sede).
+    pub direction: String,
+    /// The text.
+    pub body: String,
+}

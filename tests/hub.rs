@@ -3232,17 +3232,60 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
     assert_eq!(list[0].messages.len(), 1);
     assert_eq!(list[0].messages[0].direction, "in");
 
-    // The sede replies: taken in charge, and the reply is in the history.
+    // The sede's back office, in the console: the request with its text (the visitor shown
+    // as such, not by codice fiscale), a reply that takes it in charge.
     let mut c = hub.pool.get().await.unwrap();
-    contatti::reply(
-        &mut c,
-        "ufficio",
-        7001,
-        &protocol,
-        "Il versamento risulta: chiudiamo la pratica.",
-    )
-    .await
-    .unwrap();
+    for (user, role) in [
+        ("ufficio", sportello::hub::accounts::Role::Backoffice),
+        ("banco", sportello::hub::accounts::Role::Counter),
+    ] {
+        sportello::hub::accounts::create_user(
+            &mut c,
+            "cli",
+            user,
+            "una password lunga",
+            role,
+            Some(7001),
+        )
+        .await
+        .unwrap();
+    }
+    let office = ConsoleSession::login(&hub, 0, "ufficio", "una password lunga").await;
+    let (status, page) = office.get("/console/sedi/7001/richieste").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&protocol) && page.contains("pagato con F24 il 16/04"),
+        "{page}"
+    );
+    assert!(!page.contains(person.cf.as_str()), "{page}");
+    let (status, _, _) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[
+                ("protocol", protocol.as_str()),
+                ("action", "rispondi"),
+                ("body", "Il versamento risulta: chiudiamo la pratica."),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[
+                ("protocol", protocol.as_str()),
+                ("action", "rispondi"),
+                ("body", " "),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an empty reply");
+    assert!(page.contains("La risposta va da 1"), "{page}");
+    let banco = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
+    assert_eq!(
+        banco.get("/console/sedi/7001/richieste").await.0,
+        StatusCode::FORBIDDEN
+    );
     let list: Vec<ContactRequest> = history().await.json().await.unwrap();
     assert_eq!(list[0].state, "presa_in_carico");
     assert_eq!(list[0].messages.len(), 2);

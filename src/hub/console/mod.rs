@@ -6,6 +6,7 @@
 //! HttpOnly, SameSite=Strict; every form carries the session's CSRF token.
 
 mod bookings;
+mod richieste;
 mod sedi;
 mod users;
 
@@ -37,6 +38,7 @@ pub fn router() -> Router<HubState> {
         .route("/console/devices/{device}/revoke", post(revoke))
         .merge(sedi::router())
         .merge(bookings::router())
+        .merge(richieste::router())
         .merge(users::router())
 }
 

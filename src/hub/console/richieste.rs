@@ -1,0 +1,207 @@
+//! Area Contatti in the console: the sede's requests (newest first, open ones on top), each
+//! with its messages; back-office operators, supervisors and administrators take them in
+//! charge, reply and close them. Counter staff do not see them.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::sedi::code;
+use super::{Me, checked, forbidden, html, me};
+use crate::hub::{HubError, HubState, contatti};
+
+pub(super) fn router() -> Router<HubState> {
+    Router::new()
+        .route("/console/sedi/{code}/richieste", get(page))
+        .route("/console/sedi/{code}/richieste/azione", post(act))
+}
+
+struct MessageRow {
+    at: String,
+    from_sede: bool,
+    author: String,
+    body: String,
+}
+
+struct RequestRow {
+    protocol: String,
+    matricola: String,
+    topic: &'static str,
+    subject: String,
+    state: &'static str,
+    open: bool,
+    created: String,
+    messages: Vec<MessageRow>,
+}
+
+#[derive(Template)]
+#[template(path = "hub_requests.html")]
+struct RequestsPage {
+    me: Me,
+    code: String,
+    requests: Vec<RequestRow>,
+    error: Option<String>,
+}
+
+fn state_text(state: &str) -> &'static str {
+    match state {
+        "aperta" => "aperta",
+        "presa_in_carico" => "presa in carico",
+        _ => "chiusa",
+    }
+}
+
+async fn page(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Path(c): Path<String>,
+) -> Response {
+    let me = match me(&state, &headers).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let Some(branch) = code(&c) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !me.books(branch) {
+        return forbidden();
+    }
+    render(&state, me, branch, None).await
+}
+
+async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) -> Response {
+    let rows = async {
+        let c = state.pool.get().await?;
+        Ok::<_, HubError>(
+            c.query(
+                "SELECT r.protocol, r.matricola, r.topic, r.subject, r.state,
+                        to_char(r.created_at AT TIME ZONE 'Europe/Rome', 'DD/MM/YYYY HH24:MI'),
+                        coalesce(json_agg(json_build_object(
+                            'at', to_char(m.at AT TIME ZONE 'Europe/Rome', 'DD/MM/YYYY HH24:MI'),
+                            'direction', m.direction, 'author', m.author, 'body', m.body)
+                          ORDER BY m.at) FILTER (WHERE m.at IS NOT NULL), '[]')
+                 FROM contact_request r
+                 LEFT JOIN contact_message m ON m.branch_id = r.branch_id AND m.request_id = r.id
+                 WHERE r.branch_id = $1
+                 GROUP BY r.branch_id, r.id
+                 ORDER BY r.state = 'chiusa', r.created_at DESC
+                 LIMIT 200",
+                &[&i32::from(branch)],
+            )
+            .await?,
+        )
+    }
+    .await;
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let requests = rows
+        .iter()
+        .map(|r| {
+            let topic: String = r.get(2);
+            let st: String = r.get(4);
+            let messages: serde_json::Value = r.get(6);
+            RequestRow {
+                protocol: r.get(0),
+                matricola: r.get(1),
+                topic: contatti::TOPICS
+                    .iter()
+                    .find(|(c, _)| *c == topic)
+                    .map_or("—", |(_, t)| t),
+                subject: r.get(3),
+                state: state_text(&st),
+                open: st != "chiusa",
+                created: r.get(5),
+                messages: messages
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| MessageRow {
+                        at: m["at"].as_str().unwrap_or("").to_owned(),
+                        from_sede: m["direction"] == "out",
+                        // Visitors are shown as such, never by their codice fiscale.
+                        author: if m["direction"] == "out" {
+                            m["author"].as_str().unwrap_or("").to_owned()
+                        } else {
+                            "richiedente".into()
+                        },
+                        body: m["body"].as_str().unwrap_or("").to_owned(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let failed = error.is_some();
+    let mut r = html(RequestsPage {
+        me,
+        code: format!("{branch:04}"),
+        requests,
+        error,
+    });
+    if failed {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: String,
+    protocol: String,
+    /// `rispondi`, `prendi`, `chiudi`.
+    action: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn act(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Path(c): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let me = match checked(&state, &headers, &form.csrf).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let Some(branch) = code(&c) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !me.books(branch) {
+        return forbidden();
+    }
+    let done = async {
+        let mut db = state.pool.get().await?;
+        match form.action.as_str() {
+            "rispondi" => {
+                contatti::reply(&mut db, &me.username, branch, &form.protocol, &form.body).await
+            }
+            "prendi" => {
+                contatti::set_state(
+                    &mut db,
+                    &me.username,
+                    branch,
+                    &form.protocol,
+                    "presa_in_carico",
+                )
+                .await
+            }
+            "chiudi" => {
+                contatti::set_state(&mut db, &me.username, branch, &form.protocol, "chiusa").await
+            }
+            other => Err(HubError::BadRequest(format!("azione {other} sconosciuta"))),
+        }
+    }
+    .await;
+    match done {
+        Ok(()) => Redirect::to(&format!("/console/sedi/{branch:04}/richieste")).into_response(),
+        Err(HubError::BadRequest(m)) => render(&state, me, branch, Some(m)).await,
+        Err(e) => e.into_response(),
+    }
+}

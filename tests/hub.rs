@@ -850,7 +850,9 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
     std::fs::write(
         &config,
         format!(
-            "[hub]\ndatabase_url = {:?}\ntls_dir = {:?}\nlisten = \"127.0.0.1:0\"\n",
+            // With a public address: identification through the built-in provider is on.
+            "[hub]\ndatabase_url = {:?}\ntls_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\
+             public_url = \"https://hub.example\"\n",
             db.url,
             dir.path().join("tls").to_str().unwrap()
         ),
@@ -936,6 +938,21 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().strip_prefix("Hub: ").unwrap().to_owned();
+    // The built-in provider answers, under the public address.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let hub_cert = std::fs::read(dir.path().join("tls/hub.crt")).unwrap();
+    let discovery: serde_json::Value = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&hub_cert).unwrap()])
+        .build()
+        .unwrap()
+        .get(format!("{url}/idp/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], "https://hub.example/idp");
 
     let data = dir.path().join("demo");
     let out = sportello()

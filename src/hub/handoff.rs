@@ -53,13 +53,15 @@ impl IdentityConfig {
     /// The built-in test provider under the hub's own address, trusting the hub's certificate.
     pub fn builtin(
         public_url: &str,
-        hub_cert_pem: &[u8],
+        trust_pem: &[u8],
         client_secret: &str,
     ) -> Result<Self, HubError> {
-        let cert = reqwest::Certificate::from_pem(hub_cert_pem)
-            .map_err(|e| HubError::Config(format!("hub certificate: {e}")))?;
+        // The hub's HTTPS client and server share one rustls provider, whichever starts first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = reqwest::Certificate::from_pem_bundle(trust_pem)
+            .map_err(|e| HubError::Config(format!("trusted certificates: {e}")))?;
         let http = reqwest::Client::builder()
-            .tls_certs_only([cert])
+            .tls_certs_only(certs)
             // The relying party must see the provider's redirects, never follow them.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))

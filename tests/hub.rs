@@ -2889,6 +2889,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         .clone();
     let first_company = demo.companies[person.companies[0]].name.clone();
     let person_cf = person.cf.as_str().to_owned();
+    let person_cf_for_ui = person_cf.clone();
     // What must not rest at the kiosk afterwards.
     let mut secrets: Vec<String> = vec![person_cf];
     for c in &demo.companies {
@@ -3030,8 +3031,33 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             &reps,
             clock.local_now().date_naive(),
         );
+        // A request about it, answered by the sede, shows with the reply.
+        handle.block_on(async {
+            let mut c = pool.get().await.unwrap();
+            c.execute(
+                "INSERT INTO contact_request (branch_id, protocol, matricola, person_cf, topic, subject)
+                 VALUES (7001, 'INPS.7001.TEST.0000001', $1, $2, 'f24', 'Versamento di marzo')",
+                &[&row.matricola.as_str(), &person_cf_for_ui.as_str()],
+            )
+            .await
+            .unwrap();
+            sportello::hub::contatti::reply(
+                &mut c,
+                "ufficio",
+                7001,
+                "INPS.7001.TEST.0000001",
+                "Il versamento risulta regolare.",
+            )
+            .await
+            .unwrap();
+        });
         a.invoke_open_company(0);
         assert!(a.get_summary_shown());
+        let requests = a.get_requests();
+        assert_eq!(requests.row_count(), 1);
+        let r = requests.row_data(0).unwrap();
+        assert_eq!(r.state.as_str(), "presa in carico");
+        assert!(r.from_sede && r.last.as_str() == "Il versamento risulta regolare.");
         let view = a.get_summary();
         assert_eq!(view.name.as_str(), company.name);
         assert_eq!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::cassetto::CompanySummary;
 use crate::sync::client::{HubClient, SyncError};
-use crate::sync::wire::{HandoffStarted, HandoffState};
+use crate::sync::wire::{ContactRequest, HandoffStarted, HandoffState};
 
 /// The hub's side of identification. Calls block: the UI makes them off its thread.
 pub trait Identification: Send + Sync {
@@ -20,6 +20,11 @@ pub trait Identification: Send + Sync {
     fn end(&self, id: &str) -> Result<(), SyncError>;
     /// The Cassetto summary of one of the visitor's companies (`None`: not theirs, or over).
     fn company(&self, id: &str, matricola: &str) -> Result<Option<CompanySummary>, SyncError>;
+    /// The Area Contatti history of one of the visitor's companies, newest first.
+    fn requests(&self, id: &str, matricola: &str) -> Result<Vec<ContactRequest>, SyncError> {
+        let _ = (id, matricola);
+        Ok(Vec::new())
+    }
 }
 
 /// Identification through the enrolled kiosk's hub, on the kiosk's tokio runtime.
@@ -58,6 +63,12 @@ impl Identification for HubIdentification {
     }
     fn company(&self, id: &str, matricola: &str) -> Result<Option<CompanySummary>, SyncError> {
         self.runtime.block_on(self.client.company(id, matricola))
+    }
+    fn requests(&self, id: &str, matricola: &str) -> Result<Vec<ContactRequest>, SyncError> {
+        Ok(self
+            .runtime
+            .block_on(self.client.requests(id, matricola))?
+            .unwrap_or_default())
     }
 }
 

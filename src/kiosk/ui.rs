@@ -692,9 +692,21 @@ fn role_text(code: &str, lang: Lang) -> SharedString {
     message.text(lang).into()
 }
 
+/// A request's state in words.
+fn request_state(state: &str, lang: Lang) -> SharedString {
+    match state {
+        "aperta" => crate::msg!("aperta"),
+        "presa_in_carico" => crate::msg!("presa in carico"),
+        _ => crate::msg!("chiusa"),
+    }
+    .text(lang)
+    .into()
+}
+
 /// Clears what the screen showed of the visitor: name, companies, code.
 fn clear_cassetto(w: &MainWindow) {
     let a = w.global::<CassettoAdapter>();
+    a.set_requests(ModelRc::default());
     a.set_summary_shown(false);
     a.set_summary(SummaryView::default());
     a.set_print_status(SharedString::default());
@@ -809,7 +821,18 @@ impl Cassetto {
         off_ui(
             self.dispatch,
             &self.weak,
-            move || ident.company(&id, &matricola),
+            move || {
+                let summary = ident.company(&id, &matricola);
+                // The history is a second question; without it the summary still shows.
+                let requests = match &summary {
+                    Ok(Some(_)) => ident.requests(&id, &matricola).unwrap_or_else(|e| {
+                        tracing::info!(error = %e, "requests not read");
+                        Vec::new()
+                    }),
+                    _ => Vec::new(),
+                };
+                summary.map(|s| s.map(|s| (s, requests)))
+            },
             move |w, r| {
                 let mut st = Self::lock(&state);
                 if st.generation != generation {
@@ -817,8 +840,23 @@ impl Cassetto {
                 }
                 let a = w.global::<CassettoAdapter>();
                 match r {
-                    Ok(Some(summary)) => {
-                        a.set_summary(summary_view(&summary, language_of(&w)));
+                    Ok(Some((summary, requests))) => {
+                        let lang = language_of(&w);
+                        let rows: Vec<RequestRow> = requests
+                            .iter()
+                            .map(|r| {
+                                let last = r.messages.last();
+                                RequestRow {
+                                    protocol: r.protocol.clone().into(),
+                                    subject: r.subject.clone().into(),
+                                    state: request_state(&r.state, lang),
+                                    last: last.map(|m| m.body.clone()).unwrap_or_default().into(),
+                                    from_sede: last.is_some_and(|m| m.direction == "out"),
+                                }
+                            })
+                            .collect();
+                        a.set_requests(ModelRc::new(VecModel::from(rows)));
+                        a.set_summary(summary_view(&summary, lang));
                         a.set_summary_shown(true);
                         a.set_print_status(SharedString::default());
                         st.summary = Some(summary);
@@ -845,6 +883,7 @@ impl Cassetto {
         Self::lock(&self.state).summary = None;
         if let Some(w) = self.weak.upgrade() {
             let a = w.global::<CassettoAdapter>();
+            a.set_requests(ModelRc::default());
             a.set_summary_shown(false);
             a.set_summary(SummaryView::default());
             a.set_print_status(SharedString::default());

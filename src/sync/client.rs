@@ -395,6 +395,19 @@ impl HubClient {
         .await
     }
 
+    /// The Area Contatti history of `matricola` for the hand-off's visitor.
+    pub async fn requests(
+        &self,
+        id: &str,
+        matricola: &str,
+    ) -> Result<Option<Vec<wire::ContactRequest>>, SyncError> {
+        self.signed_json(
+            reqwest::Method::GET,
+            &format!("/v1/handoff/{id}/requests/{matricola}"),
+        )
+        .await
+    }
+
     /// Ends a hand-off's session at the hub.
     pub async fn end_handoff(&self, id: &str) -> Result<(), SyncError> {
         self.signed_json::<()>(reqwest::Method::POST, &format!("/v1/handoff/{id}/end"))

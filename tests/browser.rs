@@ -125,9 +125,9 @@ async fn wait_for(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
 }
 
-/// Fills the login form and waits for the console.
-async fn log_in(c: &Client, username: &str) {
-    for (field, value) in [("#username", username), ("#password", PASSWORD)] {
+/// Types each value into the field its CSS selector finds.
+async fn fill(c: &Client, fields: &[(&str, &str)]) {
+    for (field, value) in fields {
         c.find(Locator::Css(field))
             .await
             .unwrap()
@@ -135,6 +135,11 @@ async fn log_in(c: &Client, username: &str) {
             .await
             .unwrap();
     }
+}
+
+/// Fills the login form and waits for the console.
+async fn log_in(c: &Client, username: &str) {
+    fill(c, &[("#username", username), ("#password", PASSWORD)]).await;
     click(c, "button[type=submit]").await;
     wait_for(c, "#counters-title").await;
 }
@@ -441,14 +446,7 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     let c = browser(&driver, 1280, 720, profile.path()).await;
     c.goto(&format!("{base}/console")).await.unwrap();
     wait_for(&c, "#username").await;
-    for (field, value) in [("#username", "root"), ("#password", PASSWORD)] {
-        c.find(Locator::Css(field))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
+    fill(&c, &[("#username", "root"), ("#password", PASSWORD)]).await;
     click(&c, "button[type=submit]").await;
     wait_for(&c, "table tbody tr").await;
     let row = text(&c, "table tbody tr").await;
@@ -478,14 +476,7 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     c.goto(&format!("{base}/console/sedi/7001")).await.unwrap();
     wait_for(&c, "#svc-letter").await;
     assert_accessible_controls(&c).await;
-    for (field, value) in [("#svc-letter", "Z"), ("#svc-name", "Zeta di prova")] {
-        c.find(Locator::Css(field))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
+    fill(&c, &[("#svc-letter", "Z"), ("#svc-name", "Zeta di prova")]).await;
     click(&c, "form[action$='/servizi'] button[type=submit]").await;
     wait_for(&c, "p.saved").await;
     assert!(text(&c, "main").await.contains("Zeta di prova"));
@@ -508,19 +499,39 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     // A new account, its temporary password shown once.
     c.goto(&format!("{base}/console/account")).await.unwrap();
     wait_for(&c, "#acc-user").await;
-    for (field, value) in [("#acc-user", "mario.rossi"), ("#acc-branch", "7001")] {
-        c.find(Locator::Css(field))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
+    fill(&c, &[("#acc-user", "mario.rossi"), ("#acc-branch", "7001")]).await;
     click(&c, "form[action='/console/account'] button[type=submit]").await;
     wait_for(&c, "#temporary-password").await;
     assert_eq!(text(&c, "#temporary-password").await.len(), 19);
     assert_accessible_controls(&c).await;
     screenshot(&c, "hub-accounts.png").await;
+
+    // Area Contatti: a request with the sede's first reply, and the forms to answer it.
+    let mut db = pool.get().await.unwrap();
+    db.execute(
+        "INSERT INTO contact_request (branch_id, protocol, matricola, person_cf, topic, subject)
+         VALUES (7001, 'INPS.7001.26/11/2026.0000001', $1, 'RSSMRA80A01H501U', 'f24',
+                 'Versamento di marzo')",
+        &[&demo.companies[0].matricole[0].as_str()],
+    )
+    .await
+    .unwrap();
+    sportello::hub::contatti::reply(
+        &mut db,
+        "root",
+        7001,
+        "INPS.7001.26/11/2026.0000001",
+        "Il versamento risulta: ci mandi la quietanza.",
+    )
+    .await
+    .unwrap();
+    c.goto(&format!("{base}/console/sedi/7001/richieste"))
+        .await
+        .unwrap();
+    wait_for(&c, "textarea").await;
+    assert!(text(&c, "main").await.contains("ci mandi la quietanza"));
+    assert_accessible_controls(&c).await;
+    screenshot(&c, "hub-requests.png").await;
     c.close().await.unwrap();
     server.stop().await;
 }

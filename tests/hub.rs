@@ -2957,31 +2957,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         assert!(url.starts_with(&format!("{base}/h/")), "{url}");
 
         // The phone, meanwhile.
-        handle.block_on(async {
-            let to_idp = location(&phone.get(&url).send().await.unwrap());
-            let page = phone
-                .get(&to_idp)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let mut form = login_form(&page);
-            form.push(("cf".into(), person.cf.as_str().to_owned()));
-            let back = location(
-                &phone
-                    .post(format!("{base}/idp/authorize"))
-                    .form(&form)
-                    .send()
-                    .await
-                    .unwrap(),
-            );
-            assert_eq!(
-                phone.get(&back).send().await.unwrap().status(),
-                StatusCode::OK
-            );
-        });
+        handle.block_on(phone_login(&phone, &base, &url, person.cf.as_str()));
 
         // The screen's next half-second step finds the visitor identified.
         ui.cassetto_step();
@@ -3146,9 +3122,8 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
     }
 }
 
-/// The phone's whole login for a kiosk's hand-off URL, as `cf`.
-async fn phone_login(hub: &Hub, url: &str, cf: &str) {
-    let phone = &hub.client;
+/// The phone's whole login for a kiosk's hand-off URL, as `cf`, at the hub at `base`.
+async fn phone_login(phone: &reqwest::Client, base: &str, url: &str, cf: &str) {
     let to_idp = location(&phone.get(url).send().await.unwrap());
     let page = phone
         .get(&to_idp)
@@ -3162,7 +3137,7 @@ async fn phone_login(hub: &Hub, url: &str, cf: &str) {
     form.push(("cf".into(), cf.to_owned()));
     let back = location(
         &phone
-            .post(format!("{}/idp/authorize", hub.base(0)))
+            .post(format!("{base}/idp/authorize"))
             .form(&form)
             .send()
             .await
@@ -3214,7 +3189,7 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
         .json()
         .await
         .unwrap();
-    phone_login(&hub, &started.url, person.cf.as_str()).await;
+    phone_login(&hub.client, &hub.base(0), &started.url, person.cf.as_str()).await;
 
     let send = |req: NewContactRequest| {
         let kiosk = &kiosk;
@@ -3324,6 +3299,26 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an empty reply");
     assert!(page.contains("La risposta va da 1"), "{page}");
+    let forged = hub
+        .client
+        .post(format!(
+            "{}/console/sedi/7001/richieste/azione",
+            hub.base(0)
+        ))
+        .header("cookie", &office.cookie)
+        .form(&[
+            ("csrf", "x"),
+            ("protocol", protocol.as_str()),
+            ("action", "chiudi"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::FORBIDDEN,
+        "a form without the session's token"
+    );
     let banco = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
     assert_eq!(
         banco.get("/console/sedi/7001/richieste").await.0,

@@ -427,15 +427,23 @@ impl CompanySummary {
     }
 }
 
-/// A company identifier for paper or screen: the first two and last three characters.
-pub fn mask(id: &str) -> String {
+/// An identifier with all but its first `head` and last `tail` characters replaced by `fill`
+/// (wholly replaced when it is too short to show anything safely).
+pub fn mask_with(id: &str, head: usize, tail: usize, fill: char) -> String {
     let chars: Vec<char> = id.chars().collect();
-    if chars.len() <= 5 {
-        return "•".repeat(chars.len());
+    if chars.len() <= head + tail {
+        return fill.to_string().repeat(chars.len());
     }
-    let head: String = chars[..2].iter().collect();
-    let tail: String = chars[chars.len() - 3..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 5))
+    let mut out: String = chars[..head].iter().collect();
+    out.extend(std::iter::repeat_n(fill, chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// A company identifier on paper: the first two and last three characters, `*` between (a
+/// character every printer's code page has).
+pub fn mask(id: &str) -> String {
+    mask_with(id, 2, 3, '*')
 }
 
 /// The *fascicolo* the visitor may print: the summary's figures, identifiers masked, no

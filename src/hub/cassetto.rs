@@ -20,17 +20,15 @@ pub async fn summary(
         let c = state.pool.get().await?;
         let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
         let device = devices::authenticate(&c, &headers, "GET", path, &[]).await?;
-        let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
             return Ok(None);
         };
         let row = c
             .query_opt(
-                "SELECT s.payload FROM handoff h
-                 JOIN delegation d ON d.person_cf = h.person_cf AND d.matricola = $4
+                "SELECT s.payload FROM delegation d
                  JOIN cassetto_summary s ON s.branch_id = d.branch_id AND s.matricola = d.matricola
-                 WHERE h.branch_id = $1 AND h.id = $2 AND h.device_id = $3
-                   AND h.ended_at IS NULL AND h.session_expires_at > now()",
-                &[&device.branch, &id, &device.device_id, &matricola],
+                 WHERE d.person_cf = $1 AND d.matricola = $2",
+                &[&cf, &matricola],
             )
             .await?;
         if row.is_some() {
@@ -39,7 +37,7 @@ pub async fn summary(
                 &format!("device:{}", device.device_id),
                 "cassetto.read",
                 u16::try_from(device.branch).ok(),
-                serde_json::json!({ "handoff": id.to_string(), "matricola": matricola }),
+                serde_json::json!({ "handoff": id, "matricola": matricola }),
             )
             .await?;
         }

@@ -44,25 +44,6 @@ pub fn check(r: &NewContactRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// The bound person of a kiosk's hand-off, if it is live and theirs.
-async fn bound_person(
-    c: &impl GenericClient,
-    device: &devices::Device,
-    id: &str,
-) -> Result<Option<String>, HubError> {
-    let Ok(id) = uuid::Uuid::parse_str(id) else {
-        return Ok(None);
-    };
-    Ok(c.query_opt(
-        "SELECT person_cf FROM handoff
-         WHERE branch_id = $1 AND id = $2 AND device_id = $3 AND ended_at IS NULL
-           AND session_expires_at > now()",
-        &[&device.branch, &id, &device.device_id],
-    )
-    .await?
-    .and_then(|r| r.get(0)))
-}
-
 /// `POST /v1/handoff/{id}/requests`: a new request, answered with its protocol.
 pub async fn create(
     State(state): State<HubState>,
@@ -77,7 +58,7 @@ pub async fn create(
         let req: NewContactRequest = serde_json::from_slice(&body)
             .map_err(|e| HubError::BadRequest(format!("not a request: {e}")))?;
         check(&req).map_err(HubError::BadRequest)?;
-        let Some(cf) = bound_person(&c, &device, &id).await? else {
+        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
             return Ok(None);
         };
         let tx = c.transaction().await?;
@@ -177,7 +158,7 @@ pub async fn list(
         let c = state.pool.get().await?;
         let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
         let device = devices::authenticate(&c, &headers, "GET", path, &[]).await?;
-        let Some(cf) = bound_person(&c, &device, &id).await? else {
+        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
             return Ok(None);
         };
         let delegated = c

@@ -21,7 +21,6 @@ use openidconnect::{
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::Deserialize;
-use sha2::Digest;
 
 use super::{HubError, HubState, devices};
 use crate::sync::wire::{CompanyChoice, HandoffStarted, HandoffState};
@@ -129,10 +128,6 @@ fn identity(state: &HubState) -> Result<&IdentityConfig, HubError> {
         .ok_or_else(|| HubError::Config("identification is not configured (hub.public_url)".into()))
 }
 
-fn sha(s: &str) -> Vec<u8> {
-    sha2::Sha256::digest(s.as_bytes()).to_vec()
-}
-
 async fn start(State(state): State<HubState>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = async {
         let identity = identity(&state)?;
@@ -148,7 +143,7 @@ async fn start(State(state): State<HubState>, headers: HeaderMap, body: Bytes) -
                     &device.branch,
                     &id,
                     &device.device_id,
-                    &sha(&secret),
+                    &crate::lan::auth::token_hash(&secret),
                     &(QR_SECONDS as f64),
                 ],
             )
@@ -264,8 +259,27 @@ async fn end(
     }
 }
 
+/// The bound person of a kiosk's hand-off, if it is live and theirs.
+pub(super) async fn bound_person(
+    c: &impl deadpool_postgres::GenericClient,
+    device: &devices::Device,
+    id: &str,
+) -> Result<Option<String>, HubError> {
+    let Ok(id) = uuid::Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    Ok(c.query_opt(
+        "SELECT person_cf FROM handoff
+         WHERE branch_id = $1 AND id = $2 AND device_id = $3 AND ended_at IS NULL
+           AND session_expires_at > now()",
+        &[&device.branch, &id, &device.device_id],
+    )
+    .await?
+    .and_then(|r| r.get(0)))
+}
+
 /// A page for the phone: a heading and a sentence, in Italian.
-fn phone_page(status: StatusCode, title: &str, text: &str) -> Response {
+pub(super) fn phone_page(status: StatusCode, title: &str, text: &str) -> Response {
     let esc = |s: &str| {
         askama::filters::escape(s, askama::filters::Html)
             .map(|e| e.to_string())
@@ -406,7 +420,7 @@ async fn open(State(state): State<HubState>, Path(secret): Path<String>) -> Resp
                  WHERE token_hash = $1 AND opened_at IS NULL AND ended_at IS NULL
                    AND expires_at > now()
                  RETURNING 1",
-                &[&sha(&secret), &csrf, &verifier, &nonce],
+                &[&crate::lan::auth::token_hash(&secret), &csrf, &verifier, &nonce],
             )
             .await?;
         if row.is_some() {
@@ -415,7 +429,7 @@ async fn open(State(state): State<HubState>, Path(secret): Path<String>) -> Resp
         let why = c
             .query_opt(
                 "SELECT opened_at IS NOT NULL, ended_at IS NOT NULL FROM handoff WHERE token_hash = $1",
-                &[&sha(&secret)],
+                &[&crate::lan::auth::token_hash(&secret)],
             )
             .await?;
         Ok::<_, HubError>(Some(why.map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1)))))

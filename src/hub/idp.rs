@@ -13,7 +13,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use openidconnect::core::{
@@ -155,16 +155,7 @@ struct LoginPage {
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {
-    (
-        status,
-        Html(format!(
-            "<!doctype html><html lang=\"it\"><title>Identificazione non riuscita</title><p>{}</p></html>",
-            askama::filters::escape(why, askama::filters::Html)
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        )),
-    )
-        .into_response()
+    super::handoff::phone_page(status, "Identificazione non riuscita", why)
 }
 
 /// The checks an authorisation request must pass, on the page and when it is submitted.
@@ -236,7 +227,7 @@ async fn authorize(State(state): State<HubState>, Form(form): Form<AuthorizeForm
                  SELECT $1, $2, $3, $4, $5, cf, now() + make_interval(secs => $7)
                  FROM idp_identity WHERE cf = $6",
                 &[
-                    &sha(&code),
+                    &crate::lan::auth::token_hash(&code),
                     &form.q.client_id,
                     &form.q.redirect_uri,
                     &form.q.nonce,
@@ -263,10 +254,6 @@ async fn authorize(State(state): State<HubState>, Form(form): Form<AuthorizeForm
         Ok(false) => refuse(StatusCode::BAD_REQUEST, "Identità sconosciuta."),
         Err(e) => e.into_response(),
     }
-}
-
-fn sha(s: &str) -> Vec<u8> {
-    sha2::Sha256::digest(s.as_bytes()).to_vec()
 }
 
 #[derive(Deserialize)]
@@ -345,7 +332,7 @@ async fn token(
                  WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
                  RETURNING redirect_uri, nonce, code_challenge, cf,
                            (SELECT name FROM idp_identity i WHERE i.cf = idp_code.cf)",
-                &[&sha(&form.code)],
+                &[&crate::lan::auth::token_hash(&form.code)],
             )
             .await?;
         let Some(row) = row else {

@@ -100,13 +100,7 @@ pub fn offline() -> Arc<dyn Identification> {
 /// A masked matricola for the lobby: the province's two digits and the last two, the rest
 /// hidden until the visitor taps to reveal it.
 pub fn mask_matricola(m: &str) -> String {
-    let chars: Vec<char> = m.chars().collect();
-    if chars.len() <= 4 {
-        return "•".repeat(chars.len());
-    }
-    let head: String = chars[..2].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}{}{tail}", "•".repeat(chars.len() - 4))
+    crate::cassetto::mask_with(m, 2, 2, '•')
 }
 
 #[cfg(test)]

@@ -625,21 +625,9 @@ fn run(
             voice.say(&guide::for_answer(&answer));
         }
     };
-    match dispatch {
-        Dispatch::Inline => {
-            let (answer, outcome) = act();
-            if let Some(w) = weak.upgrade() {
-                show(w, answer, outcome);
-            }
-        }
-        Dispatch::Worker => {
-            let weak = weak.clone();
-            std::thread::spawn(move || {
-                let (answer, outcome) = act();
-                let _ = weak.upgrade_in_event_loop(move |w| show(w, answer, outcome));
-            });
-        }
-    }
+    off_ui(dispatch, weak, act, move |w, (answer, outcome)| {
+        show(w, answer, outcome)
+    });
 }
 
 /// The identification in progress on the *Il mio Cassetto* screen. Shared with the worker

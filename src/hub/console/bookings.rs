@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
-use super::sedi::{WEEKDAYS, code};
-use super::{Me, checked, forbidden, html, me};
+use super::sedi::WEEKDAYS;
+use super::{Me, for_sede, html};
 use crate::domain::{Appointment, AppointmentState, BookingId, ServiceLetter, TIME_ZONE};
 use crate::hub::{HubError, HubState, branch_data, sede};
 use crate::i18n::Lang;
@@ -132,16 +132,10 @@ async fn page(
     Path(code_text): Path<String>,
     Query(q): Query<DayQuery>,
 ) -> Response {
-    let me = match me(&state, &headers).await {
-        Ok(m) => m,
+    let (me, branch) = match for_sede(&state, &headers, &code_text, None, Me::sees).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(branch) = code(&code_text) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !me.sees(branch) {
-        return forbidden();
-    }
     let today = chrono::Utc::now().with_timezone(&TIME_ZONE).date_naive();
     let day = q
         .giorno
@@ -283,16 +277,11 @@ async fn cancel(
     Path((code_text, booking)): Path<(String, String)>,
     Form(form): Form<CancelForm>,
 ) -> Response {
-    let me = match checked(&state, &headers, &form.csrf).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let Some(branch) = code(&code_text) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !me.books(branch) {
-        return forbidden();
-    }
+    let (me, branch) =
+        match for_sede(&state, &headers, &code_text, Some(&form.csrf), Me::books).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let Ok(booking) = BookingId::parse(&booking) else {
         return StatusCode::NOT_FOUND.into_response();
     };

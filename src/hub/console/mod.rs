@@ -141,6 +141,37 @@ async fn me(state: &HubState, headers: &HeaderMap) -> Result<Me, Response> {
     }
 }
 
+/// The user and the sede of a sede's page or form, or the answer to give instead: not logged
+/// in (or, with `csrf`, a forged form), not a sede code, or not allowed by `may`.
+async fn for_sede(
+    state: &HubState,
+    headers: &HeaderMap,
+    code_text: &str,
+    csrf: Option<&str>,
+    may: fn(&Me, u16) -> bool,
+) -> Result<(Me, u16), Response> {
+    let me = match csrf {
+        Some(csrf) => checked(state, headers, csrf).await?,
+        None => me(state, headers).await?,
+    };
+    let Some(branch) = sedi::code(code_text) else {
+        return Err(StatusCode::NOT_FOUND.into_response());
+    };
+    if !may(&me, branch) {
+        return Err(forbidden());
+    }
+    Ok((me, branch))
+}
+
+/// A page that may carry a refusal: 422 when it does, so the form's failure is plain.
+fn html_refused(t: impl Template, refused: bool) -> Response {
+    let mut r = html(t);
+    if refused {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
+}
+
 /// A page the user may not see.
 fn forbidden() -> Response {
     (

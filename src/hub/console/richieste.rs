@@ -6,13 +6,12 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::sedi::code;
-use super::{Me, checked, forbidden, html, me};
+use super::{Me, for_sede, html_refused};
 use crate::hub::{HubError, HubState, contatti};
 
 pub(super) fn router() -> Router<HubState> {
@@ -61,16 +60,10 @@ async fn page(
     headers: HeaderMap,
     Path(c): Path<String>,
 ) -> Response {
-    let me = match me(&state, &headers).await {
-        Ok(m) => m,
+    let (me, branch) = match for_sede(&state, &headers, &c, None, Me::books).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(branch) = code(&c) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !me.books(branch) {
-        return forbidden();
-    }
     render(&state, me, branch, None).await
 }
 
@@ -137,17 +130,16 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
             }
         })
         .collect();
-    let failed = error.is_some();
-    let mut r = html(RequestsPage {
-        me,
-        code: format!("{branch:04}"),
-        requests,
-        error,
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
+    let refused = error.is_some();
+    html_refused(
+        RequestsPage {
+            me,
+            code: format!("{branch:04}"),
+            requests,
+            error,
+        },
+        refused,
+    )
 }
 
 #[derive(Deserialize)]
@@ -166,16 +158,10 @@ async fn act(
     Path(c): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let me = match checked(&state, &headers, &form.csrf).await {
-        Ok(u) => u,
+    let (me, branch) = match for_sede(&state, &headers, &c, Some(&form.csrf), Me::books).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(branch) = code(&c) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !me.books(branch) {
-        return forbidden();
-    }
     let done = async {
         let mut db = state.pool.get().await?;
         match form.action.as_str() {

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 
-use super::{Me, checked, forbidden, html, me};
+use super::{Me, checked, for_sede, forbidden, html_refused, me};
 use crate::domain::{Counter, CounterNumber, OpeningHours, Service, ServiceLetter, ServiceLevel};
 use crate::hub::sede::{self, ConfigEdit};
 use crate::hub::{HubError, HubState};
@@ -115,12 +115,8 @@ async fn render_list(state: &HubState, me: Me, error: Option<String>) -> Respons
             served: r.get(5),
         })
         .collect();
-    let failed = error.is_some();
-    let mut r = html(SediPage { me, sedi, error });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
+    let refused = error.is_some();
+    html_refused(SediPage { me, sedi, error }, refused)
 }
 
 #[derive(Deserialize)]
@@ -212,16 +208,10 @@ async fn page(
     Path(code_text): Path<String>,
     Query(q): Query<Saved>,
 ) -> Response {
-    let me = match me(&state, &headers).await {
-        Ok(m) => m,
+    let (me, branch) = match for_sede(&state, &headers, &code_text, None, Me::sees).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(branch) = code(&code_text) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !me.sees(branch) {
-        return forbidden();
-    }
     let saved = q.salvato.as_deref().and_then(saved_text);
     render_sede(&state, me, branch, saved, None).await
 }
@@ -327,24 +317,23 @@ async fn render_sede(
         .map(|d| d.format("%d/%m/%Y").to_string())
         .collect::<Vec<_>>()
         .join("\n");
-    let failed = error.is_some();
-    let mut r = html(SedePage {
-        can_edit: me.configures(branch),
-        me,
-        code: format!("{branch:04}"),
-        name: config.sede.name.clone(),
-        services,
-        counters,
-        hours,
-        rules: config.rules.clone(),
-        holidays,
-        saved,
-        error,
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
+    let refused = error.is_some();
+    html_refused(
+        SedePage {
+            can_edit: me.configures(branch),
+            me,
+            code: format!("{branch:04}"),
+            name: config.sede.name.clone(),
+            services,
+            counters,
+            hours,
+            rules: config.rules.clone(),
+            holidays,
+            saved,
+            error,
+        },
+        refused,
+    )
 }
 
 async fn edit(
@@ -354,16 +343,11 @@ async fn edit(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
-    let me = match checked(&state, &headers, csrf).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let Some(branch) = code(&code_text) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !me.configures(branch) {
-        return forbidden();
-    }
+    let (me, branch) =
+        match for_sede(&state, &headers, &code_text, Some(csrf), Me::configures).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let edit = match parse_edit(&section, &form) {
         Ok(Some(e)) => e,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),

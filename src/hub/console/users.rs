@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::sedi::code;
-use super::{Me, checked, forbidden, html, me, role_label};
+use super::{Me, checked, forbidden, html_refused, me, role_label};
 use crate::hub::accounts::{self, Role};
 use crate::hub::{HubError, HubState};
 
@@ -128,18 +128,17 @@ async fn render(
         .into_iter()
         .map(|r| (r.name(), role_label(r)))
         .collect();
-    let failed = error.is_some();
-    let mut r = html(AccountsPage {
-        me,
-        accounts,
-        roles,
-        handover,
-        error,
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
+    let refused = error.is_some();
+    html_refused(
+        AccountsPage {
+            me,
+            accounts,
+            roles,
+            handover,
+            error,
+        },
+        refused,
+    )
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,8 @@
 //! `export SPORTELLO_PG_URL=$(scripts/pg)`, then `cargo bench --features hub --bench handoff`
 //! (`BENCH_ROUNDS`, default 30). Goal: < 1 s. Numbers in docs/benchmarks.md.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use sportello::hub::{self, HubState, branch_data, db, devices};
@@ -17,8 +19,6 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let admin = std::env::var("SPORTELLO_PG_URL")
-        .expect("SPORTELLO_PG_URL is not set: export SPORTELLO_PG_URL=$(scripts/pg)");
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -28,16 +28,9 @@ fn main() {
         .build()
         .unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let name = format!("bench_handoff_{}", std::process::id());
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
+        let bench_db = support::BenchDb::create("handoff").await;
+        let url = bench_db.url.clone();
         let pool = db::pool(&url, 16).unwrap();
         db::migrate(&pool).await.unwrap();
         let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)
@@ -112,8 +105,6 @@ fn main() {
         );
         server.stop().await;
         drop(pool);
-        c.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .await
-            .unwrap();
+        bench_db.drop().await;
     });
 }

@@ -4,6 +4,8 @@
 //! `export SPORTELLO_PG_URL=$(scripts/pg)`, then `cargo bench --features hub --bench pull`
 //! (`BENCH_PULLS` per kiosk, default 20). Numbers in docs/benchmarks.md.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,8 +64,6 @@ async fn run(kiosks: &[Arc<HubClient>], pulls: usize, every: Option<Duration>) -
 }
 
 fn main() {
-    let admin = std::env::var("SPORTELLO_PG_URL")
-        .expect("SPORTELLO_PG_URL is not set: export SPORTELLO_PG_URL=$(scripts/pg)");
     let pulls: usize = std::env::var("BENCH_PULLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -73,16 +73,9 @@ fn main() {
         .build()
         .unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let name = format!("bench_pull_{}", std::process::id());
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
+        let bench_db = support::BenchDb::create("pull").await;
+        let url = bench_db.url.clone();
         let pool = db::pool(&url, 16).unwrap();
         db::migrate(&pool).await.unwrap();
         // A branch whose feed holds 5,000 appointment rows.
@@ -153,8 +146,6 @@ fn main() {
         server.stop().await;
         drop(pool);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = c
-            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .await;
+        bench_db.drop().await;
     });
 }

@@ -6,6 +6,8 @@
 //! `cargo bench --features hub --bench push` (`BENCH_BATCHES` per kiosk, default 100).
 //! Numbers in docs/benchmarks.md.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use sportello::hub::{self, HubState, db, devices};
@@ -96,8 +98,6 @@ fn pgbench(url: &str, clients: usize, seconds: u64, script: &std::path::Path) ->
 }
 
 fn main() {
-    let admin = std::env::var("SPORTELLO_PG_URL")
-        .expect("SPORTELLO_PG_URL is not set: export SPORTELLO_PG_URL=$(scripts/pg)");
     let batches: i64 = std::env::var("BENCH_BATCHES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -107,12 +107,9 @@ fn main() {
         .build()
         .unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let name = format!("bench_push_{}", std::process::id());
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let bench_db = support::BenchDb::create("push").await;
+        let url = bench_db.url.clone();
         let pool = db::pool(&url, 16).unwrap();
         db::migrate(&pool).await.unwrap();
         let tls = sportello::lan::tls::self_signed().unwrap();
@@ -175,8 +172,6 @@ fn main() {
         let _ = std::fs::remove_file(&script);
         drop(pool);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = c
-            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .await;
+        bench_db.drop().await;
     });
 }

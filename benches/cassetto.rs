@@ -45,6 +45,8 @@ impl Identification for Answers {
                 role: "05".into(),
             }],
             until: chrono::Utc::now() + chrono::Duration::minutes(5),
+            task: None,
+            sent: None,
         })
     }
     fn end(&self, _: &str) -> Result<(), SyncError> {

@@ -29,9 +29,20 @@ struct Hub {
     pool: deadpool_postgres::Pool,
     servers: Vec<hub::HubServer>,
     client: reqwest::Client,
+    cert: String,
 }
 
 impl Hub {
+    /// A visitor's phone: a browser that keeps cookies and does not follow redirects.
+    fn phone(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(self.cert.as_bytes()).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap()
+    }
+
     /// `instances` hub servers over one database.
     async fn start(instances: usize) -> Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -72,6 +83,7 @@ impl Hub {
             pool,
             servers,
             client,
+            cert: String::from_utf8_lossy(&tls.cert).into_owned(),
         }
     }
 
@@ -164,6 +176,25 @@ impl Kiosk {
     async fn push_raw(&self, base: &str, body: Vec<u8>) -> reqwest::Response {
         let mut r = self.client.post(format!("{base}/v1/sync/push"));
         for (h, v) in self.sign("POST", "/v1/sync/push", &body) {
+            r = r.header(h, v);
+        }
+        r.header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A signed POST of `value` as JSON.
+    async fn signed_json(
+        &self,
+        base: &str,
+        path: &str,
+        value: &impl serde::Serialize,
+    ) -> reqwest::Response {
+        let body = serde_json::to_vec(value).unwrap();
+        let mut r = self.client.post(format!("{base}{path}"));
+        for (h, v) in self.sign("POST", path, &body) {
             r = r.header(h, v);
         }
         r.header("content-type", "application/json")
@@ -1524,6 +1555,14 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
         body: "b".into(),
     };
     samples.push(("ContactMessage", serde_json::to_value(&message).unwrap()));
+    let attachment = AttachmentInfo {
+        name: "f24.pdf".into(),
+        mime: "application/pdf".into(),
+        size: 1,
+    };
+    let task = DeskTask::Richiesta {
+        matricola: "m".into(),
+    };
     samples.push((
         "ContactRequest",
         serde_json::to_value(ContactRequest {
@@ -1533,9 +1572,12 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             state: "aperta".into(),
             created_at: chrono::Utc::now(),
             messages: vec![message],
+            attachments: vec![attachment.clone()],
         })
         .unwrap(),
     ));
+    samples.push(("AttachmentInfo", serde_json::to_value(&attachment).unwrap()));
+    samples.push(("DeskTask", serde_json::to_value(&task).unwrap()));
     samples.push((
         "NewContactRequest",
         serde_json::to_value(NewContactRequest {
@@ -1554,6 +1596,8 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             name: "n".into(),
             companies: vec![company],
             until: chrono::Utc::now(),
+            task: Some(task),
+            sent: Some("p".into()),
         },
         HandoffState::Expired,
     ] {
@@ -3349,4 +3393,338 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
         .signed(&base, "POST", &format!("/v1/handoff/{}/end", started.id))
         .await;
     assert_eq!(history().await.status(), StatusCode::NOT_FOUND);
+}
+
+/// A small valid PNG, `w` pixels wide.
+fn png_bytes(w: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut out, w, 1);
+        e.set_color(png::ColorType::Grayscale);
+        e.set_depth(png::BitDepth::Eight);
+        let mut w_ = e.write_header().unwrap();
+        w_.write_image_data(&vec![0x80; w as usize]).unwrap();
+    }
+    out
+}
+
+/// A form the phone posts: the text fields and the files (name, bytes).
+fn desk_form(fields: &[(&str, &str)], files: &[(&str, Vec<u8>)]) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    for (name, bytes) in files {
+        form = form.part(
+            "allegato",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+        );
+    }
+    form
+}
+
+/// Area Contatti from the phone: the kiosk asks the identified visitor's phone for the form;
+/// the phone sends the request with three attachments (PDF, JPEG, PNG by content), stored once
+/// by hash; a fourth file, a renamed executable, an oversized file, a forged form and a phone
+/// without the session are refused, each with its reason and nothing filed; the kiosk sees the
+/// protocol and the attachments; the sede downloads them in the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_sends_a_request_with_three_attachments() {
+    use sportello::domain::{Clock, SystemClock};
+    use sportello::sync::wire::{ContactRequest, DeskTask, HandoffStarted, HandoffState};
+    let hub = Hub::start(1).await;
+    let demo = sportello::hub::branch_data::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        4,
+        SystemClock::untrusted().local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let person = demo
+        .people
+        .iter()
+        .find(|p| !p.companies.is_empty())
+        .unwrap();
+    let company = &demo.companies[person.companies[0]];
+    let mine = company.matricole[0].as_str().to_owned();
+    let theirs = demo
+        .companies
+        .iter()
+        .enumerate()
+        .find(|(i, _)| !person.companies.contains(i))
+        .map(|(_, c)| c.matricole[0].as_str().to_owned())
+        .unwrap();
+    let kiosk = hub.enrol().await;
+    let base = hub.base(0);
+    let started: HandoffStarted = kiosk
+        .signed(&base, "POST", "/v1/handoff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let phone = hub.phone();
+    phone_login(&phone, &base, &started.url, person.cf.as_str()).await;
+    let desk = || async {
+        let r = phone.get(format!("{base}/h/desk")).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let (status, page) = desk().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("http-equiv=\"refresh\""), "waits: {page}");
+    assert!(!page.contains("<form"), "{page}");
+
+    // The kiosk asks for the form: only for a matricola the visitor acts for.
+    let task_path = format!("/v1/handoff/{}/task", started.id);
+    let ask = |m: &str| DeskTask::Richiesta {
+        matricola: m.to_owned(),
+    };
+    assert_eq!(
+        kiosk
+            .signed_json(&base, &task_path, &ask(&theirs))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        kiosk
+            .signed_json(&base, &task_path, &ask(&mine))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let status_path = format!("/v1/handoff/{}", started.id);
+    let kiosk_sees = || async {
+        match kiosk
+            .signed(&base, "GET", &status_path)
+            .await
+            .json::<HandoffState>()
+            .await
+            .unwrap()
+        {
+            HandoffState::Bound { task, sent, .. } => (task, sent),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(kiosk_sees().await, (Some(ask(&mine)), None));
+    let (status, page) = desk().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&company.name) && page.contains("<form"),
+        "{page}"
+    );
+    let (email, mobile) = sportello::hub::idp::demo_contacts(person);
+    assert!(
+        page.contains(&format!("value=\"{email}\"")),
+        "the provider's e-mail is offered: {page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let fields = |csrf: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("matricola".to_owned(), mine.clone()),
+            ("topic".to_owned(), "f24".to_owned()),
+            ("subject".to_owned(), "Versamento di marzo".to_owned()),
+            (
+                "body".to_owned(),
+                "Allego la quietanza dell'F24 del 16/04 e le ricevute.".to_owned(),
+            ),
+            ("email".to_owned(), email.clone()),
+            ("mobile".to_owned(), mobile.clone()),
+        ]
+    };
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    let jpeg = [
+        &b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"[..],
+        &[0u8; 64][..],
+        &b"\xff\xd9"[..],
+    ]
+    .concat();
+    let png = png_bytes(16);
+    let post = |fields: Vec<(String, String)>, files: Vec<(&'static str, Vec<u8>)>| {
+        let phone = phone.clone();
+        let base = base.clone();
+        async move {
+            let f: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let r = phone
+                .post(format!("{base}/h/desk/richiesta"))
+                .multipart(desk_form(&f, &files))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let filed = || async { count(&hub.pool, "SELECT count(*) FROM contact_request").await };
+
+    // Refusals, each with its reason, the text kept, nothing filed.
+    let four = vec![
+        ("a.pdf", pdf.clone()),
+        ("b.jpg", jpeg.clone()),
+        ("c.png", png.clone()),
+        ("d.png", png_bytes(17)),
+    ];
+    let (status, page) = post(fields(&csrf), four).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("al massimo 3 documenti"), "{page}");
+    assert!(
+        page.contains("Allego la quietanza"),
+        "the text is kept: {page}"
+    );
+    let exe = [
+        &b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff"[..],
+        &[0; 200],
+    ]
+    .concat();
+    let (status, page) = post(fields(&csrf), vec![("quietanza.pdf", exe)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("«quietanza.pdf» non è un PDF, un JPEG o un PNG"),
+        "{page}"
+    );
+    let mut big = pdf.clone();
+    big.resize(3 * 1024 * 1024 + 1, b' ');
+    let (status, page) = post(fields(&csrf), vec![("grande.pdf", big)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("«grande.pdf» supera i 3 MB"), "{page}");
+    let (status, _) = post(fields("falso"), vec![("a.pdf", pdf.clone())]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a form from elsewhere");
+    let stranger = hub
+        .phone()
+        .post(format!("{base}/h/desk/richiesta"))
+        .multipart(desk_form(&[("csrf", &csrf)], &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED, "another phone");
+    assert_eq!(filed().await, 0);
+
+    // Sent: three files by content; the kiosk sees the protocol, the task is done.
+    let three = vec![
+        ("quietanza F24.pdf", pdf.clone()),
+        ("ricevuta.jpg", jpeg.clone()),
+        ("C:\\scansioni\\estratto.png", png.clone()),
+    ];
+    let (status, page) = post(fields(&csrf), three).await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    let protocol = between(&page, "protocollo <strong>", "</strong>").to_owned();
+    assert!(protocol.starts_with("INPS.7001."), "{protocol}");
+    assert_eq!(kiosk_sees().await, (None, Some(protocol.clone())));
+    let list: Vec<ContactRequest> = kiosk
+        .signed(
+            &base,
+            "GET",
+            &format!("/v1/handoff/{}/requests/{mine}", started.id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0].protocol, protocol);
+    let got: Vec<(&str, &str, u32)> = list[0]
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.mime.as_str(), a.size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("quietanza F24.pdf", "application/pdf", pdf.len() as u32),
+            ("ricevuta.jpg", "image/jpeg", jpeg.len() as u32),
+            ("estratto.png", "image/png", png.len() as u32),
+        ]
+    );
+    // The form is gone from the phone; sending it again is refused.
+    let (status, page) = desk().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&protocol) && !page.contains("<form"),
+        "{page}"
+    );
+    let (status, _) = post(fields(&csrf), vec![]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Stored once by content: a second request with the same PDF adds no blob.
+    assert_eq!(count(&hub.pool, "SELECT count(*) FROM blob").await, 3);
+    assert_eq!(
+        kiosk
+            .signed_json(&base, &task_path, &ask(&mine))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let (status, _) = post(fields(&csrf), vec![("ancora.pdf", pdf.clone())]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(count(&hub.pool, "SELECT count(*) FROM blob").await, 3);
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM contact_attachment").await,
+        4
+    );
+
+    // The sede's back office downloads them as they were sent; counter staff cannot.
+    let mut c = hub.pool.get().await.unwrap();
+    for (user, role) in [
+        ("ufficio", sportello::hub::accounts::Role::Backoffice),
+        ("banco", sportello::hub::accounts::Role::Counter),
+    ] {
+        sportello::hub::accounts::create_user(
+            &mut c,
+            "cli",
+            user,
+            "una password lunga",
+            role,
+            Some(7001),
+        )
+        .await
+        .unwrap();
+    }
+    let office = ConsoleSession::login(&hub, 0, "ufficio", "una password lunga").await;
+    let (status, page) = office.get("/console/sedi/7001/richieste").await;
+    assert_eq!(status, StatusCode::OK);
+    let link = format!(
+        "/console/sedi/7001/allegati/{}",
+        wire::hex(&<sha2::Sha256 as sha2::Digest>::digest(&png))
+    );
+    assert!(
+        page.contains(&link) && page.contains("estratto.png"),
+        "{page}"
+    );
+    let r = office
+        .client
+        .get(format!("{base}{link}"))
+        .header("cookie", &office.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), png.as_slice());
+    let counter = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
+    assert_eq!(counter.get(&link).await.0, StatusCode::FORBIDDEN);
+
+    // After the kiosk ends the session the phone's desk is closed.
+    assert_eq!(
+        kiosk
+            .signed(&base, "POST", &format!("/v1/handoff/{}/end", started.id))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(desk().await.0, StatusCode::UNAUTHORIZED);
 }

@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Json, Response};
 use deadpool_postgres::GenericClient;
 
 use super::{HubError, HubState, devices};
-use crate::sync::wire::{ContactMessage, ContactRequest, NewContactRequest};
+use sha2::Digest;
+
+use crate::sync::wire::{AttachmentInfo, ContactMessage, ContactRequest, NewContactRequest};
 
 /// The topics of the source document, by code and in words.
 pub const TOPICS: [(&str, &str); 5] = [
@@ -44,7 +46,102 @@ pub fn check(r: &NewContactRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// `POST /v1/handoff/{id}/requests`: a new request, answered with its protocol.
+/// A file sent with a request, its type found from its content.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// The name it had on the phone.
+    pub name: String,
+    /// One of [`crate::hub::desk::ACCEPTED`].
+    pub mime: &'static str,
+    /// The content.
+    pub bytes: Vec<u8>,
+}
+
+/// Where the visitor wants to hear of replies and changes of state (both optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contacts {
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Mobile number for SMS.
+    pub mobile: Option<String>,
+}
+
+/// Files a checked request of `cf` with its first message and its attachments (stored once
+/// by content hash) and gives its protocol; `None` when `cf` is not delegated for the
+/// matricola. Run it inside the caller's transaction.
+pub async fn submit(
+    tx: &impl GenericClient,
+    cf: &str,
+    req: &NewContactRequest,
+    contacts: &Contacts,
+    uploads: &[Upload],
+) -> Result<Option<String>, HubError> {
+    let Some(sede) = tx
+        .query_opt(
+            "SELECT branch_id FROM delegation WHERE person_cf = $1 AND matricola = $2",
+            &[&cf, &req.matricola],
+        )
+        .await?
+        .map(|r| r.get::<_, i32>(0))
+    else {
+        return Ok(None);
+    };
+    let row = tx
+        .query_one(
+            "INSERT INTO contact_request
+                 (branch_id, protocol, matricola, person_cf, topic, subject, email, mobile)
+             VALUES ($1, 'pending-' || gen_random_uuid(), $2, $3, $4, $5, $6, $7)
+             RETURNING id, created_at",
+            &[
+                &sede,
+                &req.matricola,
+                &cf,
+                &req.topic,
+                &req.subject.trim(),
+                &contacts.email,
+                &contacts.mobile,
+            ],
+        )
+        .await?;
+    let rid: i64 = row.get(0);
+    let at: chrono::DateTime<chrono::Utc> = row.get(1);
+    // INPS-style protocol: sede, date, progressive of the request.
+    let protocol = format!(
+        "INPS.{sede:04}.{}.{rid:07}",
+        at.with_timezone(&crate::domain::TIME_ZONE)
+            .format("%d/%m/%Y")
+    );
+    tx.execute(
+        "UPDATE contact_request SET protocol = $3 WHERE branch_id = $1 AND id = $2",
+        &[&sede, &rid, &protocol],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO contact_message (branch_id, request_id, direction, author, body)
+         VALUES ($1, $2, 'in', $3, $4)",
+        &[&sede, &rid, &cf, &req.body.trim()],
+    )
+    .await?;
+    for (i, u) in uploads.iter().enumerate() {
+        let hash = sha2::Sha256::digest(&u.bytes).to_vec();
+        tx.execute(
+            "INSERT INTO blob (sha256, mime, size, content) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (sha256) DO NOTHING",
+            &[&hash, &u.mime, &(u.bytes.len() as i32), &u.bytes],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO contact_attachment (branch_id, request_id, position, name, sha256)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&sede, &rid, &(i as i16 + 1), &u.name, &hash],
+        )
+        .await?;
+    }
+    Ok(Some(protocol))
+}
+
+/// `POST /v1/handoff/{id}/requests`: a new request typed at the kiosk (no attachments),
+/// answered with its protocol.
 pub async fn create(
     State(state): State<HubState>,
     headers: HeaderMap,
@@ -62,45 +159,9 @@ pub async fn create(
             return Ok(None);
         };
         let tx = c.transaction().await?;
-        let Some(sede) = tx
-            .query_opt(
-                "SELECT branch_id FROM delegation WHERE person_cf = $1 AND matricola = $2",
-                &[&cf, &req.matricola],
-            )
-            .await?
-            .map(|r| r.get::<_, i32>(0))
-        else {
-            return Ok(None);
-        };
-        let row = tx
-            .query_one(
-                "INSERT INTO contact_request (branch_id, protocol, matricola, person_cf, topic, subject)
-                 VALUES ($1, 'pending-' || gen_random_uuid(), $2, $3, $4, $5)
-                 RETURNING id, created_at",
-                &[&sede, &req.matricola, &cf, &req.topic, &req.subject.trim()],
-            )
-            .await?;
-        let rid: i64 = row.get(0);
-        let at: chrono::DateTime<chrono::Utc> = row.get(1);
-        // INPS-style protocol: sede, date, progressive of the request.
-        let protocol = format!(
-            "INPS.{sede:04}.{}.{rid:07}",
-            at.with_timezone(&crate::domain::TIME_ZONE)
-                .format("%d/%m/%Y")
-        );
-        tx.execute(
-            "UPDATE contact_request SET protocol = $3 WHERE branch_id = $1 AND id = $2",
-            &[&sede, &rid, &protocol],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO contact_message (branch_id, request_id, direction, author, body)
-             VALUES ($1, $2, 'in', $3, $4)",
-            &[&sede, &rid, &cf, &req.body.trim()],
-        )
-        .await?;
+        let protocol = submit(&tx, &cf, &req, &Contacts::default(), &[]).await?;
         tx.commit().await?;
-        Ok::<_, HubError>(Some(protocol))
+        Ok::<_, HubError>(protocol)
     }
     .await;
     match answer {
@@ -123,7 +184,11 @@ pub async fn history(
         .query(
             "SELECT r.protocol, r.topic, r.subject, r.state, r.created_at,
                     coalesce(json_agg(json_build_object('at', m.at, 'direction', m.direction,
-                        'body', m.body) ORDER BY m.at) FILTER (WHERE m.at IS NOT NULL), '[]')
+                        'body', m.body) ORDER BY m.at) FILTER (WHERE m.at IS NOT NULL), '[]'),
+                    (SELECT coalesce(json_agg(json_build_object('name', a.name, 'mime', b.mime,
+                                'size', b.size) ORDER BY a.position), '[]')
+                     FROM contact_attachment a JOIN blob b USING (sha256)
+                     WHERE a.branch_id = r.branch_id AND a.request_id = r.id)
              FROM contact_request r
              LEFT JOIN contact_message m ON m.branch_id = r.branch_id AND m.request_id = r.id
              WHERE r.matricola = $1
@@ -135,6 +200,8 @@ pub async fn history(
         .map(|r| {
             let messages: Vec<ContactMessage> = serde_json::from_value(r.get(5))
                 .map_err(|e| HubError::Config(format!("stored messages: {e}")))?;
+            let attachments: Vec<AttachmentInfo> = serde_json::from_value(r.get(6))
+                .map_err(|e| HubError::Config(format!("stored attachments: {e}")))?;
             Ok(ContactRequest {
                 protocol: r.get(0),
                 topic: r.get(1),
@@ -142,6 +209,7 @@ pub async fn history(
                 state: r.get(3),
                 created_at: r.get(4),
                 messages,
+                attachments,
             })
         })
         .collect()

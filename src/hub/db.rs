@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "contatti",
         include_str!("../../migrations/hub/0008_contatti.sql"),
     ),
+    (
+        9,
+        "desk",
+        include_str!("../../migrations/hub/0009_desk.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -178,7 +178,8 @@ async fn status(
         let Some(row) = c
             .query_opt(
                 "SELECT expires_at < now(), opened_at IS NOT NULL, person_cf, person_name,
-                        session_expires_at, session_expires_at < now(), ended_at IS NOT NULL
+                        session_expires_at, session_expires_at < now(), ended_at IS NOT NULL,
+                        task, task_result
                  FROM handoff WHERE branch_id = $1 AND id = $2 AND device_id = $3",
                 &[&device.branch, &id, &device.device_id],
             )
@@ -212,6 +213,10 @@ async fn status(
                     name: row.get::<_, Option<String>>(3).unwrap_or_default(),
                     companies,
                     until: row.get(4),
+                    task: row
+                        .get::<_, Option<serde_json::Value>>(7)
+                        .and_then(|t| serde_json::from_value(t).ok()),
+                    sent: row.get(8),
                 }
             }
         } else if row.get::<_, bool>(0) {
@@ -403,6 +408,9 @@ async fn open(State(state): State<HubState>, Path(secret): Path<String>) -> Resp
             Nonce::new_random,
         )
         .add_scope(Scope::new("profile".into()))
+        // For the notifications of Area Contatti, offered to the visitor, never required.
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("phone".into()))
         .set_pkce_challenge(challenge)
         .url();
     let (csrf, verifier, nonce) = (
@@ -525,35 +533,44 @@ async fn callback(State(state): State<HubState>, Query(q): Query<CallbackQuery>)
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_owned())
             .unwrap_or_default();
-        Ok::<_, String>((cf, name))
+        let email = claims.email().map(|e| e.as_str().to_owned());
+        let mobile = claims.phone_number().map(|p| p.as_str().to_owned());
+        Ok::<_, String>((cf, name, email, mobile))
     }
     .await;
-    let (cf, name) = match verified {
+    let (cf, name, email, mobile) = match verified {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "identification refused");
             return refused("L'identità non è stata confermata.");
         }
     };
+    // The phone keeps a session of its own for the forms the kiosk sends it.
+    let phone_secret = crate::lan::auth::random_hex(32);
     let bound = async {
         let c = state.pool.get().await?;
         Ok::<_, HubError>(
             c.execute(
                 "UPDATE handoff SET person_cf = $2, person_name = $3, bound_at = now(),
-                     session_expires_at = now() + make_interval(secs => $4)
+                     session_expires_at = now() + make_interval(secs => $4),
+                     phone_hash = $5, email = $6, mobile = $7
                  WHERE oidc_state = $1 AND person_cf IS NULL AND ended_at IS NULL",
-                &[&oidc_state, &cf, &name, &(BINDING_SECONDS as f64)],
+                &[
+                    &oidc_state,
+                    &cf,
+                    &name,
+                    &(BINDING_SECONDS as f64),
+                    &crate::lan::auth::token_hash(&phone_secret),
+                    &email,
+                    &mobile,
+                ],
             )
             .await?,
         )
     }
     .await;
     match bound {
-        Ok(1) => phone_page(
-            StatusCode::OK,
-            "Identificazione riuscita",
-            &format!("Buongiorno {name}. Torni al chiosco: le sue aziende sono sullo schermo."),
-        ),
+        Ok(1) => super::desk::welcome(identity, &phone_secret, &name),
         Ok(_) => refused("Questo accesso è già stato usato."),
         Err(e) => e.into_response(),
     }

@@ -21,9 +21,9 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    Audience, AuthUrl, EmptyAdditionalClaims, EmptyAdditionalProviderMetadata, EndUserName,
-    IssuerUrl, JsonWebKeyId, JsonWebKeySetUrl, Nonce, PrivateSigningKey, ResponseTypes,
-    StandardClaims, SubjectIdentifier, TokenUrl,
+    Audience, AuthUrl, EmptyAdditionalClaims, EmptyAdditionalProviderMetadata, EndUserEmail,
+    EndUserName, EndUserPhoneNumber, IssuerUrl, JsonWebKeyId, JsonWebKeySetUrl, Nonce,
+    PrivateSigningKey, ResponseTypes, StandardClaims, SubjectIdentifier, TokenUrl,
 };
 use serde::Deserialize;
 use sha2::Digest;
@@ -331,7 +331,9 @@ async fn token(
                 "UPDATE idp_code SET used_at = now()
                  WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
                  RETURNING redirect_uri, nonce, code_challenge, cf,
-                           (SELECT name FROM idp_identity i WHERE i.cf = idp_code.cf)",
+                           (SELECT name FROM idp_identity i WHERE i.cf = idp_code.cf),
+                           (SELECT email FROM idp_identity i WHERE i.cf = idp_code.cf),
+                           (SELECT phone FROM idp_identity i WHERE i.cf = idp_code.cf)",
                 &[&crate::lan::auth::token_hash(&form.code)],
             )
             .await?;
@@ -343,6 +345,8 @@ async fn token(
         let challenge: String = row.get(2);
         let cf: String = row.get(3);
         let name: Option<String> = row.get(4);
+        let email: Option<String> = row.get(5);
+        let phone: Option<String> = row.get(6);
         if redirect_uri != form.redirect_uri {
             return Ok(Err("redirect_uri differs from the authorisation request's"));
         }
@@ -357,7 +361,9 @@ async fn token(
             now + chrono::Duration::minutes(5),
             now,
             StandardClaims::new(SubjectIdentifier::new(format!("TINIT-{cf}")))
-                .set_name(name.map(|n| EndUserName::new(n).into())),
+                .set_name(name.map(|n| EndUserName::new(n).into()))
+                .set_email(email.map(EndUserEmail::new))
+                .set_phone_number(phone.map(EndUserPhoneNumber::new)),
             EmptyAdditionalClaims {},
         );
         if let Some(n) = nonce {
@@ -386,12 +392,41 @@ pub async fn seed_identities(
     demo: &crate::demo::DemoBranch,
 ) -> Result<(), HubError> {
     for p in &demo.people {
+        let (email, phone) = demo_contacts(p);
         db.execute(
-            "INSERT INTO idp_identity (cf, name) VALUES ($1, $2)
-             ON CONFLICT (cf) DO UPDATE SET name = excluded.name",
-            &[&p.cf.as_str(), &format!("{} {}", p.given_name, p.surname)],
+            "INSERT INTO idp_identity (cf, name, email, phone) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (cf) DO UPDATE
+               SET name = excluded.name, email = excluded.email, phone = excluded.phone",
+            &[
+                &p.cf.as_str(),
+                &format!("{} {}", p.given_name, p.surname),
+                &email,
+                &phone,
+            ],
         )
         .await?;
     }
     Ok(())
+}
+
+/// A demo person's e-mail (on the reserved `example.it`-style test domain) and mobile number
+/// (an unassigned 3xx range), the same every time for the same person.
+pub fn demo_contacts(p: &crate::demo::DemoPerson) -> (String, String) {
+    let ascii = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphabetic())
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let digits: u64 = sha2::Sha256::digest(p.cf.as_str().as_bytes())[..8]
+        .iter()
+        .fold(0, |n, b| n * 256 + u64::from(*b));
+    (
+        format!(
+            "{}.{}@esempio.test",
+            ascii(&p.given_name),
+            ascii(&p.surname)
+        ),
+        format!("+39 399 {:07}", digits % 10_000_000),
+    )
 }

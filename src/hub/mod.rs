@@ -9,6 +9,7 @@ pub mod cli;
 pub mod console;
 pub mod contatti;
 pub mod db;
+pub mod desk;
 pub mod devices;
 pub mod feed;
 pub mod follow;
@@ -140,6 +141,7 @@ pub fn router(state: HubState) -> Router {
         .route("/coda/{sede}/{day}/{ticket}", get(follow::page))
         .merge(console::router())
         .merge(handoff::router())
+        .merge(desk::router())
         .merge(idp::router())
         .with_state(state)
 }

@@ -289,6 +289,12 @@ pub enum HandoffState {
         companies: Vec<CompanyChoice>,
         /// Until when the binding holds without a new identification.
         until: chrono::DateTime<chrono::Utc>,
+        /// The form the kiosk asked the phone to show, until it is sent.
+        #[serde(default)]
+        task: Option<DeskTask>,
+        /// The protocol of what the phone sent last in this session.
+        #[serde(default)]
+        sent: Option<String>,
     },
     /// The QR code or the binding expired.
     Expired,
@@ -307,6 +313,27 @@ pub struct CompanyChoice {
     pub denominazione: String,
     /// The person's role towards it (INPS `tipo_delegato` code).
     pub role: String,
+}
+
+/// What the kiosk asks the visitor's phone to fill in: the phone carries the typing, the
+/// attachments, the amounts and the bank details, never the lobby's screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeskTask {
+    /// A request to the sede (Area Contatti), with up to three attachments.
+    Richiesta {
+        /// The matricola it concerns.
+        matricola: String,
+    },
+}
+
+impl DeskTask {
+    /// The matricola the task concerns.
+    pub fn matricola(&self) -> &str {
+        match self {
+            DeskTask::Richiesta { matricola } => matricola,
+        }
+    }
 }
 
 /// A request a visitor sends to the sede from the kiosk (Area Contatti).
@@ -337,6 +364,20 @@ pub struct ContactRequest {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Messages, oldest first.
     pub messages: Vec<ContactMessage>,
+    /// The files sent with it (names and sizes; the content stays at the hub).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+/// A file sent with a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInfo {
+    /// The name it had on the phone.
+    pub name: String,
+    /// `application/pdf`, `image/jpeg` or `image/png`, from the content.
+    pub mime: String,
+    /// Bytes.
+    pub size: u32,
 }
 
 /// One message of a request.

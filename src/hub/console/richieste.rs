@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -18,6 +18,13 @@ pub(super) fn router() -> Router<HubState> {
     Router::new()
         .route("/console/sedi/{code}/richieste", get(page))
         .route("/console/sedi/{code}/richieste/azione", post(act))
+        .route("/console/sedi/{code}/allegati/{hash}", get(attachment))
+}
+
+struct AttachmentRow {
+    name: String,
+    hash: String,
+    size: String,
 }
 
 struct MessageRow {
@@ -36,6 +43,7 @@ struct RequestRow {
     open: bool,
     created: String,
     messages: Vec<MessageRow>,
+    attachments: Vec<AttachmentRow>,
 }
 
 #[derive(Template)]
@@ -77,7 +85,12 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
                         coalesce(json_agg(json_build_object(
                             'at', to_char(m.at AT TIME ZONE 'Europe/Rome', 'DD/MM/YYYY HH24:MI'),
                             'direction', m.direction, 'author', m.author, 'body', m.body)
-                          ORDER BY m.at) FILTER (WHERE m.at IS NOT NULL), '[]')
+                          ORDER BY m.at) FILTER (WHERE m.at IS NOT NULL), '[]'),
+                        (SELECT coalesce(json_agg(json_build_object('name', a.name,
+                                    'hash', encode(a.sha256, 'hex'), 'size', b.size)
+                                  ORDER BY a.position), '[]')
+                         FROM contact_attachment a JOIN blob b USING (sha256)
+                         WHERE a.branch_id = r.branch_id AND a.request_id = r.id)
                  FROM contact_request r
                  LEFT JOIN contact_message m ON m.branch_id = r.branch_id AND m.request_id = r.id
                  WHERE r.branch_id = $1
@@ -100,6 +113,7 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
             let topic: String = r.get(2);
             let st: String = r.get(4);
             let messages: serde_json::Value = r.get(6);
+            let attachments: serde_json::Value = r.get(7);
             RequestRow {
                 protocol: r.get(0),
                 matricola: r.get(1),
@@ -125,6 +139,16 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
                             "richiedente".into()
                         },
                         body: m["body"].as_str().unwrap_or("").to_owned(),
+                    })
+                    .collect(),
+                attachments: attachments
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| AttachmentRow {
+                        name: a["name"].as_str().unwrap_or("").to_owned(),
+                        hash: a["hash"].as_str().unwrap_or("").to_owned(),
+                        size: size_text(a["size"].as_u64().unwrap_or(0)),
                     })
                     .collect(),
             }
@@ -189,5 +213,84 @@ async fn act(
         Ok(()) => Redirect::to(&format!("/console/sedi/{branch:04}/richieste")).into_response(),
         Err(HubError::BadRequest(m)) => render(&state, me, branch, Some(m)).await,
         Err(e) => e.into_response(),
+    }
+}
+
+/// A size as people read it: `820 byte`, `14 kB`, `2,4 MB`.
+fn size_text(bytes: u64) -> String {
+    if bytes < 1000 {
+        format!("{bytes} byte")
+    } else if bytes < 1_000_000 {
+        format!("{} kB", bytes.div_ceil(1000))
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1_000_000.0).replace('.', ",")
+    }
+}
+
+/// A file sent with one of the sede's requests, as a download: its stored type (found from
+/// its content at upload), never shown inline, never sniffed again by the browser.
+async fn attachment(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Path((c, hash)): Path<(String, String)>,
+) -> Response {
+    let (_, branch) = match for_sede(&state, &headers, &c, None, Me::books).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let found = async {
+        let db = state.pool.get().await?;
+        Ok::<_, HubError>(
+            db.query_opt(
+                "SELECT a.name, b.mime, b.content FROM contact_attachment a
+                 JOIN blob b USING (sha256)
+                 WHERE a.branch_id = $1 AND encode(a.sha256, 'hex') = $2 LIMIT 1",
+                &[&i32::from(branch), &hash.to_ascii_lowercase()],
+            )
+            .await?,
+        )
+    }
+    .await;
+    match found {
+        Ok(Some(r)) => {
+            let name: String = r.get(0);
+            let mime: String = r.get(1);
+            let content: Vec<u8> = r.get(2);
+            let ascii: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{ascii}\""),
+                    ),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+                    (header::CACHE_CONTROL, "private, no-store".into()),
+                ],
+                content,
+            )
+                .into_response()
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(super::size_text(820), "820 byte");
+        assert_eq!(super::size_text(14_200), "15 kB");
+        assert_eq!(super::size_text(2_400_000), "2,4 MB");
     }
 }

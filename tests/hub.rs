@@ -2941,7 +2941,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         secrets.push(c.name.clone());
         secrets.extend(c.matricole.iter().map(|m| m.as_str().to_owned()));
     }
-    let phone = hub.client.clone();
+    let phone = hub.phone();
     let base = hub.base(0);
     let handle = tokio::runtime::Handle::current();
     let pool = hub.pool.clone();
@@ -3126,6 +3126,39 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
                 "{name} printed: {printed}"
             );
         }
+
+        // Scrivi alla sede: the form opens on the phone, which sends it with three files;
+        // the kiosk's next step shows the protocol and the request with its attachments.
+        a.invoke_write_to_sede();
+        assert!(
+            a.get_phone_status().contains("Continui sul suo telefono"),
+            "{}",
+            a.get_phone_status()
+        );
+        let (status, page) = handle.block_on(send_from_phone(
+            &phone,
+            &base,
+            "Quietanze di marzo",
+            vec![
+                ("quietanza.pdf", b"%PDF-1.4\n%%EOF\n".to_vec()),
+                ("ricevuta.png", png_bytes(8)),
+                ("estratto.png", png_bytes(9)),
+            ],
+        ));
+        assert_eq!(status, StatusCode::CREATED, "{page}");
+        ui.cassetto_step();
+        assert!(
+            a.get_phone_status().contains("protocollo INPS.7001."),
+            "{}",
+            a.get_phone_status()
+        );
+        let requests = a.get_requests();
+        assert_eq!(requests.row_count(), 2);
+        let newest = requests.row_data(0).unwrap();
+        assert_eq!(newest.subject.as_str(), "Quietanze di marzo");
+        assert_eq!((newest.attachments, newest.state.as_str()), (3, "aperta"));
+        screen("cassetto-sent.png");
+
         a.invoke_close_company();
         assert!(!a.get_summary_shown());
 
@@ -3406,6 +3439,41 @@ fn png_bytes(w: u32) -> Vec<u8> {
         w_.write_image_data(&vec![0x80; w as usize]).unwrap();
     }
     out
+}
+
+/// The phone fills in the request form the kiosk opened on it and sends it with `files`.
+async fn send_from_phone(
+    phone: &reqwest::Client,
+    base: &str,
+    subject: &str,
+    files: Vec<(&str, Vec<u8>)>,
+) -> (StatusCode, String) {
+    let page = phone
+        .get(format!("{base}/h/desk"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| between(&page, &format!("name=\"{name}\" value=\""), "\"").to_owned();
+    let (csrf, matricola) = (value("csrf"), value("matricola"));
+    let r = phone
+        .post(format!("{base}/h/desk/richiesta"))
+        .multipart(desk_form(
+            &[
+                ("csrf", &csrf),
+                ("matricola", &matricola),
+                ("topic", "f24"),
+                ("subject", subject),
+                ("body", "Allego le quietanze dei versamenti."),
+            ],
+            &files,
+        ))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
 }
 
 /// A form the phone posts: the text fields and the files (name, bytes).

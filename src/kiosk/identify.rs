@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::cassetto::CompanySummary;
 use crate::sync::client::{HubClient, SyncError};
-use crate::sync::wire::{ContactRequest, HandoffStarted, HandoffState};
+use crate::sync::wire::{ContactRequest, DeskTask, HandoffStarted, HandoffState};
 
 /// The hub's side of identification. Calls block: the UI makes them off its thread.
 pub trait Identification: Send + Sync {
@@ -24,6 +24,11 @@ pub trait Identification: Send + Sync {
     fn requests(&self, id: &str, matricola: &str) -> Result<Vec<ContactRequest>, SyncError> {
         let _ = (id, matricola);
         Ok(Vec::new())
+    }
+    /// Asks the visitor's phone to show a form (`false`: not theirs, or the session is over).
+    fn ask_phone(&self, id: &str, task: &DeskTask) -> Result<bool, SyncError> {
+        let _ = (id, task);
+        Ok(false)
     }
 }
 
@@ -69,6 +74,9 @@ impl Identification for HubIdentification {
             .runtime
             .block_on(self.client.requests(id, matricola))?
             .unwrap_or_default())
+    }
+    fn ask_phone(&self, id: &str, task: &DeskTask) -> Result<bool, SyncError> {
+        self.runtime.block_on(self.client.desk_task(id, task))
     }
 }
 

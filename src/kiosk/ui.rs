@@ -422,6 +422,12 @@ impl KioskUi {
                 .global::<CassettoAdapter>()
                 .on_close_company(move || cassetto.close_company());
         }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_write_to_sede(move || cassetto.write_to_sede());
+        }
         let cassetto_tick = Timer::default();
         if matches!(dispatch, Dispatch::Worker) {
             let cassetto = cassetto.clone();
@@ -637,6 +643,8 @@ struct CassettoState {
     handoff: Option<(String, chrono::DateTime<chrono::Utc>)>,
     /// The summary on screen, for Stampa fascicolo; dropped with the screen.
     summary: Option<crate::cassetto::CompanySummary>,
+    /// The protocol of what the phone sent last, once seen.
+    sent: Option<String>,
     asking: bool,
     generation: u64,
 }
@@ -691,9 +699,29 @@ fn request_state(state: &str, lang: Lang) -> SharedString {
     .into()
 }
 
+/// A company's requests as the screen lists them.
+fn request_rows(requests: &[crate::sync::wire::ContactRequest], lang: Lang) -> ModelRc<RequestRow> {
+    let rows: Vec<RequestRow> = requests
+        .iter()
+        .map(|r| {
+            let last = r.messages.last();
+            RequestRow {
+                protocol: r.protocol.clone().into(),
+                subject: r.subject.clone().into(),
+                state: request_state(&r.state, lang),
+                last: last.map(|m| m.body.clone()).unwrap_or_default().into(),
+                from_sede: last.is_some_and(|m| m.direction == "out"),
+                attachments: r.attachments.len() as i32,
+            }
+        })
+        .collect();
+    ModelRc::new(VecModel::from(rows))
+}
+
 /// Clears what the screen showed of the visitor: name, companies, code.
 fn clear_cassetto(w: &MainWindow) {
     let a = w.global::<CassettoAdapter>();
+    a.set_phone_status(SharedString::default());
     a.set_requests(ModelRc::default());
     a.set_summary_shown(false);
     a.set_summary(SummaryView::default());
@@ -708,6 +736,7 @@ fn clear_cassetto(w: &MainWindow) {
 /// *Il mio Cassetto*: a new hand-off when the screen opens (or the visitor asks for a new
 /// code), its state every half second while the screen shows, and its end when the visitor
 /// leaves, by *Esci*, another screen or the privacy timeout.
+#[derive(Clone)]
 struct Cassetto {
     state: Arc<Mutex<CassettoState>>,
     kiosk: Arc<Mutex<Kiosk>>,
@@ -734,6 +763,7 @@ impl Cassetto {
             st.generation += 1;
             st.asking = false;
             st.summary = None;
+            st.sent = None;
             st.handoff.take()
         };
         if let Some((id, _)) = ended {
@@ -830,20 +860,7 @@ impl Cassetto {
                 match r {
                     Ok(Some((summary, requests))) => {
                         let lang = language_of(&w);
-                        let rows: Vec<RequestRow> = requests
-                            .iter()
-                            .map(|r| {
-                                let last = r.messages.last();
-                                RequestRow {
-                                    protocol: r.protocol.clone().into(),
-                                    subject: r.subject.clone().into(),
-                                    state: request_state(&r.state, lang),
-                                    last: last.map(|m| m.body.clone()).unwrap_or_default().into(),
-                                    from_sede: last.is_some_and(|m| m.direction == "out"),
-                                }
-                            })
-                            .collect();
-                        a.set_requests(ModelRc::new(VecModel::from(rows)));
+                        a.set_requests(request_rows(&requests, lang));
                         a.set_summary(summary_view(&summary, lang));
                         a.set_summary_shown(true);
                         a.set_print_status(SharedString::default());
@@ -875,7 +892,95 @@ impl Cassetto {
             a.set_summary_shown(false);
             a.set_summary(SummaryView::default());
             a.set_print_status(SharedString::default());
+            a.set_phone_status(SharedString::default());
         }
+    }
+
+    /// *Scrivi alla sede*: the request form opens on the visitor's phone, where the text
+    /// and the attachments are typed and chosen away from the lobby's eyes.
+    fn write_to_sede(&self) {
+        let (id, matricola, generation) = {
+            let st = Self::lock(&self.state);
+            let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
+                return;
+            };
+            (id, summary.anagrafica.matricola.clone(), st.generation)
+        };
+        let ident = self.identification();
+        let state = self.state.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || ident.ask_phone(&id, &crate::sync::wire::DeskTask::Richiesta { matricola }),
+            move |w, r| {
+                let mut st = Self::lock(&state);
+                if st.generation != generation {
+                    return;
+                }
+                let lang = language_of(&w);
+                let a = w.global::<CassettoAdapter>();
+                match r {
+                    Ok(true) => a.set_phone_status(
+                        crate::msg!(
+                            "Continui sul suo telefono: il modulo è aperto lì. Scriva la richiesta e scelga fino a 3 allegati (PDF, JPEG o PNG, al massimo 3 MB)."
+                        )
+                        .text(lang)
+                        .into(),
+                    ),
+                    Ok(false) => {
+                        st.handoff = None;
+                        st.summary = None;
+                        clear_cassetto(&w);
+                        a.set_phase(CassettoPhase::Expired);
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "phone form not opened");
+                        a.set_phone_status(
+                            crate::msg!(
+                                "Scrivere alla sede richiede la rete, che ora non risponde: nulla è stato inviato. Riprovi tra poco."
+                            )
+                            .text(lang)
+                            .into(),
+                        );
+                    }
+                }
+            },
+        );
+    }
+
+    /// The phone sent something: say so with its protocol and read the list again.
+    fn sent_from_phone(&self, w: &MainWindow, protocol: String) {
+        let lang = language_of(w);
+        w.global::<CassettoAdapter>().set_phone_status(
+            crate::msg!("Richiesta inviata alla sede: protocollo {}.", protocol)
+                .text(lang)
+                .into(),
+        );
+        let (id, matricola, generation) = {
+            let st = Self::lock(&self.state);
+            let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
+                return;
+            };
+            (id, summary.anagrafica.matricola.clone(), st.generation)
+        };
+        let ident = self.identification();
+        let state = self.state.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || ident.requests(&id, &matricola),
+            move |w, r| {
+                if Self::lock(&state).generation != generation {
+                    return;
+                }
+                match r {
+                    Ok(list) => w
+                        .global::<CassettoAdapter>()
+                        .set_requests(request_rows(&list, language_of(&w))),
+                    Err(e) => tracing::info!(error = %e, "requests not read"),
+                }
+            },
+        );
     }
 
     /// *Stampa fascicolo*: the summary on screen, on the kiosk's printer.
@@ -938,12 +1043,14 @@ impl Cassetto {
         };
         let ident = self.identification();
         let state = self.state.clone();
+        let this = self.clone();
         off_ui(
             self.dispatch,
             &self.weak,
             move || ident.status(&id),
             move |w, r| {
                 let mut st = Self::lock(&state);
+                let mut phone_sent = None;
                 if st.generation != generation {
                     return;
                 }
@@ -956,8 +1063,15 @@ impl Cassetto {
                         CassettoPhase::Qr
                     }),
                     Ok(HandoffState::Bound {
-                        name, companies, ..
+                        name,
+                        companies,
+                        sent,
+                        ..
                     }) => {
+                        if sent.is_some() && sent != st.sent {
+                            st.sent.clone_from(&sent);
+                            phone_sent = sent;
+                        }
                         if a.get_phase() != CassettoPhase::Bound {
                             let rows: Vec<CompanyRow> = companies
                                 .iter()
@@ -981,6 +1095,10 @@ impl Cassetto {
                     }
                     // A question lost to the network: the next step asks again.
                     Err(e) => tracing::debug!(error = %e, "hand-off state not read"),
+                }
+                drop(st);
+                if let Some(protocol) = phone_sent {
+                    this.sent_from_phone(&w, protocol);
                 }
             },
         );

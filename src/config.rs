@@ -102,6 +102,17 @@ pub struct HubConfig {
     pub oidc_client_secret: String,
     /// PEM certificates trusted for the provider's HTTPS.
     pub oidc_ca: Option<PathBuf>,
+    /// SMTP server for visitors' e-mail notifications (`smtp://`, `smtp://…?tls=required`,
+    /// `smtps://user:password@host`); unset: no e-mail.
+    pub smtp_url: Option<String>,
+    /// The sender of those e-mails.
+    pub mail_from: String,
+    /// The SMS provider's HTTP endpoint (JSON `to`, `from`, `text`); unset: no SMS.
+    pub sms_url: Option<String>,
+    /// Bearer token for the SMS provider.
+    pub sms_token: Option<String>,
+    /// The SMS sender name.
+    pub sms_from: String,
 }
 
 impl Default for HubConfig {
@@ -119,6 +130,11 @@ impl Default for HubConfig {
             oidc_client_id: "sportello-hub".into(),
             oidc_client_secret: "sportello-demo-secret".into(),
             oidc_ca: None,
+            smtp_url: None,
+            mail_from: "INPS Sportello <noreply@sportello.invalid>".into(),
+            sms_url: None,
+            sms_token: None,
+            sms_from: "INPS".into(),
         }
     }
 }

@@ -5,6 +5,8 @@
 
 #[path = "support/pg.rs"]
 mod pg;
+#[path = "support/smtp.rs"]
+mod smtp;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -1364,10 +1366,20 @@ async fn background_jobs_run_once_across_instances() {
     )
     .await
     .unwrap();
-    jobs::work(&hub.pool, &job).await.unwrap();
+    c.batch_execute(
+        "INSERT INTO job (kind, state, done_at) VALUES
+             ('notify_email', 'done', now() - interval '2 months'),
+             ('notify_email', 'done', now());",
+    )
+    .await
+    .unwrap();
+    jobs::work(&hub.pool, &Default::default(), &job)
+        .await
+        .unwrap();
     jobs::done(&c, job.id).await.unwrap();
     for (sql, left) in [
         ("SELECT count(*) FROM audit_log WHERE actor = 'old'", 1),
+        ("SELECT count(*) FROM job WHERE kind = 'notify_email'", 1),
         ("SELECT count(*) FROM audit_log WHERE action = 'kept'", 1),
         ("SELECT count(*) FROM hub_session WHERE username = 'old'", 1),
         (
@@ -3786,6 +3798,102 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     let counter = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
     assert_eq!(counter.get(&link).await.0, StatusCode::FORBIDDEN);
 
+    // The sede replies to the first request and closes it. The visitor hears of each event
+    // (received, reply, closed) by e-mail and SMS from the job table, through a real SMTP
+    // server and an SMS provider on loopback, both failing once: retried, sent once each.
+    let (status, _, _) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[
+                ("protocol", protocol.as_str()),
+                ("action", "rispondi"),
+                ("body", "Il versamento risulta: nessuna differenza."),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[("protocol", protocol.as_str()), ("action", "chiudi")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mail = smtp::SmtpSink::start().await;
+    let sms = SmsSink::start().await;
+    *mail.fail_next.lock().unwrap() = true;
+    *sms.fail_next.lock().unwrap() = true;
+    let notifier = sportello::hub::notify::Notifier::from_config(&sportello::config::HubConfig {
+        smtp_url: Some(mail.url()),
+        sms_url: Some(sms.url()),
+        sms_token: Some("token-di-prova".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let (sent_ok, failed) = run_jobs(&hub.pool, &notifier).await;
+    assert_eq!((sent_ok, failed), (6, 2), "one e-mail and one SMS failed");
+    hub.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("UPDATE job SET run_at = now() WHERE state = 'pending'", &[])
+        .await
+        .unwrap();
+    assert_eq!(run_jobs(&hub.pool, &notifier).await, (2, 0), "retried");
+    assert_eq!(
+        run_jobs(&hub.pool, &notifier).await,
+        (0, 0),
+        "nothing twice"
+    );
+    let mails = mail.messages();
+    assert_eq!(mails.len(), 4, "received ×2, reply, closed");
+    let texts: Vec<(String, String)> = mails
+        .iter()
+        .map(|m| {
+            assert_eq!(m.to, [format!("<{email}>")]);
+            assert_eq!(m.from, "<noreply@sportello.invalid>");
+            (header_text(&m.data, "Subject"), body_text(&m.data))
+        })
+        .collect();
+    let about = |event: &str| {
+        texts
+            .iter()
+            .filter(|(subject, body)| {
+                subject.contains(&protocol) && subject.contains(event) && body.contains(&protocol)
+            })
+            .count()
+    };
+    assert_eq!(about("è stata ricevuta"), 1, "{texts:#?}");
+    assert_eq!(about("ha una risposta della sede"), 1, "{texts:#?}");
+    assert_eq!(about("è stata chiusa"), 1, "{texts:#?}");
+    for (_, body) in &texts {
+        assert!(
+            !body.contains("nessuna differenza") && !body.contains("quietanza dell'F24"),
+            "what was written stays at the hub: {body}"
+        );
+    }
+    let texts = sms.received();
+    assert_eq!(texts.len(), 4);
+    let digits: String = mobile
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect();
+    for (auth, body) in &texts {
+        assert_eq!(auth, "Bearer token-di-prova");
+        assert_eq!(body["to"], digits.as_str());
+        assert_eq!(body["from"], "INPS");
+        let text = body["text"].as_str().unwrap();
+        assert!(text.chars().count() <= 160, "one SMS: {text}");
+        assert!(!text.contains("nessuna differenza"), "{text}");
+    }
+    assert!(
+        texts.iter().any(|(_, b)| b["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{protocol} ha una risposta della sede"))),
+        "{texts:?}"
+    );
+
     // After the kiosk ends the session the phone's desk is closed.
     assert_eq!(
         kiosk
@@ -3795,4 +3903,132 @@ async fn the_phone_sends_a_request_with_three_attachments() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(desk().await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// Runs the due jobs as a hub instance would: how many ended well and how many failed.
+async fn run_jobs(
+    pool: &deadpool_postgres::Pool,
+    notifier: &sportello::hub::notify::Notifier,
+) -> (usize, usize) {
+    use sportello::hub::jobs;
+    let (mut ok, mut failed) = (0, 0);
+    let c = pool.get().await.unwrap();
+    while let Some(job) = jobs::claim(&c, "test").await.unwrap() {
+        match jobs::work(pool, notifier, &job).await {
+            Ok(()) => {
+                jobs::done(&c, job.id).await.unwrap();
+                ok += 1;
+            }
+            Err(e) => {
+                jobs::failed(&c, &job, &e).await.unwrap();
+                failed += 1;
+            }
+        }
+    }
+    (ok, failed)
+}
+
+/// An SMS provider on loopback: keeps each message's `Authorization` and JSON body; with
+/// `fail_next`, answers the next one 503.
+#[derive(Clone, Default)]
+struct SmsSink {
+    port: u16,
+    received: Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+    fail_next: Arc<std::sync::Mutex<bool>>,
+}
+
+impl SmsSink {
+    async fn start() -> SmsSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sink = SmsSink {
+            port: listener.local_addr().unwrap().port(),
+            ..SmsSink::default()
+        };
+        let shared = sink.clone();
+        let app = axum::Router::new().route(
+            "/v1/messages",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::Json<serde_json::Value>| {
+                    let shared = shared.clone();
+                    async move {
+                        if std::mem::take(&mut *shared.fail_next.lock().unwrap()) {
+                            return StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        let auth = headers
+                            .get("authorization")
+                            .map(|v| v.to_str().unwrap().to_owned())
+                            .unwrap_or_default();
+                        shared.received.lock().unwrap().push((auth, body.0));
+                        StatusCode::ACCEPTED
+                    }
+                },
+            ),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        sink
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1/messages", self.port)
+    }
+
+    fn received(&self) -> Vec<(String, serde_json::Value)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// A header of a received message, unfolded and its RFC 2047 words decoded.
+fn header_text(data: &str, name: &str) -> String {
+    use base64::Engine;
+    let head = data.split("\r\n\r\n").next().unwrap();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let raw = unfolded
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {head}"));
+    // Space between two encoded words is folding, not text (RFC 2047 §6.2).
+    let mut out = String::new();
+    let mut last_encoded = false;
+    for w in raw.split(' ').filter(|w| !w.is_empty()) {
+        let decoded = w
+            .strip_prefix("=?utf-8?b?")
+            .or_else(|| w.strip_prefix("=?UTF-8?B?"))
+            .and_then(|w| w.strip_suffix("?="))
+            .map(|b| {
+                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap())
+                    .unwrap()
+            });
+        let adjacent_words = last_encoded && decoded.is_some();
+        if !out.is_empty() && !adjacent_words {
+            out.push(' ');
+        }
+        last_encoded = decoded.is_some();
+        out.push_str(&decoded.unwrap_or_else(|| w.to_owned()));
+    }
+    out
+}
+
+/// The text body of a received single-part message, its transfer encoding undone.
+fn body_text(data: &str) -> String {
+    use base64::Engine;
+    let (_, body) = data.split_once("\r\n\r\n").unwrap();
+    let encoding = data
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Transfer-Encoding: "))
+        .unwrap_or("7bit")
+        .trim()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "quoted-printable" => String::from_utf8(
+            quoted_printable::decode(body, quoted_printable::ParseMode::Robust).unwrap(),
+        )
+        .unwrap(),
+        "base64" => String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(body.replace("\r\n", ""))
+                .unwrap(),
+        )
+        .unwrap(),
+        _ => body.to_owned(),
+    }
 }

@@ -57,6 +57,7 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             }
             let _ = state.identity.set(identity);
         }
+        let notifier = super::notify::Notifier::from_config(config)?;
         let server = super::start(state, &config.listen, &tls).await?;
         println!("Hub: https://{}", server.addr);
         // Background jobs: every instance polls; the table's row locks share them out.
@@ -71,7 +72,8 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
                 stopped.clone(),
                 move |job| {
                     let pool = pool.clone();
-                    async move { super::jobs::work(&pool, &job).await }
+                    let notifier = notifier.clone();
+                    async move { super::jobs::work(&pool, &notifier, &job).await }
                 },
             )
         });

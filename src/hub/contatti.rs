@@ -137,6 +137,7 @@ pub async fn submit(
         )
         .await?;
     }
+    super::notify::queue(tx, sede, rid, super::notify::Event::Received).await?;
     Ok(Some(protocol))
 }
 
@@ -284,6 +285,7 @@ pub async fn reply(
         &[&i32::from(branch), &id, &actor, &body],
     )
     .await?;
+    super::notify::queue(&tx, i32::from(branch), id, super::notify::Event::Replied).await?;
     super::accounts::audit(
         &tx,
         actor,
@@ -308,18 +310,24 @@ pub async fn set_state(
         return Err(HubError::BadRequest(format!("stato {state} sconosciuto")));
     }
     let tx = db.transaction().await?;
-    let n = tx
-        .execute(
+    let Some(row) = tx
+        .query_opt(
             "UPDATE contact_request SET state = $3, updated_at = now()
-             WHERE branch_id = $1 AND protocol = $2 AND state <> 'chiusa'",
+             WHERE branch_id = $1 AND protocol = $2 AND state <> 'chiusa' RETURNING id",
             &[&i32::from(branch), &protocol, &state],
         )
-        .await?;
-    if n == 0 {
+        .await?
+    else {
         return Err(HubError::BadRequest(format!(
             "La richiesta {protocol} non c'è o è già chiusa."
         )));
-    }
+    };
+    let event = if state == "chiusa" {
+        super::notify::Event::Closed
+    } else {
+        super::notify::Event::TakenInCharge
+    };
+    super::notify::queue(&tx, i32::from(branch), row.get(0), event).await?;
     super::accounts::audit(
         &tx,
         actor,

@@ -146,7 +146,17 @@ pub async fn run<F, Fut>(
 /// The jobs every hub instance runs, queued once a day across all instances: the daily purge
 /// of the audit log (kept 13 months, beyond the 6 the rules ask), expired console sessions,
 /// login failures past their window and enrolment codes a month past their expiry.
-pub async fn work(pool: &Pool, job: &Job) -> Result<(), String> {
+pub async fn work(
+    pool: &Pool,
+    notifier: &super::notify::Notifier,
+    job: &Job,
+) -> Result<(), String> {
+    match job.kind.as_str() {
+        super::notify::EMAIL | super::notify::SMS => {
+            return notifier.send(&job.kind, &job.payload).await;
+        }
+        _ => {}
+    }
     let c = pool.get().await.map_err(|e| e.to_string())?;
     match job.kind.as_str() {
         "purge" => {
@@ -156,6 +166,8 @@ pub async fn work(pool: &Pool, job: &Job) -> Result<(), String> {
                 "DELETE FROM hub_session WHERE expires_at < now()",
                 "DELETE FROM login_failure WHERE at < now() - interval '1 day'",
                 "DELETE FROM enrolment_code WHERE expires_at < now() - interval '1 month'",
+                // Finished jobs hold notifications' addresses: a month of history is enough.
+                "DELETE FROM job WHERE state IN ('done', 'failed') AND coalesce(done_at, run_at) < now() - interval '1 month'",
             ] {
                 purged.push(c.execute(sql, &[]).await.map_err(|e| e.to_string())?);
             }
@@ -164,6 +176,7 @@ pub async fn work(pool: &Pool, job: &Job) -> Result<(), String> {
                 sessions = purged[1],
                 login_failures = purged[2],
                 enrolment_codes = purged[3],
+                jobs = purged[4],
                 "daily purge"
             );
             Ok(())

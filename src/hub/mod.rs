@@ -16,6 +16,7 @@ pub mod follow;
 pub mod handoff;
 pub mod idp;
 pub mod jobs;
+pub mod notify;
 pub mod push;
 pub mod sede;
 

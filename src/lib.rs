@@ -10,6 +10,7 @@ pub mod domain;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod i18n;
+pub mod istanze;
 pub mod kiosk;
 pub mod lan;
 pub mod node;

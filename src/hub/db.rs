@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "desk",
         include_str!("../../migrations/hub/0009_desk.sql"),
     ),
+    (
+        10,
+        "istanze",
+        include_str!("../../migrations/hub/0010_istanze.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -6,13 +6,15 @@
 //! Attachments are PDF, JPEG or PNG **by content** (a renamed executable is refused), at most
 //! [`MAX_FILE_BYTES`] each and [`MAX_FILES`] per request, stored once by their SHA-256.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Form, Router};
 
 use super::contatti::{self, Contacts, Upload};
 use super::{HubError, HubState, devices};
@@ -38,6 +40,7 @@ pub fn router() -> Router<HubState> {
                 MAX_FILES * MAX_FILE_BYTES + 256 * 1024,
             )),
         )
+        .route("/h/desk/istanza", post(send_istanza))
         .route("/v1/handoff/{id}/task", post(set_task))
 }
 
@@ -148,6 +151,9 @@ struct DeskPage {
     /// The company of the form, by name.
     company: Option<String>,
     matricola: String,
+    /// The form is a request to the sede (else, with `istanza`, an istanza).
+    request_form: bool,
+    istanza: Option<IstanzaForm>,
     topics: Vec<Topic>,
     draft: Draft,
     max_files: usize,
@@ -174,6 +180,8 @@ pub fn welcome(identity: &super::handoff::IdentityConfig, secret: &str, name: &s
         error: None,
         company: None,
         matricola: String::new(),
+        request_form: false,
+        istanza: None,
         topics: Vec::new(),
         draft: Draft::default(),
         max_files: MAX_FILES,
@@ -201,10 +209,81 @@ fn render(status: StatusCode, page: DeskPage) -> Response {
     }
 }
 
+/// An istanza's form as the phone shows it.
+struct IstanzaForm {
+    code: &'static str,
+    title: &'static str,
+    fields: Vec<FieldView>,
+}
+
+/// One field: its input type and hints from its kind, and what was typed.
+struct FieldView {
+    name: &'static str,
+    label: &'static str,
+    input: &'static str,
+    inputmode: &'static str,
+    hint: String,
+    value: String,
+    options: Vec<&'static str>,
+    multiline: bool,
+}
+
+fn istanza_form(code: &str, typed: &BTreeMap<String, String>) -> Option<IstanzaForm> {
+    use crate::istanze::Kind;
+    let m = crate::istanze::modulo(code)?;
+    Some(IstanzaForm {
+        code: m.code,
+        title: m.title,
+        fields: m
+            .fields
+            .iter()
+            .map(|f| {
+                let (input, inputmode, hint) = match f.kind {
+                    Kind::Period => ("month", "numeric", "Mese e anno, AAAA-MM".to_owned()),
+                    Kind::Date => ("date", "numeric", "Giorno, mese e anno".to_owned()),
+                    Kind::Amount => (
+                        "text",
+                        "decimal",
+                        "In euro, per esempio 1.234,56".to_owned(),
+                    ),
+                    Kind::Iban => ("text", "text", "27 caratteri, inizia con IT".to_owned()),
+                    Kind::WorkerCf => ("text", "text", "16 caratteri".to_owned()),
+                    Kind::Count { min, max } => ("number", "numeric", format!("Da {min} a {max}")),
+                    Kind::Choice(_) => ("select", "text", String::new()),
+                    Kind::Text(max) => ("text", "text", format!("Fino a {max} caratteri")),
+                };
+                FieldView {
+                    name: f.name,
+                    label: f.label,
+                    input,
+                    inputmode,
+                    hint,
+                    value: typed.get(f.name).cloned().unwrap_or_default(),
+                    options: match f.kind {
+                        Kind::Choice(o) => o.to_vec(),
+                        _ => Vec::new(),
+                    },
+                    multiline: matches!(f.kind, Kind::Text(n) if n > 200),
+                }
+            })
+            .collect(),
+    })
+}
+
 async fn page_for(
     state: &HubState,
     s: &PhoneSession,
     draft: Draft,
+    error: Option<String>,
+) -> Result<DeskPage, HubError> {
+    page_with(state, s, draft, &BTreeMap::new(), error).await
+}
+
+async fn page_with(
+    state: &HubState,
+    s: &PhoneSession,
+    draft: Draft,
+    typed: &BTreeMap<String, String>,
     error: Option<String>,
 ) -> Result<DeskPage, HubError> {
     let (company, matricola) = match &s.task {
@@ -221,6 +300,11 @@ async fn page_for(
         }
         None => (None, String::new()),
     };
+    let istanza = match &s.task {
+        Some(DeskTask::Istanza { modulo, .. }) => istanza_form(modulo, typed),
+        _ => None,
+    };
+    let request_form = matches!(s.task, Some(DeskTask::Richiesta { .. }));
     let draft = Draft {
         email: if draft.email.is_empty() {
             s.email.clone().unwrap_or_default()
@@ -235,8 +319,10 @@ async fn page_for(
         ..draft
     };
     Ok(DeskPage {
-        title: if company.is_some() {
+        title: if request_form {
             "Scriva alla sede".into()
+        } else if istanza.is_some() {
+            "Comunicazioni on-line".into()
         } else {
             "Sportello sul suo telefono".into()
         },
@@ -246,6 +332,8 @@ async fn page_for(
         error,
         company,
         matricola,
+        request_form,
+        istanza,
         topics: contatti::TOPICS
             .iter()
             .map(|(code, text)| Topic { code, text })
@@ -253,6 +341,90 @@ async fn page_for(
         draft,
         max_files: MAX_FILES,
     })
+}
+
+/// The phone sends an istanza: every field checked, the reasons shown with what was typed.
+async fn send_istanza(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return no_session(),
+        Err(e) => return e.into_response(),
+    };
+    let typed: BTreeMap<String, String> = pairs.into_iter().collect();
+    let get = |k: &str| typed.get(k).cloned().unwrap_or_default();
+    if !crate::lan::auth::same(&get("csrf"), &s.csrf) {
+        return super::handoff::phone_page(
+            StatusCode::FORBIDDEN,
+            "Invio rifiutato",
+            "Questa pagina non viene dal chiosco. Riapra il modulo dal chiosco.",
+        );
+    }
+    let (matricola, code) = (get("matricola"), get("modulo"));
+    let wanted = matches!(&s.task, Some(DeskTask::Istanza { matricola: m, modulo })
+        if *m == matricola && *modulo == code);
+    if !wanted {
+        return super::handoff::phone_page(
+            StatusCode::CONFLICT,
+            "Modulo non più valido",
+            "Al chiosco è stato scelto altro. Riapra il modulo dal chiosco.",
+        );
+    }
+    let draft = Draft {
+        email: get("email").trim().to_owned(),
+        mobile: get("mobile").trim().to_owned(),
+        ..Draft::default()
+    };
+    let refused = |why: String, draft: Draft| {
+        let state = state.clone();
+        let typed = typed.clone();
+        let s = &s;
+        async move {
+            match page_with(&state, s, draft, &typed, Some(why)).await {
+                Ok(p) => render(StatusCode::BAD_REQUEST, p),
+                Err(e) => e.into_response(),
+            }
+        }
+    };
+    let contacts = match check_contacts(&draft) {
+        Ok(c) => c,
+        Err(why) => return refused(why, draft).await,
+    };
+    let filed = async {
+        let mut c = state.pool.get().await?;
+        let tx = c.transaction().await?;
+        let outcome =
+            super::istanze::submit(&tx, &s.cf, &matricola, &code, &typed, &contacts).await?;
+        if let Ok(protocol) = &outcome {
+            tx.execute(
+                "UPDATE handoff SET task = NULL, task_result = $3 WHERE branch_id = $1 AND id = $2",
+                &[&s.branch, &s.id, protocol],
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok::<_, HubError>(outcome)
+    }
+    .await;
+    match filed {
+        Ok(Ok(protocol)) => {
+            let sent = PhoneSession {
+                task: None,
+                sent: Some(protocol),
+                ..s
+            };
+            match page_for(&state, &sent, Draft::default(), None).await {
+                Ok(p) => render(StatusCode::CREATED, p),
+                Err(e) => e.into_response(),
+            }
+        }
+        Ok(Err(reasons)) if reasons.is_empty() => StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(reasons)) => refused(reasons.join(" "), draft).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn desk(State(state): State<HubState>, headers: HeaderMap) -> Response {
@@ -281,6 +453,11 @@ pub async fn set_task(
         let device = devices::authenticate(&c, &headers, "POST", &path, &body).await?;
         let task: DeskTask = serde_json::from_slice(&body)
             .map_err(|e| HubError::BadRequest(format!("not a task: {e}")))?;
+        if let DeskTask::Istanza { modulo, .. } = &task
+            && crate::istanze::modulo(modulo).is_none()
+        {
+            return Err(HubError::BadRequest(format!("no istanza {modulo}")));
+        }
         let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
             return Ok(false);
         };

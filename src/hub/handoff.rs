@@ -114,6 +114,10 @@ pub fn router() -> Router<HubState> {
         )
         .route("/v1/handoff/{id}/requests", post(super::contatti::create))
         .route(
+            "/v1/handoff/{id}/istanze/{matricola}",
+            get(super::istanze::list),
+        )
+        .route(
             "/v1/handoff/{id}/requests/{matricola}",
             get(super::contatti::list),
         )

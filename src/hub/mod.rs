@@ -15,6 +15,7 @@ pub mod feed;
 pub mod follow;
 pub mod handoff;
 pub mod idp;
+pub mod istanze;
 pub mod jobs;
 pub mod notify;
 pub mod push;

@@ -183,25 +183,91 @@ pub async fn queue(
     else {
         return Ok(());
     };
-    let (protocol, subject, email, mobile, sede): (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-    ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+    let target = Target {
+        noun: "richiesta",
+        protocol: r.get(0),
+        what: r.get(1),
+        email: r.get(2),
+        mobile: r.get(3),
+        sede: r.get(4),
+    };
+    queue_target(tx, branch, &target, event.words()).await
+}
+
+/// Queues the notifications of an istanza's new `state`.
+pub async fn queue_istanza(
+    tx: &impl GenericClient,
+    branch: i32,
+    istanza: i64,
+    state: &str,
+) -> Result<(), HubError> {
+    let Some(r) = tx
+        .query_opt(
+            "SELECT i.protocol, i.code, i.email, i.mobile, coalesce(b.name, '')
+             FROM istanza i LEFT JOIN branch b ON b.branch_id = i.branch_id
+             WHERE i.branch_id = $1 AND i.id = $2",
+            &[&branch, &istanza],
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let code: String = r.get(1);
+    let target = Target {
+        noun: "istanza",
+        protocol: r.get(0),
+        what: crate::istanze::modulo(&code).map_or(code.clone(), |m| m.title.to_owned()),
+        email: r.get(2),
+        mobile: r.get(3),
+        sede: r.get(4),
+    };
+    let words = match state {
+        "inviata" => "è stata ricevuta",
+        "protocollata" => "è stata protocollata",
+        "in_istruttoria" => "è in istruttoria",
+        "accolta" => "è stata accolta",
+        "accolta_parzialmente" => "è stata accolta in parte",
+        _ => "è stata respinta",
+    };
+    queue_target(tx, branch, &target, words).await
+}
+
+/// Whom to tell about what.
+struct Target {
+    /// `richiesta` or `istanza`.
+    noun: &'static str,
+    protocol: String,
+    /// The subject or the istanza's title.
+    what: String,
+    email: Option<String>,
+    mobile: Option<String>,
+    sede: String,
+}
+
+async fn queue_target(
+    tx: &impl GenericClient,
+    branch: i32,
+    t: &Target,
+    words: &str,
+) -> Result<(), HubError> {
+    let Target {
+        noun,
+        protocol,
+        what,
+        sede,
+        ..
+    } = t;
     let now = chrono::Utc::now();
-    if let Some(to) = email {
+    if let Some(to) = &t.email {
         let body = format!(
-            "Buongiorno,\n\nla sua richiesta {protocol} («{subject}») alla sede INPS di {sede} {}.\n\n\
+            "Buongiorno,\n\nla sua {noun} {protocol} («{what}») alla sede INPS di {sede} {words}.\n\n\
              Può leggerla, con le risposte della sede, al chiosco della sede (Il mio Cassetto) \
              o nel Cassetto previdenziale.\n\n\
-             Questo è un messaggio automatico: non risponda a questo indirizzo.\n",
-            event.words()
+             Questo è un messaggio automatico: non risponda a questo indirizzo.\n"
         );
         let mail = Email {
-            to,
-            subject: format!("INPS – richiesta {protocol}: {}", event.words()),
+            to: to.clone(),
+            subject: format!("INPS – {noun} {protocol}: {words}"),
             body,
         };
         super::jobs::enqueue(
@@ -214,12 +280,11 @@ pub async fn queue(
         )
         .await?;
     }
-    if let Some(to) = mobile {
+    if let Some(to) = &t.mobile {
         let sms = Sms {
-            to,
+            to: to.clone(),
             text: format!(
-                "INPS {sede}: la richiesta {protocol} {}. Dettagli al chiosco della sede o nel Cassetto.",
-                event.words()
+                "INPS {sede}: la {noun} {protocol} {words}. Dettagli al chiosco della sede o nel Cassetto."
             ),
         };
         super::jobs::enqueue(

@@ -325,15 +325,58 @@ pub enum DeskTask {
         /// The matricola it concerns.
         matricola: String,
     },
+    /// An istanza of *Comunicazioni on-line* (amounts, bank details).
+    Istanza {
+        /// The matricola it concerns.
+        matricola: String,
+        /// Its code (`crate::istanze::MODULI`).
+        modulo: String,
+    },
 }
 
 impl DeskTask {
     /// The matricola the task concerns.
     pub fn matricola(&self) -> &str {
         match self {
-            DeskTask::Richiesta { matricola } => matricola,
+            DeskTask::Richiesta { matricola } | DeskTask::Istanza { matricola, .. } => matricola,
         }
     }
+}
+
+/// *Comunicazioni on-line* for one matricola: which istanze can be sent and those sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IstanzeView {
+    /// The eleven, in the catalogue's order.
+    pub moduli: Vec<ModuloAvailability>,
+    /// Those sent for the matricola, newest first.
+    pub sent: Vec<IstanzaInfo>,
+}
+
+/// Whether an istanza can be sent now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuloAvailability {
+    /// Its code.
+    pub code: String,
+    /// It can be sent.
+    pub available: bool,
+    /// Why not, when it cannot.
+    pub reason: Option<String>,
+}
+
+/// An istanza sent, as the visitor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IstanzaInfo {
+    /// Protocol given at submission.
+    pub protocol: String,
+    /// Its module's code.
+    pub code: String,
+    /// `inviata`, `protocollata`, `in_istruttoria`, `accolta`, `accolta_parzialmente`,
+    /// `respinta`.
+    pub state: String,
+    /// The sede's reasons for the outcome.
+    pub esito: Option<String>,
+    /// Sent at.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A request a visitor sends to the sede from the kiosk (Area Contatti).

@@ -6,6 +6,7 @@
 //! HttpOnly, SameSite=Strict; every form carries the session's CSRF token.
 
 mod bookings;
+mod istanze;
 mod richieste;
 mod sedi;
 mod users;
@@ -39,6 +40,7 @@ pub fn router() -> Router<HubState> {
         .merge(sedi::router())
         .merge(bookings::router())
         .merge(richieste::router())
+        .merge(istanze::router())
         .merge(users::router())
 }
 

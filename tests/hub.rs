@@ -3208,6 +3208,76 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         assert_eq!((newest.attachments, newest.state.as_str()), (3, "aperta"));
         screen("cassetto-sent.png");
 
+        // Comunicazioni on-line: the eleven listed, the closed ones with their reason; one
+        // chosen at the kiosk is filled in on the phone and shows with its state.
+        let moduli = a.get_moduli();
+        assert_eq!(moduli.row_count(), 11);
+        let closed: Vec<String> = moduli
+            .iter()
+            .filter(|m| !m.available)
+            .map(|m| m.code.to_string())
+            .collect();
+        assert_eq!(closed.len(), sportello::istanze::DEFAULT_UNAVAILABLE.len());
+        assert!(moduli.iter().all(|m| m.available || !m.reason.is_empty()));
+        let ferie = moduli
+            .iter()
+            .position(|m| m.code == "ferie_collettive")
+            .unwrap();
+        a.invoke_choose_istanza(ferie as i32);
+        assert!(
+            a.get_phone_status().contains("l'istanza «Richiesta di differimento"),
+            "{}",
+            a.get_phone_status()
+        );
+        let (status, page) = handle.block_on(async {
+            let page = phone
+                .get(format!("{base}/h/desk"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let value =
+                |name: &str| between(&page, &format!("name=\"{name}\" value=\""), "\"").to_owned();
+            let r = phone
+                .post(format!("{base}/h/desk/istanza"))
+                .form(&[
+                    ("csrf", value("csrf")),
+                    ("matricola", value("matricola")),
+                    ("modulo", value("modulo")),
+                    ("mese_ferie", "2026-08".into()),
+                    ("motivazione", "Chiusura estiva dello stabilimento.".into()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        });
+        assert_eq!(status, StatusCode::CREATED, "{page}");
+        ui.cassetto_step();
+        assert!(
+            a.get_phone_status().contains("Istanza inviata alla sede: protocollo INPS.7001.COL."),
+            "{}",
+            a.get_phone_status()
+        );
+        let istanze = a.get_istanze();
+        assert_eq!(istanze.row_count(), 1);
+        assert_eq!(istanze.row_data(0).unwrap().state.as_str(), "inviata");
+        let tall = Shot {
+            height: 2600,
+            ..shot.clone()
+        };
+        let png = renderer.render(&ui, &tall).unwrap();
+        if std::env::var("SPORTELLO_SCREENSHOTS").as_deref() == Ok("1") {
+            std::fs::write(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("docs/screenshots/cassetto-istanze.png"),
+                &png,
+            )
+            .unwrap();
+        }
+
         a.invoke_close_company();
         assert!(!a.get_summary_shown());
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::cassetto::CompanySummary;
 use crate::sync::client::{HubClient, SyncError};
-use crate::sync::wire::{ContactRequest, DeskTask, HandoffStarted, HandoffState};
+use crate::sync::wire::{ContactRequest, DeskTask, HandoffStarted, HandoffState, IstanzeView};
 
 /// The hub's side of identification. Calls block: the UI makes them off its thread.
 pub trait Identification: Send + Sync {
@@ -29,6 +29,11 @@ pub trait Identification: Send + Sync {
     fn ask_phone(&self, id: &str, task: &DeskTask) -> Result<bool, SyncError> {
         let _ = (id, task);
         Ok(false)
+    }
+    /// *Comunicazioni on-line* of one of the visitor's companies.
+    fn istanze(&self, id: &str, matricola: &str) -> Result<Option<IstanzeView>, SyncError> {
+        let _ = (id, matricola);
+        Ok(None)
     }
 }
 
@@ -77,6 +82,9 @@ impl Identification for HubIdentification {
     }
     fn ask_phone(&self, id: &str, task: &DeskTask) -> Result<bool, SyncError> {
         self.runtime.block_on(self.client.desk_task(id, task))
+    }
+    fn istanze(&self, id: &str, matricola: &str) -> Result<Option<IstanzeView>, SyncError> {
+        self.runtime.block_on(self.client.istanze(id, matricola))
     }
 }
 

@@ -428,6 +428,12 @@ impl KioskUi {
                 .global::<CassettoAdapter>()
                 .on_write_to_sede(move || cassetto.write_to_sede());
         }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_choose_istanza(move |i| cassetto.choose_istanza(i));
+        }
         let cassetto_tick = Timer::default();
         if matches!(dispatch, Dispatch::Worker) {
             let cassetto = cassetto.clone();
@@ -718,9 +724,65 @@ fn request_rows(requests: &[crate::sync::wire::ContactRequest], lang: Lang) -> M
     ModelRc::new(VecModel::from(rows))
 }
 
+/// An istanza's state in words.
+fn istanza_state(state: &str, lang: Lang) -> SharedString {
+    match state {
+        "inviata" => crate::msg!("inviata"),
+        "protocollata" => crate::msg!("protocollata"),
+        "in_istruttoria" => crate::msg!("in istruttoria"),
+        "accolta" => crate::msg!("accolta"),
+        "accolta_parzialmente" => crate::msg!("accolta parzialmente"),
+        _ => crate::msg!("respinta"),
+    }
+    .text(lang)
+    .into()
+}
+
+/// *Comunicazioni on-line* as the screen lists them: those sent, and the eleven.
+fn set_istanze(a: &CassettoAdapter<'_>, view: Option<&crate::sync::wire::IstanzeView>, lang: Lang) {
+    let Some(view) = view else {
+        clear_istanze(a);
+        return;
+    };
+    let title = |code: &str| -> SharedString {
+        crate::istanze::modulo(code)
+            .map_or(code, |m| m.title)
+            .into()
+    };
+    let sent: Vec<IstanzaRow> = view
+        .sent
+        .iter()
+        .map(|i| IstanzaRow {
+            protocol: i.protocol.clone().into(),
+            title: title(&i.code),
+            state: istanza_state(&i.state, lang),
+            esito: i.esito.clone().unwrap_or_default().into(),
+        })
+        .collect();
+    let moduli: Vec<ModuloRow> = view
+        .moduli
+        .iter()
+        .filter(|m| crate::istanze::modulo(&m.code).is_some())
+        .map(|m| ModuloRow {
+            code: m.code.clone().into(),
+            title: title(&m.code),
+            available: m.available,
+            reason: m.reason.clone().unwrap_or_default().into(),
+        })
+        .collect();
+    a.set_istanze(ModelRc::new(VecModel::from(sent)));
+    a.set_moduli(ModelRc::new(VecModel::from(moduli)));
+}
+
+fn clear_istanze(a: &CassettoAdapter<'_>) {
+    a.set_istanze(ModelRc::default());
+    a.set_moduli(ModelRc::default());
+}
+
 /// Clears what the screen showed of the visitor: name, companies, code.
 fn clear_cassetto(w: &MainWindow) {
     let a = w.global::<CassettoAdapter>();
+    clear_istanze(&a);
     a.set_phone_status(SharedString::default());
     a.set_requests(ModelRc::default());
     a.set_summary_shown(false);
@@ -842,14 +904,20 @@ impl Cassetto {
             move || {
                 let summary = ident.company(&id, &matricola);
                 // The history is a second question; without it the summary still shows.
-                let requests = match &summary {
-                    Ok(Some(_)) => ident.requests(&id, &matricola).unwrap_or_else(|e| {
-                        tracing::info!(error = %e, "requests not read");
-                        Vec::new()
-                    }),
-                    _ => Vec::new(),
+                let (requests, istanze) = match &summary {
+                    Ok(Some(_)) => (
+                        ident.requests(&id, &matricola).unwrap_or_else(|e| {
+                            tracing::info!(error = %e, "requests not read");
+                            Vec::new()
+                        }),
+                        ident.istanze(&id, &matricola).unwrap_or_else(|e| {
+                            tracing::info!(error = %e, "istanze not read");
+                            None
+                        }),
+                    ),
+                    _ => (Vec::new(), None),
                 };
-                summary.map(|s| s.map(|s| (s, requests)))
+                summary.map(|s| s.map(|s| (s, requests, istanze)))
             },
             move |w, r| {
                 let mut st = Self::lock(&state);
@@ -858,9 +926,10 @@ impl Cassetto {
                 }
                 let a = w.global::<CassettoAdapter>();
                 match r {
-                    Ok(Some((summary, requests))) => {
+                    Ok(Some((summary, requests, istanze))) => {
                         let lang = language_of(&w);
                         a.set_requests(request_rows(&requests, lang));
+                        set_istanze(&a, istanze.as_ref(), lang);
                         a.set_summary(summary_view(&summary, lang));
                         a.set_summary_shown(true);
                         a.set_print_status(SharedString::default());
@@ -893,12 +962,60 @@ impl Cassetto {
             a.set_summary(SummaryView::default());
             a.set_print_status(SharedString::default());
             a.set_phone_status(SharedString::default());
+            clear_istanze(&a);
         }
+    }
+
+    /// An istanza chosen at the kiosk: its form opens on the visitor's phone, where the
+    /// amounts and the bank details are typed.
+    fn choose_istanza(&self, index: i32) {
+        let Some(w) = self.weak.upgrade() else { return };
+        let Some(row) = usize::try_from(index)
+            .ok()
+            .and_then(|i| w.global::<CassettoAdapter>().get_moduli().row_data(i))
+        else {
+            return;
+        };
+        if !row.available {
+            return;
+        }
+        let title = row.title.to_string();
+        self.ask_phone(
+            move |matricola| crate::sync::wire::DeskTask::Istanza {
+                matricola,
+                modulo: row.code.to_string(),
+            },
+            move |lang| {
+                crate::msg!(
+                    "Continui sul suo telefono: l'istanza «{}» è aperta lì. Tutti i campi sono obbligatori.",
+                    title
+                )
+                .text(lang)
+            },
+        );
     }
 
     /// *Scrivi alla sede*: the request form opens on the visitor's phone, where the text
     /// and the attachments are typed and chosen away from the lobby's eyes.
     fn write_to_sede(&self) {
+        self.ask_phone(
+            |matricola| crate::sync::wire::DeskTask::Richiesta { matricola },
+            |lang| {
+                crate::msg!(
+                    "Continui sul suo telefono: il modulo è aperto lì. Scriva la richiesta e scelga fino a 3 allegati (PDF, JPEG o PNG, al massimo 3 MB)."
+                )
+                .text(lang)
+            },
+        );
+    }
+
+    /// Opens `task` (for the company on screen) on the visitor's phone; says so with
+    /// `opened`, or why not.
+    fn ask_phone(
+        &self,
+        task: impl FnOnce(String) -> crate::sync::wire::DeskTask + Send + 'static,
+        opened: impl FnOnce(Lang) -> String + Send + 'static,
+    ) {
         let (id, matricola, generation) = {
             let st = Self::lock(&self.state);
             let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
@@ -911,7 +1028,7 @@ impl Cassetto {
         off_ui(
             self.dispatch,
             &self.weak,
-            move || ident.ask_phone(&id, &crate::sync::wire::DeskTask::Richiesta { matricola }),
+            move || ident.ask_phone(&id, &task(matricola)),
             move |w, r| {
                 let mut st = Self::lock(&state);
                 if st.generation != generation {
@@ -920,13 +1037,7 @@ impl Cassetto {
                 let lang = language_of(&w);
                 let a = w.global::<CassettoAdapter>();
                 match r {
-                    Ok(true) => a.set_phone_status(
-                        crate::msg!(
-                            "Continui sul suo telefono: il modulo è aperto lì. Scriva la richiesta e scelga fino a 3 allegati (PDF, JPEG o PNG, al massimo 3 MB)."
-                        )
-                        .text(lang)
-                        .into(),
-                    ),
+                    Ok(true) => a.set_phone_status(opened(lang).into()),
                     Ok(false) => {
                         st.handoff = None;
                         st.summary = None;
@@ -951,11 +1062,13 @@ impl Cassetto {
     /// The phone sent something: say so with its protocol and read the list again.
     fn sent_from_phone(&self, w: &MainWindow, protocol: String) {
         let lang = language_of(w);
-        w.global::<CassettoAdapter>().set_phone_status(
+        let said = if crate::istanze::is_istanza_protocol(&protocol) {
+            crate::msg!("Istanza inviata alla sede: protocollo {}.", protocol)
+        } else {
             crate::msg!("Richiesta inviata alla sede: protocollo {}.", protocol)
-                .text(lang)
-                .into(),
-        );
+        };
+        w.global::<CassettoAdapter>()
+            .set_phone_status(said.text(lang).into());
         let (id, matricola, generation) = {
             let st = Self::lock(&self.state);
             let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
@@ -968,16 +1081,25 @@ impl Cassetto {
         off_ui(
             self.dispatch,
             &self.weak,
-            move || ident.requests(&id, &matricola),
-            move |w, r| {
+            move || {
+                (
+                    ident.requests(&id, &matricola),
+                    ident.istanze(&id, &matricola),
+                )
+            },
+            move |w, (requests, istanze)| {
                 if Self::lock(&state).generation != generation {
                     return;
                 }
-                match r {
-                    Ok(list) => w
-                        .global::<CassettoAdapter>()
-                        .set_requests(request_rows(&list, language_of(&w))),
+                let lang = language_of(&w);
+                let a = w.global::<CassettoAdapter>();
+                match requests {
+                    Ok(list) => a.set_requests(request_rows(&list, lang)),
                     Err(e) => tracing::info!(error = %e, "requests not read"),
+                }
+                match istanze {
+                    Ok(view) => set_istanze(&a, view.as_ref(), lang),
+                    Err(e) => tracing::info!(error = %e, "istanze not read"),
                 }
             },
         );

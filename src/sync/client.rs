@@ -408,6 +408,19 @@ impl HubClient {
         .await
     }
 
+    /// *Comunicazioni on-line* of `matricola` for the hand-off's visitor.
+    pub async fn istanze(
+        &self,
+        id: &str,
+        matricola: &str,
+    ) -> Result<Option<wire::IstanzeView>, SyncError> {
+        self.signed_json(
+            reqwest::Method::GET,
+            &format!("/v1/handoff/{id}/istanze/{matricola}"),
+        )
+        .await
+    }
+
     /// Asks the phone of the hand-off's visitor to show a form; `false` when the matricola is
     /// not theirs or the session is over.
     pub async fn desk_task(&self, id: &str, task: &wire::DeskTask) -> Result<bool, SyncError> {

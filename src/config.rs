@@ -113,6 +113,9 @@ pub struct HubConfig {
     pub sms_token: Option<String>,
     /// The SMS sender name.
     pub sms_from: String,
+    /// The secret of the pseudonymous person keys in booking tokens: the kiosks'
+    /// `privacy.person_key_secret`; unset: the Agenda cannot book.
+    pub person_key_secret: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -135,6 +138,7 @@ impl Default for HubConfig {
             sms_url: None,
             sms_token: None,
             sms_from: "INPS".into(),
+            person_key_secret: None,
         }
     }
 }

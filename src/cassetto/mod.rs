@@ -538,6 +538,7 @@ pub fn fascicolo(s: &CompanySummary, sede: &str, printed_at: &str) -> ticket::Do
         sede: sede.to_owned(),
         heading: "Il mio Cassetto – riepilogo".to_owned(),
         lines,
+        qr: None,
         footer: format!(
             "Stampato al chiosco il {printed_at}. Riepilogo informativo, senza valore di certificazione."
         ),

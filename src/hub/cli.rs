@@ -49,8 +49,12 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             &config.tls_dir,
             "hub",
         )?;
-        let state =
-            HubState::new(pool.clone()).with_min_client_version(config.min_client_version.clone());
+        let state = HubState::new(pool.clone())
+            .with_min_client_version(config.min_client_version.clone())
+            .with_person_key_secret(config.person_key_secret.as_deref());
+        if config.person_key_secret.is_none() {
+            tracing::warn!("hub.person_key_secret is not set: the Agenda cannot book");
+        }
         if let Some(identity) = super::handoff::IdentityConfig::from_config(config, &tls.cert)? {
             if identity.builtin {
                 tracing::warn!("identification through the built-in TEST provider: demo only");

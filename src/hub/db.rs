@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "istanze",
         include_str!("../../migrations/hub/0010_istanze.sql"),
     ),
+    (
+        11,
+        "agenda",
+        include_str!("../../migrations/hub/0011_agenda.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

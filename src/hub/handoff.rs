@@ -118,6 +118,14 @@ pub fn router() -> Router<HubState> {
             get(super::istanze::list),
         )
         .route(
+            "/v1/handoff/{id}/agenda/{matricola}",
+            get(super::agenda::show).post(super::agenda::book),
+        )
+        .route(
+            "/v1/handoff/{id}/agenda/{matricola}/{booking}/annulla",
+            post(super::agenda::cancel),
+        )
+        .route(
             "/v1/handoff/{id}/requests/{matricola}",
             get(super::contatti::list),
         )

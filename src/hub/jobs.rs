@@ -155,6 +155,7 @@ pub async fn work(
         super::notify::EMAIL | super::notify::SMS => {
             return notifier.send(&job.kind, &job.payload).await;
         }
+        super::agenda::REMINDER => return super::agenda::remind(pool, &job.payload).await,
         _ => {}
     }
     let c = pool.get().await.map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 //! feed from. Stateless: two instances over one database behave as one.
 
 pub mod accounts;
+pub mod agenda;
 pub mod branch_data;
 pub mod cassetto;
 pub mod cli;
@@ -95,6 +96,9 @@ pub struct HubState {
     pub min_client_version: Option<String>,
     /// How visitors are identified (set once the hub knows its public address).
     pub identity: std::sync::Arc<std::sync::OnceLock<handoff::IdentityConfig>>,
+    /// The pseudonymous person keys booking tokens carry, with the kiosks' secret; unset:
+    /// the Agenda cannot book.
+    pub person_keyer: Option<std::sync::Arc<crate::domain::PersonKeyer>>,
 }
 
 impl HubState {
@@ -112,7 +116,16 @@ impl HubState {
             heads,
             min_client_version: None,
             identity: std::sync::Arc::default(),
+            person_keyer: None,
         }
+    }
+
+    /// Books with person keys made with `secret` (the kiosks' `privacy.person_key_secret`).
+    pub fn with_person_key_secret(mut self, secret: Option<&str>) -> Self {
+        self.person_keyer = secret
+            .and_then(|s| crate::domain::PersonKeyer::new(s.as_bytes()))
+            .map(std::sync::Arc::new);
+        self
     }
 
     /// Refuses pushes from kiosks older than `version`.

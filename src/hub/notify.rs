@@ -257,18 +257,42 @@ async fn queue_target(
         sede,
         ..
     } = t;
+    let body = format!(
+        "Buongiorno,\n\nla sua {noun} {protocol} («{what}») alla sede INPS di {sede} {words}.\n\n\
+         Può leggerla, con le risposte della sede, al chiosco della sede (Il mio Cassetto) \
+         o nel Cassetto previdenziale.\n\n\
+         Questo è un messaggio automatico: non risponda a questo indirizzo.\n"
+    );
+    queue_texts(
+        tx,
+        branch,
+        t.email.as_deref(),
+        t.mobile.as_deref(),
+        &format!("INPS – {noun} {protocol}: {words}"),
+        &body,
+        &format!(
+            "INPS {sede}: la {noun} {protocol} {words}. Dettagli al chiosco della sede o nel Cassetto."
+        ),
+    )
+    .await
+}
+
+/// Queues an e-mail to `email` and an SMS to `mobile` (each when given), to go now.
+pub async fn queue_texts(
+    tx: &impl GenericClient,
+    branch: i32,
+    email: Option<&str>,
+    mobile: Option<&str>,
+    subject: &str,
+    body: &str,
+    sms: &str,
+) -> Result<(), HubError> {
     let now = chrono::Utc::now();
-    if let Some(to) = &t.email {
-        let body = format!(
-            "Buongiorno,\n\nla sua {noun} {protocol} («{what}») alla sede INPS di {sede} {words}.\n\n\
-             Può leggerla, con le risposte della sede, al chiosco della sede (Il mio Cassetto) \
-             o nel Cassetto previdenziale.\n\n\
-             Questo è un messaggio automatico: non risponda a questo indirizzo.\n"
-        );
+    if let Some(to) = email {
         let mail = Email {
-            to: to.clone(),
-            subject: format!("INPS – {noun} {protocol}: {words}"),
-            body,
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            body: body.to_owned(),
         };
         super::jobs::enqueue(
             tx,
@@ -280,12 +304,10 @@ async fn queue_target(
         )
         .await?;
     }
-    if let Some(to) = &t.mobile {
+    if let Some(to) = mobile {
         let sms = Sms {
-            to: to.clone(),
-            text: format!(
-                "INPS {sede}: la {noun} {protocol} {words}. Dettagli al chiosco della sede o nel Cassetto."
-            ),
+            to: to.to_owned(),
+            text: sms.to_owned(),
         };
         super::jobs::enqueue(
             tx,

@@ -343,6 +343,44 @@ impl DeskTask {
     }
 }
 
+/// *Agenda appuntamenti* for one matricola: the free slots of the sede di competenza and the
+/// visitor's bookings there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaView {
+    /// The sede's name.
+    pub sede: String,
+    /// The service booked (the sede's service by appointment).
+    pub service: String,
+    /// Its name.
+    pub service_name: String,
+    /// Free slots, local time (Europe/Rome), soonest first.
+    pub slots: Vec<chrono::NaiveDateTime>,
+    /// Bookings made for the matricola, soonest first.
+    pub bookings: Vec<AgendaBooking>,
+}
+
+/// A booking made through the Agenda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaBooking {
+    /// `APP-2026-100001`.
+    pub booking: String,
+    /// Local start.
+    pub starts_at: chrono::NaiveDateTime,
+    /// Service letter.
+    pub service: String,
+    /// `confirmed`, `cancelled_by_user`... (the appointment's state name).
+    pub state: String,
+    /// The signed booking code, the QR to scan at check-in.
+    pub token: String,
+}
+
+/// The slot the visitor chose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBooking {
+    /// Local start, one of the view's slots.
+    pub starts_at: chrono::NaiveDateTime,
+}
+
 /// *Comunicazioni on-line* for one matricola: which istanze can be sent and those sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IstanzeView {

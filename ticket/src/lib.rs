@@ -324,8 +324,9 @@ pub fn render(t: &TicketLayout, o: &PrintOptions) -> Result<Vec<u8>, RenderError
     Ok(b.0)
 }
 
-/// A short printed document other than a ticket (the Cassetto *fascicolo*): a bold heading,
-/// then lines, each a label and its value, wrapped to the paper; no QR code.
+/// A short printed document other than a ticket (the Cassetto *fascicolo*, an appointment's
+/// confirmation): a bold heading, then lines, each a label and its value, wrapped to the
+/// paper, and an optional QR code before the footer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentLayout {
     /// "INPS – Sede di Roma Eur".
@@ -334,6 +335,8 @@ pub struct DocumentLayout {
     pub heading: String,
     /// Label and value.
     pub lines: Vec<(String, String)>,
+    /// A QR code and the line above it (the booking code to scan at check-in).
+    pub qr: Option<(String, String)>,
     /// Closing line (when and why it was printed).
     pub footer: String,
 }
@@ -353,6 +356,21 @@ pub fn render_document(d: &DocumentLayout, o: &PrintOptions) -> Result<Vec<u8>, 
         b.bold(false).wrapped(value, columns)?;
     }
     b.line(&rule(columns))?;
+    if let Some((caption, text)) = &d.qr {
+        if text.len() > MAX_QR_BYTES {
+            return Err(RenderError::QrTooLong(text.len()));
+        }
+        b.align(true).wrapped(caption, columns)?;
+        match o.qr {
+            QrMode::Native => {
+                b.qr(text, o.paper.qr_module());
+            }
+            QrMode::Raster => {
+                b.raster_qr(text, o.paper.qr_module())?;
+            }
+        }
+        b.raw(&[LF]).align(false);
+    }
     b.wrapped(&d.footer, columns)?;
     b.raw(&[ESC, b'd', 4]).raw(&[GS, b'V', 66, 3]);
     Ok(b.0)

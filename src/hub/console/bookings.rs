@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::sedi::WEEKDAYS;
@@ -94,38 +94,6 @@ fn cancelled(a: &Appointment) -> bool {
     )
 }
 
-/// The starts of a service's slots on a day: every period of its hours that day, cut into
-/// slots of the service's length (a last slot that would run past the close is not offered).
-fn slot_starts(
-    config: &crate::sync::wire::BranchConfigPayload,
-    service: ServiceLetter,
-    day: NaiveDate,
-) -> Vec<NaiveDateTime> {
-    let Some(s) = config.services.iter().find(|s| s.letter == service) else {
-        return Vec::new();
-    };
-    let step = Duration::minutes(i64::from(s.slot_minutes.max(5)));
-    let weekday = day.weekday().number_from_monday() as u8;
-    let mut periods: Vec<_> = config
-        .hours
-        .iter()
-        .filter(|h| h.service == service && h.weekday == weekday)
-        .collect();
-    periods.sort_by_key(|h| h.opens);
-    let mut out = Vec::new();
-    if config.rules.holidays.contains(&day) {
-        return out;
-    }
-    for h in periods {
-        let mut t = day.and_time(h.opens);
-        while t + step <= day.and_time(h.closes) {
-            out.push(t);
-            t += step;
-        }
-    }
-    out
-}
-
 async fn page(
     State(state): State<HubState>,
     headers: HeaderMap,
@@ -194,7 +162,7 @@ async fn page(
     let mut others = Vec::new();
     let mut free = 0;
     if let Some(service) = service {
-        let starts = slot_starts(&config, service, day);
+        let starts = crate::hub::agenda::slot_starts(&config, service, day);
         let step = config
             .services
             .iter()

@@ -3027,6 +3027,8 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             sportello::kiosk::identify::HubIdentification::new(&link, handle.clone()).unwrap();
         let paper_dir = tempfile::tempdir().unwrap();
         let paper = paper_dir.path().join("printer.bin");
+        let replica_branch = branch.clone();
+        let agent_link = link.clone();
         let kiosk = sportello::kiosk::Kiosk::new(branch)
             .unwrap()
             .with_identification(Arc::new(ident))
@@ -3291,19 +3293,99 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         let istanze = a.get_istanze();
         assert_eq!(istanze.row_count(), 1);
         assert_eq!(istanze.row_data(0).unwrap().state.as_str(), "inviata");
+
+        // Agenda: the free slots, one booked at once with its confirmation printed (its QR
+        // is the hub's token, which the kiosk accepts once its feed brings the key); then
+        // cancelled.
+        let printed_before = std::fs::read(&paper).unwrap().len();
+        a.invoke_show_slots();
+        let slots = a.get_slots();
+        assert!((1..=8).contains(&slots.row_count()), "{}", slots.row_count());
+        let label = slots.row_data(0).unwrap().label.to_string();
+        a.invoke_book_slot(0);
+        let status = a.get_agenda_status().to_string();
+        assert!(
+            status.contains("prenotato per") && status.contains("Ritiri la conferma stampata"),
+            "{status}"
+        );
+        assert!(status.contains(&label), "{status} / {label}");
+        let bookings = a.get_bookings();
+        assert_eq!(bookings.row_count(), 1);
+        let booked = bookings.row_data(0).unwrap();
+        assert!(booked.cancellable);
+        let paper_bytes = std::fs::read(&paper).unwrap();
+        let confirmation = ticket::preview::preview(
+            &paper_bytes[printed_before..],
+            opts.paper,
+            opts.code_page,
+        )
+        .unwrap();
+        assert!(
+            confirmation.transcript.contains("Conferma di appuntamento")
+                && confirmation.transcript.contains(booked.booking.as_str()),
+            "{}",
+            confirmation.transcript
+        );
+        let png = confirmation.png();
+        if std::env::var("SPORTELLO_SCREENSHOTS").as_deref() == Ok("1") {
+            std::fs::write(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("docs/screenshots/agenda-conferma.png"),
+                &png,
+            )
+            .unwrap();
+        }
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let (pw, ph) = (info.width as usize, info.height as usize);
+        let bytes_per_pixel = buf.len() / (pw * ph);
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(pw, ph, |x, y| {
+            buf[(y * pw + x) * bytes_per_pixel]
+        });
+        let token = img
+            .detect_grids()
+            .into_iter()
+            .find_map(|g| g.decode().ok().map(|d| d.1))
+            .expect("a readable QR code on the confirmation");
+        handle.block_on(async {
+            Agent::new(replica_branch.clone(), &agent_link)
+                .unwrap()
+                .pull_once()
+                .await
+                .unwrap();
+        });
+        let mut verifier = sportello::domain::token::TokenVerifier::new();
+        let keys = replica_branch
+            .read(|_, s| s.verifying_keys())
+            .unwrap();
+        for (id, key) in keys {
+            verifier.add_key(id, &key).unwrap();
+        }
+        let claims = verifier.verify(&token).expect("the kiosk accepts the hub's token");
+        assert_eq!(claims.booking.to_string(), booked.booking.as_str());
         let tall = Shot {
-            height: 2600,
+            height: 3000,
             ..shot.clone()
         };
         let png = renderer.render(&ui, &tall).unwrap();
         if std::env::var("SPORTELLO_SCREENSHOTS").as_deref() == Ok("1") {
             std::fs::write(
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("docs/screenshots/cassetto-istanze.png"),
+                    .join("docs/screenshots/cassetto-agenda-istanze.png"),
                 &png,
             )
             .unwrap();
         }
+        a.invoke_cancel_booking(0);
+        assert!(
+            a.get_agenda_status().contains("annullato"),
+            "{}",
+            a.get_agenda_status()
+        );
+        let after = a.get_bookings().row_data(0).unwrap();
+        assert!(!after.cancellable, "{after:?}");
 
         a.invoke_close_company();
         assert!(!a.get_summary_shown());

@@ -8,7 +8,30 @@ use std::sync::Arc;
 
 use crate::cassetto::CompanySummary;
 use crate::sync::client::{HubClient, SyncError};
-use crate::sync::wire::{ContactRequest, DeskTask, HandoffStarted, HandoffState, IstanzeView};
+use crate::sync::wire::{
+    AgendaBooking, AgendaView, ContactRequest, DeskTask, HandoffStarted, HandoffState, IstanzeView,
+};
+
+/// What became of a booking or a cancellation the hub was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Booked<T> {
+    /// Done.
+    Done(T),
+    /// Refused, with the hub's reason (the slot was taken meanwhile, already cancelled).
+    Refused(String),
+    /// Not theirs, or the session is over.
+    Gone,
+}
+
+impl<T> From<Result<Option<T>, String>> for Booked<T> {
+    fn from(r: Result<Option<T>, String>) -> Self {
+        match r {
+            Ok(Some(v)) => Booked::Done(v),
+            Ok(None) => Booked::Gone,
+            Err(why) => Booked::Refused(why),
+        }
+    }
+}
 
 /// The hub's side of identification. Calls block: the UI makes them off its thread.
 pub trait Identification: Send + Sync {
@@ -34,6 +57,31 @@ pub trait Identification: Send + Sync {
     fn istanze(&self, id: &str, matricola: &str) -> Result<Option<IstanzeView>, SyncError> {
         let _ = (id, matricola);
         Ok(None)
+    }
+    /// *Agenda appuntamenti* of one of the visitor's companies.
+    fn agenda(&self, id: &str, matricola: &str) -> Result<Option<AgendaView>, SyncError> {
+        let _ = (id, matricola);
+        Ok(None)
+    }
+    /// Books a slot, synchronously: no network, no booking.
+    fn book(
+        &self,
+        id: &str,
+        matricola: &str,
+        starts_at: chrono::NaiveDateTime,
+    ) -> Result<Booked<AgendaBooking>, SyncError> {
+        let _ = (id, matricola, starts_at);
+        Ok(Booked::Gone)
+    }
+    /// Cancels a booking.
+    fn cancel_booking(
+        &self,
+        id: &str,
+        matricola: &str,
+        booking: &str,
+    ) -> Result<Booked<()>, SyncError> {
+        let _ = (id, matricola, booking);
+        Ok(Booked::Gone)
     }
 }
 
@@ -85,6 +133,37 @@ impl Identification for HubIdentification {
     }
     fn istanze(&self, id: &str, matricola: &str) -> Result<Option<IstanzeView>, SyncError> {
         self.runtime.block_on(self.client.istanze(id, matricola))
+    }
+    fn agenda(&self, id: &str, matricola: &str) -> Result<Option<AgendaView>, SyncError> {
+        self.runtime.block_on(self.client.agenda(id, matricola))
+    }
+    fn book(
+        &self,
+        id: &str,
+        matricola: &str,
+        starts_at: chrono::NaiveDateTime,
+    ) -> Result<Booked<AgendaBooking>, SyncError> {
+        Ok(self
+            .runtime
+            .block_on(self.client.book(id, matricola, starts_at))?
+            .into())
+    }
+    fn cancel_booking(
+        &self,
+        id: &str,
+        matricola: &str,
+        booking: &str,
+    ) -> Result<Booked<()>, SyncError> {
+        Ok(
+            match self
+                .runtime
+                .block_on(self.client.cancel_booking(id, matricola, booking))?
+            {
+                Ok(Some(_)) => Booked::Done(()),
+                Ok(None) => Booked::Gone,
+                Err(why) => Booked::Refused(why),
+            },
+        )
     }
 }
 

@@ -434,6 +434,24 @@ impl KioskUi {
                 .global::<CassettoAdapter>()
                 .on_choose_istanza(move |i| cassetto.choose_istanza(i));
         }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_show_slots(move || cassetto.show_slots());
+        }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_book_slot(move |i| cassetto.book_slot(i));
+        }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
+                .on_cancel_booking(move |i| cassetto.cancel_booking(i));
+        }
         let cassetto_tick = Timer::default();
         if matches!(dispatch, Dispatch::Worker) {
             let cassetto = cassetto.clone();
@@ -649,6 +667,8 @@ struct CassettoState {
     handoff: Option<(String, chrono::DateTime<chrono::Utc>)>,
     /// The summary on screen, for Stampa fascicolo; dropped with the screen.
     summary: Option<crate::cassetto::CompanySummary>,
+    /// The company's Agenda: its free slots (to book by index) and bookings.
+    agenda: Option<crate::sync::wire::AgendaView>,
     /// The protocol of what the phone sent last, once seen.
     sent: Option<String>,
     asking: bool,
@@ -774,9 +794,116 @@ fn set_istanze(a: &CassettoAdapter<'_>, view: Option<&crate::sync::wire::Istanze
     a.set_moduli(ModelRc::new(VecModel::from(moduli)));
 }
 
+/// The printed confirmation of a booking: where, when, the code and its QR for check-in.
+fn booking_confirmation(
+    b: &crate::sync::wire::AgendaBooking,
+    company: &str,
+    matricola: &str,
+    service: &str,
+    kiosk: &Arc<Mutex<Kiosk>>,
+) -> ticket::DocumentLayout {
+    let heading = kiosk
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .sede_heading();
+    let now = chrono::Utc::now()
+        .with_timezone(&crate::domain::TIME_ZONE)
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    ticket::DocumentLayout {
+        sede: heading,
+        heading: "Conferma di appuntamento".into(),
+        lines: vec![
+            ("Codice".into(), b.booking.clone()),
+            ("Quando".into(), crate::kiosk::ui::italian_when(b.starts_at)),
+            ("Servizio".into(), service.to_owned()),
+            ("Azienda".into(), company.to_owned()),
+            ("Matricola".into(), crate::cassetto::mask(matricola)),
+        ],
+        qr: Some((
+            "Il giorno dell'appuntamento inquadri questo codice al chiosco:".into(),
+            b.token.clone(),
+        )),
+        footer: format!(
+            "Prenotato al chiosco il {now}. Per annullare: Il mio Cassetto, al chiosco."
+        ),
+    }
+}
+
+/// `venerdì 27/11/2026 alle 09:30`, in Italian as every printed text.
+pub fn italian_when(t: chrono::NaiveDateTime) -> String {
+    use chrono::Datelike;
+    format!(
+        "{} {} alle {}",
+        weekday_name(t.weekday(), Lang::It),
+        t.format("%d/%m/%Y"),
+        t.format("%H:%M")
+    )
+}
+
+/// A weekday in words.
+fn weekday_name(day: chrono::Weekday, lang: Lang) -> String {
+    use chrono::Weekday::*;
+    match day {
+        Mon => crate::msg!("lunedì"),
+        Tue => crate::msg!("martedì"),
+        Wed => crate::msg!("mercoledì"),
+        Thu => crate::msg!("giovedì"),
+        Fri => crate::msg!("venerdì"),
+        Sat => crate::msg!("sabato"),
+        Sun => crate::msg!("domenica"),
+    }
+    .text(lang)
+}
+
+/// A slot as the visitor reads it: `venerdì 27/11 · 09:30`.
+fn slot_label(t: chrono::NaiveDateTime, lang: Lang) -> String {
+    use chrono::Datelike;
+    format!(
+        "{} {} · {}",
+        weekday_name(t.weekday(), lang),
+        t.format("%d/%m"),
+        t.format("%H:%M")
+    )
+}
+
+/// An appointment's state in words.
+fn booking_state(state: &str, lang: Lang) -> SharedString {
+    crate::domain::AppointmentState::from_name(state)
+        .map(|s| s.label().text(lang))
+        .unwrap_or_else(|| state.to_owned())
+        .into()
+}
+
+/// The Agenda's bookings on screen; the slots stay hidden until asked for.
+fn set_agenda(a: &CassettoAdapter<'_>, view: Option<&crate::sync::wire::AgendaView>, lang: Lang) {
+    a.set_slots(ModelRc::default());
+    let Some(view) = view else {
+        a.set_bookings(ModelRc::default());
+        a.set_agenda_service(SharedString::default());
+        return;
+    };
+    let rows: Vec<BookingRow> = view
+        .bookings
+        .iter()
+        .map(|b| BookingRow {
+            booking: b.booking.clone().into(),
+            when: slot_label(b.starts_at, lang).into(),
+            state: booking_state(&b.state, lang),
+            cancellable: matches!(b.state.as_str(), "booked" | "confirmed"),
+        })
+        .collect();
+    a.set_bookings(ModelRc::new(VecModel::from(rows)));
+    a.set_agenda_service(view.service_name.clone().into());
+}
+
 fn clear_istanze(a: &CassettoAdapter<'_>) {
     a.set_istanze(ModelRc::default());
     a.set_moduli(ModelRc::default());
+    a.set_bookings(ModelRc::default());
+    a.set_slots(ModelRc::default());
+    a.set_agenda_service(SharedString::default());
+    a.set_agenda_status(SharedString::default());
 }
 
 /// Clears what the screen showed of the visitor: name, companies, code.
@@ -825,6 +952,7 @@ impl Cassetto {
             st.generation += 1;
             st.asking = false;
             st.summary = None;
+            st.agenda = None;
             st.sent = None;
             st.handoff.take()
         };
@@ -904,7 +1032,7 @@ impl Cassetto {
             move || {
                 let summary = ident.company(&id, &matricola);
                 // The history is a second question; without it the summary still shows.
-                let (requests, istanze) = match &summary {
+                let (requests, istanze, agenda) = match &summary {
                     Ok(Some(_)) => (
                         ident.requests(&id, &matricola).unwrap_or_else(|e| {
                             tracing::info!(error = %e, "requests not read");
@@ -914,10 +1042,14 @@ impl Cassetto {
                             tracing::info!(error = %e, "istanze not read");
                             None
                         }),
+                        ident.agenda(&id, &matricola).unwrap_or_else(|e| {
+                            tracing::info!(error = %e, "agenda not read");
+                            None
+                        }),
                     ),
-                    _ => (Vec::new(), None),
+                    _ => (Vec::new(), None, None),
                 };
-                summary.map(|s| s.map(|s| (s, requests, istanze)))
+                summary.map(|s| s.map(|s| (s, requests, istanze, agenda)))
             },
             move |w, r| {
                 let mut st = Self::lock(&state);
@@ -926,10 +1058,12 @@ impl Cassetto {
                 }
                 let a = w.global::<CassettoAdapter>();
                 match r {
-                    Ok(Some((summary, requests, istanze))) => {
+                    Ok(Some((summary, requests, istanze, agenda))) => {
                         let lang = language_of(&w);
                         a.set_requests(request_rows(&requests, lang));
                         set_istanze(&a, istanze.as_ref(), lang);
+                        set_agenda(&a, agenda.as_ref(), lang);
+                        st.agenda = agenda;
                         a.set_summary(summary_view(&summary, lang));
                         a.set_summary_shown(true);
                         a.set_print_status(SharedString::default());
@@ -954,7 +1088,11 @@ impl Cassetto {
 
     /// Back to the company list: the summary leaves the screen and memory.
     fn close_company(&self) {
-        Self::lock(&self.state).summary = None;
+        {
+            let mut st = Self::lock(&self.state);
+            st.summary = None;
+            st.agenda = None;
+        }
         if let Some(w) = self.weak.upgrade() {
             let a = w.global::<CassettoAdapter>();
             a.set_requests(ModelRc::default());
@@ -993,6 +1131,231 @@ impl Cassetto {
                 .text(lang)
             },
         );
+    }
+
+    /// *Prenota un appuntamento*: the free slots, soonest first.
+    fn show_slots(&self) {
+        let Some(w) = self.weak.upgrade() else { return };
+        let lang = language_of(&w);
+        let st = Self::lock(&self.state);
+        let Some(agenda) = &st.agenda else { return };
+        let a = w.global::<CassettoAdapter>();
+        if agenda.slots.is_empty() {
+            a.set_agenda_status(
+                crate::msg!("Nei prossimi quattordici giorni non ci sono orari liberi.")
+                    .text(lang)
+                    .into(),
+            );
+            return;
+        }
+        let rows: Vec<SlotRow> = agenda
+            .slots
+            .iter()
+            .take(8)
+            .map(|t| SlotRow {
+                label: slot_label(*t, lang).into(),
+            })
+            .collect();
+        a.set_slots(ModelRc::new(VecModel::from(rows)));
+    }
+
+    /// A slot chosen: booked at the hub in one request, the confirmation printed with its QR.
+    fn book_slot(&self, index: i32) {
+        let (id, matricola, starts_at, generation, company, service) = {
+            let st = Self::lock(&self.state);
+            let (Some((id, _)), Some(summary), Some(agenda)) =
+                (st.handoff.clone(), st.summary.as_ref(), st.agenda.as_ref())
+            else {
+                return;
+            };
+            let Some(t) = usize::try_from(index)
+                .ok()
+                .and_then(|i| agenda.slots.get(i))
+            else {
+                return;
+            };
+            (
+                id,
+                summary.anagrafica.matricola.clone(),
+                *t,
+                st.generation,
+                summary.anagrafica.denominazione.clone(),
+                agenda.service_name.clone(),
+            )
+        };
+        let ident = self.identification();
+        let kiosk = self.kiosk.clone();
+        let this = self.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            {
+                let matricola = matricola.clone();
+                move || {
+                    let r = ident.book(&id, &matricola, starts_at);
+                    // Printed at once, while the visitor stands at the kiosk.
+                    let printed = match &r {
+                        Ok(super::identify::Booked::Done(b)) => {
+                            let doc =
+                                booking_confirmation(b, &company, &matricola, &service, &kiosk);
+                            kiosk
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .print_document(&doc)
+                        }
+                        _ => false,
+                    };
+                    (r, printed)
+                }
+            },
+            move |w, (r, printed)| {
+                if Self::lock(&this.state).generation != generation {
+                    return;
+                }
+                let lang = language_of(&w);
+                let a = w.global::<CassettoAdapter>();
+                let said = match r {
+                    Ok(super::identify::Booked::Done(b)) => {
+                        let when = slot_label(b.starts_at, lang);
+                        if printed {
+                            crate::msg!(
+                                "Appuntamento {} prenotato per {}. Ritiri la conferma stampata: il giorno dell'appuntamento ne inquadri il codice QR al chiosco.",
+                                b.booking,
+                                when
+                            )
+                        } else {
+                            crate::msg!(
+                                "Appuntamento {} prenotato per {}. La stampante non è disponibile: annoti il codice; la conferma arriva anche per e-mail e SMS.",
+                                b.booking,
+                                when
+                            )
+                        }
+                    }
+                    Ok(super::identify::Booked::Refused(why)) => {
+                        crate::msg!("Prenotazione non riuscita: {}", why)
+                    }
+                    Ok(super::identify::Booked::Gone) => {
+                        this.expire(&w);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "booking not made");
+                        crate::msg!(
+                            "Prenotare richiede la rete, che ora non risponde: nessun appuntamento è stato preso. Riprovi tra poco."
+                        )
+                    }
+                };
+                a.set_agenda_status(said.text(lang).into());
+                this.reload_agenda();
+            },
+        );
+    }
+
+    /// A booking cancelled by the visitor.
+    fn cancel_booking(&self, index: i32) {
+        let (id, matricola, booking, generation) = {
+            let st = Self::lock(&self.state);
+            let (Some((id, _)), Some(summary), Some(agenda)) =
+                (st.handoff.clone(), st.summary.as_ref(), st.agenda.as_ref())
+            else {
+                return;
+            };
+            let Some(b) = usize::try_from(index)
+                .ok()
+                .and_then(|i| agenda.bookings.get(i))
+            else {
+                return;
+            };
+            (
+                id,
+                summary.anagrafica.matricola.clone(),
+                b.booking.clone(),
+                st.generation,
+            )
+        };
+        let ident = self.identification();
+        let this = self.clone();
+        let code = booking.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || ident.cancel_booking(&id, &matricola, &booking),
+            move |w, r| {
+                if Self::lock(&this.state).generation != generation {
+                    return;
+                }
+                let lang = language_of(&w);
+                let said = match r {
+                    Ok(super::identify::Booked::Done(())) => {
+                        crate::msg!("Appuntamento {} annullato: il posto torna libero.", code)
+                    }
+                    Ok(super::identify::Booked::Refused(why)) => {
+                        crate::msg!("Annullamento non riuscito: {}", why)
+                    }
+                    Ok(super::identify::Booked::Gone) => {
+                        this.expire(&w);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "booking not cancelled");
+                        crate::msg!(
+                            "Annullare richiede la rete, che ora non risponde: l'appuntamento resta valido. Riprovi tra poco."
+                        )
+                    }
+                };
+                w.global::<CassettoAdapter>()
+                    .set_agenda_status(said.text(lang).into());
+                this.reload_agenda();
+            },
+        );
+    }
+
+    /// Reads the company's Agenda again (after a booking or a cancellation).
+    fn reload_agenda(&self) {
+        let (id, matricola, generation) = {
+            let st = Self::lock(&self.state);
+            let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
+                return;
+            };
+            (id, summary.anagrafica.matricola.clone(), st.generation)
+        };
+        let ident = self.identification();
+        let state = self.state.clone();
+        off_ui(
+            self.dispatch,
+            &self.weak,
+            move || ident.agenda(&id, &matricola),
+            move |w, r| {
+                let mut st = Self::lock(&state);
+                if st.generation != generation {
+                    return;
+                }
+                match r {
+                    Ok(view) => {
+                        set_agenda(
+                            &w.global::<CassettoAdapter>(),
+                            view.as_ref(),
+                            language_of(&w),
+                        );
+                        st.agenda = view;
+                    }
+                    Err(e) => tracing::info!(error = %e, "agenda not read"),
+                }
+            },
+        );
+    }
+
+    /// The session ended at the hub: identify again.
+    fn expire(&self, w: &MainWindow) {
+        {
+            let mut st = Self::lock(&self.state);
+            st.handoff = None;
+            st.summary = None;
+            st.agenda = None;
+        }
+        clear_cassetto(w);
+        w.global::<CassettoAdapter>()
+            .set_phase(CassettoPhase::Expired);
     }
 
     /// *Scrivi alla sede*: the request form opens on the visitor's phone, where the text

@@ -421,6 +421,83 @@ impl HubClient {
         .await
     }
 
+    /// *Agenda appuntamenti* of `matricola` for the hand-off's visitor.
+    pub async fn agenda(
+        &self,
+        id: &str,
+        matricola: &str,
+    ) -> Result<Option<wire::AgendaView>, SyncError> {
+        self.signed_json(
+            reqwest::Method::GET,
+            &format!("/v1/handoff/{id}/agenda/{matricola}"),
+        )
+        .await
+    }
+
+    /// Books a slot (`Ok(Err(reason))`: refused, e.g. taken meanwhile; `Ok(Ok(None))`: not
+    /// theirs, or the session is over).
+    pub async fn book(
+        &self,
+        id: &str,
+        matricola: &str,
+        starts_at: chrono::NaiveDateTime,
+    ) -> Result<Result<Option<wire::AgendaBooking>, String>, SyncError> {
+        self.post_json(
+            &format!("/v1/handoff/{id}/agenda/{matricola}"),
+            &wire::NewBooking { starts_at },
+        )
+        .await
+    }
+
+    /// Cancels a booking made for `matricola`.
+    pub async fn cancel_booking(
+        &self,
+        id: &str,
+        matricola: &str,
+        booking: &str,
+    ) -> Result<Result<Option<serde_json::Value>, String>, SyncError> {
+        self.post_json(
+            &format!("/v1/handoff/{id}/agenda/{matricola}/{booking}/annulla"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// A signed POST of `value`: the answer, `None` for 404, the hub's reason for 409.
+    async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<Result<Option<T>, String>, SyncError> {
+        let body = serde_json::to_vec(value).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let r = self
+            .signed(reqwest::Method::POST, path, &body)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        match r.status() {
+            s if s.is_success() => Ok(Ok(Some(
+                r.json()
+                    .await
+                    .map_err(|e| SyncError::Protocol(e.to_string()))?,
+            ))),
+            reqwest::StatusCode::NOT_FOUND => Ok(Ok(None)),
+            reqwest::StatusCode::CONFLICT => {
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                Ok(Err(v["error"].as_str().unwrap_or_default().to_owned()))
+            }
+            s @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => Err(
+                SyncError::Refused(format!("{s}: {}", r.text().await.unwrap_or_default())),
+            ),
+            s => Err(SyncError::Network(format!(
+                "{s}: {}",
+                r.text().await.unwrap_or_default()
+            ))),
+        }
+    }
+
     /// Asks the phone of the hand-off's visitor to show a form; `false` when the matricola is
     /// not theirs or the session is over.
     pub async fn desk_task(&self, id: &str, task: &wire::DeskTask) -> Result<bool, SyncError> {

@@ -3378,6 +3378,13 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             )
             .unwrap();
         }
+        // Deflection: before a ticket, the DURC and the open requests, and the ways to settle
+        // without queueing.
+        a.invoke_take_ticket();
+        assert!(a.get_deflecting());
+        assert_eq!(a.get_open_requests(), 2, "the two requests are not closed");
+        screen("cassetto-deflection.png");
+        a.set_deflecting(false);
         a.invoke_cancel_booking(0);
         assert!(
             a.get_agenda_status().contains("annullato"),

@@ -444,6 +444,12 @@ impl KioskUi {
             let cassetto = cassetto.clone();
             window
                 .global::<CassettoAdapter>()
+                .on_take_ticket(move || cassetto.take_ticket());
+        }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
                 .on_book_slot(move |i| cassetto.book_slot(i));
         }
         {
@@ -738,6 +744,7 @@ fn request_rows(requests: &[crate::sync::wire::ContactRequest], lang: Lang) -> M
                 last: last.map(|m| m.body.clone()).unwrap_or_default().into(),
                 from_sede: last.is_some_and(|m| m.direction == "out"),
                 attachments: r.attachments.len() as i32,
+                open: r.state != "chiusa",
             }
         })
         .collect();
@@ -898,6 +905,7 @@ fn set_agenda(a: &CassettoAdapter<'_>, view: Option<&crate::sync::wire::AgendaVi
 }
 
 fn clear_istanze(a: &CassettoAdapter<'_>) {
+    a.set_deflecting(false);
     a.set_istanze(ModelRc::default());
     a.set_moduli(ModelRc::default());
     a.set_bookings(ModelRc::default());
@@ -1131,6 +1139,18 @@ impl Cassetto {
                 .text(lang)
             },
         );
+    }
+
+    /// *Prendi un biglietto* for an identified visitor: first what could be settled without
+    /// queueing (the DURC, the open requests, a request from the phone, a slot), then the
+    /// ticket if they still want it. No peer system does this; the lobby's queue is shorter
+    /// for it.
+    fn take_ticket(&self) {
+        let Some(w) = self.weak.upgrade() else { return };
+        let a = w.global::<CassettoAdapter>();
+        let open = a.get_requests().iter().filter(|r| r.open).count();
+        a.set_open_requests(open as i32);
+        a.set_deflecting(true);
     }
 
     /// *Prenota un appuntamento*: the free slots, soonest first.

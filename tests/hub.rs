@@ -3173,6 +3173,57 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         );
         assert!(view.matricola.contains('•'), "masked on the summary too");
         screen("cassetto-summary.png");
+        // Each card opens its section, whole: the months of UniEmens against F24, newest
+        // first, those not balanced marked; in English, months and outcomes too.
+        a.invoke_open_section(3);
+        assert!(a.get_section_shown());
+        let section = a.get_section();
+        assert_eq!(section.rows.row_count(), expected.mesi.len());
+        let newest = expected.mesi.last().unwrap();
+        assert_eq!(
+            section.rows.row_data(0).unwrap().label.as_str(),
+            newest.period.text()
+        );
+        assert_eq!(
+            section.rows.iter().filter(|r| r.alert).count(),
+            expected
+                .mesi
+                .iter()
+                .filter(|m| !matches!(m.esito(), "Quadrato" | "A credito"))
+                .count()
+        );
+        screen("cassetto-uniemens.png");
+        let session = ui.window().global::<sportello::kiosk::ui::SessionAdapter>();
+        session.set_language("en".into());
+        a.invoke_open_section(3);
+        let month = chrono::Month::try_from(newest.period.month as u8).unwrap().name();
+        assert_eq!(
+            a.get_section().rows.row_data(0).unwrap().label.as_str(),
+            format!("{month} {}", newest.period.year)
+        );
+        session.set_language("it".into());
+        // The notes with their arithmetic; the registry with the linked persons by name.
+        a.invoke_open_section(4);
+        let notes = a.get_section().rows;
+        assert_eq!(notes.row_count(), expected.note_rettifica.len().max(1));
+        for (row, n) in notes.iter().zip(&expected.note_rettifica) {
+            assert!(row.detail.contains(&n.calcolo()), "{row:?}");
+        }
+        a.invoke_open_section(0);
+        let registry: Vec<String> = a
+            .get_section()
+            .rows
+            .iter()
+            .map(|r| r.value.to_string())
+            .collect();
+        for p in &expected.soggetti {
+            assert!(registry.contains(&p.nome), "{registry:?}");
+        }
+        assert!(
+            !registry.iter().any(|v| v.contains(row.matricola.as_str())),
+            "the matricola stays masked"
+        );
+        a.set_section_shown(false);
         // Stampa fascicolo: the figures on paper, the matricola masked, no linked persons.
         a.invoke_print_summary();
         assert!(

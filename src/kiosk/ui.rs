@@ -450,6 +450,12 @@ impl KioskUi {
             let cassetto = cassetto.clone();
             window
                 .global::<CassettoAdapter>()
+                .on_open_section(move |n| cassetto.open_section(n));
+        }
+        {
+            let cassetto = cassetto.clone();
+            window
+                .global::<CassettoAdapter>()
                 .on_book_slot(move |i| cassetto.book_slot(i));
         }
         {
@@ -906,6 +912,8 @@ fn set_agenda(a: &CassettoAdapter<'_>, view: Option<&crate::sync::wire::AgendaVi
 
 fn clear_istanze(a: &CassettoAdapter<'_>) {
     a.set_deflecting(false);
+    a.set_section_shown(false);
+    a.set_section(SectionView::default());
     a.set_istanze(ModelRc::default());
     a.set_moduli(ModelRc::default());
     a.set_bookings(ModelRc::default());
@@ -1151,6 +1159,16 @@ impl Cassetto {
         let open = a.get_requests().iter().filter(|r| r.open).count();
         a.set_open_requests(open as i32);
         a.set_deflecting(true);
+    }
+
+    /// A card tapped: its section, whole, on its own screen.
+    fn open_section(&self, n: i32) {
+        let Some(w) = self.weak.upgrade() else { return };
+        let st = Self::lock(&self.state);
+        let Some(summary) = &st.summary else { return };
+        let a = w.global::<CassettoAdapter>();
+        a.set_section(section_view(summary, n, language_of(&w)));
+        a.set_section_shown(true);
     }
 
     /// *Prenota un appuntamento*: the free slots, soonest first.
@@ -1673,8 +1691,14 @@ fn summary_view(s: &crate::cassetto::CompanySummary, lang: Lang) -> SummaryView 
             .iter()
             .filter(|i| i.stato == "Aperta")
             .count() as i32,
-        last_uniemens: last.map(|m| m.period.text()).unwrap_or_default().into(),
-        last_esito: last.map(|m| m.esito()).unwrap_or_default().into(),
+        last_uniemens: last
+            .map(|m| period_text(m.period, lang))
+            .unwrap_or_default()
+            .into(),
+        last_esito: last
+            .map(|m| esito_text(m.esito(), lang))
+            .unwrap_or_default()
+            .into(),
         credits: euro(credits).into(),
         notes_count: s.note_rettifica.len() as i32,
         last_note: s
@@ -1683,7 +1707,7 @@ fn summary_view(s: &crate::cassetto::CompanySummary, lang: Lang) -> SummaryView 
             .map(|n| {
                 format!(
                     "{} · {}: {}",
-                    n.period.text(),
+                    period_text(n.period, lang),
                     euro(n.totale()),
                     n.calcolo()
                 )
@@ -1702,6 +1726,391 @@ fn summary_view(s: &crate::cassetto::CompanySummary, lang: Lang) -> SummaryView 
             .collect::<Vec<_>>()
             .join(", ")
             .into(),
+    }
+}
+
+/// A month as visitors read it, in their language: `marzo 2026`, `March 2026`.
+fn period_text(p: crate::cassetto::Period, lang: Lang) -> String {
+    let month = match p.month {
+        1 => crate::msg!("gennaio"),
+        2 => crate::msg!("febbraio"),
+        3 => crate::msg!("marzo"),
+        4 => crate::msg!("aprile"),
+        5 => crate::msg!("maggio"),
+        6 => crate::msg!("giugno"),
+        7 => crate::msg!("luglio"),
+        8 => crate::msg!("agosto"),
+        9 => crate::msg!("settembre"),
+        10 => crate::msg!("ottobre"),
+        11 => crate::msg!("novembre"),
+        _ => crate::msg!("dicembre"),
+    };
+    format!("{} {}", month.text(lang), p.year)
+}
+
+/// A month's UniEmens/F24 comparison in words.
+fn esito_text(esito: &str, lang: Lang) -> String {
+    match esito {
+        "DM non presentato" => crate::msg!("DM non presentato"),
+        "A credito" => crate::msg!("A credito"),
+        "Omesso versamento" => crate::msg!("Omesso versamento"),
+        "Versamento parziale" => crate::msg!("Versamento parziale"),
+        "Versamento in ritardo" => crate::msg!("Versamento in ritardo"),
+        _ => crate::msg!("Quadrato"),
+    }
+    .text(lang)
+}
+
+/// One section of the summary, every line of it, in `lang` (the sections are numbered as
+/// the screen's `Sections` global numbers them).
+fn section_view(s: &crate::cassetto::CompanySummary, n: i32, lang: Lang) -> SectionView {
+    use crate::cassetto::{Durc, date, euro};
+    let t = |m: crate::i18n::Message| -> String { m.text(lang) };
+    let row = |label: String, value: String, detail: String, alert: bool| DetailRow {
+        label: label.into(),
+        value: value.into(),
+        detail: detail.into(),
+        alert,
+    };
+    let (title, intro, rows): (String, String, Vec<DetailRow>) = match n {
+        0 => {
+            let a = &s.anagrafica;
+            let mut rows = vec![
+                row(
+                    t(crate::msg!("Denominazione")),
+                    a.denominazione.clone(),
+                    a.natura_giuridica.clone(),
+                    false,
+                ),
+                row(
+                    t(crate::msg!("Matricola")),
+                    super::identify::mask_matricola(&a.matricola),
+                    t(crate::msg!("CSC {}", a.csc)),
+                    false,
+                ),
+                row(
+                    t(crate::msg!("Stato")),
+                    a.stato.clone(),
+                    t(crate::msg!("dal {}", date(a.inizio_attivita))),
+                    false,
+                ),
+                row(
+                    t(crate::msg!("Attività (ATECO)")),
+                    a.ateco.clone(),
+                    String::new(),
+                    false,
+                ),
+                row(
+                    t(crate::msg!("Sede legale")),
+                    a.sede_legale.clone(),
+                    a.pec.clone(),
+                    false,
+                ),
+                row(
+                    t(crate::msg!("Sede INPS di competenza")),
+                    a.sede_inps.clone(),
+                    String::new(),
+                    false,
+                ),
+                row(
+                    t(crate::msg!("Codici di autorizzazione")),
+                    if a.codici_autorizzazione.is_empty() {
+                        "—".into()
+                    } else {
+                        a.codici_autorizzazione.join(", ")
+                    },
+                    String::new(),
+                    false,
+                ),
+                row(
+                    t(crate::msg!("Fondo interprofessionale")),
+                    s.fondo
+                        .clone()
+                        .unwrap_or_else(|| t(crate::msg!("nessuna adesione"))),
+                    String::new(),
+                    false,
+                ),
+            ];
+            rows.extend(s.soggetti.iter().map(|p| {
+                row(
+                    t(crate::msg!("Soggetto collegato")),
+                    p.nome.clone(),
+                    format!("{} · {}", p.ruolo, t(crate::msg!("dal {}", date(p.dal)))),
+                    false,
+                )
+            }));
+            rows.extend(s.posta.iter().map(|p| {
+                row(
+                    t(crate::msg!("Posta ibrida")),
+                    p.tipo.clone(),
+                    format!("{} · {} · {}", date(p.emesso), p.protocollo, p.stato),
+                    false,
+                )
+            }));
+            (t(crate::msg!("Dati anagrafici")), String::new(), rows)
+        }
+        1 => {
+            let rows = match &s.durc {
+                Durc::Regolare {
+                    protocollo,
+                    richiesta,
+                    scadenza,
+                } => vec![
+                    row(
+                        t(crate::msg!("Esito")),
+                        t(crate::msg!("Regolare")),
+                        String::new(),
+                        false,
+                    ),
+                    row(
+                        t(crate::msg!("Protocollo")),
+                        protocollo.clone(),
+                        t(crate::msg!("richiesto il {}", date(*richiesta))),
+                        false,
+                    ),
+                    row(
+                        t(crate::msg!("Valido fino al")),
+                        date(*scadenza),
+                        String::new(),
+                        false,
+                    ),
+                ],
+                Durc::InVerifica {
+                    richiesta,
+                    esito_entro,
+                    cause,
+                } => {
+                    let mut r = vec![
+                        row(
+                            t(crate::msg!("Esito")),
+                            t(crate::msg!("In verifica")),
+                            t(crate::msg!("richiesto il {}", date(*richiesta))),
+                            true,
+                        ),
+                        row(
+                            t(crate::msg!("Esito atteso entro il")),
+                            date(*esito_entro),
+                            String::new(),
+                            false,
+                        ),
+                    ];
+                    r.extend(cause.iter().map(|c| {
+                        row(
+                            t(crate::msg!("Da regolarizzare")),
+                            c.clone(),
+                            String::new(),
+                            true,
+                        )
+                    }));
+                    r
+                }
+                Durc::NonRegolare { richiesta, cause } => {
+                    let mut r = vec![row(
+                        t(crate::msg!("Esito")),
+                        t(crate::msg!("Non regolare")),
+                        t(crate::msg!("richiesto il {}", date(*richiesta))),
+                        true,
+                    )];
+                    r.extend(cause.iter().map(|c| {
+                        row(
+                            t(crate::msg!("Da regolarizzare")),
+                            c.clone(),
+                            String::new(),
+                            true,
+                        )
+                    }));
+                    r
+                }
+            };
+            (
+                t(crate::msg!("DURC – regolarità contributiva")),
+                String::new(),
+                rows,
+            )
+        }
+        2 => (
+            t(crate::msg!("Inadempienze")),
+            t(crate::msg!(
+                "Da versare in tutto: {}",
+                euro(s.debito_aperto())
+            )),
+            s.inadempienze
+                .iter()
+                .map(|i| {
+                    row(
+                        format!("{} · {}", period_text(i.period, lang), i.tipo),
+                        euro(i.dovuti - i.versati + i.sanzioni),
+                        t(crate::msg!(
+                            "dovuti {}, versati {}, sanzioni {} · {}",
+                            euro(i.dovuti),
+                            euro(i.versati),
+                            euro(i.sanzioni),
+                            i.stato
+                        )),
+                        i.stato == "Aperta",
+                    )
+                })
+                .collect(),
+        ),
+        3 => (
+            t(crate::msg!("UniEmens trasmessi e confronto con gli F24")),
+            t(crate::msg!(
+                "Gli ultimi {} mesi, dal più recente.",
+                s.mesi.len()
+            )),
+            s.mesi
+                .iter()
+                .rev()
+                .map(|m| {
+                    let esito = m.esito();
+                    row(
+                        period_text(m.period, lang),
+                        esito_text(esito, lang),
+                        t(crate::msg!(
+                            "UniEmens: {} · saldo DM {} · versato con F24 {}",
+                            m.uniemens_inviato.map(date).unwrap_or_else(|| "—".into()),
+                            euro(m.saldo_dm),
+                            m.versato_il
+                                .map(|d| format!("{} ({})", euro(m.versato), date(d)))
+                                .unwrap_or_else(|| euro(m.versato))
+                        )),
+                        !matches!(esito, "Quadrato" | "A credito"),
+                    )
+                })
+                .collect(),
+        ),
+        4 => (
+            t(crate::msg!("Note di rettifica")),
+            t(crate::msg!("Sanzioni: differenze × tasso × giorni / 365.")),
+            s.note_rettifica
+                .iter()
+                .map(|n| {
+                    row(
+                        format!("{} · {}", n.numero, period_text(n.period, lang)),
+                        euro(n.totale()),
+                        t(crate::msg!(
+                            "{} · emessa il {}, da pagare entro il {} · {}",
+                            n.calcolo(),
+                            date(n.emessa),
+                            date(n.scadenza),
+                            n.stato
+                        )),
+                        n.stato != "Pagata",
+                    )
+                })
+                .collect(),
+        ),
+        5 => (
+            t(crate::msg!("Dilazioni")),
+            String::new(),
+            s.dilazioni
+                .iter()
+                .map(|d| {
+                    row(
+                        format!("{} · {}", d.pratica, d.stato),
+                        euro(d.debito),
+                        t(crate::msg!(
+                            "{} rate da {}, pagate {} · domanda del {}",
+                            d.rate,
+                            euro(d.rata()),
+                            d.pagate,
+                            date(d.domanda)
+                        )) + &d
+                            .prossima
+                            .map(|p| {
+                                format!(" · {}", t(crate::msg!("prossima rata il {}", date(p))))
+                            })
+                            .unwrap_or_default(),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        6 => (
+            t(crate::msg!("Avvisi di addebito")),
+            String::new(),
+            s.avvisi
+                .iter()
+                .map(|a| {
+                    row(
+                        a.numero.clone(),
+                        euro(a.contributi + a.sanzioni),
+                        t(crate::msg!(
+                            "periodi {} – {} · notificato il {} · {}",
+                            period_text(a.periodi.0, lang),
+                            period_text(a.periodi.1, lang),
+                            date(a.notificato),
+                            a.stato
+                        )),
+                        a.stato != "Pagato",
+                    )
+                })
+                .collect(),
+        ),
+        7 => (
+            t(crate::msg!("Crediti")),
+            String::new(),
+            s.crediti
+                .iter()
+                .map(|(p, c)| row(period_text(*p, lang), euro(*c), String::new(), false))
+                .collect(),
+        ),
+        8 => (
+            t(crate::msg!("Cassa integrazione e FIS")),
+            String::new(),
+            s.cig
+                .iter()
+                .map(|c| {
+                    row(
+                        format!("{} · {}", c.tipo, c.protocollo),
+                        c.stato.clone(),
+                        t(crate::msg!(
+                            "{} · dal {} al {} · lavoratori {} · ore richieste {}, autorizzate {}",
+                            c.causale,
+                            date(c.dal),
+                            date(c.al),
+                            c.lavoratori,
+                            c.ore_richieste,
+                            c.ore_autorizzate.map_or("—".to_owned(), |h| h.to_string())
+                        )),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        _ => (
+            t(crate::msg!("Dipendenti e unità operative")),
+            t(crate::msg!(
+                "Dipendenti in tutto: {}",
+                s.anagrafica.dipendenti
+            )),
+            s.dipendenze
+                .iter()
+                .map(|d| {
+                    row(
+                        format!("{} · {}", d.codice, d.denominazione),
+                        t(crate::msg!("Dipendenti: {}", d.dipendenti)),
+                        d.comune.clone(),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+    };
+    let rows = if rows.is_empty() {
+        vec![row(
+            t(crate::msg!("Nessun dato")),
+            "—".into(),
+            String::new(),
+            false,
+        )]
+    } else {
+        rows
+    };
+    SectionView {
+        title: title.into(),
+        intro: intro.into(),
+        rows: ModelRc::new(VecModel::from(rows)),
     }
 }
 

@@ -3485,6 +3485,68 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
     }
 }
 
+/// A delegate identified at a kiosk of the demo sede through the built-in provider, with one
+/// of their matricole and one of a company they do not act for.
+struct Visitor {
+    demo: sportello::demo::DemoBranch,
+    person: sportello::demo::DemoPerson,
+    mine: String,
+    theirs: String,
+    kiosk: Kiosk,
+    base: String,
+    started: sportello::sync::wire::HandoffStarted,
+    phone: reqwest::Client,
+    now: chrono::NaiveDateTime,
+}
+
+impl Visitor {
+    async fn identified(hub: &Hub) -> Visitor {
+        use sportello::domain::{Clock, SystemClock};
+        let now = SystemClock::untrusted().local_now().naive_local();
+        let demo =
+            sportello::hub::branch_data::seed_demo(&mut hub.pool.get().await.unwrap(), 4, now)
+                .await
+                .unwrap();
+        let person = demo
+            .people
+            .iter()
+            .find(|p| !p.companies.is_empty())
+            .unwrap()
+            .clone();
+        let mine = demo.companies[person.companies[0]].matricole[0]
+            .as_str()
+            .to_owned();
+        let theirs = demo
+            .companies
+            .iter()
+            .enumerate()
+            .find(|(i, _)| !person.companies.contains(i))
+            .map(|(_, c)| c.matricole[0].as_str().to_owned())
+            .unwrap();
+        let kiosk = hub.enrol().await;
+        let base = hub.base(0);
+        let started: sportello::sync::wire::HandoffStarted = kiosk
+            .signed(&base, "POST", "/v1/handoff")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let phone = hub.phone();
+        phone_login(&phone, &base, &started.url, person.cf.as_str()).await;
+        Visitor {
+            demo,
+            person,
+            mine,
+            theirs,
+            kiosk,
+            base,
+            started,
+            phone,
+            now,
+        }
+    }
+}
+
 /// The phone's whole login for a kiosk's hand-off URL, as `cf`, at the hub at `base`.
 async fn phone_login(phone: &reqwest::Client, base: &str, url: &str, cf: &str) {
     let to_idp = location(&phone.get(url).send().await.unwrap());
@@ -3518,41 +3580,18 @@ async fn phone_login(phone: &reqwest::Client, base: &str, url: &str, cf: &str) {
 /// more replies; after the session the history is not readable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
-    use sportello::domain::{Clock, SystemClock};
     use sportello::hub::contatti;
-    use sportello::sync::wire::{ContactRequest, HandoffStarted, NewContactRequest};
+    use sportello::sync::wire::{ContactRequest, NewContactRequest};
     let hub = Hub::start(1).await;
-    let demo = sportello::hub::branch_data::seed_demo(
-        &mut hub.pool.get().await.unwrap(),
-        4,
-        SystemClock::untrusted().local_now().naive_local(),
-    )
-    .await
-    .unwrap();
-    let person = demo
-        .people
-        .iter()
-        .find(|p| !p.companies.is_empty())
-        .unwrap();
-    let mine = demo.companies[person.companies[0]].matricole[0]
-        .as_str()
-        .to_owned();
-    let theirs = demo
-        .companies
-        .iter()
-        .enumerate()
-        .find(|(i, _)| !person.companies.contains(i))
-        .map(|(_, c)| c.matricole[0].as_str().to_owned())
-        .unwrap();
-    let kiosk = hub.enrol().await;
-    let base = hub.base(0);
-    let started: HandoffStarted = kiosk
-        .signed(&base, "POST", "/v1/handoff")
-        .await
-        .json()
-        .await
-        .unwrap();
-    phone_login(&hub.client, &hub.base(0), &started.url, person.cf.as_str()).await;
+    let Visitor {
+        person,
+        mine,
+        theirs,
+        kiosk,
+        base,
+        started,
+        ..
+    } = Visitor::identified(&hub).await;
 
     let send = |req: NewContactRequest| {
         let kiosk = &kiosk;
@@ -3784,40 +3823,19 @@ fn desk_form(fields: &[(&str, &str)], files: &[(&str, Vec<u8>)]) -> reqwest::mul
 /// protocol and the attachments; the sede downloads them in the console.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_sends_a_request_with_three_attachments() {
-    use sportello::domain::{Clock, SystemClock};
-    use sportello::sync::wire::{ContactRequest, DeskTask, HandoffStarted, HandoffState};
+    use sportello::sync::wire::{ContactRequest, DeskTask, HandoffState};
     let hub = Hub::start(1).await;
-    let demo = sportello::hub::branch_data::seed_demo(
-        &mut hub.pool.get().await.unwrap(),
-        4,
-        SystemClock::untrusted().local_now().naive_local(),
-    )
-    .await
-    .unwrap();
-    let person = demo
-        .people
-        .iter()
-        .find(|p| !p.companies.is_empty())
-        .unwrap();
-    let company = &demo.companies[person.companies[0]];
-    let mine = company.matricole[0].as_str().to_owned();
-    let theirs = demo
-        .companies
-        .iter()
-        .enumerate()
-        .find(|(i, _)| !person.companies.contains(i))
-        .map(|(_, c)| c.matricole[0].as_str().to_owned())
-        .unwrap();
-    let kiosk = hub.enrol().await;
-    let base = hub.base(0);
-    let started: HandoffStarted = kiosk
-        .signed(&base, "POST", "/v1/handoff")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let phone = hub.phone();
-    phone_login(&phone, &base, &started.url, person.cf.as_str()).await;
+    let Visitor {
+        demo,
+        person,
+        mine,
+        theirs,
+        kiosk,
+        base,
+        started,
+        phone,
+        ..
+    } = Visitor::identified(&hub).await;
     let desk = || async {
         let r = phone.get(format!("{base}/h/desk")).send().await.unwrap();
         (r.status(), r.text().await.unwrap())
@@ -3863,10 +3881,10 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     let (status, page) = desk().await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        page.contains(&company.name) && page.contains("<form"),
+        page.contains(&demo.companies[person.companies[0]].name) && page.contains("<form"),
         "{page}"
     );
-    let (email, mobile) = sportello::hub::idp::demo_contacts(person);
+    let (email, mobile) = sportello::hub::idp::demo_contacts(&person);
     assert!(
         page.contains(&format!("value=\"{email}\"")),
         "the provider's e-mail is offered: {page}"
@@ -4330,42 +4348,18 @@ fn valid_value(kind: sportello::istanze::Kind) -> String {
 /// outcomes are final; a delegate never reaches another company's istanze.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_its_states() {
-    use sportello::domain::{Clock, SystemClock};
     use sportello::istanze::{DEFAULT_UNAVAILABLE, MODULI};
-    use sportello::sync::wire::{DeskTask, HandoffStarted, HandoffState, IstanzeView};
+    use sportello::sync::wire::{DeskTask, HandoffState, IstanzeView};
     let hub = Hub::start(1).await;
-    let demo = sportello::hub::branch_data::seed_demo(
-        &mut hub.pool.get().await.unwrap(),
-        4,
-        SystemClock::untrusted().local_now().naive_local(),
-    )
-    .await
-    .unwrap();
-    let person = demo
-        .people
-        .iter()
-        .find(|p| !p.companies.is_empty())
-        .unwrap();
-    let mine = demo.companies[person.companies[0]].matricole[0]
-        .as_str()
-        .to_owned();
-    let theirs = demo
-        .companies
-        .iter()
-        .enumerate()
-        .find(|(i, _)| !person.companies.contains(i))
-        .map(|(_, c)| c.matricole[0].as_str().to_owned())
-        .unwrap();
-    let kiosk = hub.enrol().await;
-    let base = hub.base(0);
-    let started: HandoffStarted = kiosk
-        .signed(&base, "POST", "/v1/handoff")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let phone = hub.phone();
-    phone_login(&phone, &base, &started.url, person.cf.as_str()).await;
+    let Visitor {
+        mine,
+        theirs,
+        kiosk,
+        base,
+        started,
+        phone,
+        ..
+    } = Visitor::identified(&hub).await;
     let view = |m: String| {
         let kiosk = &kiosk;
         let base = base.clone();
@@ -4685,37 +4679,19 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
 /// and stops the reminder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it() {
-    use sportello::domain::{Clock, SystemClock};
-    use sportello::sync::wire::{AgendaBooking, AgendaView, HandoffStarted, NewBooking};
+    use sportello::sync::wire::{AgendaBooking, AgendaView, NewBooking};
     let hub = Hub::start(1).await;
-    let now = SystemClock::untrusted().local_now().naive_local();
-    let demo = sportello::hub::branch_data::seed_demo(&mut hub.pool.get().await.unwrap(), 4, now)
-        .await
-        .unwrap();
-    let person = demo
-        .people
-        .iter()
-        .find(|p| !p.companies.is_empty())
-        .unwrap();
-    let mine = demo.companies[person.companies[0]].matricole[0]
-        .as_str()
-        .to_owned();
-    let theirs = demo
-        .companies
-        .iter()
-        .enumerate()
-        .find(|(i, _)| !person.companies.contains(i))
-        .map(|(_, c)| c.matricole[0].as_str().to_owned())
-        .unwrap();
-    let kiosk = hub.enrol().await;
-    let base = hub.base(0);
-    let started: HandoffStarted = kiosk
-        .signed(&base, "POST", "/v1/handoff")
-        .await
-        .json()
-        .await
-        .unwrap();
-    phone_login(&hub.phone(), &base, &started.url, person.cf.as_str()).await;
+    let Visitor {
+        demo,
+        person,
+        mine,
+        theirs,
+        kiosk,
+        base,
+        started,
+        now,
+        ..
+    } = Visitor::identified(&hub).await;
     let agenda = |m: &str| format!("/v1/handoff/{}/agenda/{m}", started.id);
     assert_eq!(
         kiosk.signed(&base, "GET", &agenda(&theirs)).await.status(),
@@ -4827,7 +4803,7 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
     assert_eq!(v.bookings[0].token, first.token);
 
     // Confirmations queued to the provider's contacts; the reminder the day before at 10:00.
-    let (email, _) = sportello::hub::idp::demo_contacts(person);
+    let (email, _) = sportello::hub::idp::demo_contacts(&person);
     let c = hub.pool.get().await.unwrap();
     let confirmations: i64 = c
         .query_one(

@@ -24,6 +24,8 @@ use sportello::sync::wire::{
 };
 
 const SEDE: u16 = 7001;
+/// The password of the accounts tests make with [`Hub::staff`].
+const STAFF_PASSWORD: &str = "una password lunga";
 
 struct Hub {
     // Dropped last: the database outlives the servers.
@@ -35,6 +37,23 @@ struct Hub {
 }
 
 impl Hub {
+    /// Console accounts with [`STAFF_PASSWORD`]: name, role, sede.
+    async fn staff(&self, users: &[(&str, sportello::hub::accounts::Role, Option<u16>)]) {
+        let mut c = self.pool.get().await.unwrap();
+        for (user, role, sede) in users {
+            sportello::hub::accounts::create_user(
+                &mut c,
+                "cli",
+                user,
+                STAFF_PASSWORD,
+                *role,
+                *sede,
+            )
+            .await
+            .unwrap();
+        }
+    }
+
     /// A visitor's phone: a browser that keeps cookies and does not follow redirects.
     fn phone(&self) -> reqwest::Client {
         reqwest::Client::builder()
@@ -676,7 +695,7 @@ async fn the_first_administrator_is_created_with_a_strong_password_and_audited()
         &mut c,
         "cli",
         "sup",
-        "una password lunga",
+        STAFF_PASSWORD,
         accounts::Role::Supervisor,
         None,
     )
@@ -686,7 +705,7 @@ async fn the_first_administrator_is_created_with_a_strong_password_and_audited()
         &mut c,
         "cli",
         "root",
-        "una password lunga",
+        STAFF_PASSWORD,
         accounts::Role::Admin,
         None,
     )
@@ -696,7 +715,7 @@ async fn the_first_administrator_is_created_with_a_strong_password_and_audited()
         &mut c,
         "root",
         "sup",
-        "una password lunga",
+        STAFF_PASSWORD,
         accounts::Role::Supervisor,
         Some(SEDE),
     )
@@ -1108,7 +1127,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
             &mut c,
             "root",
             "mario.rossi",
-            "una password lunga",
+            STAFF_PASSWORD,
             Role::Counter,
             Some(SEDE),
         )
@@ -1118,7 +1137,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
             &mut c,
             "root",
             "ufficio",
-            "una password lunga",
+            STAFF_PASSWORD,
             Role::Backoffice,
             Some(SEDE),
         )
@@ -1131,7 +1150,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
         .expect("pulled");
     assert_eq!(staff.role.name(), "operator");
     assert!(sportello::lan::auth::verify_password(
-        "una password lunga",
+        STAFF_PASSWORD,
         &staff.password_hash
     ));
     assert!(branch.read(|_, s| s.staff("ufficio").unwrap()).is_none());
@@ -1901,21 +1920,14 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
     let base = hub.base(0);
     {
         let mut c = hub.pool.get().await.unwrap();
-        accounts::create_user(
-            &mut c,
-            "cli",
-            "root",
-            "una password lunga",
-            Role::Admin,
-            None,
-        )
-        .await
-        .unwrap();
+        accounts::create_user(&mut c, "cli", "root", STAFF_PASSWORD, Role::Admin, None)
+            .await
+            .unwrap();
         accounts::create_user(
             &mut c,
             "root",
             "capo",
-            "una password lunga",
+            STAFF_PASSWORD,
             Role::Supervisor,
             Some(5105),
         )
@@ -1955,7 +1967,7 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
     let wrong = login("root", "sbagliata").await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.text().await.unwrap().contains("non corretti"));
-    let ok = login("root", "una password lunga").await.unwrap();
+    let ok = login("root", STAFF_PASSWORD).await.unwrap();
     if ok.status() != StatusCode::SEE_OTHER {
         panic!("{}: {}", ok.status(), ok.text().await.unwrap());
     }
@@ -2078,7 +2090,7 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
     );
 
     // A supervisor of another sede sees none of these kiosks and cannot enrol.
-    let sup = login("capo", "una password lunga").await.unwrap();
+    let sup = login("capo", STAFF_PASSWORD).await.unwrap();
     let sup_cookie = sup.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -2116,7 +2128,7 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
         login("capo", "sbagliata").await.unwrap();
     }
     assert_eq!(
-        login("capo", "una password lunga").await.unwrap().status(),
+        login("capo", STAFF_PASSWORD).await.unwrap().status(),
         StatusCode::TOO_MANY_REQUESTS
     );
 }
@@ -2335,7 +2347,7 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
             ("capo", Role::Supervisor, Some(SEDE)),
             ("banco", Role::Counter, Some(SEDE)),
         ] {
-            accounts::create_user(&mut c, "cli", user, "una password lunga", role, branch)
+            accounts::create_user(&mut c, "cli", user, STAFF_PASSWORD, role, branch)
                 .await
                 .unwrap();
         }
@@ -2346,7 +2358,7 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
     agent.pull_once().await.unwrap();
 
     // The supervisor, on the second instance, changes the sede.
-    let capo = ConsoleSession::login(&hub, 1, "capo", "una password lunga").await;
+    let capo = ConsoleSession::login(&hub, 1, "capo", STAFF_PASSWORD).await;
     let sede = "/console/sedi/7001";
     let (status, page) = capo.get(sede).await;
     assert_eq!(status, StatusCode::OK);
@@ -2502,7 +2514,7 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
             .0,
         StatusCode::FORBIDDEN
     );
-    let banco = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
+    let banco = ConsoleSession::login(&hub, 0, "banco", STAFF_PASSWORD).await;
     let (status, page) = banco.get(sede).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Zeta di prova") && !page.contains("Salva il servizio"));
@@ -2613,7 +2625,7 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
 
     // An administrator adds a sede: it gets its first configuration. A sede first registered
     // by an account made for it is configured from empty; one never registered is not found.
-    let root = ConsoleSession::login(&hub, 0, "root", "una password lunga").await;
+    let root = ConsoleSession::login(&hub, 0, "root", STAFF_PASSWORD).await;
     assert_eq!(
         root.get("/console/sedi/5105").await.0,
         StatusCode::NOT_FOUND
@@ -2679,7 +2691,7 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
         5
     );
     assert_eq!(
-        ConsoleSession::try_login(&hub, 1, "capo", "una password lunga")
+        ConsoleSession::try_login(&hub, 1, "capo", STAFF_PASSWORD)
             .await
             .status(),
         StatusCode::TOO_MANY_REQUESTS
@@ -3654,23 +3666,16 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
 
     // The sede's back office, in the console: the request with its text (the visitor shown
     // as such, not by codice fiscale), a reply that takes it in charge.
-    let mut c = hub.pool.get().await.unwrap();
-    for (user, role) in [
-        ("ufficio", sportello::hub::accounts::Role::Backoffice),
-        ("banco", sportello::hub::accounts::Role::Counter),
-    ] {
-        sportello::hub::accounts::create_user(
-            &mut c,
-            "cli",
-            user,
-            "una password lunga",
-            role,
-            Some(7001),
-        )
-        .await
-        .unwrap();
-    }
-    let office = ConsoleSession::login(&hub, 0, "ufficio", "una password lunga").await;
+    hub.staff(&[
+        (
+            "ufficio",
+            sportello::hub::accounts::Role::Backoffice,
+            Some(SEDE),
+        ),
+        ("banco", sportello::hub::accounts::Role::Counter, Some(SEDE)),
+    ])
+    .await;
+    let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
     let (status, page) = office.get("/console/sedi/7001/richieste").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -3721,7 +3726,7 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
         StatusCode::FORBIDDEN,
         "a form without the session's token"
     );
-    let banco = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
+    let banco = ConsoleSession::login(&hub, 0, "banco", STAFF_PASSWORD).await;
     assert_eq!(
         banco.get("/console/sedi/7001/richieste").await.0,
         StatusCode::FORBIDDEN
@@ -3730,6 +3735,7 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
     assert_eq!(list[0].state, "presa_in_carico");
     assert_eq!(list[0].messages.len(), 2);
     assert_eq!(list[0].messages[1].direction, "out");
+    let mut c = hub.pool.get().await.unwrap();
     contatti::set_state(&mut c, "ufficio", 7001, &protocol, "chiusa")
         .await
         .unwrap();
@@ -4043,23 +4049,16 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     );
 
     // The sede's back office downloads them as they were sent; counter staff cannot.
-    let mut c = hub.pool.get().await.unwrap();
-    for (user, role) in [
-        ("ufficio", sportello::hub::accounts::Role::Backoffice),
-        ("banco", sportello::hub::accounts::Role::Counter),
-    ] {
-        sportello::hub::accounts::create_user(
-            &mut c,
-            "cli",
-            user,
-            "una password lunga",
-            role,
-            Some(7001),
-        )
-        .await
-        .unwrap();
-    }
-    let office = ConsoleSession::login(&hub, 0, "ufficio", "una password lunga").await;
+    hub.staff(&[
+        (
+            "ufficio",
+            sportello::hub::accounts::Role::Backoffice,
+            Some(SEDE),
+        ),
+        ("banco", sportello::hub::accounts::Role::Counter, Some(SEDE)),
+    ])
+    .await;
+    let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
     let (status, page) = office.get("/console/sedi/7001/richieste").await;
     assert_eq!(status, StatusCode::OK);
     let link = format!(
@@ -4087,7 +4086,7 @@ async fn the_phone_sends_a_request_with_three_attachments() {
             .starts_with("attachment;")
     );
     assert_eq!(r.bytes().await.unwrap().as_ref(), png.as_slice());
-    let counter = ConsoleSession::login(&hub, 0, "banco", "una password lunga").await;
+    let counter = ConsoleSession::login(&hub, 0, "banco", STAFF_PASSWORD).await;
     assert_eq!(counter.get(&link).await.0, StatusCode::FORBIDDEN);
 
     // The sede replies to the first request and closes it. The visitor hears of each event
@@ -4463,28 +4462,17 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
     assert!(page.contains("Fondi esauriti."), "{page}");
 
     // The administrator reopens the four in the console.
-    let mut c = hub.pool.get().await.unwrap();
-    for (user, role, branch) in [
+    hub.staff(&[
         ("capo", sportello::hub::accounts::Role::Admin, None),
         (
             "ufficio",
             sportello::hub::accounts::Role::Backoffice,
-            Some(7001),
+            Some(SEDE),
         ),
-    ] {
-        sportello::hub::accounts::create_user(
-            &mut c,
-            "cli",
-            user,
-            "una password lunga",
-            role,
-            branch,
-        )
-        .await
-        .unwrap();
-    }
-    let admin = ConsoleSession::login(&hub, 0, "capo", "una password lunga").await;
-    let office = ConsoleSession::login(&hub, 0, "ufficio", "una password lunga").await;
+    ])
+    .await;
+    let admin = ConsoleSession::login(&hub, 0, "capo", STAFF_PASSWORD).await;
+    let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
     assert_eq!(
         office.get("/console/istanze").await.0,
         StatusCode::FORBIDDEN

@@ -248,17 +248,13 @@ pub async fn show(
 ) -> Response {
     let answer = async {
         let c = state.pool.get().await?;
-        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        let device = devices::authenticate(&c, &headers, "GET", path, &[]).await?;
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
-            return Ok(Err((StatusCode::NOT_FOUND, String::new())));
+        let Some((_, cf)) = super::handoff::visitor_reading(&c, &headers, &uri, &id).await? else {
+            return Ok(None);
         };
-        Ok(view(&c, &cf, &matricola)
-            .await?
-            .ok_or((StatusCode::NOT_FOUND, String::new())))
+        view(&c, &cf, &matricola).await
     }
     .await;
-    authenticated_answer(answer, false)
+    super::handoff::json_or_404(answer)
 }
 
 /// `POST /v1/handoff/{id}/agenda/{matricola}`: books the chosen slot and answers the booking

@@ -4,10 +4,10 @@
 //! kiosk cannot learn which matricole exist.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Json, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 
-use super::{HubError, HubState, devices};
+use super::{HubError, HubState};
 
 /// `GET /v1/handoff/{id}/companies/{matricola}`.
 pub async fn summary(
@@ -18,9 +18,8 @@ pub async fn summary(
 ) -> Response {
     let answer = async {
         let c = state.pool.get().await?;
-        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        let device = devices::authenticate(&c, &headers, "GET", path, &[]).await?;
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
+        let Some((device, cf)) = super::handoff::visitor_reading(&c, &headers, &uri, &id).await?
+        else {
             return Ok(None);
         };
         let row = c
@@ -44,11 +43,7 @@ pub async fn summary(
         Ok::<_, HubError>(row.map(|r| r.get::<_, serde_json::Value>(0)))
     }
     .await;
-    match answer {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => e.into_response(),
-    }
+    super::handoff::json_or_404(answer)
 }
 
 /// Seeds the demo's summaries: every matricola of every demo company, its legal

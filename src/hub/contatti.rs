@@ -225,29 +225,16 @@ pub async fn list(
 ) -> Response {
     let answer = async {
         let c = state.pool.get().await?;
-        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        let device = devices::authenticate(&c, &headers, "GET", path, &[]).await?;
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
+        let Some((_, cf)) = super::handoff::visitor_reading(&c, &headers, &uri, &id).await? else {
             return Ok(None);
         };
-        let delegated = c
-            .query_opt(
-                "SELECT 1 FROM delegation WHERE person_cf = $1 AND matricola = $2",
-                &[&cf, &matricola],
-            )
-            .await?
-            .is_some();
-        if !delegated {
+        if !super::handoff::delegated(&c, &cf, &matricola).await? {
             return Ok(None);
         }
         Ok::<_, HubError>(Some(history(&c, &matricola).await?))
     }
     .await;
-    match answer {
-        Ok(Some(list)) => Json(list).into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => e.into_response(),
-    }
+    super::handoff::json_or_404(answer)
 }
 
 /// A back-office reply from the sede: the request is taken in charge if it was open.

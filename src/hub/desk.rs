@@ -410,19 +410,22 @@ async fn send_istanza(
     }
     .await;
     match filed {
-        Ok(Ok(protocol)) => {
-            let sent = PhoneSession {
-                task: None,
-                sent: Some(protocol),
-                ..s
-            };
-            match page_for(&state, &sent, Draft::default(), None).await {
-                Ok(p) => render(StatusCode::CREATED, p),
-                Err(e) => e.into_response(),
-            }
-        }
+        Ok(Ok(protocol)) => sent_page(&state, s, protocol).await,
         Ok(Err(reasons)) if reasons.is_empty() => StatusCode::NOT_FOUND.into_response(),
         Ok(Err(reasons)) => refused(reasons.join(" "), draft).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The page after a form was filed: its protocol, and the desk waiting for the next.
+async fn sent_page(state: &HubState, s: PhoneSession, protocol: String) -> Response {
+    let sent = PhoneSession {
+        task: None,
+        sent: Some(protocol),
+        ..s
+    };
+    match page_for(state, &sent, Draft::default(), None).await {
+        Ok(p) => render(StatusCode::CREATED, p),
         Err(e) => e.into_response(),
     }
 }
@@ -666,17 +669,7 @@ async fn send_request(
     }
     .await;
     match filed {
-        Ok(Some(protocol)) => {
-            let sent = PhoneSession {
-                task: None,
-                sent: Some(protocol),
-                ..s
-            };
-            match page_for(&state, &sent, Draft::default(), None).await {
-                Ok(p) => render(StatusCode::CREATED, p),
-                Err(e) => e.into_response(),
-            }
-        }
+        Ok(Some(protocol)) => sent_page(&state, s, protocol).await,
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => e.into_response(),
     }

@@ -295,6 +295,43 @@ pub(super) async fn bound_person(
     .and_then(|r| r.get(0)))
 }
 
+/// The kiosk's signed GET about its hand-off `id`: the device and the bound visitor's fiscal
+/// number, or `None` when the hand-off is not live or not that kiosk's.
+pub(super) async fn visitor_reading(
+    c: &impl deadpool_postgres::GenericClient,
+    headers: &HeaderMap,
+    uri: &Uri,
+    id: &str,
+) -> Result<Option<(devices::Device, String)>, HubError> {
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let device = devices::authenticate(c, headers, "GET", path, &[]).await?;
+    Ok(bound_person(c, &device, id).await?.map(|cf| (device, cf)))
+}
+
+/// Whether `cf` may act for `matricola`.
+pub(super) async fn delegated(
+    c: &impl deadpool_postgres::GenericClient,
+    cf: &str,
+    matricola: &str,
+) -> Result<bool, HubError> {
+    Ok(c.query_opt(
+        "SELECT 1 FROM delegation WHERE person_cf = $1 AND matricola = $2",
+        &[&cf, &matricola],
+    )
+    .await?
+    .is_some())
+}
+
+/// The JSON answer to a kiosk's question about its visitor, or the same 404 for whatever is
+/// not theirs, so a kiosk cannot tell which exist.
+pub(super) fn json_or_404<T: serde::Serialize>(answer: Result<Option<T>, HubError>) -> Response {
+    match answer {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// A page for the phone: a heading and a sentence, in Italian.
 pub(super) fn phone_page(status: StatusCode, title: &str, text: &str) -> Response {
     let esc = |s: &str| {

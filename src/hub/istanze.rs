@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Json, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 use deadpool_postgres::GenericClient;
 
 use super::contatti::Contacts;
-use super::{HubError, HubState, devices};
+use super::{HubError, HubState};
 use crate::istanze::{MODULI, STATES};
 use crate::sync::wire::{IstanzaInfo, IstanzeView, ModuloAvailability};
 
@@ -73,31 +73,16 @@ pub async fn list(
 ) -> Response {
     let answer = async {
         let c = state.pool.get().await?;
-        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        let device = devices::authenticate(&c, &headers, "GET", path, &[]).await?;
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
+        let Some((_, cf)) = super::handoff::visitor_reading(&c, &headers, &uri, &id).await? else {
             return Ok(None);
         };
-        if !delegated(&c, &cf, &matricola).await? {
+        if !super::handoff::delegated(&c, &cf, &matricola).await? {
             return Ok(None);
         }
         Ok::<_, HubError>(Some(view(&c, &matricola).await?))
     }
     .await;
-    match answer {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn delegated(c: &impl GenericClient, cf: &str, matricola: &str) -> Result<bool, HubError> {
-    Ok(c.query_opt(
-        "SELECT 1 FROM delegation WHERE person_cf = $1 AND matricola = $2",
-        &[&cf, &matricola],
-    )
-    .await?
-    .is_some())
+    super::handoff::json_or_404(answer)
 }
 
 /// Files an istanza of `cf` for `matricola`: `Ok(Ok(protocol))`, or the reasons in Italian

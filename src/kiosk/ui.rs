@@ -398,71 +398,26 @@ impl KioskUi {
             weak: window.as_weak(),
             dispatch,
         });
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_start(move || cassetto.start());
+        // Each of the screen's callbacks calls the controller's method of the same name.
+        let a = window.global::<CassettoAdapter>();
+        macro_rules! wire {
+            ($($on:ident => $method:ident($($arg:ident)?)),* $(,)?) => {$({
+                let cassetto = cassetto.clone();
+                a.$on(move |$($arg)?| cassetto.$method($($arg)?));
+            })*};
         }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_open_company(move |i| cassetto.open_company(i));
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_print_summary(move || cassetto.print_summary());
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_close_company(move || cassetto.close_company());
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_write_to_sede(move || cassetto.write_to_sede());
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_choose_istanza(move |i| cassetto.choose_istanza(i));
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_show_slots(move || cassetto.show_slots());
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_take_ticket(move || cassetto.take_ticket());
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_open_section(move |n| cassetto.open_section(n));
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_book_slot(move |i| cassetto.book_slot(i));
-        }
-        {
-            let cassetto = cassetto.clone();
-            window
-                .global::<CassettoAdapter>()
-                .on_cancel_booking(move |i| cassetto.cancel_booking(i));
+        wire! {
+            on_start => start(),
+            on_open_company => open_company(i),
+            on_print_summary => print_summary(),
+            on_close_company => close_company(),
+            on_write_to_sede => write_to_sede(),
+            on_choose_istanza => choose_istanza(i),
+            on_show_slots => show_slots(),
+            on_take_ticket => take_ticket(),
+            on_open_section => open_section(n),
+            on_book_slot => book_slot(i),
+            on_cancel_booking => cancel_booking(i),
         }
         let cassetto_tick = Timer::default();
         if matches!(dispatch, Dispatch::Worker) {

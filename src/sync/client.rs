@@ -478,6 +478,9 @@ impl HubClient {
             .await
             .map_err(network)?;
         match r.status() {
+            reqwest::StatusCode::NO_CONTENT => Ok(Ok(Some(
+                serde_json::from_str("null").map_err(|e| SyncError::Protocol(e.to_string()))?,
+            ))),
             s if s.is_success() => Ok(Ok(Some(
                 r.json()
                     .await
@@ -501,29 +504,11 @@ impl HubClient {
     /// Asks the phone of the hand-off's visitor to show a form; `false` when the matricola is
     /// not theirs or the session is over.
     pub async fn desk_task(&self, id: &str, task: &wire::DeskTask) -> Result<bool, SyncError> {
-        let body = serde_json::to_vec(task).map_err(|e| SyncError::Protocol(e.to_string()))?;
-        let r = self
-            .signed(
-                reqwest::Method::POST,
-                &format!("/v1/handoff/{id}/task"),
-                &body,
-            )
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(network)?;
-        match r.status() {
-            reqwest::StatusCode::NO_CONTENT => Ok(true),
-            reqwest::StatusCode::NOT_FOUND => Ok(false),
-            s @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => Err(
-                SyncError::Refused(format!("{s}: {}", r.text().await.unwrap_or_default())),
-            ),
-            s => Err(SyncError::Network(format!(
-                "{s}: {}",
-                r.text().await.unwrap_or_default()
-            ))),
-        }
+        Ok(matches!(
+            self.post_json::<()>(&format!("/v1/handoff/{id}/task"), task)
+                .await?,
+            Ok(Some(()))
+        ))
     }
 
     /// Ends a hand-off's session at the hub.

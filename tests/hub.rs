@@ -3609,18 +3609,7 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
         let kiosk = &kiosk;
         let base = base.clone();
         let path = format!("/v1/handoff/{}/requests", started.id);
-        async move {
-            let body = serde_json::to_vec(&req).unwrap();
-            let mut r = kiosk.client.post(format!("{base}{path}"));
-            for (h, v) in kiosk.sign("POST", &path, &body) {
-                r = r.header(h, v);
-            }
-            r.header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { kiosk.signed_json(&base, &path, &req).await }
     };
     let request = |matricola: &str, topic: &str, subject: &str| NewContactRequest {
         matricola: matricola.into(),

@@ -535,3 +535,210 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// The visitor's phone, as Chromium at a phone's size: identification at the built-in
+/// provider, then the forms the kiosk opens on it — a request with three files chosen from
+/// the phone, and an istanza with amounts and an IBAN — each sent and seen by the kiosk; the
+/// sede's istanze and the administrators' list of istanze in the console.
+#[cfg(feature = "hub")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
+    use sportello::hub::{self, HubState, accounts, db, devices};
+    use sportello::sync::client::{self, HubClient};
+    use sportello::sync::wire::{DeskTask, HandoffState};
+    support::install_crypto();
+    let test_db = pg::TestDb::new().await;
+    let pool = db::pool(&test_db.url, 4).unwrap();
+    db::migrate(&pool).await.unwrap();
+    let now = chrono::Utc::now()
+        .with_timezone(&sportello::domain::TIME_ZONE)
+        .naive_local();
+    let demo = sportello::hub::branch_data::seed_demo(&mut pool.get().await.unwrap(), 5, now)
+        .await
+        .unwrap();
+    accounts::create_user(
+        &mut pool.get().await.unwrap(),
+        "cli",
+        "root",
+        PASSWORD,
+        accounts::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap();
+    let tls = sportello::lan::tls::self_signed().unwrap();
+    let state = HubState::new(pool.clone());
+    let identity = state.identity.clone();
+    let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
+    let base = format!("https://127.0.0.1:{}", server.addr.port());
+    identity
+        .set(hub::handoff::IdentityConfig::builtin(&base, &tls.cert, "segreto di prova").unwrap())
+        .unwrap();
+    let code = devices::create_code(&mut pool.get().await.unwrap(), "cli", 7001)
+        .await
+        .unwrap();
+    let e = client::enrol(&base, &code, None, "1.0-test").await.unwrap();
+    let kiosk = HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap();
+    let person = demo
+        .people
+        .iter()
+        .find(|p| !p.companies.is_empty())
+        .unwrap();
+    let mine = demo.companies[person.companies[0]].matricole[0]
+        .as_str()
+        .to_owned();
+    let started = kiosk.start_handoff().await.unwrap();
+
+    // The phone opens the kiosk's code and logs in.
+    let driver = chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, 390, 844, profile.path()).await;
+    c.goto(&started.url).await.unwrap();
+    let choice = format!("input[value='{}']", person.cf.as_str());
+    wait_for(&c, &choice).await;
+    click(&c, &choice).await;
+    click(&c, "button[type=submit]").await;
+    wait_for(&c, "h1").await;
+    assert_eq!(text(&c, "h1").await, "Identificazione riuscita");
+    assert!(matches!(
+        kiosk.handoff(&started.id).await.unwrap(),
+        HandoffState::Bound { .. }
+    ));
+
+    // Scrivi alla sede: the form comes to the phone, with three files from it.
+    assert!(
+        kiosk
+            .desk_task(
+                &started.id,
+                &DeskTask::Richiesta {
+                    matricola: mine.clone(),
+                },
+            )
+            .await
+            .unwrap()
+    );
+    c.goto(&format!("{base}/h/desk")).await.unwrap();
+    wait_for(&c, "#subject").await;
+    assert_accessible_controls(&c).await;
+    let files = tempfile::tempdir().unwrap();
+    let mut png = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png, 4, 1);
+        enc.set_color(png::ColorType::Grayscale);
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(&[0, 80, 160, 240]).unwrap();
+    }
+    let jpeg = [
+        &b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01"[..],
+        &[0u8; 32],
+        b"\xff\xd9",
+    ]
+    .concat();
+    for (name, bytes) in [
+        ("quietanza.pdf", b"%PDF-1.4\n%%EOF\n".to_vec()),
+        ("ricevuta.jpg", jpeg),
+        ("estratto.png", png),
+    ] {
+        std::fs::write(files.path().join(name), bytes).unwrap();
+    }
+    fill(
+        &c,
+        &[
+            ("#subject", "Versamento di marzo"),
+            ("#body", "Allego la quietanza e le ricevute."),
+            (
+                "#file-1",
+                files.path().join("quietanza.pdf").to_str().unwrap(),
+            ),
+            (
+                "#file-2",
+                files.path().join("ricevuta.jpg").to_str().unwrap(),
+            ),
+            (
+                "#file-3",
+                files.path().join("estratto.png").to_str().unwrap(),
+            ),
+        ],
+    )
+    .await;
+    screenshot(&c, "phone-request.png").await;
+    click(&c, "form button[type=submit]").await;
+    wait_for(&c, "p.ok").await;
+    let sent = text(&c, "p.ok strong").await;
+    assert!(sent.starts_with("INPS.7001."), "{sent}");
+    let list = kiosk.requests(&started.id, &mine).await.unwrap().unwrap();
+    assert_eq!(list[0].protocol, sent);
+    assert_eq!(list[0].attachments.len(), 3);
+
+    // An istanza: typed fields, the IBAN checked at the hub.
+    assert!(
+        kiosk
+            .desk_task(
+                &started.id,
+                &DeskTask::Istanza {
+                    matricola: mine.clone(),
+                    modulo: "dilazione".into(),
+                },
+            )
+            .await
+            .unwrap()
+    );
+    c.goto(&format!("{base}/h/desk")).await.unwrap();
+    wait_for(&c, "#f-iban").await;
+    assert_accessible_controls(&c).await;
+    // Month pickers take their value as the browser would give it.
+    c.execute(
+        "document.querySelector('#f-periodo_dal').value = '2025-01';
+         document.querySelector('#f-periodo_al').value = '2025-06';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    fill(
+        &c,
+        &[
+            ("#f-importo", "12.450,00"),
+            ("#f-rate", "12"),
+            ("#f-iban", "IT60 X054 2811 1010 0000 0123 456"),
+        ],
+    )
+    .await;
+    screenshot(&c, "phone-istanza.png").await;
+    click(&c, "form button[type=submit]").await;
+    wait_for(&c, "p.ok").await;
+    let filed = text(&c, "p.ok strong").await;
+    assert!(filed.starts_with("INPS.7001.COL."), "{filed}");
+    let v = kiosk.istanze(&started.id, &mine).await.unwrap().unwrap();
+    assert_eq!(v.sent[0].protocol, filed);
+
+    // The console: the sede's istanze with their fields, and the list of the eleven.
+    let admin = browser(&driver, 1280, 720, tempfile::tempdir().unwrap().path()).await;
+    admin.goto(&format!("{base}/console")).await.unwrap();
+    wait_for(&admin, "#username").await;
+    fill(&admin, &[("#username", "root"), ("#password", PASSWORD)]).await;
+    click(&admin, "button[type=submit]").await;
+    wait_for(&admin, "table").await;
+    admin
+        .goto(&format!("{base}/console/sedi/7001/istanze"))
+        .await
+        .unwrap();
+    wait_for(&admin, "textarea").await;
+    assert!(
+        text(&admin, "main")
+            .await
+            .contains("IT60X0542811101000000123456")
+    );
+    assert_accessible_controls(&admin).await;
+    screenshot(&admin, "hub-istanze.png").await;
+    admin
+        .goto(&format!("{base}/console/istanze"))
+        .await
+        .unwrap();
+    wait_for(&admin, "table").await;
+    assert!(text(&admin, "main").await.contains("Fondi esauriti."));
+    assert_accessible_controls(&admin).await;
+    screenshot(&admin, "hub-istanze-catalogo.png").await;
+    admin.close().await.unwrap();
+    c.close().await.unwrap();
+    server.stop().await;
+}

@@ -116,9 +116,17 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
                     .map(|m| m.fields)
                     .unwrap_or_default()
                     .iter()
-                    .map(|f| FieldRow {
-                        label: f.label,
-                        value: values[f.name].as_str().unwrap_or("").to_owned(),
+                    .map(|f| {
+                        let raw = values[f.name].as_str().unwrap_or("");
+                        FieldRow {
+                            label: f.label,
+                            // Stored plain (`12450.00`), read the Italian way.
+                            value: match f.kind {
+                                crate::istanze::Kind::Amount => crate::istanze::parse_amount(raw)
+                                    .map_or_else(|| raw.to_owned(), crate::cassetto::euro),
+                                _ => raw.to_owned(),
+                            },
+                        }
                     })
                     .collect(),
                 history: history

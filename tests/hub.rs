@@ -3365,7 +3365,10 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         let slots = a.get_slots();
         assert!((1..=8).contains(&slots.row_count()), "{}", slots.row_count());
         let label = slots.row_data(0).unwrap().label.to_string();
+        assert!(a.get_slots_shown(), "the slots have a screen of their own");
+        screen("cassetto-slots.png");
         a.invoke_book_slot(0);
+        assert!(!a.get_slots_shown(), "back to the summary, the booking on it");
         let status = a.get_agenda_status().to_string();
         assert!(
             status.contains("prenotato per") && status.contains("Ritiri la conferma stampata"),

@@ -867,6 +867,7 @@ fn set_agenda(a: &CassettoAdapter<'_>, view: Option<&crate::sync::wire::AgendaVi
 
 fn clear_istanze(a: &CassettoAdapter<'_>) {
     a.set_deflecting(false);
+    a.set_slots_shown(false);
     a.set_section_shown(false);
     a.set_section(SectionView::default());
     a.set_istanze(ModelRc::default());
@@ -1150,6 +1151,7 @@ impl Cassetto {
             })
             .collect();
         a.set_slots(ModelRc::new(VecModel::from(rows)));
+        a.set_slots_shown(true);
     }
 
     /// A slot chosen: booked at the hub in one request, the confirmation printed with its QR.
@@ -1239,6 +1241,7 @@ impl Cassetto {
                     }
                 };
                 a.set_agenda_status(said.text(lang).into());
+                a.set_slots_shown(false);
                 this.reload_agenda();
             },
         );

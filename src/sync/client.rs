@@ -121,6 +121,9 @@ fn http(pin: Option<[u8; 32]>) -> Result<(reqwest::Client, Arc<Pinned>), SyncErr
 }
 
 fn network(e: reqwest::Error) -> SyncError {
+    // Paths carry matricole and hand-off ids, and this text goes to the kiosk's log: the hub's
+    // address is enough to say what failed.
+    let e = e.without_url();
     // The chain carries the TLS reason (a certificate that is not the pinned one).
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -516,5 +519,36 @@ impl HubClient {
         self.signed_json::<()>(reqwest::Method::POST, &format!("/v1/handoff/{id}/end"))
             .await
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A failed question about a company does not write its matricola into the kiosk's log.
+    #[test]
+    fn network_errors_do_not_carry_the_path() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // A port nobody listens on: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client =
+            super::HubClient::new(&format!("https://127.0.0.1:{port}"), "d", &[7; 32], [0; 32])
+                .unwrap();
+        let err = runtime
+            .block_on(client.company("0123", "7061454193"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Connection refused"),
+            "the reason stays: {err}"
+        );
+        assert!(!err.contains("7061454193"), "{err}");
     }
 }

@@ -3231,6 +3231,9 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         for p in &expected.soggetti {
             assert!(registry.contains(&p.nome), "{registry:?}");
         }
+        for linked in &expected.aziende_collegate {
+            assert!(registry.contains(&linked.denominazione), "{registry:?}");
+        }
         assert!(
             !registry.iter().any(|v| v.contains(row.matricola.as_str())),
             "the matricola stays masked"

@@ -358,6 +358,28 @@ pub fn summary(
             .bool()
             .then(|| pick(&mut rng, &["Fondimpresa", "Fondirigenti", "For.Te."]).into()),
         posta,
+        // Drawn last, so the other sections stay what they were before it existed.
+        aziende_collegate: {
+            let stem = company.name.split_whitespace().next().unwrap_or("Gruppo");
+            (0..rng.usize(0..=2))
+                .map(|i| AziendaCollegata {
+                    denominazione: format!(
+                        "{stem} {} {}",
+                        pick(
+                            &mut rng,
+                            &["Servizi", "Logistica", "Immobiliare", "Impianti"]
+                        ),
+                        ["S.r.l.", "S.p.A."][i % 2]
+                    ),
+                    relazione: pick(
+                        &mut rng,
+                        &["controllata", "collegata", "stessa compagine sociale"],
+                    )
+                    .into(),
+                    dal: today - Duration::days(rng.i64(300..5000)),
+                })
+                .collect()
+        },
     }
 }
 

@@ -405,6 +405,20 @@ pub struct CompanySummary {
     pub fondo: Option<String>,
     /// Hybrid mail.
     pub posta: Vec<Posta>,
+    /// Companies linked to this one (controlled, associated, same owners).
+    #[serde(default)]
+    pub aziende_collegate: Vec<AziendaCollegata>,
+}
+
+/// A company linked to this one, as the registry records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AziendaCollegata {
+    /// Ragione sociale.
+    pub denominazione: String,
+    /// `controllata`, `collegata`, `stessa compagine sociale`.
+    pub relazione: String,
+    /// Since.
+    pub dal: NaiveDate,
 }
 
 impl CompanySummary {

@@ -1789,6 +1789,18 @@ fn section_view(s: &crate::cassetto::CompanySummary, n: i32, lang: Lang) -> Sect
                     false,
                 ),
             ];
+            rows.extend(s.aziende_collegate.iter().map(|c| {
+                row(
+                    t(crate::msg!("Azienda collegata")),
+                    c.denominazione.clone(),
+                    format!(
+                        "{} · {}",
+                        c.relazione,
+                        t(crate::msg!("dal {}", date(c.dal)))
+                    ),
+                    false,
+                )
+            }));
             rows.extend(s.soggetti.iter().map(|p| {
                 row(
                     t(crate::msg!("Soggetto collegato")),

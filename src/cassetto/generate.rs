@@ -441,12 +441,15 @@ mod tests {
                 for d in &s.dilazioni {
                     assert!(d.pagate <= d.rate && d.rata() * i64::from(d.rate) <= d.debito);
                 }
+                if !s.aziende_collegate.is_empty() {
+                    states.insert("collegate");
+                }
             }
         }
         assert_eq!(
             states.len(),
-            2,
-            "the demo shows both a regular and an irregular DURC"
+            3,
+            "the demo shows a regular and an irregular DURC, and linked companies"
         );
     }
 }

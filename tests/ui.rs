@@ -520,6 +520,22 @@ struct Scripted {
     state: std::sync::Mutex<Option<sportello::sync::wire::HandoffState>>,
     started: std::sync::atomic::AtomicUsize,
     ended: std::sync::atomic::AtomicUsize,
+    summary: std::sync::Mutex<Option<sportello::cassetto::CompanySummary>>,
+    agenda: std::sync::Mutex<Option<sportello::sync::wire::AgendaView>>,
+    /// The network drops after the summary arrived.
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Scripted {
+    fn reachable(&self) -> Result<(), sportello::sync::client::SyncError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(sportello::sync::client::SyncError::Network(
+                "connection refused".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl sportello::kiosk::identify::Identification for Scripted {
@@ -556,7 +572,38 @@ impl sportello::kiosk::identify::Identification for Scripted {
         _: &str,
     ) -> Result<Option<sportello::cassetto::CompanySummary>, sportello::sync::client::SyncError>
     {
-        Ok(None)
+        self.reachable()?;
+        Ok(self.summary.lock().unwrap().clone())
+    }
+    fn agenda(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<sportello::sync::wire::AgendaView>, sportello::sync::client::SyncError> {
+        self.reachable()?;
+        Ok(self.agenda.lock().unwrap().clone())
+    }
+    fn ask_phone(
+        &self,
+        _: &str,
+        _: &sportello::sync::wire::DeskTask,
+    ) -> Result<bool, sportello::sync::client::SyncError> {
+        self.reachable()?;
+        Ok(true)
+    }
+    fn book(
+        &self,
+        _: &str,
+        _: &str,
+        _: chrono::NaiveDateTime,
+    ) -> Result<
+        sportello::kiosk::identify::Booked<sportello::sync::wire::AgendaBooking>,
+        sportello::sync::client::SyncError,
+    > {
+        self.reachable()?;
+        Ok(sportello::kiosk::identify::Booked::Refused(
+            "Questo orario non è più libero: ne scelga un altro.".into(),
+        ))
     }
 }
 
@@ -607,4 +654,92 @@ fn il_mio_cassetto_shows_a_code_renews_it_when_expired_and_ends_the_session_on_e
     w.global::<SessionAdapter>().invoke_exit();
     f.ui.cassetto_step();
     assert_eq!(hub.ended.load(SeqCst), 1);
+}
+
+/// With the network gone after the summary arrived, writing to the sede and booking say so,
+/// and nothing is pretended: no booking appears, the visitor keeps the summary; a slot taken
+/// meanwhile is refused with the hub's reason.
+#[test]
+fn requests_and_bookings_without_the_network_are_refused_with_an_explanation() {
+    use slint::Model;
+    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase};
+    use sportello::sync::wire::{AgendaView, CompanyChoice, HandoffState};
+    use std::sync::atomic::Ordering::SeqCst;
+    let hub = Arc::new(Scripted::default());
+    let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let demo = sportello::demo::DemoBranch::generate(3, now);
+    let company = &demo.companies[0];
+    let matricola = company.matricole[0].as_str().to_owned();
+    *hub.summary.lock().unwrap() = Some(sportello::cassetto::generate::summary(
+        3,
+        company,
+        &matricola,
+        &demo.sede,
+        &[],
+        now.date(),
+    ));
+    let slot = now + chrono::Duration::days(1);
+    *hub.agenda.lock().unwrap() = Some(AgendaView {
+        sede: "Roma Eur".into(),
+        service: "A".into(),
+        service_name: "Aziende, consulenti e intermediari".into(),
+        slots: vec![slot],
+        bookings: vec![],
+    });
+    *hub.state.lock().unwrap() = Some(HandoffState::Bound {
+        name: "Maria Rossi".into(),
+        companies: vec![CompanyChoice {
+            matricola: matricola.clone(),
+            company_cf: company.cf.to_string(),
+            denominazione: company.name.clone(),
+            role: "01".into(),
+        }],
+        until: chrono::Utc::now() + chrono::Duration::minutes(5),
+        task: None,
+        sent: None,
+    });
+    let f = fixture_with({
+        let hub = hub.clone();
+        move |branch, _| Kiosk::new(branch.clone()).unwrap().with_identification(hub)
+    });
+    let w = f.ui.window();
+    tap(w, "go-cassetto");
+    let _ = by_id(w, "shell-walkin");
+    f.ui.cassetto_step();
+    let a = w.global::<CassettoAdapter>();
+    assert_eq!(a.get_phase(), CassettoPhase::Bound);
+    a.invoke_open_company(0);
+    assert!(a.get_summary_shown());
+
+    // A slot taken meanwhile: the hub's reason.
+    a.invoke_show_slots();
+    a.invoke_book_slot(0);
+    assert!(
+        a.get_agenda_status().contains("non è più libero"),
+        "{}",
+        a.get_agenda_status()
+    );
+
+    hub.down.store(true, SeqCst);
+    a.invoke_write_to_sede();
+    assert!(
+        a.get_phone_status().contains("richiede la rete")
+            && a.get_phone_status().contains("nulla è stato inviato"),
+        "{}",
+        a.get_phone_status()
+    );
+    a.invoke_show_slots();
+    a.invoke_book_slot(0);
+    assert!(
+        a.get_agenda_status()
+            .contains("nessun appuntamento è stato preso"),
+        "{}",
+        a.get_agenda_status()
+    );
+    assert_eq!(a.get_bookings().row_count(), 0);
+    assert_eq!(a.get_phase(), CassettoPhase::Bound, "the visitor stays");
+    assert!(a.get_summary_shown());
 }

@@ -917,6 +917,16 @@ impl Cassetto {
         state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The live hand-off and the company on screen, with the generation the answers to
+    /// questions about them must still match.
+    fn on_screen(&self) -> Option<(String, String, u64)> {
+        let st = Self::lock(&self.state);
+        let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
+            return None;
+        };
+        Some((id, summary.anagrafica.matricola.clone(), st.generation))
+    }
+
     /// Ends the current hand-off at the hub, if any (in the background: nothing waits).
     fn end_current(&self) {
         let ended = {
@@ -1156,11 +1166,12 @@ impl Cassetto {
 
     /// A slot chosen: booked at the hub in one request, the confirmation printed with its QR.
     fn book_slot(&self, index: i32) {
-        let (id, matricola, starts_at, generation, company, service) = {
+        let Some((id, matricola, generation)) = self.on_screen() else {
+            return;
+        };
+        let (starts_at, company, service) = {
             let st = Self::lock(&self.state);
-            let (Some((id, _)), Some(summary), Some(agenda)) =
-                (st.handoff.clone(), st.summary.as_ref(), st.agenda.as_ref())
-            else {
+            let (Some(summary), Some(agenda)) = (st.summary.as_ref(), st.agenda.as_ref()) else {
                 return;
             };
             let Some(t) = usize::try_from(index)
@@ -1170,10 +1181,7 @@ impl Cassetto {
                 return;
             };
             (
-                id,
-                summary.anagrafica.matricola.clone(),
                 *t,
-                st.generation,
                 summary.anagrafica.denominazione.clone(),
                 agenda.service_name.clone(),
             )
@@ -1249,25 +1257,16 @@ impl Cassetto {
 
     /// A booking cancelled by the visitor.
     fn cancel_booking(&self, index: i32) {
-        let (id, matricola, booking, generation) = {
-            let st = Self::lock(&self.state);
-            let (Some((id, _)), Some(summary), Some(agenda)) =
-                (st.handoff.clone(), st.summary.as_ref(), st.agenda.as_ref())
-            else {
-                return;
-            };
-            let Some(b) = usize::try_from(index)
+        let Some((id, matricola, generation)) = self.on_screen() else {
+            return;
+        };
+        let Some(booking) = Self::lock(&self.state).agenda.as_ref().and_then(|a| {
+            usize::try_from(index)
                 .ok()
-                .and_then(|i| agenda.bookings.get(i))
-            else {
-                return;
-            };
-            (
-                id,
-                summary.anagrafica.matricola.clone(),
-                b.booking.clone(),
-                st.generation,
-            )
+                .and_then(|i| a.bookings.get(i))
+                .map(|b| b.booking.clone())
+        }) else {
+            return;
         };
         let ident = self.identification();
         let this = self.clone();
@@ -1308,12 +1307,8 @@ impl Cassetto {
 
     /// Reads the company's Agenda again (after a booking or a cancellation).
     fn reload_agenda(&self) {
-        let (id, matricola, generation) = {
-            let st = Self::lock(&self.state);
-            let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
-                return;
-            };
-            (id, summary.anagrafica.matricola.clone(), st.generation)
+        let Some((id, matricola, generation)) = self.on_screen() else {
+            return;
         };
         let ident = self.identification();
         let state = self.state.clone();
@@ -1375,12 +1370,8 @@ impl Cassetto {
         task: impl FnOnce(String) -> crate::sync::wire::DeskTask + Send + 'static,
         opened: impl FnOnce(Lang) -> String + Send + 'static,
     ) {
-        let (id, matricola, generation) = {
-            let st = Self::lock(&self.state);
-            let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
-                return;
-            };
-            (id, summary.anagrafica.matricola.clone(), st.generation)
+        let Some((id, matricola, generation)) = self.on_screen() else {
+            return;
         };
         let ident = self.identification();
         let state = self.state.clone();
@@ -1428,12 +1419,8 @@ impl Cassetto {
         };
         w.global::<CassettoAdapter>()
             .set_phone_status(said.text(lang).into());
-        let (id, matricola, generation) = {
-            let st = Self::lock(&self.state);
-            let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
-                return;
-            };
-            (id, summary.anagrafica.matricola.clone(), st.generation)
+        let Some((id, matricola, generation)) = self.on_screen() else {
+            return;
         };
         let ident = self.identification();
         let state = self.state.clone();

@@ -10,7 +10,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sportello::hub::{self, HubState, branch_data, db, devices};
+use sportello::hub::{self, HubState, branch_data, devices};
 use sportello::sync::client::{self, HubClient};
 use sportello::sync::wire::HandoffState;
 
@@ -19,20 +19,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rounds: usize = support::env_count("BENCH_ROUNDS", 30);
+    let rt = support::runtime();
     rt.block_on(async {
-        let bench_db = support::BenchDb::create("handoff").await;
-        let url = bench_db.url.clone();
-        let pool = db::pool(&url, 16).unwrap();
-        db::migrate(&pool).await.unwrap();
+        let (bench_db, pool) = support::BenchDb::migrated("handoff", 16).await;
         let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)
             .unwrap()
             .and_hms_opt(9, 0, 0)

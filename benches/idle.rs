@@ -6,11 +6,13 @@
 //! (`BENCH_KIOSKS`, default 2000; the open-file limit is raised for the run). Numbers in
 //! docs/benchmarks.md.
 
+mod support;
+
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sportello::hub::{db, devices, feed};
+use sportello::hub::{devices, feed};
 use sportello::sync::client::{self, HubClient};
 
 fn rss_kib(pid: u32) -> u64 {
@@ -32,12 +34,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let admin = std::env::var("SPORTELLO_PG_URL")
-        .expect("SPORTELLO_PG_URL is not set: export SPORTELLO_PG_URL=$(scripts/pg)");
-    let n: usize = std::env::var("BENCH_KIOSKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+    let n: usize = support::env_count("BENCH_KIOSKS", 2000);
     // Each kiosk is a connection at both ends: the soft open-file limit goes up to the hard
     // one, and the hub inherits it.
     let mut limit = libc::rlimit {
@@ -55,20 +52,11 @@ fn main() {
         "the open-file limit {} is too low for {n} kiosks",
         limit.rlim_cur
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let name = format!("bench_idle_{}", std::process::id());
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let rt = support::runtime();
     let dir = tempfile::tempdir().unwrap();
     rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let pool = db::pool(&url, 8).unwrap();
-        db::migrate(&pool).await.unwrap();
+        let (bench_db, pool) = support::BenchDb::migrated("idle", 8).await;
+        let url = bench_db.url.clone();
         let config = dir.path().join("hub.toml");
         std::fs::write(
             &config,
@@ -183,6 +171,6 @@ fn main() {
         let _ = hub.wait();
         drop(pool);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = c.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await;
+        bench_db.drop().await;
     });
 }

@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sportello::hub::{self, HubState, branch_data, db, devices};
+use sportello::hub::{self, HubState, branch_data, devices};
 use sportello::sync::client::{self, HubClient, PullOutcome};
 
 const KIOSKS: usize = 100;
@@ -64,20 +64,10 @@ async fn run(kiosks: &[Arc<HubClient>], pulls: usize, every: Option<Duration>) -
 }
 
 fn main() {
-    let pulls: usize = std::env::var("BENCH_PULLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pulls: usize = support::env_count("BENCH_PULLS", 20);
+    let rt = support::runtime();
     rt.block_on(async {
-        let bench_db = support::BenchDb::create("pull").await;
-        let url = bench_db.url.clone();
-        let pool = db::pool(&url, 16).unwrap();
-        db::migrate(&pool).await.unwrap();
+        let (bench_db, pool) = support::BenchDb::migrated("pull", 16).await;
         // A branch whose feed holds 5,000 appointment rows.
         let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)
             .unwrap()

@@ -10,7 +10,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sportello::hub::{self, HubState, db, devices};
+use sportello::hub::{self, HubState, devices};
 use sportello::sync::client::{self, HubClient, PushOutcome};
 use sportello::sync::wire::{PushOp, PushRequest};
 
@@ -98,20 +98,10 @@ fn pgbench(url: &str, clients: usize, seconds: u64, script: &std::path::Path) ->
 }
 
 fn main() {
-    let batches: i64 = std::env::var("BENCH_BATCHES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let batches: i64 = support::env_count("BENCH_BATCHES", 100);
+    let rt = support::runtime();
     rt.block_on(async {
-        let bench_db = support::BenchDb::create("push").await;
-        let url = bench_db.url.clone();
-        let pool = db::pool(&url, 16).unwrap();
-        db::migrate(&pool).await.unwrap();
+        let (bench_db, pool) = support::BenchDb::migrated("push", 16).await;
         let tls = sportello::lan::tls::self_signed().unwrap();
         let server = hub::start(HubState::new(pool.clone()), "127.0.0.1:0", &tls)
             .await
@@ -159,7 +149,7 @@ fn main() {
             let ours = (clients as i64 * batches * OPS) as f64 / start.elapsed().as_secs_f64();
             let secs = (start.elapsed().as_secs() + 1).clamp(5, 20);
             let script = script.clone();
-            let url2 = url.clone();
+            let url2 = bench_db.url.clone();
             let theirs = tokio::task::spawn_blocking(move || pgbench(&url2, clients, secs, &script))
                 .await
                 .unwrap();

@@ -26,6 +26,14 @@ impl BenchDb {
         Self { admin, name, url }
     }
 
+    /// A new database with the hub's schema, and a pool of `size` connections to it.
+    pub async fn migrated(what: &str, size: usize) -> (Self, deadpool_postgres::Pool) {
+        let bench_db = Self::create(what).await;
+        let pool = sportello::hub::db::pool(&bench_db.url, size).unwrap();
+        sportello::hub::db::migrate(&pool).await.unwrap();
+        (bench_db, pool)
+    }
+
     /// Drops it, ending the connections still open to it.
     pub async fn drop(self) {
         let _ = self
@@ -33,4 +41,21 @@ impl BenchDb {
             .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
             .await;
     }
+}
+
+/// A multi-threaded runtime with the TLS provider every hub benchmark needs.
+pub fn runtime() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A count from the environment (`BENCH_…`), or `default`.
+pub fn env_count<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

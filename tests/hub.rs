@@ -3302,6 +3302,23 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         assert_eq!(newest.subject.as_str(), "Quietanze di marzo");
         assert_eq!((newest.attachments, newest.state.as_str()), (3, "aperta"));
         screen("cassetto-sent.png");
+        // Its history, both ways, with the files.
+        a.invoke_open_request(1);
+        let history = a.get_section();
+        assert!(history.title.contains("Versamento di marzo"), "{history:?}");
+        let said: Vec<String> = history.rows.iter().map(|r| r.value.to_string()).collect();
+        assert_eq!(said, ["Il versamento risulta regolare."], "the reply");
+        a.invoke_open_request(0);
+        let files: Vec<String> = a
+            .get_section()
+            .rows
+            .iter()
+            .filter(|r| r.label == "Allegato")
+            .map(|r| r.value.to_string())
+            .collect();
+        assert_eq!(files, ["quietanza.pdf", "ricevuta.png", "estratto.png"]);
+        screen("cassetto-request.png");
+        a.set_section_shown(false);
 
         // Comunicazioni on-line: the eleven listed, the closed ones with their reason; one
         // chosen at the kiosk is filled in on the phone and shows with its state.

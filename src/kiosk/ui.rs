@@ -416,6 +416,7 @@ impl KioskUi {
             on_show_slots => show_slots(),
             on_take_ticket => take_ticket(),
             on_open_section => open_section(n),
+            on_open_request => open_request(i),
             on_book_slot => book_slot(i),
             on_cancel_booking => cancel_booking(i),
         }
@@ -636,6 +637,8 @@ struct CassettoState {
     summary: Option<crate::cassetto::CompanySummary>,
     /// The company's Agenda: its free slots (to book by index) and bookings.
     agenda: Option<crate::sync::wire::AgendaView>,
+    /// The company's requests with all their messages, for their history.
+    requests: Vec<crate::sync::wire::ContactRequest>,
     /// The protocol of what the phone sent last, once seen.
     sent: Option<String>,
     asking: bool,
@@ -935,6 +938,7 @@ impl Cassetto {
             st.asking = false;
             st.summary = None;
             st.agenda = None;
+            st.requests.clear();
             st.sent = None;
             st.handoff.take()
         };
@@ -1043,6 +1047,7 @@ impl Cassetto {
                     Ok(Some((summary, requests, istanze, agenda))) => {
                         let lang = language_of(&w);
                         a.set_requests(request_rows(&requests, lang));
+                        st.requests = requests;
                         set_istanze(&a, istanze.as_ref(), lang);
                         set_agenda(&a, agenda.as_ref(), lang);
                         st.agenda = agenda;
@@ -1074,6 +1079,7 @@ impl Cassetto {
             let mut st = Self::lock(&self.state);
             st.summary = None;
             st.agenda = None;
+            st.requests.clear();
         }
         if let Some(w) = self.weak.upgrade() {
             let a = w.global::<CassettoAdapter>();
@@ -1125,6 +1131,50 @@ impl Cassetto {
         let open = a.get_requests().iter().filter(|r| r.open).count();
         a.set_open_requests(open as i32);
         a.set_deflecting(true);
+    }
+
+    /// A request tapped: its whole history, both ways, on its own screen.
+    fn open_request(&self, index: i32) {
+        let Some(w) = self.weak.upgrade() else { return };
+        let lang = language_of(&w);
+        let st = Self::lock(&self.state);
+        let Some(r) = usize::try_from(index).ok().and_then(|i| st.requests.get(i)) else {
+            return;
+        };
+        let t = |m: crate::i18n::Message| -> String { m.text(lang) };
+        let when = |at: chrono::DateTime<chrono::Utc>| {
+            at.with_timezone(&crate::domain::TIME_ZONE)
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        };
+        let mut rows: Vec<DetailRow> = r
+            .messages
+            .iter()
+            .map(|m| DetailRow {
+                label: if m.direction == "out" {
+                    t(crate::msg!("Risposta della sede, {}", when(m.at)))
+                } else {
+                    t(crate::msg!("Inviata da lei, {}", when(m.at)))
+                }
+                .into(),
+                value: m.body.clone().into(),
+                detail: SharedString::default(),
+                alert: false,
+            })
+            .collect();
+        rows.extend(r.attachments.iter().map(|f| DetailRow {
+            label: t(crate::msg!("Allegato")).into(),
+            value: f.name.clone().into(),
+            detail: format!("{} kB", f.size.div_ceil(1000)).into(),
+            alert: false,
+        }));
+        let a = w.global::<CassettoAdapter>();
+        a.set_section(SectionView {
+            title: format!("{} · {}", r.protocol, r.subject).into(),
+            intro: t(crate::msg!("Stato: {}", request_state(&r.state, lang))).into(),
+            rows: ModelRc::new(VecModel::from(rows)),
+        });
+        a.set_section_shown(true);
     }
 
     /// A card tapped: its section, whole, on its own screen.
@@ -1434,13 +1484,17 @@ impl Cassetto {
                 )
             },
             move |w, (requests, istanze)| {
-                if Self::lock(&state).generation != generation {
+                let mut st = Self::lock(&state);
+                if st.generation != generation {
                     return;
                 }
                 let lang = language_of(&w);
                 let a = w.global::<CassettoAdapter>();
                 match requests {
-                    Ok(list) => a.set_requests(request_rows(&list, lang)),
+                    Ok(list) => {
+                        a.set_requests(request_rows(&list, lang));
+                        st.requests = list;
+                    }
                     Err(e) => tracing::info!(error = %e, "requests not read"),
                 }
                 match istanze {

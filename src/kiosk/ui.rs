@@ -830,9 +830,20 @@ fn weekday_name(day: chrono::Weekday, lang: Lang) -> String {
 /// A slot as the visitor reads it: `venerdì 27/11 · 09:30`.
 fn slot_label(t: chrono::NaiveDateTime, lang: Lang) -> String {
     use chrono::Datelike;
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::domain::TIME_ZONE)
+        .date_naive();
+    // "Today" and "tomorrow" read faster than a date, and are what people say at a desk.
+    let near = if t.date() == today {
+        Some(crate::msg!("oggi"))
+    } else if t.date() == today + chrono::Duration::days(1) {
+        Some(crate::msg!("domani"))
+    } else {
+        None
+    };
     format!(
         "{} {} · {}",
-        weekday_name(t.weekday(), lang),
+        near.map_or_else(|| weekday_name(t.weekday(), lang), |n| n.text(lang)),
         t.format("%d/%m"),
         t.format("%H:%M")
     )

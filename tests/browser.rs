@@ -392,38 +392,88 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
     lan.server.shutdown().await;
 }
 
+/// A hub on a fresh database with an administrator `root` (password [`PASSWORD`]),
+/// identification through the built-in provider, and one kiosk enrolled at sede 7001.
+#[cfg(feature = "hub")]
+struct TestHub {
+    _db: pg::TestDb,
+    pool: deadpool_postgres::Pool,
+    server: sportello::hub::HubServer,
+    base: String,
+    kiosk: sportello::sync::client::HubClient,
+    device_id: String,
+}
+
+#[cfg(feature = "hub")]
+impl TestHub {
+    async fn start() -> TestHub {
+        use sportello::hub::{self, HubState, accounts, db, devices};
+        use sportello::sync::client::{self, HubClient};
+        support::install_crypto();
+        let test_db = pg::TestDb::new().await;
+        let pool = db::pool(&test_db.url, 4).unwrap();
+        db::migrate(&pool).await.unwrap();
+        accounts::create_user(
+            &mut pool.get().await.unwrap(),
+            "cli",
+            "root",
+            PASSWORD,
+            accounts::Role::Admin,
+            None,
+        )
+        .await
+        .unwrap();
+        let tls = sportello::lan::tls::self_signed().unwrap();
+        let state = HubState::new(pool.clone());
+        let identity = state.identity.clone();
+        let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
+        let base = format!("https://127.0.0.1:{}", server.addr.port());
+        identity
+            .set(
+                hub::handoff::IdentityConfig::builtin(&base, &tls.cert, "segreto di prova")
+                    .unwrap(),
+            )
+            .unwrap();
+        let code = devices::create_code(&mut pool.get().await.unwrap(), "cli", 7001)
+            .await
+            .unwrap();
+        let e = client::enrol(&base, &code, None, "1.0-test").await.unwrap();
+        let kiosk = HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap();
+        TestHub {
+            _db: test_db,
+            pool,
+            server,
+            base,
+            kiosk,
+            device_id: e.device_id,
+        }
+    }
+}
+
+/// Logs `root` in to the hub console at `base`.
+#[cfg(feature = "hub")]
+async fn console_login(c: &Client, base: &str) {
+    c.goto(&format!("{base}/console")).await.unwrap();
+    wait_for(c, "#username").await;
+    fill(c, &[("#username", "root"), ("#password", PASSWORD)]).await;
+    click(c, "button[type=submit]").await;
+    wait_for(c, "table").await;
+}
+
 /// The hub's console in Chromium: an administrator logs in, sees the kiosk with what it last
 /// reported, and makes an enrolment code; every control is named and at least 44 px.
 #[cfg(feature = "hub")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_uses_the_hub_console_in_a_browser() {
-    use sportello::hub::{self, HubState, accounts, db, devices};
-    use sportello::sync::client::{self, HubClient};
     use sportello::sync::wire::{DeviceStatus, PushRequest};
-    support::install_crypto();
-    let test_db = pg::TestDb::new().await;
-    let pool = db::pool(&test_db.url, 4).unwrap();
-    db::migrate(&pool).await.unwrap();
-    accounts::create_user(
-        &mut pool.get().await.unwrap(),
-        "cli",
-        "root",
-        PASSWORD,
-        accounts::Role::Admin,
-        None,
-    )
-    .await
-    .unwrap();
-    let tls = sportello::lan::tls::self_signed().unwrap();
-    let server = hub::start(HubState::new(pool.clone()), "127.0.0.1:0", &tls)
-        .await
-        .unwrap();
-    let base = format!("https://127.0.0.1:{}", server.addr.port());
-    let code = devices::create_code(&mut pool.get().await.unwrap(), "cli", 7001)
-        .await
-        .unwrap();
-    let e = client::enrol(&base, &code, None, "1.0-test").await.unwrap();
-    let kiosk = HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap();
+    let TestHub {
+        _db: _test_db,
+        pool,
+        server,
+        base,
+        kiosk,
+        device_id,
+    } = TestHub::start().await;
     kiosk
         .push(&PushRequest {
             incarnation: "i".into(),
@@ -444,13 +494,10 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     let driver = chromedriver();
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, 1280, 720, profile.path()).await;
-    c.goto(&format!("{base}/console")).await.unwrap();
-    wait_for(&c, "#username").await;
-    fill(&c, &[("#username", "root"), ("#password", PASSWORD)]).await;
-    click(&c, "button[type=submit]").await;
+    console_login(&c, &base).await;
     wait_for(&c, "table tbody tr").await;
     let row = text(&c, "table tbody tr").await;
-    assert!(row.contains(&e.device_id), "{row}");
+    assert!(row.contains(&device_id), "{row}");
     assert!(row.contains("coperchio aperto"), "{row}");
     assert!(row.contains("1.0-test"), "{row}");
     assert_accessible_controls(&c).await;
@@ -543,42 +590,21 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
 #[cfg(feature = "hub")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
-    use sportello::hub::{self, HubState, accounts, db, devices};
-    use sportello::sync::client::{self, HubClient};
     use sportello::sync::wire::{DeskTask, HandoffState};
-    support::install_crypto();
-    let test_db = pg::TestDb::new().await;
-    let pool = db::pool(&test_db.url, 4).unwrap();
-    db::migrate(&pool).await.unwrap();
+    let TestHub {
+        _db: _test_db,
+        pool,
+        server,
+        base,
+        kiosk,
+        ..
+    } = TestHub::start().await;
     let now = chrono::Utc::now()
         .with_timezone(&sportello::domain::TIME_ZONE)
         .naive_local();
     let demo = sportello::hub::branch_data::seed_demo(&mut pool.get().await.unwrap(), 5, now)
         .await
         .unwrap();
-    accounts::create_user(
-        &mut pool.get().await.unwrap(),
-        "cli",
-        "root",
-        PASSWORD,
-        accounts::Role::Admin,
-        None,
-    )
-    .await
-    .unwrap();
-    let tls = sportello::lan::tls::self_signed().unwrap();
-    let state = HubState::new(pool.clone());
-    let identity = state.identity.clone();
-    let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
-    let base = format!("https://127.0.0.1:{}", server.addr.port());
-    identity
-        .set(hub::handoff::IdentityConfig::builtin(&base, &tls.cert, "segreto di prova").unwrap())
-        .unwrap();
-    let code = devices::create_code(&mut pool.get().await.unwrap(), "cli", 7001)
-        .await
-        .unwrap();
-    let e = client::enrol(&base, &code, None, "1.0-test").await.unwrap();
-    let kiosk = HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap();
     let person = demo
         .people
         .iter()
@@ -713,11 +739,7 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
 
     // The console: the sede's istanze with their fields, and the list of the eleven.
     let admin = browser(&driver, 1280, 720, tempfile::tempdir().unwrap().path()).await;
-    admin.goto(&format!("{base}/console")).await.unwrap();
-    wait_for(&admin, "#username").await;
-    fill(&admin, &[("#username", "root"), ("#password", PASSWORD)]).await;
-    click(&admin, "button[type=submit]").await;
-    wait_for(&admin, "table").await;
+    console_login(&admin, &base).await;
     admin
         .goto(&format!("{base}/console/sedi/7001/istanze"))
         .await

@@ -120,6 +120,35 @@ fn http(pin: Option<[u8; 32]>) -> Result<(reqwest::Client, Arc<Pinned>), SyncErr
     Ok((client, verifier))
 }
 
+/// A signed question's answer: the JSON (`null` for 204), `None` for 404 (not there, or not
+/// theirs), the hub's reason for 409; refusals and anything else as errors.
+async fn answer<T: serde::de::DeserializeOwned>(
+    r: reqwest::Response,
+) -> Result<Result<Option<T>, String>, SyncError> {
+    match r.status() {
+        reqwest::StatusCode::NO_CONTENT => Ok(Ok(Some(
+            serde_json::from_str("null").map_err(|e| SyncError::Protocol(e.to_string()))?,
+        ))),
+        s if s.is_success() => Ok(Ok(Some(
+            r.json()
+                .await
+                .map_err(|e| SyncError::Protocol(e.to_string()))?,
+        ))),
+        reqwest::StatusCode::NOT_FOUND => Ok(Ok(None)),
+        reqwest::StatusCode::CONFLICT => {
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            Ok(Err(v["error"].as_str().unwrap_or_default().to_owned()))
+        }
+        s @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => Err(
+            SyncError::Refused(format!("{s}: {}", r.text().await.unwrap_or_default())),
+        ),
+        s => Err(SyncError::Network(format!(
+            "{s}: {}",
+            r.text().await.unwrap_or_default()
+        ))),
+    }
+}
+
 fn network(e: reqwest::Error) -> SyncError {
     // Paths carry matricole and hand-off ids, and this text goes to the kiosk's log: the hub's
     // address is enough to say what failed.
@@ -349,24 +378,10 @@ impl HubClient {
             .send()
             .await
             .map_err(network)?;
-        match r.status() {
-            reqwest::StatusCode::NO_CONTENT => Ok(Some(
-                serde_json::from_str("null").map_err(|e| SyncError::Protocol(e.to_string()))?,
-            )),
-            s if s.is_success() => Ok(Some(
-                r.json()
-                    .await
-                    .map_err(|e| SyncError::Protocol(e.to_string()))?,
-            )),
-            reqwest::StatusCode::NOT_FOUND => Ok(None),
-            s @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => Err(
-                SyncError::Refused(format!("{s}: {}", r.text().await.unwrap_or_default())),
-            ),
-            s => Err(SyncError::Network(format!(
-                "{s}: {}",
-                r.text().await.unwrap_or_default()
-            ))),
-        }
+        // No question asked this way can conflict: a 409 is the hub misbehaving.
+        answer(r)
+            .await?
+            .map_err(|why| SyncError::Network(format!("409 Conflict: {why}")))
     }
 
     /// Starts an identification hand-off: the QR code to show.
@@ -480,28 +495,7 @@ impl HubClient {
             .send()
             .await
             .map_err(network)?;
-        match r.status() {
-            reqwest::StatusCode::NO_CONTENT => Ok(Ok(Some(
-                serde_json::from_str("null").map_err(|e| SyncError::Protocol(e.to_string()))?,
-            ))),
-            s if s.is_success() => Ok(Ok(Some(
-                r.json()
-                    .await
-                    .map_err(|e| SyncError::Protocol(e.to_string()))?,
-            ))),
-            reqwest::StatusCode::NOT_FOUND => Ok(Ok(None)),
-            reqwest::StatusCode::CONFLICT => {
-                let v: serde_json::Value = r.json().await.unwrap_or_default();
-                Ok(Err(v["error"].as_str().unwrap_or_default().to_owned()))
-            }
-            s @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => Err(
-                SyncError::Refused(format!("{s}: {}", r.text().await.unwrap_or_default())),
-            ),
-            s => Err(SyncError::Network(format!(
-                "{s}: {}",
-                r.text().await.unwrap_or_default()
-            ))),
-        }
+        answer(r).await
     }
 
     /// Asks the phone of the hand-off's visitor to show a form; `false` when the matricola is

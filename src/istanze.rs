@@ -240,12 +240,6 @@ pub fn state_words(state: &str) -> &'static str {
     }
 }
 
-/// Whether a protocol is an istanza's (`INPS.<sede>.COL.<date>.<n>`, as the hub gives them)
-/// rather than an Area Contatti request's.
-pub fn is_istanza_protocol(protocol: &str) -> bool {
-    protocol.split('.').nth(2) == Some("COL")
-}
-
 /// The module of `code`.
 pub fn modulo(code: &str) -> Option<&'static Modulo> {
     MODULI.iter().find(|m| m.code == code)

@@ -147,7 +147,7 @@ pub async fn submit(
         .await?;
     let id: i64 = row.get(0);
     let at: chrono::DateTime<chrono::Utc> = row.get(1);
-    // The `COL` part tells the kiosk it is an istanza (`crate::istanze::is_istanza_protocol`).
+    // `COL` keeps it apart from the sede's Area Contatti protocols.
     let protocol = format!(
         "INPS.{sede:04}.COL.{}.{id:07}",
         at.with_timezone(&crate::domain::TIME_ZONE)

@@ -641,6 +641,8 @@ struct CassettoState {
     requests: Vec<crate::sync::wire::ContactRequest>,
     /// The protocol of what the phone sent last, once seen.
     sent: Option<String>,
+    /// The form the phone shows is an istanza's (else a request's): what it sends is that.
+    asked_istanza: bool,
     asking: bool,
     generation: u64,
 }
@@ -951,6 +953,7 @@ impl Cassetto {
             st.agenda = None;
             st.requests.clear();
             st.sent = None;
+            st.asked_istanza = false;
             st.handoff.take()
         };
         if let Some((id, _)) = ended {
@@ -1439,8 +1442,12 @@ impl Cassetto {
         off_ui(
             self.dispatch,
             &self.weak,
-            move || ident.ask_phone(&id, &task(matricola)),
-            move |w, r| {
+            move || {
+                let task = task(matricola);
+                let istanza = matches!(task, crate::sync::wire::DeskTask::Istanza { .. });
+                (ident.ask_phone(&id, &task), istanza)
+            },
+            move |w, (r, istanza)| {
                 let mut st = Self::lock(&state);
                 if st.generation != generation {
                     return;
@@ -1448,7 +1455,10 @@ impl Cassetto {
                 let lang = language_of(&w);
                 let a = w.global::<CassettoAdapter>();
                 match r {
-                    Ok(true) => a.set_phone_status(opened(lang).into()),
+                    Ok(true) => {
+                        st.asked_istanza = istanza;
+                        a.set_phone_status(opened(lang).into());
+                    }
                     Ok(false) => {
                         st.handoff = None;
                         st.summary = None;
@@ -1473,7 +1483,7 @@ impl Cassetto {
     /// The phone sent something: say so with its protocol and read the list again.
     fn sent_from_phone(&self, w: &MainWindow, protocol: String) {
         let lang = language_of(w);
-        let said = if crate::istanze::is_istanza_protocol(&protocol) {
+        let said = if Self::lock(&self.state).asked_istanza {
             crate::msg!("Istanza inviata alla sede: protocollo {}.", protocol)
         } else {
             crate::msg!("Richiesta inviata alla sede: protocollo {}.", protocol)

@@ -8,19 +8,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use branch::node::Branch;
+use branch::sync::client::SyncError;
 use chrono::NaiveDate;
+use demo::DemoBranch;
+use domain::ManualClock;
+use kiosk::Kiosk;
+use kiosk::identify::Identification;
+use kiosk::screenshot::{Renderer, Shot};
+use kiosk::ui::{CassettoAdapter, CassettoPhase, Dispatch, KioskUi, Screen};
+use protocol::cassetto::CompanySummary;
+use protocol::wire::{CompanyChoice, HandoffStarted, HandoffState};
 use slint::ComponentHandle;
-use sportello::cassetto::CompanySummary;
-use sportello::demo::DemoBranch;
-use sportello::domain::ManualClock;
-use sportello::kiosk::Kiosk;
-use sportello::kiosk::identify::Identification;
-use sportello::kiosk::screenshot::{Renderer, Shot};
-use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase, Dispatch, KioskUi, Screen};
-use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
-use sportello::sync::client::SyncError;
-use sportello::sync::wire::{CompanyChoice, HandoffStarted, HandoffState};
+use store::{Store, StoreOptions};
 
 /// The hub's answers, already known.
 struct Answers {
@@ -73,7 +73,7 @@ fn main() {
     let clock = Arc::new(ManualClock::new(now.and_utc()));
     let branch = Branch::open(store, clock).unwrap();
     let company = &demo.companies[0];
-    let summary = sportello::cassetto::generate::summary(
+    let summary = demo::cassetto::summary(
         1,
         company,
         company.matricole[0].as_str(),

@@ -10,14 +10,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use branch::node::Branch;
 use chrono::{TimeZone, Utc};
+use demo::DemoBranch;
+use domain::token::BookingClaims;
+use domain::{Appointment, AppointmentState, BookingId, Clock, ManualClock, PersonKey};
 use hardware::printer::{Printer, PrinterError, PrinterStatus};
-use sportello::demo::DemoBranch;
-use sportello::domain::token::BookingClaims;
-use sportello::domain::{Appointment, AppointmentState, BookingId, Clock, ManualClock, PersonKey};
-use sportello::kiosk::{Answer, Kiosk};
-use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
+use kiosk::{Answer, Kiosk};
+use store::{Store, StoreOptions};
 
 const ROUND: usize = 2000;
 

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
-use sportello::domain::token::{BookingClaims, TokenSigner, TokenVerifier};
-use sportello::domain::{BookingId, PartitaIva, PersonKey, PersonalCf, SedeCode, ServiceLetter};
+use domain::token::{BookingClaims, TokenSigner, TokenVerifier};
+use domain::{BookingId, PartitaIva, PersonKey, PersonalCf, SedeCode, ServiceLetter};
 
 fn main() {
     divan::main();

@@ -10,8 +10,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sportello::domain::{CounterNumber, ServiceLetter, TicketPriority};
-use sportello::queue::Command;
+use domain::{CounterNumber, ServiceLetter, TicketPriority};
+use queue::Command;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

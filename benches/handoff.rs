@@ -10,9 +10,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sportello::hub::{self, HubState, branch_data, devices};
-use sportello::sync::client::{self, HubClient};
-use sportello::sync::wire::HandoffState;
+use branch::sync::client::{self, HubClient};
+use hub::{self, HubState, devices};
+use protocol::wire::HandoffState;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -27,12 +27,12 @@ fn main() {
             .unwrap()
             .and_hms_opt(9, 0, 0)
             .unwrap();
-        let demo = branch_data::seed_demo(&mut pool.get().await.unwrap(), 1, now)
+        let demo = demo::hub::seed_demo(&mut pool.get().await.unwrap(), 1, now)
             .await
             .unwrap();
         let person = demo.people.iter().find(|p| !p.companies.is_empty()).unwrap();
 
-        let tls = sportello::lan::tls::self_signed().unwrap();
+        let tls = web::tls::self_signed().unwrap();
         let state = HubState::new(pool.clone());
         let identity = state.identity.clone();
         let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();

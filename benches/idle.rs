@@ -12,8 +12,8 @@ use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sportello::hub::{devices, feed};
-use sportello::sync::client::{self, HubClient};
+use branch::sync::client::{self, HubClient};
+use hub::{devices, feed};
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -9,8 +9,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sportello::hub::{self, HubState, branch_data, devices};
-use sportello::sync::client::{self, HubClient, PullOutcome};
+use branch::sync::client::{self, HubClient, PullOutcome};
+use hub::{self, HubState, branch_data, devices};
 
 const KIOSKS: usize = 100;
 const ROWS: usize = 5000;
@@ -73,15 +73,15 @@ fn main() {
             .unwrap()
             .and_hms_opt(9, 0, 0)
             .unwrap();
-        let demo = branch_data::seed_demo(&mut pool.get().await.unwrap(), 1, now)
+        let demo = demo::hub::seed_demo(&mut pool.get().await.unwrap(), 1, now)
             .await
             .unwrap();
         let template = demo.appointments[1].appointment.clone();
         let mut client = pool.get().await.unwrap();
         let tx = client.transaction().await.unwrap();
         let many: Vec<_> = (0..ROWS as u32)
-            .map(|i| sportello::domain::Appointment {
-                id: sportello::domain::BookingId::new(2026, 100_000 + i).unwrap(),
+            .map(|i| domain::Appointment {
+                id: domain::BookingId::new(2026, 100_000 + i).unwrap(),
                 ..template.clone()
             })
             .collect();
@@ -91,7 +91,7 @@ fn main() {
         tx.commit().await.unwrap();
         drop(client);
 
-        let tls = sportello::lan::tls::self_signed().unwrap();
+        let tls = web::tls::self_signed().unwrap();
         let server = hub::start(HubState::new(pool.clone()), "127.0.0.1:0", &tls)
             .await
             .unwrap();

@@ -10,9 +10,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sportello::hub::{self, HubState, devices};
-use sportello::sync::client::{self, HubClient, PushOutcome};
-use sportello::sync::wire::{PushOp, PushRequest};
+use branch::sync::client::{self, HubClient, PushOutcome};
+use hub::{self, HubState, devices};
+use protocol::wire::{PushOp, PushRequest};
 
 const OPS: i64 = 100;
 
@@ -20,12 +20,12 @@ fn batch(incarnation: &str, first: i64) -> PushRequest {
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
     let ops = (first..first + OPS)
         .map(|seq| {
-            let op = sportello::sync::Op::Queue {
+            let op = protocol::Op::Queue {
                 seq,
                 business_day: day,
-                event: sportello::queue::Event {
+                event: queue::Event {
                     at: chrono::Utc::now(),
-                    kind: sportello::queue::EventKind::DayOpened { day },
+                    kind: queue::EventKind::DayOpened { day },
                 },
             };
             PushOp {
@@ -40,7 +40,7 @@ fn batch(incarnation: &str, first: i64) -> PushRequest {
         incarnation: incarnation.into(),
         log_id: incarnation.into(),
         client_version: "bench".into(),
-        schema_version: sportello::sync::OP_SCHEMA_VERSION,
+        schema_version: protocol::OP_SCHEMA_VERSION,
         ops,
         status: Default::default(),
     }
@@ -102,7 +102,7 @@ fn main() {
     let rt = support::runtime();
     rt.block_on(async {
         let (bench_db, pool) = support::BenchDb::migrated("push", 16).await;
-        let tls = sportello::lan::tls::self_signed().unwrap();
+        let tls = web::tls::self_signed().unwrap();
         let server = hub::start(HubState::new(pool.clone()), "127.0.0.1:0", &tls)
             .await
             .unwrap();

@@ -8,14 +8,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use branch::node::Branch;
 use chrono::{NaiveTime, TimeZone, Utc};
-use sportello::domain::{
+use domain::{
     Counter, CounterNumber, ManualClock, OpeningHours, Sede, Service, ServiceLetter, ServiceLevel,
     TicketPriority, sedi,
 };
-use sportello::node::Branch;
-use sportello::queue::{Calendar, Command, EventKind, Now, Queue, QueueRules};
-use sportello::store::{Replica, Store, StoreOptions};
+use protocol::replica::Replica;
+use queue::{Calendar, Command, EventKind, Now, Queue, QueueRules};
+use store::{Store, StoreOptions};
 
 const LETTERS: [&str; 8] = ["A", "B", "C", "D", "E", "F", "G", "H"];
 const WAITING: usize = 5000;
@@ -74,7 +75,7 @@ fn config() -> (Vec<Service>, Vec<Counter>, Vec<OpeningHours>) {
 
 fn priority(i: usize) -> TicketPriority {
     if i.is_multiple_of(10) {
-        TicketPriority::Priority(sportello::domain::PriorityCategory::Disability)
+        TicketPriority::Priority(domain::PriorityCategory::Disability)
     } else {
         TicketPriority::WalkIn
     }
@@ -163,7 +164,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.sqlite");
     let mut store = Store::open(&path, &StoreOptions::default()).expect("store");
-    let code = sportello::domain::SedeCode::parse("7001").unwrap();
+    let code = domain::SedeCode::parse("7001").unwrap();
     let sede: Sede = sedi::with_code(code).next().unwrap();
     store
         .apply_replica(&Replica {

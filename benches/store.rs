@@ -8,12 +8,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use sportello::demo::DemoBranch;
+use demo::DemoBranch;
 use std::sync::Arc;
 
-use sportello::domain::{BookingId, Clock, ManualClock};
-use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
+use branch::node::Branch;
+use domain::{BookingId, Clock, ManualClock};
+use store::{Store, StoreOptions};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

@@ -10,14 +10,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use branch::node::Branch;
+use demo::DemoBranch;
+use domain::{Clock, SystemClock};
+use kiosk::Kiosk;
+use kiosk::screenshot::{Renderer, Shot};
+use kiosk::ui::{Dispatch, KioskUi, Screen, SessionAdapter, Theme, WalkInAdapter};
 use slint::ComponentHandle;
-use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, SystemClock};
-use sportello::kiosk::Kiosk;
-use sportello::kiosk::screenshot::{Renderer, Shot};
-use sportello::kiosk::ui::{Dispatch, KioskUi, Screen, SessionAdapter, Theme, WalkInAdapter};
-use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
+use store::{Store, StoreOptions};
 
 fn ui(dir: &std::path::Path) -> KioskUi {
     let clock = Arc::new(SystemClock::untrusted());

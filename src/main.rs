@@ -1,17 +1,22 @@
-//! `sportello`: one binary, one subcommand per role.
+//! `sportello`: one binary, one subcommand per role. The kiosk build (the default feature,
+//! `kiosk`) has the kiosk's commands, the hub build (`--no-default-features --features hub`)
+//! the hub's; the developer's build has both. This file only reads the command line and
+//! hands each command to the crate that does it.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+#[cfg(not(any(feature = "kiosk", feature = "hub")))]
+compile_error!("build with the `kiosk` feature, the `hub` feature, or both");
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use sportello::config::{Config, LogFormat};
-use sportello::demo::{DemoBranch, write_qr_pngs};
-use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
-use sportello::kiosk::Kiosk;
-use sportello::node::Branch;
-use sportello::store::{StaffAccount, StaffRole, Store, StoreOptions};
+#[cfg(feature = "kiosk")]
+mod kiosk_commands;
+mod telemetry;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use config::{Config, LogFormat};
+
+#[cfg(feature = "kiosk")]
+use kiosk_commands::*;
 
 /// Self-service kiosk for INPS branch offices.
 #[derive(Debug, Parser)]
@@ -26,13 +31,14 @@ struct Cli {
     database_url: Option<String>,
     /// Log format, overriding the configuration.
     #[arg(long, global = true, value_enum)]
-    log_format: Option<LogFormat>,
+    log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[cfg(feature = "kiosk")]
     /// Runs the kiosk. Reads scanned codes (one per line) from the scanner, or standard input in
     /// demo mode; a single service letter takes a walk-in ticket.
     Kiosk {
@@ -81,6 +87,7 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    #[cfg(feature = "kiosk")]
     /// Writes demo data into the kiosk store and the appointments' QR codes as PNG files.
     DemoData {
         /// Demo data folder, overriding `demo.data_dir`.
@@ -97,6 +104,7 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    #[cfg(feature = "kiosk")]
     /// Enrols this kiosk with its hub using a one-time code from an administrator; the kiosk
     /// generates its key here and pins the hub's certificate.
     Enroll {
@@ -114,6 +122,7 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    #[cfg(feature = "kiosk")]
     /// Prints a test ticket on the configured printer (installers: check the code page, the
     /// QR code and the cut) and writes a picture of what was sent.
     PrintTest {
@@ -121,6 +130,7 @@ enum Command {
         #[arg(long, default_value = "print-test.png")]
         preview: PathBuf,
     },
+    #[cfg(feature = "kiosk")]
     /// Issues tickets in a loop, printing each number after its commit (crash tests, load).
     #[command(hide = true)]
     StressTickets {
@@ -133,8 +143,18 @@ enum Command {
     },
 }
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    /// Readable lines.
+    Human,
+    /// One JSON object a line.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    #[cfg(feature = "kiosk")]
     /// Creates (or resets) a local staff account for the branch console: the break-glass
     /// account until accounts come from the hub. The password is read from standard input.
     AddStaff {
@@ -211,14 +231,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => Config::default(),
     };
     if let Some(format) = cli.log_format {
-        config.log.format = format;
+        config.log.format = match format {
+            LogFormatArg::Human => LogFormat::Human,
+            LogFormatArg::Json => LogFormat::Json,
+        };
     }
     #[cfg(feature = "hub")]
     if let Some(url) = cli.database_url.clone() {
         config.hub.database_url = url;
     }
-    sportello::telemetry::init(&config.log);
+    telemetry::init(&config.log);
     match cli.command {
+        #[cfg(feature = "kiosk")]
         Command::Kiosk {
             demo,
             headless,
@@ -230,7 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if demo {
                 // A demo has a known password: it stays on this machine unless configured.
-                if config.lan.listen == sportello::config::LanConfig::default().listen {
+                if config.lan.listen == config::LanConfig::default().listen {
                     config.lan.listen = "127.0.0.1:8443".into();
                 }
                 config.lan.tls_dir = config.demo.data_dir.join("tls");
@@ -259,6 +283,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seated,
             &out,
         ),
+        #[cfg(feature = "kiosk")]
         Command::Admin {
             command: AdminCommand::AddStaff { username, role, db },
         } => {
@@ -278,6 +303,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        #[cfg(feature = "kiosk")]
         Command::DemoData { data_dir, seed } => {
             if let Some(dir) = data_dir {
                 config.demo.data_dir = dir;
@@ -285,14 +311,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(seed) = seed {
                 config.demo.seed = seed;
             }
-            let clock = SystemClock::untrusted();
+            let clock = domain::SystemClock::untrusted();
             let store = demo_data(&config, &clock)?;
             println!("demo store: {}", store.path().display());
             println!("QR codes:   {}", config.demo.data_dir.join("qr").display());
             Ok(())
         }
+        #[cfg(feature = "kiosk")]
         Command::StressTickets { db, count } => stress_tickets(&db, count),
+        #[cfg(feature = "kiosk")]
         Command::PrintTest { preview } => print_test(&config, &preview),
+        #[cfg(feature = "kiosk")]
         Command::Enroll {
             hub,
             code,
@@ -313,7 +342,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(l) = listen {
                 config.hub.listen = l;
             }
-            sportello::hub::cli::serve(&config.hub)
+            hub::cli::serve(&config.hub)
         }
         #[cfg(feature = "hub")]
         Command::Admin {
@@ -326,7 +355,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
-            sportello::hub::cli::create_user(
+            hub::cli::create_user(
                 &config.hub,
                 &username,
                 &role,
@@ -342,7 +371,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
-            sportello::hub::cli::reset_password(
+            hub::cli::reset_password(
                 &config.hub,
                 &username,
                 password.trim_end_matches(['\r', '\n']),
@@ -355,15 +384,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: AdminCommand::SeedDemo { seed },
         } => {
             let seed = seed.unwrap_or(config.demo.seed);
-            let n = sportello::hub::cli::seed_demo(&config.hub, seed)?;
-            println!("demo branch seeded: {n} appointments");
+            use domain::Clock;
+            let now = domain::SystemClock::untrusted().local_now().naive_local();
+            let demo = demo::DemoBranch::generate(seed, now);
+            hub::cli::seed(
+                &config.hub,
+                &demo::hub::branch_seed(&demo, seed, now.date()),
+            )?;
+            println!(
+                "demo branch seeded: {} appointments",
+                demo.appointments.len()
+            );
             Ok(())
         }
         #[cfg(feature = "hub")]
         Command::Admin {
             command: AdminCommand::EnrolmentCode { branch },
         } => {
-            let code = sportello::hub::cli::enrolment_code(&config.hub, branch)?;
+            let code = hub::cli::enrolment_code(&config.hub, branch)?;
             println!("{code}");
             Ok(())
         }
@@ -371,449 +409,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin {
             command: AdminCommand::RevokeDevice { device },
         } => {
-            sportello::hub::cli::revoke_device(&config.hub, &device)?;
+            hub::cli::revoke_device(&config.hub, &device)?;
             println!("device {device} revoked");
             Ok(())
         }
     }
-}
-
-fn enroll(
-    path: &Path,
-    options: &StoreOptions,
-    hub: &str,
-    code: &str,
-    fingerprint: Option<&str>,
-) -> anyhow::Result<()> {
-    let pin = fingerprint
-        .map(|f| {
-            sportello::sync::wire::unhex(&f.replace(':', "").to_lowercase())
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| anyhow::anyhow!("--fingerprint is 64 hex digits (SHA-256)"))
-        })
-        .transpose()?;
-    let mut store = Store::open(path, options)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let enrolled = runtime.block_on(sportello::sync::client::enrol(
-        hub,
-        code,
-        pin,
-        env!("CARGO_PKG_VERSION"),
-    ))?;
-    store.set_hub_link(&enrolled.link(hub), chrono::Utc::now())?;
-    println!(
-        "enrolled as {} in sede {:04}; hub certificate pinned: {}",
-        enrolled.device_id,
-        enrolled.branch,
-        sportello::sync::wire::hex(&enrolled.cert_sha256)
-    );
-    Ok(())
-}
-
-/// A ticket with every accented letter and the euro sign, on the configured printer.
-fn print_test(config: &Config, preview: &Path) -> anyhow::Result<()> {
-    let options = sportello::devices::print_options(&config.printer);
-    let layout = ticket::TicketLayout {
-        sede: "INPS – Prova di stampa".into(),
-        number: "T000".into(),
-        service: "àèéìòù ÀÈÉÌÒÙ € – «prova»".into(),
-        issued: chrono::Local::now().format("%d/%m/%Y %H:%M").to_string(),
-        ahead: 0,
-        wait: format!(
-            "carta {} mm, codepage ESC t {}",
-            if options.paper == ticket::Paper::Mm58 {
-                58
-            } else {
-                80
-            },
-            options.code_page
-        ),
-        follow_url: "https://sportello.example/prova-di-stampa".into(),
-    };
-    let bytes = ticket::render(&layout, &options)?;
-    let picture = ticket::preview::preview(&bytes, options.paper, options.code_page)?;
-    std::fs::write(preview, picture.png())
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", preview.display()))?;
-    println!("preview of the test ticket: {}", preview.display());
-    let Some(mut printer) = sportello::devices::printer(&config.printer, None)? else {
-        anyhow::bail!("printer.kind is \"none\": there is no printer to test");
-    };
-    let status = printer.status()?;
-    println!("printer status: {status:?}");
-    match status {
-        hardware::printer::PrinterStatus::Ready | hardware::printer::PrinterStatus::PaperLow => {
-            printer.print(&bytes)?;
-            println!(
-                "test ticket sent: compare the accents, the euro sign and the QR code with the preview"
-            );
-            Ok(())
-        }
-        other => anyhow::bail!("the printer cannot print now: {other:?}"),
-    }
-}
-
-fn store_options(config: &Config) -> StoreOptions {
-    StoreOptions {
-        busy_timeout: std::time::Duration::from_millis(config.store.busy_timeout_ms),
-        device_id: config.branch.device_id.clone(),
-    }
-}
-
-/// Writes the kiosk's share of the demo branch and the QR PNGs; returns the store.
-fn demo_data(config: &Config, clock: &dyn Clock) -> anyhow::Result<Store> {
-    let dir = &config.demo.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut store = Store::open(&dir.join("kiosk.sqlite"), &store_options(config))?;
-    let branch = DemoBranch::generate(config.demo.seed, clock.local_now().naive_local());
-    store.apply_replica(&branch.replica())?;
-    let written = write_qr_pngs(&branch, &dir.join("qr"))
-        .with_context(|| format!("cannot write QR codes into {}", dir.join("qr").display()))?;
-    tracing::info!(
-        appointments = branch.appointments.len(),
-        qr_files = written.len(),
-        "demo data written"
-    );
-    Ok(store)
-}
-
-fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
-    let clock = Arc::new(SystemClock::untrusted());
-    if demo {
-        // Demo machines have no NTP check yet; their clock is taken as right.
-        clock.mark_trusted();
-    }
-    let demo_db = config.demo.data_dir.join("kiosk.sqlite");
-    let enrolled_demo = demo
-        && demo_db.exists()
-        && Store::open(&demo_db, &store_options(config))?
-            .hub_link()?
-            .is_some();
-    let store = if enrolled_demo {
-        // An enrolled demo kiosk takes its branch from the hub's feed, not from the generator.
-        Store::open(&demo_db, &store_options(config))?
-    } else if demo {
-        let store = demo_data(config, clock.as_ref())?;
-        let today = clock.today();
-        println!(
-            "Sportello demo – {} appointments today; QR codes in {}",
-            store.appointments_on(today)?.len(),
-            config.demo.data_dir.join("qr").display()
-        );
-        store
-    } else {
-        config.person_key_secret()?;
-        Store::open(&config.store.path, &store_options(config))?
-    };
-    let branch = Branch::open(store, clock)?;
-    if demo {
-        for (name, role) in [("supervisore", "supervisor"), ("operatore", "operator")] {
-            branch.with_store(|s| -> anyhow::Result<()> {
-                s.put_staff(&StaffAccount {
-                    username: name.into(),
-                    role: StaffRole::parse(role).expect("known role"),
-                    password_hash: sportello::lan::auth::hash_password(DEMO_STAFF_PASSWORD)
-                        .map_err(anyhow::Error::msg)?,
-                    disabled: false,
-                })?;
-                Ok(())
-            })?;
-        }
-    }
-    // The LAN server runs on a tokio runtime beside the blocking scanner loop.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let _lan = if config.lan.enabled {
-        let tls = sportello::lan::tls::certificate(&config.lan, &config.lan.tls_dir)?;
-        let state = sportello::lan::AppState::new(
-            branch.clone(),
-            Arc::new(sportello::speech::EspeakNg::default()),
-            config.lan.session_hours,
-        );
-        let server = runtime.block_on(sportello::lan::start(state, &config.lan.listen, &tls))?;
-        println!("Console operatori: https://{}/console", server.addr);
-        println!("Tabellone di sala: https://{}/hall", server.addr);
-        if demo {
-            println!(
-                "Accesso demo: supervisore / {DEMO_STAFF_PASSWORD}, operatore / {DEMO_STAFF_PASSWORD}"
-            );
-        }
-        Some(server)
-    } else {
-        None
-    };
-    // Enrolled kiosks push their outbox to the hub in the background; the kiosk never waits
-    // for it (brief: the branch works through a WAN outage).
-    let _sync = match branch.read(|_, s| s.hub_link()) {
-        Ok(Some(link)) => {
-            let agent = sportello::sync::agent::Agent::new(branch.clone(), &link)?;
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            runtime.spawn(agent.run(
-                std::time::Duration::from_millis(config.sync.interval_ms),
-                std::time::Duration::from_millis(config.sync.max_backoff_ms),
-                stopped,
-            ));
-            tracing::info!(hub = %link.hub_url, device = %link.device_id, "sync agent started");
-            Some(stop)
-        }
-        Ok(None) => {
-            tracing::info!("not enrolled with a hub: working on the branch alone");
-            None
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the hub enrolment");
-            None
-        }
-    };
-    if branch.clock().trust() == sportello::domain::ClockTrust::Untrusted {
-        // Staff see it on the console until the clock is verified (brief, decision 3).
-        branch.execute(sportello::queue::Command::RaiseAlert {
-            alert: sportello::queue::DeviceAlert::ClockUntrusted,
-        })?;
-    } else {
-        branch.execute(sportello::queue::Command::ClearAlert {
-            alert: sportello::queue::DeviceAlert::ClockUntrusted,
-        })?;
-    }
-    let keyer = if demo {
-        DemoBranch::keyer()
-    } else {
-        sportello::domain::PersonKeyer::new(config.person_key_secret()?.as_bytes())
-            .ok_or_else(|| anyhow::anyhow!("privacy.person_key_secret is too short"))?
-    };
-    let mut kiosk = Kiosk::new(branch.clone())?.with_keyer(keyer);
-    if let Some(base) = &config.branch.follow_base {
-        kiosk = kiosk.with_follow_base(base);
-    }
-    // Il mio Cassetto identifies visitors through the hub; without one it says it needs it.
-    if let Ok(Some(link)) = branch.read(|_, s| s.hub_link()) {
-        match sportello::kiosk::identify::HubIdentification::new(&link, runtime.handle().clone()) {
-            Ok(ident) => kiosk = kiosk.with_identification(Arc::new(ident)),
-            Err(e) => tracing::warn!(error = %e, "identification through the hub unavailable"),
-        }
-    }
-    // The demo's simulated printer keeps the ESC/POS bytes of every ticket in its folder.
-    let demo_printer = config.demo.data_dir.join("printer.bin");
-    if let Some(printer) =
-        sportello::devices::printer(&config.printer, demo.then_some(demo_printer.as_path()))?
-    {
-        kiosk = kiosk.with_printer(printer, sportello::devices::print_options(&config.printer));
-    }
-    let alerts = branch.clone();
-    let scanner = sportello::devices::scanner(
-        &config.scanner,
-        Box::new(move |present| {
-            let alert = sportello::queue::DeviceAlert::ScannerGone;
-            let command = if present {
-                sportello::queue::Command::ClearAlert { alert }
-            } else {
-                tracing::warn!("QR scanner gone");
-                sportello::queue::Command::RaiseAlert { alert }
-            };
-            if let Err(e) = alerts.execute(command) {
-                tracing::warn!(error = %e, "scanner alert not recorded");
-            }
-        }),
-    )?;
-    if !headless {
-        #[cfg(feature = "kiosk")]
-        return run_ui(kiosk, scanner);
-        #[cfg(not(feature = "kiosk"))]
-        anyhow::bail!("this build has no touchscreen UI: run `sportello kiosk --headless`");
-    }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        println!(
-            "Sede {} – scan a booking QR code (or paste its text), type a service letter ({}) for a walk-in ticket, or ? to call a member of staff; Ctrl-D to quit.",
-            kiosk.sede(),
-            branch
-                .read(|q, _| q.services().map(|s| s.letter).collect::<Vec<_>>())
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let mut scanner = scanner;
-    kiosk.run_headless(scanner.as_mut(), &mut std::io::stdout().lock())?;
-    Ok(())
-}
-
-/// The touchscreen UI; scans arrive from the scanner on a thread of their own.
-#[cfg(feature = "kiosk")]
-fn run_ui(
-    kiosk: Kiosk,
-    mut scanner: Box<dyn hardware::scanner::Scanner + Send>,
-) -> anyhow::Result<()> {
-    let voice = Arc::new(sportello::kiosk::guide::Speaker::new(Arc::new(
-        sportello::speech::EspeakNg::default(),
-    )));
-    let ui = sportello::kiosk::ui::KioskUi::build(
-        kiosk,
-        sportello::kiosk::ui::Dispatch::Worker,
-        voice,
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the kiosk window ({e}); on a machine without a display run `sportello kiosk --headless`"
-        )
-    })?;
-    let scans = ui.scan_handle();
-    std::thread::spawn(move || {
-        loop {
-            match scanner.next_scan() {
-                Ok(Some(line)) if !line.trim().is_empty() => scans.scanned(line.trim()),
-                Ok(Some(_)) => {}
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "the scanner stopped");
-                    return;
-                }
-            }
-        }
-    });
-    ui.refresh();
-    slint::ComponentHandle::run(ui.window())?;
-    Ok(())
-}
-
-/// Renders screens to PNG without a display, over a throwaway demo branch.
-#[cfg(feature = "kiosk")]
-#[allow(clippy::too_many_arguments)]
-fn screenshot(
-    config: &Config,
-    screen: &str,
-    lang: &str,
-    size: &str,
-    contrast: Option<&str>,
-    large_text: bool,
-    seated: bool,
-    out: &Path,
-) -> anyhow::Result<()> {
-    use sportello::kiosk::screenshot::{Renderer, SCREENS, Shot, screen_named};
-    let (width, height) = size
-        .split_once('x')
-        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
-        .filter(|(w, h)| (320..=4096).contains(w) && (320..=4096).contains(h))
-        .ok_or_else(|| anyhow::anyhow!("--size is WIDTHxHEIGHT, e.g. 1920x1080, not {size}"))?;
-    let high_contrast = match contrast {
-        None | Some("normal") => false,
-        Some("high") => true,
-        Some(other) => anyhow::bail!("--contrast is `normal` or `high`, not {other}"),
-    };
-    let dir = std::env::temp_dir().join(format!("sportello-screenshot-{}", std::process::id()));
-    let mut demo_config = config.clone();
-    demo_config.demo.data_dir = dir.clone();
-    let clock = Arc::new(SystemClock::untrusted());
-    clock.mark_trusted();
-    let store = demo_data(&demo_config, clock.as_ref())?;
-    let branch = Branch::open(store, clock)?;
-    let renderer = Renderer::install().map_err(anyhow::Error::msg)?;
-    let ui = sportello::kiosk::ui::KioskUi::new(Kiosk::new(branch)?)?;
-    let shots: Vec<(Shot, PathBuf)> = if screen == "all" {
-        std::fs::create_dir_all(out)?;
-        SCREENS
-            .iter()
-            .flat_map(|(name, s)| {
-                ["it", "en"].map(|l| {
-                    (
-                        Shot {
-                            screen: *s,
-                            lang: l.into(),
-                            width,
-                            height,
-                            high_contrast,
-                            large_text,
-                            seated,
-                        },
-                        out.join(format!("kiosk-{name}-{l}.png")),
-                    )
-                })
-            })
-            .collect()
-    } else {
-        let s = screen_named(screen).ok_or_else(|| {
-            anyhow::anyhow!(
-                "unknown screen {screen}; one of: all, {}",
-                SCREENS.map(|(n, _)| n).join(", ")
-            )
-        })?;
-        vec![(
-            Shot {
-                screen: s,
-                lang: lang.into(),
-                width,
-                height,
-                high_contrast,
-                large_text,
-                seated,
-            },
-            out.to_owned(),
-        )]
-    };
-    for (shot, path) in shots {
-        let png = renderer.render(&ui, &shot).map_err(anyhow::Error::msg)?;
-        std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("{}", path.display());
-    }
-    drop(ui);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
-}
-
-/// Password of the demo staff accounts (demo mode listens on this machine only by default).
-const DEMO_STAFF_PASSWORD: &str = "sportello-demo";
-
-fn add_staff(
-    path: &Path,
-    options: &StoreOptions,
-    username: &str,
-    role: &str,
-    password: &str,
-) -> anyhow::Result<()> {
-    let role = StaffRole::parse(role)
-        .ok_or_else(|| anyhow::anyhow!("role must be `operator` or `supervisor`, not `{role}`"))?;
-    let username = username.trim();
-    sportello::lan::auth::check_username(username).map_err(anyhow::Error::msg)?;
-    sportello::lan::auth::check_password_strength(password)
-        .map_err(|e| anyhow::anyhow!("{e} (read from standard input)"))?;
-    let mut store = Store::open(path, options)?;
-    store.put_staff(&StaffAccount {
-        username: username.into(),
-        role,
-        password_hash: sportello::lan::auth::hash_password(password).map_err(anyhow::Error::msg)?,
-        disabled: false,
-    })?;
-    Ok(())
-}
-
-fn stress_tickets(db: &Path, count: u32) -> anyhow::Result<()> {
-    use std::io::Write;
-    let clock = SystemClock::untrusted();
-    clock.mark_trusted();
-    let mut store = Store::open(db, &StoreOptions::default())?;
-    if store.services()?.is_empty() {
-        let branch = DemoBranch::generate(1, clock.local_now().naive_local());
-        store.apply_replica(&branch.replica())?;
-    }
-    // Round-robin over the walk-in services, so long runs stay below the 999 numbers of a
-    // service's day.
-    let letters: Vec<ServiceLetter> = store
-        .services()?
-        .iter()
-        .filter(|s| !s.appointment_only)
-        .map(|s| s.letter)
-        .collect();
-    let branch = Branch::open(store, Arc::new(clock))?;
-    let mut out = std::io::stdout().lock();
-    for i in 0..count as usize {
-        let ticket = branch.issue_ticket(letters[i % letters.len()], TicketPriority::WalkIn)?;
-        // Printed only after the commit: whatever the parent reads was durable first.
-        writeln!(out, "{}", ticket.number)?;
-        out.flush()?;
-    }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogConfig, LogFormat};
+use config::{LogConfig, LogFormat};
 
 /// Installs the global subscriber, writing to standard error. `RUST_LOG` overrides the level.
 pub fn init(config: &LogConfig) {

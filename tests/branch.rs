@@ -5,15 +5,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use branch::node::{Branch, NodeError};
 use chrono::{Duration, TimeZone, Utc};
-use sportello::demo::DemoBranch;
-use sportello::domain::{
+use demo::DemoBranch;
+use domain::{
     AppointmentState, BookingId, Clock, ClockTrust, CounterNumber, ManualClock, PriorityCategory,
     ServiceLetter, TicketPriority, TicketState, UserMessage,
 };
-use sportello::node::{Branch, NodeError};
-use sportello::queue::{Command, EventKind, QueueError};
-use sportello::store::{Store, StoreError, StoreOptions};
+use queue::{Command, EventKind, QueueError};
+use store::{Store, StoreError, StoreOptions};
 
 fn clock() -> Arc<ManualClock> {
     // Thursday, 10:03 in Rome.
@@ -149,8 +149,8 @@ fn check_in_is_idempotent_and_commits_with_its_events() {
     );
     let outbox = b.read(|_, s| s.outbox_pending(10).unwrap());
     assert_eq!(outbox.len(), 2, "day opened, ticket issued");
-    let op: sportello::sync::Op = serde_json::from_str(&outbox[1].payload).unwrap();
-    let sportello::sync::Op::Queue { event, .. } = op;
+    let op: protocol::Op = serde_json::from_str(&outbox[1].payload).unwrap();
+    let protocol::Op::Queue { event, .. } = op;
     assert!(matches!(event.kind, EventKind::TicketIssued { booking: Some(id), .. } if id == a.id));
     assert!(
         !outbox[1].payload.contains("person"),

@@ -16,10 +16,10 @@ use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
+use domain::{CounterNumber, ServiceLetter, TicketPriority};
 use fantoccini::{Client, ClientBuilder, Locator};
+use queue::{Command, EventKind};
 use serde_json::json;
-use sportello::domain::{CounterNumber, ServiceLetter, TicketPriority};
-use sportello::queue::{Command, EventKind};
 use support::{Lan, PASSWORD, start, start_at};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -398,17 +398,17 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
 struct TestHub {
     _db: pg::TestDb,
     pool: deadpool_postgres::Pool,
-    server: sportello::hub::HubServer,
+    server: hub::HubServer,
     base: String,
-    kiosk: sportello::sync::client::HubClient,
+    kiosk: branch::sync::client::HubClient,
     device_id: String,
 }
 
 #[cfg(feature = "hub")]
 impl TestHub {
     async fn start() -> TestHub {
-        use sportello::hub::{self, HubState, accounts, db, devices};
-        use sportello::sync::client::{self, HubClient};
+        use branch::sync::client::{self, HubClient};
+        use hub::{self, HubState, accounts, db, devices};
         support::install_crypto();
         let test_db = pg::TestDb::new().await;
         let pool = db::pool(&test_db.url, 4).unwrap();
@@ -423,7 +423,7 @@ impl TestHub {
         )
         .await
         .unwrap();
-        let tls = sportello::lan::tls::self_signed().unwrap();
+        let tls = web::tls::self_signed().unwrap();
         let state = HubState::new(pool.clone());
         let identity = state.identity.clone();
         let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
@@ -465,7 +465,7 @@ async fn console_login(c: &Client, base: &str) {
 #[cfg(feature = "hub")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_uses_the_hub_console_in_a_browser() {
-    use sportello::sync::wire::{DeviceStatus, PushRequest};
+    use protocol::wire::{DeviceStatus, PushRequest};
     let TestHub {
         _db: _test_db,
         pool,
@@ -479,7 +479,7 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
             incarnation: "i".into(),
             log_id: "i".into(),
             client_version: "1.0-test".into(),
-            schema_version: sportello::sync::OP_SCHEMA_VERSION,
+            schema_version: protocol::OP_SCHEMA_VERSION,
             ops: vec![],
             status: DeviceStatus {
                 printer: "cover_open".into(),
@@ -515,9 +515,9 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
 
     // The sede's page: a new service through its form, confirmed in words.
     let now = chrono::Utc::now()
-        .with_timezone(&sportello::domain::TIME_ZONE)
+        .with_timezone(&domain::TIME_ZONE)
         .naive_local();
-    let demo = sportello::hub::branch_data::seed_demo(&mut pool.get().await.unwrap(), 3, now)
+    let demo = demo::hub::seed_demo(&mut pool.get().await.unwrap(), 3, now)
         .await
         .unwrap();
     c.goto(&format!("{base}/console/sedi/7001")).await.unwrap();
@@ -563,7 +563,7 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     )
     .await
     .unwrap();
-    sportello::hub::contatti::reply(
+    hub::contatti::reply(
         &mut db,
         "root",
         7001,
@@ -590,7 +590,7 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
 #[cfg(feature = "hub")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
-    use sportello::sync::wire::{DeskTask, HandoffState};
+    use protocol::wire::{DeskTask, HandoffState};
     let TestHub {
         _db: _test_db,
         pool,
@@ -600,9 +600,9 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
         ..
     } = TestHub::start().await;
     let now = chrono::Utc::now()
-        .with_timezone(&sportello::domain::TIME_ZONE)
+        .with_timezone(&domain::TIME_ZONE)
         .naive_local();
-    let demo = sportello::hub::branch_data::seed_demo(&mut pool.get().await.unwrap(), 5, now)
+    let demo = demo::hub::seed_demo(&mut pool.get().await.unwrap(), 5, now)
         .await
         .unwrap();
     let person = demo

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, SystemClock};
-use sportello::store::{Store, StoreOptions};
+use demo::DemoBranch;
+use domain::{Clock, SystemClock};
+use store::{Store, StoreOptions};
 
 fn sportello() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
@@ -280,9 +280,9 @@ fn admin_add_staff_stores_an_argon2_hash_and_refuses_weak_input() {
     );
     let store = Store::open(&db, &StoreOptions::default()).unwrap();
     let account = store.staff("mrossi").unwrap().expect("saved");
-    assert_eq!(account.role, sportello::store::StaffRole::Supervisor);
+    assert_eq!(account.role, store::StaffRole::Supervisor);
     assert!(account.password_hash.starts_with("$argon2id$"));
-    assert!(sportello::lan::auth::verify_password(
+    assert!(web::auth::verify_password(
         "una password lunga",
         &account.password_hash
     ));

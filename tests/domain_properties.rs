@@ -1,12 +1,12 @@
 //! Property tests of the identifier parsers and the booking token.
 
 use chrono::NaiveDate;
-use proptest::prelude::*;
-use sportello::domain::token::{BookingClaims, TokenError, TokenSigner, TokenVerifier};
-use sportello::domain::{
+use domain::token::{BookingClaims, TokenError, TokenSigner, TokenVerifier};
+use domain::{
     BookingId, CfError, CodiceFiscale, Matricola, PartitaIva, PersonKey, PersonalCf, PivaError,
     SedeCode, ServiceLetter,
 };
+use proptest::prelude::*;
 
 const MONTHS: &[u8] = b"ABCDEHLMPRST";
 const OMOCODIA: &[u8] = b"LMNPQRSTUV";

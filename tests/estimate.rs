@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Timelike};
-use sportello::domain::{
+use domain::{
     Counter, CounterNumber, OpeningHours, PriorityCategory, Service, ServiceLetter, ServiceLevel,
     TIME_ZONE, TicketPriority,
 };
-use sportello::queue::estimate::{Estimator, WaitSample};
-use sportello::queue::{Calendar, Command, EventKind, Now, Queue, QueueRules, local_to_utc};
+use queue::estimate::{Estimator, WaitSample};
+use queue::{Calendar, Command, EventKind, Now, Queue, QueueRules, local_to_utc};
 
 const SERVICES: [(&str, f64, f64); 3] = [
     // letter, arrivals per hour at the base rate, mean service minutes

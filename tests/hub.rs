@@ -13,15 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
+use hub::{self, HubState, accounts, db, devices, feed};
 use pg::TestDb;
-use reqwest::StatusCode;
-use sportello::hub::{self, HubState, accounts, db, devices, feed};
-use sportello::queue::{Event, EventKind};
-use sportello::sync::Op;
-use sportello::sync::wire::{
+use protocol::Op;
+use protocol::wire::{
     self, EnrolRequest, EnrolResponse, OpStatus, PullResponse, PushOp, PushRefusal, PushRequest,
     PushResponse,
 };
+use queue::{Event, EventKind};
+use reqwest::StatusCode;
 
 const SEDE: u16 = 7001;
 /// The password of the accounts tests make with [`Hub::staff`].
@@ -38,19 +38,12 @@ struct Hub {
 
 impl Hub {
     /// Console accounts with [`STAFF_PASSWORD`]: name, role, sede.
-    async fn staff(&self, users: &[(&str, sportello::hub::accounts::Role, Option<u16>)]) {
+    async fn staff(&self, users: &[(&str, hub::accounts::Role, Option<u16>)]) {
         let mut c = self.pool.get().await.unwrap();
         for (user, role, sede) in users {
-            sportello::hub::accounts::create_user(
-                &mut c,
-                "cli",
-                user,
-                STAFF_PASSWORD,
-                *role,
-                *sede,
-            )
-            .await
-            .unwrap();
+            hub::accounts::create_user(&mut c, "cli", user, STAFF_PASSWORD, *role, *sede)
+                .await
+                .unwrap();
         }
     }
 
@@ -74,11 +67,11 @@ impl Hub {
         let db = TestDb::new().await;
         let pool = db::pool(&db.url, 8).unwrap();
         db::migrate(&pool).await.unwrap();
-        let tls = sportello::lan::tls::self_signed().unwrap();
+        let tls = web::tls::self_signed().unwrap();
         let mut servers = Vec::new();
         for _ in 0..instances {
             let state = HubState::new(db::pool(&db.url, 8).unwrap())
-                .with_person_key_secret(Some(sportello::demo::DEMO_PERSON_KEY_SECRET));
+                .with_person_key_secret(Some(demo::DEMO_PERSON_KEY_SECRET));
             let identity = state.identity.clone();
             let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
             // Each instance identifies visitors through the built-in provider at its own
@@ -120,9 +113,9 @@ impl Hub {
 
     /// Enrols a kiosk's branch node as `sportello enroll` does (the hub's certificate trusted
     /// on first use) and records the link in its store.
-    async fn enrol_branch(&self, branch: &sportello::node::Branch) -> sportello::store::HubLink {
+    async fn enrol_branch(&self, branch: &branch::node::Branch) -> store::HubLink {
         let base = self.base(0);
-        let enrolled = sportello::sync::client::enrol(&base, &self.code().await, None, "test")
+        let enrolled = branch::sync::client::enrol(&base, &self.code().await, None, "test")
             .await
             .unwrap();
         let link = enrolled.link(&base);
@@ -157,16 +150,14 @@ impl Hub {
 }
 
 /// A kiosk store with nothing in it yet, and its branch node.
-fn empty_kiosk(
-    clock: &Arc<sportello::domain::SystemClock>,
-) -> (tempfile::TempDir, Arc<sportello::node::Branch>) {
+fn empty_kiosk(clock: &Arc<domain::SystemClock>) -> (tempfile::TempDir, Arc<branch::node::Branch>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = sportello::store::Store::open(
+    let store = store::Store::open(
         &dir.path().join("kiosk.sqlite"),
-        &sportello::store::StoreOptions::default(),
+        &store::StoreOptions::default(),
     )
     .unwrap();
-    let branch = sportello::node::Branch::open(store, clock.clone()).unwrap();
+    let branch = branch::node::Branch::open(store, clock.clone()).unwrap();
     (dir, branch)
 }
 
@@ -277,7 +268,7 @@ fn batch(incarnation: &str, ops: Vec<PushOp>) -> PushRequest {
         incarnation: incarnation.into(),
         log_id: "log-a".into(),
         client_version: "test".into(),
-        schema_version: sportello::sync::OP_SCHEMA_VERSION,
+        schema_version: protocol::OP_SCHEMA_VERSION,
         ops,
         status: Default::default(),
     }
@@ -741,18 +732,15 @@ async fn the_first_administrator_is_created_with_a_strong_password_and_audited()
 }
 
 /// A kiosk's branch node on a real SQLite file, with tickets issued (each an outbox row).
-fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<sportello::node::Branch> {
-    use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<branch::node::Branch> {
+    use domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let mut store = sportello::store::Store::open(
-        &dir.join("kiosk.sqlite"),
-        &sportello::store::StoreOptions::default(),
-    )
-    .unwrap();
-    let demo = sportello::demo::DemoBranch::generate(7, clock.local_now().naive_local());
+    let mut store =
+        store::Store::open(&dir.join("kiosk.sqlite"), &store::StoreOptions::default()).unwrap();
+    let demo = demo::DemoBranch::generate(7, clock.local_now().naive_local());
     store.apply_replica(&demo.replica()).unwrap();
-    let branch = sportello::node::Branch::open(store, clock).unwrap();
+    let branch = branch::node::Branch::open(store, clock).unwrap();
     for _ in 0..tickets {
         // Walk-ins at a service that takes them (the clock is real: it may be closed now, and
         // then the refusal is not a ticket; retry another letter).
@@ -764,13 +752,13 @@ fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<sportello::node::B
         if !ok {
             // Closed for the day: staff alerts still make outbox rows.
             branch
-                .execute(sportello::queue::Command::RaiseAlert {
-                    alert: sportello::queue::DeviceAlert::ScannerGone,
+                .execute(queue::Command::RaiseAlert {
+                    alert: queue::DeviceAlert::ScannerGone,
                 })
                 .unwrap();
             branch
-                .execute(sportello::queue::Command::ClearAlert {
-                    alert: sportello::queue::DeviceAlert::ScannerGone,
+                .execute(queue::Command::ClearAlert {
+                    alert: queue::DeviceAlert::ScannerGone,
                 })
                 .unwrap();
         }
@@ -784,15 +772,15 @@ fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<sportello::node::B
 /// the kiosk at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kiosk_agent_enrols_pins_the_hub_and_drains_its_outbox_exactly_once() {
-    use sportello::sync::agent::Agent;
-    use sportello::sync::client::{self, SyncError};
+    use branch::sync::agent::Agent;
+    use branch::sync::client::{self, SyncError};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let dir = tempfile::tempdir().unwrap();
     let branch = kiosk_branch(dir.path(), 150);
     let depth = branch.read(|_, s| s.outbox_depth().unwrap());
     assert!(
-        depth as usize > sportello::sync::agent::BATCH,
+        depth as usize > branch::sync::agent::BATCH,
         "{depth} outbox rows: more than a batch"
     );
 
@@ -857,8 +845,8 @@ async fn the_kiosk_agent_enrols_pins_the_hub_and_drains_its_outbox_exactly_once(
         .await
         .unwrap();
     branch
-        .execute(sportello::queue::Command::RaiseAlert {
-            alert: sportello::queue::DeviceAlert::PrinterOutOfPaper,
+        .execute(queue::Command::RaiseAlert {
+            alert: queue::DeviceAlert::PrinterOutOfPaper,
         })
         .unwrap();
     let r = agent.push_once().await;
@@ -1051,10 +1039,9 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
             .spawn()
             .unwrap(),
     );
-    let demo = sportello::demo::DemoBranch::generate(
+    let demo = demo::DemoBranch::generate(
         2026,
-        sportello::domain::Clock::local_now(&sportello::domain::SystemClock::untrusted())
-            .naive_local(),
+        domain::Clock::local_now(&domain::SystemClock::untrusted()).naive_local(),
     );
     writeln!(
         kiosk.0.stdin.as_mut().unwrap(),
@@ -1089,14 +1076,14 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
 /// over (a new epoch): the kiosk pulls everything again and ends in the same state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
-    use sportello::domain::{Clock, SystemClock};
-    use sportello::hub::branch_data;
-    use sportello::kiosk::{Answer, Kiosk};
-    use sportello::sync::agent::Agent;
+    use branch::sync::agent::Agent;
+    use domain::{Clock, SystemClock};
+    use hub::branch_data;
+    use kiosk::{Answer, Kiosk};
     let hub = Hub::start(1).await;
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let demo = branch_data::seed_demo(
+    let demo = demo::hub::seed_demo(
         &mut hub.pool.get().await.unwrap(),
         11,
         clock.local_now().naive_local(),
@@ -1122,7 +1109,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     // does its password reset; administrators and back office stay at the hub.
     {
         let mut c = hub.pool.get().await.unwrap();
-        use sportello::hub::accounts::{self, Role};
+        use hub::accounts::{self, Role};
         accounts::create_user(
             &mut c,
             "root",
@@ -1149,12 +1136,12 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
         .read(|_, s| s.staff("mario.rossi").unwrap())
         .expect("pulled");
     assert_eq!(staff.role.name(), "operator");
-    assert!(sportello::lan::auth::verify_password(
+    assert!(web::auth::verify_password(
         STAFF_PASSWORD,
         &staff.password_hash
     ));
     assert!(branch.read(|_, s| s.staff("ufficio").unwrap()).is_none());
-    sportello::hub::accounts::reset_password(
+    hub::accounts::reset_password(
         &mut hub.pool.get().await.unwrap(),
         "root",
         "mario.rossi",
@@ -1164,7 +1151,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     .unwrap();
     agent.pull_once().await.unwrap();
     let staff = branch.read(|_, s| s.staff("mario.rossi").unwrap()).unwrap();
-    assert!(sportello::lan::auth::verify_password(
+    assert!(web::auth::verify_password(
         "un'altra password lunga",
         &staff.password_hash
     ));
@@ -1173,7 +1160,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
 
     // The hub cancels appointment 2.
     let mut cancelled = demo.appointments[2].appointment.clone();
-    cancelled.state = sportello::domain::AppointmentState::CancelledBySede;
+    cancelled.state = domain::AppointmentState::CancelledBySede;
     {
         let mut c = hub.pool.get().await.unwrap();
         let tx = c.transaction().await.unwrap();
@@ -1218,8 +1205,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
 
     // The hub rotates its signing key: the running kiosk takes the new key with the pull,
     // without a restart, and the withdrawn one stops working at once.
-    let new_signer =
-        sportello::domain::token::TokenSigner::from_seed(demo.signer.key_id() + 1, &[5; 32]);
+    let new_signer = domain::token::TokenSigner::from_seed(demo.signer.key_id() + 1, &[5; 32]);
     let mut rotated = demo.replica();
     rotated.verifying_keys = vec![(new_signer.key_id(), new_signer.verifying_key())];
     branch_data::put_config(
@@ -1232,7 +1218,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     assert_eq!(agent.pull_once().await.unwrap(), 1);
     let a = &demo.appointments[3].appointment;
     let fresh = new_signer
-        .sign(&sportello::domain::token::BookingClaims {
+        .sign(&domain::token::BookingClaims {
             booking: a.id,
             sede: a.sede,
             starts_at: a.starts_at,
@@ -1256,7 +1242,7 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
 /// lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_jobs_run_once_across_instances() {
-    use sportello::hub::jobs;
+    use hub::jobs;
     let hub = Hub::start(1).await;
     let c = hub.pool.get().await.unwrap();
     c.batch_execute("CREATE TABLE ran (job_id bigint NOT NULL, worker text NOT NULL)")
@@ -1420,7 +1406,7 @@ async fn background_jobs_run_once_across_instances() {
 /// properties are exactly the fields the Rust wire types write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
-    use sportello::sync::wire::*;
+    use protocol::wire::*;
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let served: serde_json::Value = hub
@@ -1442,7 +1428,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     // The routes, read from the routers' source (both ways: none missing, none extra): every
     // `.route("path", get(a).post(b))`, however rustfmt wrapped it.
     let mut routed = BTreeSet::new();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/hub");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/hub/src");
     let files = ["", "/console"].iter().flat_map(|sub| {
         std::fs::read_dir(format!("{dir}{sub}"))
             .unwrap()
@@ -1723,14 +1709,14 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
 /// malformed addresses get their own answers; no personal data on the page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
-    use sportello::domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
-    use sportello::hub::branch_data;
-    use sportello::sync::agent::Agent;
+    use branch::sync::agent::Agent;
+    use domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+    use hub::branch_data;
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let demo = branch_data::seed_demo(
+    let demo = demo::hub::seed_demo(
         &mut hub.pool.get().await.unwrap(),
         11,
         clock.local_now().naive_local(),
@@ -1745,7 +1731,7 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
         h.appointment_only = false;
     }
     replica.hours.extend(replica.services.iter().flat_map(|s| {
-        (1..=7).map(|weekday| sportello::domain::OpeningHours {
+        (1..=7).map(|weekday| domain::OpeningHours {
             service: s.letter,
             weekday,
             opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
@@ -1805,14 +1791,14 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
         .unwrap()
         .number;
     branch
-        .execute(sportello::queue::Command::OpenCounter {
+        .execute(queue::Command::OpenCounter {
             counter,
             services: vec![],
             operator: "operatore".into(),
         })
         .unwrap();
     branch
-        .execute(sportello::queue::Command::CallNext { counter })
+        .execute(queue::Command::CallNext { counter })
         .unwrap();
     while agent.push_once().await.unwrap() > 0 {}
     let (_, html) = page(&tickets[0].number.to_string()).await;
@@ -1914,8 +1900,8 @@ async fn a_waiting_pull_returns_when_the_feed_moves_and_holds_no_connection() {
 /// the session's CSRF token, supervisors limited to their sede.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act() {
-    use sportello::hub::accounts::{self, Role};
-    use sportello::sync::wire::DeviceStatus;
+    use hub::accounts::{self, Role};
+    use protocol::wire::DeviceStatus;
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     {
@@ -2138,13 +2124,13 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
 /// seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_running_agent_hears_hub_changes_through_its_long_poll() {
-    use sportello::domain::{AppointmentState, Clock, SystemClock};
-    use sportello::hub::branch_data;
-    use sportello::sync::agent::Agent;
+    use branch::sync::agent::Agent;
+    use domain::{AppointmentState, Clock, SystemClock};
+    use hub::branch_data;
     let hub = Hub::start(1).await;
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let demo = branch_data::seed_demo(
+    let demo = demo::hub::seed_demo(
         &mut hub.pool.get().await.unwrap(),
         11,
         clock.local_now().naive_local(),
@@ -2196,7 +2182,7 @@ async fn the_running_agent_hears_hub_changes_through_its_long_poll() {
 async fn a_kiosk_older_than_the_minimum_is_told_to_update_and_keeps_its_outbox() {
     let hub = Hub::start(1).await;
     let kiosk = hub.enrol().await;
-    let tls = sportello::lan::tls::self_signed().unwrap();
+    let tls = web::tls::self_signed().unwrap();
     let strict = hub::start(
         HubState::new(hub.pool.clone()).with_min_client_version(Some("0.2.0".into())),
         "127.0.0.1:0",
@@ -2329,15 +2315,14 @@ fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
 /// changes only what it may; the login limit holds across two hub instances.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
-    use sportello::domain::{AppointmentState, Clock, SystemClock};
-    use sportello::hub::accounts::{self, Role};
-    use sportello::hub::branch_data;
-    use sportello::sync::agent::Agent;
+    use branch::sync::agent::Agent;
+    use domain::{AppointmentState, Clock, SystemClock};
+    use hub::accounts::{self, Role};
     let hub = Hub::start(2).await;
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
     let now = clock.local_now().naive_local();
-    let demo = branch_data::seed_demo(&mut hub.pool.get().await.unwrap(), 5, now)
+    let demo = demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 5, now)
         .await
         .unwrap();
     {
@@ -2465,7 +2450,7 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
 
     // The kiosk follows: the new service, its counter and hours, the rules.
     assert!(agent.pull_once().await.unwrap() >= 1);
-    let z = sportello::domain::ServiceLetter::parse("Z").unwrap();
+    let z = domain::ServiceLetter::parse("Z").unwrap();
     let (services, counters) = branch.read(|_, s| (s.services().unwrap(), s.counters().unwrap()));
     let service = services
         .iter()
@@ -2732,11 +2717,11 @@ fn location(r: &reqwest::Response) -> String {
 /// another kiosk asking, and a session the kiosk ended are all refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
-    use sportello::domain::{Clock, SystemClock};
-    use sportello::sync::wire::{HandoffStarted, HandoffState};
+    use domain::{Clock, SystemClock};
+    use protocol::wire::{HandoffStarted, HandoffState};
     let hub = Hub::start(2).await;
     let clock = SystemClock::untrusted();
-    let demo = sportello::hub::branch_data::seed_demo(
+    let demo = demo::hub::seed_demo(
         &mut hub.pool.get().await.unwrap(),
         9,
         clock.local_now().naive_local(),
@@ -2850,13 +2835,12 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let got: sportello::cassetto::CompanySummary = r.json().await.unwrap();
+    let got: protocol::cassetto::CompanySummary = r.json().await.unwrap();
     let reps: Vec<(String, &'static str)> = demo
         .people
         .iter()
         .filter(|p| {
-            p.companies.contains(&person.companies[0])
-                && p.role == sportello::domain::TipoDelegato::Azienda
+            p.companies.contains(&person.companies[0]) && p.role == domain::TipoDelegato::Azienda
         })
         .map(|p| {
             (
@@ -2867,7 +2851,7 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
         .collect();
     assert_eq!(
         got,
-        sportello::cassetto::generate::summary(
+        demo::cassetto::summary(
             9,
             delegated,
             m,
@@ -2991,15 +2975,15 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
 /// states go to `docs/screenshots/` with `SPORTELLO_SCREENSHOTS=1`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_companies() {
+    use branch::sync::agent::Agent;
+    use domain::{Clock, SystemClock};
+    use kiosk::screenshot::{Renderer, Shot};
+    use kiosk::ui::{CassettoAdapter, CassettoPhase, Dispatch, KioskUi, Screen};
     use slint::{ComponentHandle, Model};
-    use sportello::domain::{Clock, SystemClock};
-    use sportello::kiosk::screenshot::{Renderer, Shot};
-    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase, Dispatch, KioskUi, Screen};
-    use sportello::sync::agent::Agent;
     let hub = Hub::start(1).await;
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let demo = sportello::hub::branch_data::seed_demo(
+    let demo = demo::hub::seed_demo(
         &mut hub.pool.get().await.unwrap(),
         9,
         clock.local_now().naive_local(),
@@ -3036,12 +3020,12 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
     tokio::task::spawn_blocking(move || {
         let renderer = Renderer::install().unwrap();
         let ident =
-            sportello::kiosk::identify::HubIdentification::new(&link, handle.clone()).unwrap();
+            kiosk::identify::HubIdentification::new(&link, handle.clone()).unwrap();
         let paper_dir = tempfile::tempdir().unwrap();
         let paper = paper_dir.path().join("printer.bin");
         let replica_branch = branch.clone();
         let agent_link = link.clone();
-        let kiosk = sportello::kiosk::Kiosk::new(branch)
+        let kiosk = kiosk::Kiosk::new(branch)
             .unwrap()
             .with_identification(Arc::new(ident))
             .with_printer(
@@ -3121,7 +3105,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             .people
             .iter()
             .filter(|p| {
-                p.role == sportello::domain::TipoDelegato::Azienda
+                p.role == domain::TipoDelegato::Azienda
                     && p.companies
                         .iter()
                         .any(|&i| demo.companies[i].name == company.name)
@@ -3133,7 +3117,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
                 )
             })
             .collect();
-        let expected = sportello::cassetto::generate::summary(
+        let expected = demo::cassetto::summary(
             9,
             company,
             row.matricola.as_str(),
@@ -3151,7 +3135,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             )
             .await
             .unwrap();
-            sportello::hub::contatti::reply(
+            hub::contatti::reply(
                 &mut c,
                 "ufficio",
                 7001,
@@ -3172,15 +3156,15 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         assert_eq!(view.name.as_str(), company.name);
         assert_eq!(
             view.debt.as_str(),
-            sportello::cassetto::euro(expected.debito_aperto())
+            protocol::cassetto::euro(expected.debito_aperto())
         );
         assert_eq!(view.notes_count as usize, expected.note_rettifica.len());
         assert_eq!(
             view.durc,
             match expected.durc {
-                sportello::cassetto::Durc::Regolare { .. } => 0,
-                sportello::cassetto::Durc::InVerifica { .. } => 1,
-                sportello::cassetto::Durc::NonRegolare { .. } => 2,
+                protocol::cassetto::Durc::Regolare { .. } => 0,
+                protocol::cassetto::Durc::InVerifica { .. } => 1,
+                protocol::cassetto::Durc::NonRegolare { .. } => 2,
             }
         );
         assert!(view.matricola.contains('•'), "masked on the summary too");
@@ -3205,7 +3189,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
                 .count()
         );
         screen("cassetto-uniemens.png");
-        let session = ui.window().global::<sportello::kiosk::ui::SessionAdapter>();
+        let session = ui.window().global::<kiosk::ui::SessionAdapter>();
         session.set_language("en".into());
         a.invoke_open_section(3);
         let month = chrono::Month::try_from(newest.period.month as u8).unwrap().name();
@@ -3260,7 +3244,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         }
         let printed = preview.transcript;
         assert!(
-            printed.contains(&sportello::cassetto::euro(expected.debito_aperto())),
+            printed.contains(&protocol::cassetto::euro(expected.debito_aperto())),
             "{printed}"
         );
         assert!(!printed.contains(row.matricola.as_str()), "{printed}");
@@ -3329,7 +3313,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             .filter(|m| !m.available)
             .map(|m| m.code.to_string())
             .collect();
-        assert_eq!(closed.len(), sportello::istanze::DEFAULT_UNAVAILABLE.len());
+        assert_eq!(closed.len(), domain::istanze::DEFAULT_UNAVAILABLE.len());
         assert!(moduli.iter().all(|m| m.available || !m.reason.is_empty()));
         let ferie = moduli
             .iter()
@@ -3442,7 +3426,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
                 .await
                 .unwrap();
         });
-        let mut verifier = sportello::domain::token::TokenVerifier::new();
+        let mut verifier = domain::token::TokenVerifier::new();
         let keys = replica_branch
             .read(|_, s| s.verifying_keys())
             .unwrap();
@@ -3485,7 +3469,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
 
         // Leaving the screen ends the session at the hub and forgets the visitor here.
         ui.window()
-            .global::<sportello::kiosk::ui::SessionAdapter>()
+            .global::<kiosk::ui::SessionAdapter>()
             .set_screen(Screen::Home);
         ui.cassetto_step();
         assert_eq!(a.get_companies().row_count(), 0);
@@ -3523,25 +3507,24 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
 /// A delegate identified at a kiosk of the demo sede through the built-in provider, with one
 /// of their matricole and one of a company they do not act for.
 struct Visitor {
-    demo: sportello::demo::DemoBranch,
-    person: sportello::demo::DemoPerson,
+    demo: demo::DemoBranch,
+    person: demo::DemoPerson,
     mine: String,
     theirs: String,
     kiosk: Kiosk,
     base: String,
-    started: sportello::sync::wire::HandoffStarted,
+    started: protocol::wire::HandoffStarted,
     phone: reqwest::Client,
     now: chrono::NaiveDateTime,
 }
 
 impl Visitor {
     async fn identified(hub: &Hub) -> Visitor {
-        use sportello::domain::{Clock, SystemClock};
+        use domain::{Clock, SystemClock};
         let now = SystemClock::untrusted().local_now().naive_local();
-        let demo =
-            sportello::hub::branch_data::seed_demo(&mut hub.pool.get().await.unwrap(), 4, now)
-                .await
-                .unwrap();
+        let demo = demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 4, now)
+            .await
+            .unwrap();
         let person = demo
             .people
             .iter()
@@ -3560,7 +3543,7 @@ impl Visitor {
             .unwrap();
         let kiosk = hub.enrol().await;
         let base = hub.base(0);
-        let started: sportello::sync::wire::HandoffStarted = kiosk
+        let started: protocol::wire::HandoffStarted = kiosk
             .signed(&base, "POST", "/v1/handoff")
             .await
             .json()
@@ -3615,8 +3598,8 @@ async fn phone_login(phone: &reqwest::Client, base: &str, url: &str, cf: &str) {
 /// more replies; after the session the history is not readable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
-    use sportello::hub::contatti;
-    use sportello::sync::wire::{ContactRequest, NewContactRequest};
+    use hub::contatti;
+    use protocol::wire::{ContactRequest, NewContactRequest};
     let hub = Hub::start(1).await;
     let Visitor {
         person,
@@ -3679,12 +3662,8 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
     // The sede's back office, in the console: the request with its text (the visitor shown
     // as such, not by codice fiscale), a reply that takes it in charge.
     hub.staff(&[
-        (
-            "ufficio",
-            sportello::hub::accounts::Role::Backoffice,
-            Some(SEDE),
-        ),
-        ("banco", sportello::hub::accounts::Role::Counter, Some(SEDE)),
+        ("ufficio", hub::accounts::Role::Backoffice, Some(SEDE)),
+        ("banco", hub::accounts::Role::Counter, Some(SEDE)),
     ])
     .await;
     let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
@@ -3841,7 +3820,7 @@ fn desk_form(fields: &[(&str, &str)], files: &[(&str, Vec<u8>)]) -> reqwest::mul
 /// protocol and the attachments; the sede downloads them in the console.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_sends_a_request_with_three_attachments() {
-    use sportello::sync::wire::{ContactRequest, DeskTask, HandoffState};
+    use protocol::wire::{ContactRequest, DeskTask, HandoffState};
     let hub = Hub::start(1).await;
     let Visitor {
         demo,
@@ -3902,7 +3881,7 @@ async fn the_phone_sends_a_request_with_three_attachments() {
         page.contains(&demo.companies[person.companies[0]].name) && page.contains("<form"),
         "{page}"
     );
-    let (email, mobile) = sportello::hub::idp::demo_contacts(&person);
+    let (email, mobile) = demo::hub::contacts(&person);
     assert!(
         page.contains(&format!("value=\"{email}\"")),
         "the provider's e-mail is offered: {page}"
@@ -4062,12 +4041,8 @@ async fn the_phone_sends_a_request_with_three_attachments() {
 
     // The sede's back office downloads them as they were sent; counter staff cannot.
     hub.staff(&[
-        (
-            "ufficio",
-            sportello::hub::accounts::Role::Backoffice,
-            Some(SEDE),
-        ),
-        ("banco", sportello::hub::accounts::Role::Counter, Some(SEDE)),
+        ("ufficio", hub::accounts::Role::Backoffice, Some(SEDE)),
+        ("banco", hub::accounts::Role::Counter, Some(SEDE)),
     ])
     .await;
     let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
@@ -4126,7 +4101,7 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     let sms = SmsSink::start().await;
     *mail.fail_next.lock().unwrap() = true;
     *sms.fail_next.lock().unwrap() = true;
-    let notifier = sportello::hub::notify::Notifier::from_config(&sportello::config::HubConfig {
+    let notifier = hub::notify::Notifier::from_config(&config::HubConfig {
         smtp_url: Some(mail.url()),
         sms_url: Some(sms.url()),
         sms_token: Some("token-di-prova".into()),
@@ -4211,9 +4186,9 @@ async fn the_phone_sends_a_request_with_three_attachments() {
 /// Runs the due jobs as a hub instance would: how many ended well and how many failed.
 async fn run_jobs(
     pool: &deadpool_postgres::Pool,
-    notifier: &sportello::hub::notify::Notifier,
+    notifier: &hub::notify::Notifier,
 ) -> (usize, usize) {
-    use sportello::hub::jobs;
+    use hub::jobs;
     let (mut ok, mut failed) = (0, 0);
     let c = pool.get().await.unwrap();
     while let Some(job) = jobs::claim(&c, "test").await.unwrap() {
@@ -4337,8 +4312,8 @@ fn body_text(data: &str) -> String {
 }
 
 /// A valid value for a field of an istanza, by its kind.
-fn valid_value(kind: sportello::istanze::Kind) -> String {
-    use sportello::istanze::Kind;
+fn valid_value(kind: domain::istanze::Kind) -> String {
+    use domain::istanze::Kind;
     match kind {
         Kind::Period => "2026-03".into(),
         Kind::Date => "2026-02-10".into(),
@@ -4359,8 +4334,8 @@ fn valid_value(kind: sportello::istanze::Kind) -> String {
 /// outcomes are final; a delegate never reaches another company's istanze.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_its_states() {
-    use sportello::istanze::{DEFAULT_UNAVAILABLE, MODULI};
-    use sportello::sync::wire::{DeskTask, HandoffState, IstanzeView};
+    use domain::istanze::{DEFAULT_UNAVAILABLE, MODULI};
+    use protocol::wire::{DeskTask, HandoffState, IstanzeView};
     let hub = Hub::start(1).await;
     let Visitor {
         mine,
@@ -4453,7 +4428,7 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
         }
     };
     let valid = |code: &str| -> Vec<(String, String)> {
-        sportello::istanze::modulo(code)
+        domain::istanze::modulo(code)
             .unwrap()
             .fields
             .iter()
@@ -4475,12 +4450,8 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
 
     // The administrator reopens the four in the console.
     hub.staff(&[
-        ("capo", sportello::hub::accounts::Role::Admin, None),
-        (
-            "ufficio",
-            sportello::hub::accounts::Role::Backoffice,
-            Some(SEDE),
-        ),
+        ("capo", hub::accounts::Role::Admin, None),
+        ("ufficio", hub::accounts::Role::Backoffice, Some(SEDE)),
     ])
     .await;
     let admin = ConsoleSession::login(&hub, 0, "capo", STAFF_PASSWORD).await;
@@ -4679,7 +4650,7 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
 /// and stops the reminder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it() {
-    use sportello::sync::wire::{AgendaBooking, AgendaView, NewBooking};
+    use protocol::wire::{AgendaBooking, AgendaView, NewBooking};
     let hub = Hub::start(1).await;
     let Visitor {
         demo,
@@ -4776,7 +4747,7 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
         .map(|c| serde_json::from_value(c.payload.clone().unwrap()).unwrap())
         .unwrap();
     assert!(config.verifying_keys.iter().any(|(id, _)| *id == 100));
-    let mut verifier = sportello::domain::token::TokenVerifier::new();
+    let mut verifier = domain::token::TokenVerifier::new();
     for (id, hex) in &config.verifying_keys {
         let key: [u8; 32] = wire::unhex(hex).unwrap().try_into().unwrap();
         verifier.add_key(*id, &key).unwrap();
@@ -4786,8 +4757,7 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
     assert_eq!((claims.starts_at, claims.service), (slot, service.letter));
     assert_eq!(
         claims.person,
-        sportello::demo::DemoBranch::keyer()
-            .key(&sportello::domain::CodiceFiscale::Personal(person.cf))
+        demo::DemoBranch::keyer().key(&domain::CodiceFiscale::Personal(person.cf))
     );
     assert!(
         pulled
@@ -4803,7 +4773,7 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
     assert_eq!(v.bookings[0].token, first.token);
 
     // Confirmations queued to the provider's contacts; the reminder the day before at 10:00.
-    let (email, _) = sportello::hub::idp::demo_contacts(&person);
+    let (email, _) = demo::hub::contacts(&person);
     let c = hub.pool.get().await.unwrap();
     let confirmations: i64 = c
         .query_one(
@@ -4826,7 +4796,7 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
     let expected = (slot.date() - chrono::Duration::days(1))
         .and_hms_opt(10, 0, 0)
         .unwrap()
-        .and_local_timezone(sportello::domain::TIME_ZONE)
+        .and_local_timezone(domain::TIME_ZONE)
         .unwrap()
         .with_timezone(&chrono::Utc);
     if expected > chrono::Utc::now() {

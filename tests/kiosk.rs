@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use branch::node::Branch;
 use chrono::{Duration, TimeZone, Utc};
-use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, ClockTrust, ManualClock};
-use sportello::kiosk::{Answer, Kiosk};
-use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
+use demo::DemoBranch;
+use domain::{Clock, ClockTrust, ManualClock};
+use kiosk::{Answer, Kiosk};
+use store::{Store, StoreOptions};
 
 fn kiosk(dir: &std::path::Path, clock: &Arc<ManualClock>) -> (Kiosk, DemoBranch) {
     let mut store = Store::open(&dir.join("k.sqlite"), &StoreOptions::default()).unwrap();
@@ -165,7 +165,7 @@ fn a_typed_booking_code_needs_the_matching_codice_fiscale_and_failures_are_limit
 #[test]
 fn tickets_print_after_the_commit_and_a_printer_fault_shows_the_number_and_alerts_staff() {
     use hardware::printer::{SimulatedPrinter, SimulatedState};
-    use sportello::queue::DeviceAlert;
+    use queue::DeviceAlert;
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
@@ -210,9 +210,9 @@ fn tickets_print_after_the_commit_and_a_printer_fault_shows_the_number_and_alert
 /// altered by one bit, outside opening hours, daily cap reached.
 #[test]
 fn every_refusal_has_its_own_message_and_prints_nothing() {
+    use domain::AppointmentState;
+    use domain::token::{BookingClaims, TokenSigner};
     use hardware::printer::SimulatedPrinter;
-    use sportello::domain::AppointmentState;
-    use sportello::domain::token::{BookingClaims, TokenSigner};
     let dir = tempfile::tempdir().unwrap();
     // Thursday 10:00 in Rome.
     let clock = Arc::new(ManualClock::new(
@@ -247,7 +247,7 @@ fn every_refusal_has_its_own_message_and_prints_nothing() {
     };
     let signed = |c: &BookingClaims| demo.signer.sign(c).unwrap();
     let day = chrono::Duration::days(1);
-    let other_sede = sportello::domain::sedi::all()
+    let other_sede = domain::sedi::all()
         .into_iter()
         .find(|s| s.code != demo.sede.code)
         .unwrap();
@@ -346,7 +346,7 @@ fn every_refusal_has_its_own_message_and_prints_nothing() {
 /// pass; once the old key is withdrawn, its tokens are refused as signed with an unknown key.
 #[test]
 fn key_rotation_accepts_both_keys_then_only_the_new_one() {
-    use sportello::domain::token::TokenSigner;
+    use domain::token::TokenSigner;
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
@@ -355,7 +355,7 @@ fn key_rotation_accepts_both_keys_then_only_the_new_one() {
     let new = TokenSigner::from_seed(demo.signer.key_id() + 1, &[42; 32]);
     let claims = |i: usize| {
         let a = &demo.appointments[i].appointment;
-        sportello::domain::token::BookingClaims {
+        domain::token::BookingClaims {
             booking: a.id,
             sede: demo.sede.code,
             starts_at: a.starts_at,
@@ -399,8 +399,8 @@ fn key_rotation_accepts_both_keys_then_only_the_new_one() {
 /// and never issues a second number.
 #[test]
 fn after_a_crash_between_commit_and_print_the_same_ticket_is_offered_again() {
+    use domain::{ServiceLetter, TicketPriority};
     use hardware::printer::SimulatedPrinter;
-    use sportello::domain::{ServiceLetter, TicketPriority};
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),

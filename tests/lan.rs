@@ -6,10 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use sportello::domain::{ServiceLetter, TicketPriority};
-use sportello::queue::Command;
-use sportello::speech::Pcm;
-use sportello::store::{StaffAccount, StaffRole};
+use branch::speech::Pcm;
+use domain::{ServiceLetter, TicketPriority};
+use queue::Command;
+use store::{StaffAccount, StaffRole};
 use support::{PASSWORD, Session, client, start};
 
 fn walk_in(lan: &support::Lan, s: &str) -> String {
@@ -181,7 +181,7 @@ async fn free_text_is_escaped_in_every_page() {
             s.put_staff(&StaffAccount {
                 username: evil.into(),
                 role: StaffRole::Operator,
-                password_hash: sportello::lan::auth::hash_password(PASSWORD).unwrap(),
+                password_hash: web::auth::hash_password(PASSWORD).unwrap(),
                 disabled: false,
             })
         })

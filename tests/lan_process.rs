@@ -59,7 +59,7 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
     for round in 0..5 {
         let (mut child, base, tickets) = start_kiosk(&data);
         let cert = std::fs::read(data.join("tls/lan.crt")).unwrap();
-        let c = support::client(&sportello::lan::tls::TlsPem {
+        let c = support::client(&web::tls::TlsPem {
             cert,
             key: Vec::new(),
         });

@@ -12,7 +12,7 @@ fn every_kiosk_text_and_service_name_encodes_to_the_printer_code_page() {
         let po =
             std::fs::read_to_string(root.join(format!("lang/{lang}/LC_MESSAGES/sportello.po")))
                 .unwrap();
-        for (id, text) in sportello::i18n::parse_po(&po) {
+        for (id, text) in i18n::parse_po(&po) {
             for s in [id, text] {
                 cp1252(&s).unwrap_or_else(|e| panic!("{lang}: {e}"));
                 checked += 1;
@@ -23,12 +23,12 @@ fn every_kiosk_text_and_service_name_encodes_to_the_printer_code_page() {
         .unwrap()
         .and_hms_opt(9, 0, 0)
         .unwrap();
-    let demo = sportello::demo::DemoBranch::generate(1, now);
+    let demo = demo::DemoBranch::generate(1, now);
     for s in &demo.services {
         cp1252(&s.name).unwrap();
         checked += 1;
     }
-    for sede in sportello::domain::sedi::all() {
+    for sede in domain::sedi::all() {
         cp1252(&sede.name).unwrap_or_else(|e| panic!("sede {}: {e}", sede.code));
         checked += 1;
     }
@@ -196,10 +196,7 @@ fn every_demo_booking_scanned_prints_its_ticket_with_a_readable_qr_code() {
         );
         assert_eq!(
             qr_in(&p),
-            [format!(
-                "{}/7001/{today}/{number}",
-                sportello::kiosk::FOLLOW_BASE
-            )],
+            [format!("{}/7001/{today}/{number}", kiosk::FOLLOW_BASE)],
             "ticket {k}"
         );
     }
@@ -279,11 +276,8 @@ fn paper_out_keeps_the_number_on_screen_alerts_staff_and_prints_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let clock = sportello::domain::SystemClock::untrusted();
-    let demo = sportello::demo::DemoBranch::generate(
-        2026,
-        sportello::domain::Clock::local_now(&clock).naive_local(),
-    );
+    let clock = domain::SystemClock::untrusted();
+    let demo = demo::DemoBranch::generate(2026, domain::Clock::local_now(&clock).naive_local());
     let (port, paper) = hardware::emulated::network().unwrap();
     paper.lock().unwrap().out = true;
     let config = dir.path().join("sportello.toml");

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use proptest::prelude::*;
-use sportello::domain::{
+use domain::{
     BookingId, Counter, CounterNumber, OpeningHours, PriorityCategory, Service, ServiceLetter,
     ServiceLevel, TicketNumber, TicketPriority, TicketState, UserMessage,
 };
-use sportello::queue::{
+use proptest::prelude::*;
+use queue::{
     Calendar, Closed, Command, Event, EventKind, Now, Queue, QueueError, QueueRules, local_to_utc,
 };
 

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, ManualClock};
-use sportello::store::{Store, StoreError, StoreOptions};
+use demo::DemoBranch;
+use domain::{Clock, ManualClock};
+use store::{Store, StoreError, StoreOptions};
 
 fn clock() -> ManualClock {
     // 10:03 in Rome.
@@ -37,11 +37,11 @@ fn pragmas_give_durability() {
     let app: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(app, sportello::store::APPLICATION_ID);
+    assert_eq!(app, store::APPLICATION_ID);
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version as usize, sportello::store::schema_version());
+    assert_eq!(version as usize, store::schema_version());
     // Reopening is a no-op and keeps the identity.
     let a = open(&path).device().unwrap();
     let b = open(&path).device().unwrap();

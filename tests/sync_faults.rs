@@ -28,8 +28,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hub::{branch_data, db, devices};
 use pg::PgCluster;
-use sportello::hub::{branch_data, db, devices};
 
 const KIOSKS: usize = 2;
 const HUBS: usize = 2;
@@ -416,9 +416,8 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
     db::migrate(&pool).await.unwrap();
 
     // The demo branch at the hub, open around the clock so tickets can be issued any time.
-    let now = sportello::domain::Clock::local_now(&sportello::domain::SystemClock::untrusted())
-        .naive_local();
-    let demo = branch_data::seed_demo(&mut pool.get().await.unwrap(), 2026, now)
+    let now = domain::Clock::local_now(&domain::SystemClock::untrusted()).naive_local();
+    let demo = demo::hub::seed_demo(&mut pool.get().await.unwrap(), 2026, now)
         .await
         .unwrap();
     let mut replica = demo.replica();
@@ -426,7 +425,7 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
         .services
         .iter()
         .flat_map(|s| {
-            (1..=7).map(|weekday| sportello::domain::OpeningHours {
+            (1..=7).map(|weekday| domain::OpeningHours {
                 service: s.letter,
                 weekday,
                 opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
@@ -515,9 +514,9 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
         if rng.u8(0..4) == 0 {
             let mut a = appointments[rng.usize(0..appointments.len())].clone();
             a.state = if rng.bool() {
-                sportello::domain::AppointmentState::Confirmed
+                domain::AppointmentState::Confirmed
             } else {
-                sportello::domain::AppointmentState::CancelledBySede
+                domain::AppointmentState::CancelledBySede
             };
             if let Ok(mut c) = pool.get().await
                 && let Ok(tx) = c.transaction().await

@@ -4,9 +4,9 @@
 //! CI runs 100,000 cases; the longer run is `SPORTELLO_TOKEN_CASES=10000000 cargo test
 //! --release --test token_fuzz` (docs/benchmarks.md records it).
 
+use domain::token::{BookingClaims, TokenSigner, TokenVerifier};
+use domain::{BookingId, PersonKey, SedeCode, ServiceLetter};
 use proptest::prelude::*;
-use sportello::domain::token::{BookingClaims, TokenSigner, TokenVerifier};
-use sportello::domain::{BookingId, PersonKey, SedeCode, ServiceLetter};
 
 const BASE45: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 

@@ -73,6 +73,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn rust_texts() -> Vec<String> {
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
+    rust_files(&root().join("crates"), &mut files);
     let mut texts = Vec::new();
     for f in files {
         let src = std::fs::read_to_string(&f).unwrap();
@@ -92,7 +93,7 @@ fn rust_texts() -> Vec<String> {
 
 fn catalogue(lang: &str) -> BTreeMap<String, String> {
     let path = root().join(format!("lang/{lang}/LC_MESSAGES/sportello.po"));
-    sportello::i18n::parse_po(&std::fs::read_to_string(&path).unwrap())
+    i18n::parse_po(&std::fs::read_to_string(&path).unwrap())
         .into_iter()
         .collect()
 }

@@ -6,18 +6,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use branch::node::Branch;
 use chrono::TimeZone;
+use demo::DemoBranch;
+use domain::{Clock, ManualClock, TIME_ZONE};
 use i_slint_backend_testing::{ElementHandle, ElementQuery};
-use slint::ComponentHandle;
-use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, ManualClock, TIME_ZONE};
-use sportello::kiosk::Kiosk;
-use sportello::kiosk::guide::{Place, Recorder, prompt};
-use sportello::kiosk::ui::{
+use kiosk::Kiosk;
+use kiosk::guide::{Place, Recorder, prompt};
+use kiosk::ui::{
     CheckInAdapter, Dispatch, KioskUi, MainWindow, OutcomeAdapter, Screen, SessionAdapter, Theme,
 };
-use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
+use slint::ComponentHandle;
+use store::{Store, StoreOptions};
 
 struct Fixture {
     ui: KioskUi,
@@ -204,7 +204,7 @@ fn a_walk_in_ticket_shows_its_number_and_appointment_only_services_are_disabled(
     f.ui.refresh();
     let waiting = f
         .branch
-        .read(|q, _| q.waiting_counts()[&sportello::domain::ServiceLetter::parse("P").unwrap()]);
+        .read(|q, _| q.waiting_counts()[&domain::ServiceLetter::parse("P").unwrap()]);
     assert_eq!(waiting, 1);
     let a = by_id(w, "service-A");
     assert_eq!(a[0].accessible_enabled(), Some(false), "appointments only");
@@ -459,7 +459,7 @@ fn spoken_guidance_says_every_screen_and_answer_in_italian_once_switched_on() {
 
 #[test]
 fn a_spoken_prompt_renders_to_a_wav_that_is_not_silent() {
-    use sportello::speech::{EspeakNg, Pcm, Speech};
+    use branch::speech::{EspeakNg, Pcm, Speech};
     let wav = EspeakNg::default()
         .wav(prompt(Place::Home))
         .unwrap_or_else(|e| panic!("{e} (scripts/system-deps installs espeak-ng)"));
@@ -479,8 +479,8 @@ fn the_home_screen_offers_a_ticket_a_power_cut_kept_from_paper() {
         lost = Some(
             branch
                 .issue_ticket(
-                    sportello::domain::ServiceLetter::parse("P").unwrap(),
-                    sportello::domain::TicketPriority::WalkIn,
+                    domain::ServiceLetter::parse("P").unwrap(),
+                    domain::TicketPriority::WalkIn,
                 )
                 .unwrap(),
         );
@@ -517,19 +517,19 @@ fn the_home_screen_offers_a_ticket_a_power_cut_kept_from_paper() {
 /// the network (the real hub, provider and phone are in `tests/hub.rs`).
 #[derive(Default)]
 struct Scripted {
-    state: std::sync::Mutex<Option<sportello::sync::wire::HandoffState>>,
+    state: std::sync::Mutex<Option<protocol::wire::HandoffState>>,
     started: std::sync::atomic::AtomicUsize,
     ended: std::sync::atomic::AtomicUsize,
-    summary: std::sync::Mutex<Option<sportello::cassetto::CompanySummary>>,
-    agenda: std::sync::Mutex<Option<sportello::sync::wire::AgendaView>>,
+    summary: std::sync::Mutex<Option<protocol::cassetto::CompanySummary>>,
+    agenda: std::sync::Mutex<Option<protocol::wire::AgendaView>>,
     /// The network drops after the summary arrived.
     down: std::sync::atomic::AtomicBool,
 }
 
 impl Scripted {
-    fn reachable(&self) -> Result<(), sportello::sync::client::SyncError> {
+    fn reachable(&self) -> Result<(), branch::sync::client::SyncError> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            Err(sportello::sync::client::SyncError::Network(
+            Err(branch::sync::client::SyncError::Network(
                 "connection refused".into(),
             ))
         } else {
@@ -538,14 +538,12 @@ impl Scripted {
     }
 }
 
-impl sportello::kiosk::identify::Identification for Scripted {
-    fn start(
-        &self,
-    ) -> Result<sportello::sync::wire::HandoffStarted, sportello::sync::client::SyncError> {
+impl kiosk::identify::Identification for Scripted {
+    fn start(&self) -> Result<protocol::wire::HandoffStarted, branch::sync::client::SyncError> {
         let n = self
             .started
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(sportello::sync::wire::HandoffStarted {
+        Ok(protocol::wire::HandoffStarted {
             id: format!("h{n}"),
             url: format!("https://hub.example/h/{n}"),
             expires_at: chrono::Utc::now() + chrono::Duration::minutes(3),
@@ -554,15 +552,15 @@ impl sportello::kiosk::identify::Identification for Scripted {
     fn status(
         &self,
         _: &str,
-    ) -> Result<sportello::sync::wire::HandoffState, sportello::sync::client::SyncError> {
+    ) -> Result<protocol::wire::HandoffState, branch::sync::client::SyncError> {
         Ok(self
             .state
             .lock()
             .unwrap()
             .clone()
-            .unwrap_or(sportello::sync::wire::HandoffState::Pending { opened: false }))
+            .unwrap_or(protocol::wire::HandoffState::Pending { opened: false }))
     }
-    fn end(&self, _: &str) -> Result<(), sportello::sync::client::SyncError> {
+    fn end(&self, _: &str) -> Result<(), branch::sync::client::SyncError> {
         self.ended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
@@ -570,8 +568,7 @@ impl sportello::kiosk::identify::Identification for Scripted {
         &self,
         _: &str,
         _: &str,
-    ) -> Result<Option<sportello::cassetto::CompanySummary>, sportello::sync::client::SyncError>
-    {
+    ) -> Result<Option<protocol::cassetto::CompanySummary>, branch::sync::client::SyncError> {
         self.reachable()?;
         Ok(self.summary.lock().unwrap().clone())
     }
@@ -579,15 +576,15 @@ impl sportello::kiosk::identify::Identification for Scripted {
         &self,
         _: &str,
         _: &str,
-    ) -> Result<Option<sportello::sync::wire::AgendaView>, sportello::sync::client::SyncError> {
+    ) -> Result<Option<protocol::wire::AgendaView>, branch::sync::client::SyncError> {
         self.reachable()?;
         Ok(self.agenda.lock().unwrap().clone())
     }
     fn ask_phone(
         &self,
         _: &str,
-        _: &sportello::sync::wire::DeskTask,
-    ) -> Result<bool, sportello::sync::client::SyncError> {
+        _: &protocol::wire::DeskTask,
+    ) -> Result<bool, branch::sync::client::SyncError> {
         self.reachable()?;
         Ok(true)
     }
@@ -597,11 +594,11 @@ impl sportello::kiosk::identify::Identification for Scripted {
         _: &str,
         _: chrono::NaiveDateTime,
     ) -> Result<
-        sportello::kiosk::identify::Booked<sportello::sync::wire::AgendaBooking>,
-        sportello::sync::client::SyncError,
+        kiosk::identify::Booked<protocol::wire::AgendaBooking>,
+        branch::sync::client::SyncError,
     > {
         self.reachable()?;
-        Ok(sportello::kiosk::identify::Booked::Refused(
+        Ok(kiosk::identify::Booked::Refused(
             "Questo orario non è più libero: ne scelga un altro.".into(),
         ))
     }
@@ -609,7 +606,7 @@ impl sportello::kiosk::identify::Identification for Scripted {
 
 #[test]
 fn il_mio_cassetto_without_a_hub_says_it_needs_the_network_and_offers_a_ticket() {
-    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase};
+    use kiosk::ui::{CassettoAdapter, CassettoPhase};
     let f = fixture();
     let w = f.ui.window();
     tap(w, "go-cassetto");
@@ -625,8 +622,8 @@ fn il_mio_cassetto_without_a_hub_says_it_needs_the_network_and_offers_a_ticket()
 
 #[test]
 fn il_mio_cassetto_shows_a_code_renews_it_when_expired_and_ends_the_session_on_exit() {
-    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase};
-    use sportello::sync::wire::HandoffState;
+    use kiosk::ui::{CassettoAdapter, CassettoPhase};
+    use protocol::wire::HandoffState;
     use std::sync::atomic::Ordering::SeqCst;
     let hub = Arc::new(Scripted::default());
     let f = fixture_with({
@@ -661,19 +658,19 @@ fn il_mio_cassetto_shows_a_code_renews_it_when_expired_and_ends_the_session_on_e
 /// meanwhile is refused with the hub's reason.
 #[test]
 fn requests_and_bookings_without_the_network_are_refused_with_an_explanation() {
+    use kiosk::ui::{CassettoAdapter, CassettoPhase};
+    use protocol::wire::{AgendaView, CompanyChoice, HandoffState};
     use slint::Model;
-    use sportello::kiosk::ui::{CassettoAdapter, CassettoPhase};
-    use sportello::sync::wire::{AgendaView, CompanyChoice, HandoffState};
     use std::sync::atomic::Ordering::SeqCst;
     let hub = Arc::new(Scripted::default());
     let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)
         .unwrap()
         .and_hms_opt(10, 0, 0)
         .unwrap();
-    let demo = sportello::demo::DemoBranch::generate(3, now);
+    let demo = demo::DemoBranch::generate(3, now);
     let company = &demo.companies[0];
     let matricola = company.matricole[0].as_str().to_owned();
-    *hub.summary.lock().unwrap() = Some(sportello::cassetto::generate::summary(
+    *hub.summary.lock().unwrap() = Some(demo::cassetto::summary(
         3,
         company,
         &matricola,

@@ -6,13 +6,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, ManualClock};
-use sportello::kiosk::Kiosk;
-use sportello::kiosk::screenshot::{Renderer, Shot};
-use sportello::kiosk::ui::{Dispatch, KioskUi, Screen};
-use sportello::node::Branch;
-use sportello::store::{Store, StoreOptions};
+use branch::node::Branch;
+use demo::DemoBranch;
+use domain::{Clock, ManualClock};
+use kiosk::Kiosk;
+use kiosk::screenshot::{Renderer, Shot};
+use kiosk::ui::{Dispatch, KioskUi, Screen};
+use store::{Store, StoreOptions};
 
 fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
@@ -107,8 +107,8 @@ fn screens_match_their_reference_pictures() {
 /// follow-the-queue link.
 #[test]
 fn a_ticket_that_was_not_printed_shows_a_qr_code_a_phone_can_read() {
+    use kiosk::ui::WalkInAdapter;
     use slint::ComponentHandle;
-    use sportello::kiosk::ui::WalkInAdapter;
     let dir = tempfile::tempdir().unwrap();
     let branch = demo_branch(dir.path());
     let renderer = Renderer::install().unwrap();
@@ -146,9 +146,6 @@ fn a_ticket_that_was_not_printed_shows_a_qr_code_a_phone_can_read() {
         .collect();
     assert_eq!(
         found,
-        [format!(
-            "{}/7001/2026-11-26/P001",
-            sportello::kiosk::FOLLOW_BASE
-        )]
+        [format!("{}/7001/2026-11-26/P001", kiosk::FOLLOW_BASE)]
     );
 }

@@ -29,8 +29,8 @@ impl BenchDb {
     /// A new database with the hub's schema, and a pool of `size` connections to it.
     pub async fn migrated(what: &str, size: usize) -> (Self, deadpool_postgres::Pool) {
         let bench_db = Self::create(what).await;
-        let pool = sportello::hub::db::pool(&bench_db.url, size).unwrap();
-        sportello::hub::db::migrate(&pool).await.unwrap();
+        let pool = hub::db::pool(&bench_db.url, size).unwrap();
+        hub::db::migrate(&pool).await.unwrap();
         (bench_db, pool)
     }
 

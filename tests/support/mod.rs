@@ -6,13 +6,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sportello::demo::DemoBranch;
-use sportello::domain::{Clock, SystemClock};
-use sportello::lan::tls::{TlsPem, self_signed};
-use sportello::lan::{AppState, LanServer, auth};
-use sportello::node::Branch;
-use sportello::speech::EspeakNg;
-use sportello::store::{StaffAccount, StaffRole, Store, StoreOptions};
+use branch::lan::{AppState, LanServer};
+use branch::node::Branch;
+use branch::speech::EspeakNg;
+use demo::DemoBranch;
+use domain::{Clock, SystemClock};
+use store::{StaffAccount, StaffRole, Store, StoreOptions};
+use web::auth;
+use web::tls::{TlsPem, self_signed};
 
 pub const PASSWORD: &str = "una password lunga";
 
@@ -64,7 +65,7 @@ pub async fn start_at(dir: &Path, listen: &str, tls: TlsPem) -> Lan {
     install_crypto();
     let (branch, demo) = open_branch(dir);
     let state = AppState::new(branch.clone(), Arc::new(EspeakNg::default()), 8);
-    let server = sportello::lan::start(state, listen, &tls).await.unwrap();
+    let server = branch::lan::start(state, listen, &tls).await.unwrap();
     let base = format!("https://127.0.0.1:{}", server.addr.port());
     Lan {
         branch,

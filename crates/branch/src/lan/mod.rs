@@ -1,0 +1,161 @@
+//! The branch LAN server, started by the kiosk process: the staff console (login, counters,
+//! calls), the hall display, the supervisor's figures, and server-sent events that keep them
+//! live. HTTPS only; pages are rendered on the server (askama) with a little JavaScript.
+
+pub mod auth;
+mod pages;
+mod sse;
+pub mod tls;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::node::Branch;
+use crate::speech::Speech;
+
+/// Recent calls' audio (WAV bytes) by event sequence, newest last.
+pub type AudioCache = VecDeque<(i64, Arc<Vec<u8>>)>;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    /// The branch node.
+    pub branch: Arc<Branch>,
+    /// Voice for hall calls.
+    pub speech: Arc<dyn Speech>,
+    /// Failed logins.
+    pub limiter: Arc<Mutex<web::auth::LoginLimiter>>,
+    /// Recently generated call audio by event sequence.
+    pub audio: Arc<Mutex<AudioCache>>,
+    /// Login length.
+    pub session_hours: u32,
+}
+
+impl AppState {
+    /// State over a branch node.
+    pub fn new(branch: Arc<Branch>, speech: Arc<dyn Speech>, session_hours: u32) -> Self {
+        Self {
+            branch,
+            speech,
+            limiter: Arc::default(),
+            audio: Arc::default(),
+            session_hours,
+        }
+    }
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/console") }),
+        )
+        .route("/login", get(pages::login_page).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/console", get(pages::console))
+        .route("/console/panel", get(pages::panel))
+        .route("/console/command", post(pages::command))
+        .route("/console/events", get(sse::console_events))
+        .route("/supervisor", get(pages::supervisor))
+        .route("/supervisor/figures.csv", get(pages::figures_csv))
+        .route("/hall", get(pages::hall))
+        .route("/hall/state", get(pages::hall_state))
+        .route("/hall/events", get(sse::hall_events))
+        .route("/hall/audio/{seq}", get(pages::hall_audio))
+        .route("/static/{file}", get(pages::asset))
+        .layer(axum::middleware::from_fn(guard))
+        .with_state(state)
+}
+
+/// Security headers on every answer, and cross-site writes refused: a POST must come from a
+/// page of this server (SameSite=Strict cookies and a CSRF token do the rest). The referrer
+/// policy is `same-origin`, not `no-referrer`: under `no-referrer` Chromium sends
+/// `Origin: null` with form posts, which this check would refuse.
+async fn guard(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+    {
+        // HTTP/1.1 names the host in `Host`, HTTP/2 in the `:authority` of the URI.
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| request.uri().authority().map(|a| a.to_string()))
+            .unwrap_or_default();
+        if origin.to_str().ok() != Some(&format!("https://{host}")) {
+            tracing::warn!(?origin, %host, uri = %request.uri(), "cross-origin POST refused");
+            return (
+                StatusCode::FORBIDDEN,
+                "richiesta da un'altra origine rifiutata",
+            )
+                .into_response();
+        }
+    }
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; \
+             script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+             form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// A running LAN server.
+pub struct LanServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LanServer {
+    /// Stops accepting and closes connections.
+    pub async fn shutdown(self) {
+        self.handle.shutdown();
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `listen` and serves over TLS on the current tokio runtime.
+pub async fn start(state: AppState, listen: &str, tls: &tls::TlsPem) -> anyhow::Result<LanServer> {
+    use anyhow::Context;
+    // ring is the one provider compiled in; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert.clone(), tls.key.clone())
+        .await
+        .context("the LAN certificate or key is not valid PEM")?;
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (lan.listen)"))?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let server = axum_server::tls_rustls::from_tcp_rustls(listener, config)?.handle(handle.clone());
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(server.serve(app));
+    tracing::info!(%addr, "LAN server: staff console at /console, hall display at /hall");
+    Ok(LanServer { addr, handle, task })
+}

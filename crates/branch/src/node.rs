@@ -1,0 +1,437 @@
+//! The branch node: the one sequencer of its branch's queue. It owns the store and the queue
+//! engine behind one lock, so commands from kiosks and staff consoles are applied one at a
+//! time; each command's events are committed (event log, read model, outbox) before anyone
+//! sees them, then published to live subscribers (staff consoles, hall displays).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::broadcast;
+
+use domain::{
+    AppointmentState, BookingId, Clock, PersonKey, ServiceLetter, Ticket, TicketPriority,
+    UserMessage,
+};
+use i18n::msg;
+use i18n::{Localized, Message};
+use queue::estimate::{Estimator, WaitRange};
+use queue::{Calendar, Command, Event, EventKind, Now, Queue, QueueError, QueuedTicket};
+use store::{Extras, Store, StoreError, StoredEvent};
+
+/// Why the branch node refused or failed an action.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The queue refused the command.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The store failed; nothing was applied.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The booking is not in the local replica.
+    #[error("la prenotazione {0} non risulta in questa sede: rivolgersi all'accoglienza")]
+    UnknownBooking(BookingId),
+    /// The booking cannot be checked in in its current state.
+    #[error("la prenotazione {booking} è {} e non può essere registrata", state.label())]
+    NotCheckInable {
+        /// Booking.
+        booking: BookingId,
+        /// Its state.
+        state: AppointmentState,
+    },
+}
+
+impl Localized for NodeError {
+    fn localized(&self) -> Message {
+        match self {
+            Self::Queue(e) => e.localized(),
+            // The operator's details stay in the log; the visitor is sent to the front desk.
+            Self::Store(_) => {
+                msg!("il chiosco non riesce a emettere il biglietto: rivolgersi all'accoglienza")
+            }
+            Self::UnknownBooking(b) => msg!(
+                "la prenotazione {} non risulta in questa sede: rivolgersi all'accoglienza",
+                b
+            ),
+            Self::NotCheckInable { booking, state } => msg!(
+                "la prenotazione {} è {} e non può essere registrata",
+                booking,
+                state.label()
+            ),
+        }
+    }
+}
+
+impl UserMessage for NodeError {
+    fn message_key(&self) -> &'static str {
+        match self {
+            Self::Queue(e) => e.message_key(),
+            Self::Store(e) => e.message_key(),
+            Self::UnknownBooking(_) => "booking-unknown",
+            Self::NotCheckInable { state, .. } => match state {
+                AppointmentState::CancelledByUser | AppointmentState::CancelledBySede => {
+                    "booking-cancelled"
+                }
+                _ => "booking-not-check-inable",
+            },
+        }
+    }
+}
+
+/// The result of a check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckIn {
+    /// The appointment's ticket.
+    pub ticket: Ticket,
+    /// True when the appointment had already been checked in: this is the same ticket again,
+    /// to reprint, never a second one.
+    pub already: bool,
+}
+
+struct Inner {
+    store: Store,
+    queue: Queue,
+    estimator: Estimator,
+}
+
+/// Weeks of history the wait estimate learns from.
+const HISTORY_WEEKS: i64 = 8;
+
+fn train(store: &Store, today: chrono::NaiveDate) -> Estimator {
+    match store.wait_history(today - chrono::Duration::weeks(HISTORY_WEEKS)) {
+        Ok(samples) => Estimator::train(&samples),
+        Err(e) => {
+            tracing::warn!(error = %e, "wait history unreadable; using the default estimate");
+            Estimator::default()
+        }
+    }
+}
+
+/// The branch node, shared by the kiosk flows and the LAN server.
+pub struct Branch {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<Arc<StoredEvent>>,
+    clock: Arc<dyn Clock>,
+    /// Moves whenever the hub's feed changes the branch configuration (sede, services,
+    /// verifying keys…), so readers that cache it know to read it again.
+    configuration: std::sync::atomic::AtomicU64,
+}
+
+/// Live subscribers that fall this far behind miss events and resync from the log.
+const CHANNEL_CAPACITY: usize = 1024;
+
+fn build_queue(store: &Store) -> Result<Queue, StoreError> {
+    let mut queue = Queue::new(
+        store.queue_rules()?,
+        Calendar::new(store.opening_hours()?),
+        store.services()?,
+        store.counters()?,
+    );
+    for e in store.current_day_events()? {
+        queue.apply(&e.event);
+    }
+    if let Some(day) = queue.day() {
+        queue.reserve_numbers(store.highest_ticket_numbers(day)?);
+    }
+    Ok(queue)
+}
+
+/// A ticket of today's queue as the rest of the program sees it.
+pub fn ticket_view(t: &QueuedTicket, business_day: chrono::NaiveDate) -> Ticket {
+    Ticket {
+        number: t.number,
+        business_day,
+        priority: t.priority,
+        booking: t.booking,
+        state: t.state,
+        issued_at: t.issued_at,
+        clock_trusted: t.clock_trusted,
+    }
+}
+
+impl Branch {
+    /// Opens the node over a store holding a branch replica, rebuilding today's queue from
+    /// the event log.
+    pub fn open(store: Store, clock: Arc<dyn Clock>) -> Result<Arc<Self>, NodeError> {
+        let queue = build_queue(&store)?;
+        let estimator = train(&store, clock.local_now().date_naive());
+        let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
+        // Commits never checkpoint: a background thread does, so no visitor's check-in pays
+        // for copying the WAL into the database file (it was the check-in's p99).
+        store.set_wal_autocheckpoint(0)?;
+        let path = store.path().to_owned();
+        let branch = Arc::new(Self {
+            inner: Mutex::new(Inner {
+                store,
+                queue,
+                estimator,
+            }),
+            events,
+            clock,
+            configuration: std::sync::atomic::AtomicU64::new(0),
+        });
+        spawn_checkpointer(Arc::downgrade(&branch), path);
+        Ok(branch)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock may have left the queue half-applied: rebuild it
+        // from the log, which only ever holds committed events.
+        self.inner.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            match build_queue(&guard.store) {
+                Ok(q) => guard.queue = q,
+                Err(e) => tracing::error!(error = %e, "rebuilding the queue failed"),
+            }
+            self.inner.clear_poison();
+            guard
+        })
+    }
+
+    /// The current time by the node's clock.
+    pub fn now(&self) -> Now {
+        Now::from_clock(self.clock.as_ref())
+    }
+
+    /// The node's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Live events, after they are committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Reads the queue and the store under the lock.
+    pub fn read<R>(&self, f: impl FnOnce(&Queue, &Store) -> R) -> R {
+        let inner = self.lock();
+        f(&inner.queue, &inner.store)
+    }
+
+    /// Writes to the store under the lock (staff accounts, sessions, jobs).
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        let mut inner = self.lock();
+        f(&mut inner.store)
+    }
+
+    /// Applies a page of the hub's feed, then rebuilds the queue from the store, so new
+    /// services, counters, hours and rules take effect at once (the day's events replay on top).
+    pub fn apply_feed(
+        &self,
+        feed: &str,
+        changes: &[protocol::wire::FeedChange],
+        next_after: i64,
+        epoch: &str,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.store.apply_feed(feed, changes, next_after, epoch)?;
+        let configures = changes
+            .iter()
+            .any(|c| c.entity == protocol::wire::ENTITY_BRANCH_CONFIG);
+        if configures {
+            inner.queue = build_queue(&inner.store)?;
+            self.configuration
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// The configuration's generation: it moves whenever a pull changes the configuration.
+    pub fn configuration(&self) -> u64 {
+        self.configuration
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Runs one command: the queue decides, the store commits, subscribers hear.
+    pub fn execute(&self, command: Command) -> Result<Vec<StoredEvent>, NodeError> {
+        self.run(command, Extras::default())
+    }
+
+    fn run(&self, command: Command, extras: Extras) -> Result<Vec<StoredEvent>, NodeError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let mut events = inner.queue.roll_day(now);
+        let handled = inner.queue.handle(command, now);
+        let day_events = events.len();
+        let result = match handled {
+            Ok(more) => {
+                events.extend(more);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        if events.is_empty() {
+            return result.map(|()| Vec::new()).map_err(NodeError::from);
+        }
+        // The command's extras belong to its own events, not to a day opened before them.
+        let (day_part, command_part) = events.split_at(day_events);
+        let day = inner.queue.day().unwrap_or(now.local.date());
+        let mut stored = Vec::new();
+        let write = (|| {
+            if !day_part.is_empty() {
+                stored.extend(
+                    inner
+                        .store
+                        .record_events(day, day_part, Extras::default())?,
+                );
+            }
+            if !command_part.is_empty() {
+                stored.extend(inner.store.record_events(day, command_part, extras)?);
+            }
+            Ok::<_, StoreError>(())
+        })();
+        if let Err(e) = write {
+            // Nothing of it was applied on disk: bring memory back to what the log says.
+            inner.queue = build_queue(&inner.store).unwrap_or_else(|_| inner.queue.clone());
+            tracing::error!(error = %e, "queue events not saved");
+            return Err(e.into());
+        }
+        if day_events > 0 {
+            inner.estimator = train(&inner.store, day);
+        }
+        for e in &stored {
+            // No receivers is fine: nobody is watching.
+            let _ = self.events.send(Arc::new(e.clone()));
+        }
+        result.map(|()| stored).map_err(NodeError::from)
+    }
+
+    /// Checks in a booked appointment and issues its ticket; a second check-in of the same
+    /// booking returns the first ticket.
+    pub fn check_in(
+        &self,
+        booking: BookingId,
+        person: Option<PersonKey>,
+    ) -> Result<CheckIn, NodeError> {
+        let (appointment, existing, day) = self.read(|q, s| {
+            (
+                s.appointment(booking),
+                q.ticket_of_booking(booking).cloned(),
+                q.day(),
+            )
+        });
+        let appointment = appointment?.ok_or(NodeError::UnknownBooking(booking))?;
+        if let (Some(t), Some(day)) = (existing, day) {
+            return Ok(CheckIn {
+                ticket: ticket_view(&t, day),
+                already: true,
+            });
+        }
+        if !appointment.state.can_check_in() {
+            return Err(NodeError::NotCheckInable {
+                booking,
+                state: appointment.state,
+            });
+        }
+        let command = Command::Issue {
+            service: appointment.service,
+            priority: TicketPriority::Appointment,
+            booking: Some((booking, appointment.starts_at)),
+        };
+        let extras = Extras {
+            person,
+            checked_in: Some(booking),
+        };
+        match self.run(command, extras) {
+            Ok(events) => Ok(CheckIn {
+                ticket: issued(&events).ok_or(QueueError::NoDay)?,
+                already: false,
+            }),
+            Err(NodeError::Queue(QueueError::AlreadyCheckedIn { .. })) => {
+                // Another kiosk checked it in between our read and our command.
+                let (t, day) = self.read(|q, _| (q.ticket_of_booking(booking).cloned(), q.day()));
+                match (t, day) {
+                    (Some(t), Some(day)) => Ok(CheckIn {
+                        ticket: ticket_view(&t, day),
+                        already: true,
+                    }),
+                    _ => Err(NodeError::UnknownBooking(booking)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Issues a walk-in or priority ticket.
+    pub fn issue_ticket(
+        &self,
+        service: ServiceLetter,
+        priority: TicketPriority,
+    ) -> Result<Ticket, NodeError> {
+        let events = self.execute(Command::Issue {
+            service,
+            priority,
+            booking: None,
+        })?;
+        Ok(issued(&events).ok_or(QueueError::NoDay)?)
+    }
+
+    /// People ahead of `ticket` and the estimated wait range.
+    pub fn estimate(&self, ticket: &Ticket) -> (u32, WaitRange) {
+        use chrono::{Datelike, Timelike};
+        let now = self.now();
+        let inner = self.lock();
+        let ahead = inner.queue.people_ahead(ticket.number, now.at).unwrap_or(0);
+        let service = inner
+            .queue
+            .ticket(ticket.number)
+            .map(|t| t.service)
+            .unwrap_or(ticket.number.letter());
+        let range = inner.estimator.estimate(
+            service,
+            now.local.weekday().number_from_monday() as u8,
+            now.local.hour() as u8,
+            ahead,
+        );
+        (ahead, range)
+    }
+}
+
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Checkpoints the store's WAL from its own connection until the branch is dropped. If that
+/// cannot run, the writer goes back to checkpointing at commit, so the WAL never grows unbounded.
+fn spawn_checkpointer(branch: std::sync::Weak<Branch>, path: std::path::PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("sportello-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let Some(b) = branch.upgrade() else { return };
+                if let Err(e) = store::checkpoint_passive(&path) {
+                    tracing::warn!(error = %e, "background checkpoint failed; commits checkpoint again");
+                    let _ = b.with_store(|s| s.set_wal_autocheckpoint(1000));
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no checkpoint thread; commits checkpoint");
+    }
+}
+
+fn issued(events: &[StoredEvent]) -> Option<Ticket> {
+    events.iter().find_map(|e| match &e.event {
+        Event {
+            at,
+            kind:
+                EventKind::TicketIssued {
+                    ticket,
+                    priority,
+                    booking,
+                    clock_trusted,
+                    ..
+                },
+        } => Some(Ticket {
+            number: *ticket,
+            business_day: e.business_day,
+            priority: *priority,
+            booking: *booking,
+            state: domain::TicketState::Issued,
+            issued_at: *at,
+            clock_trusted: *clock_trusted,
+        }),
+        _ => None,
+    })
+}

@@ -1,0 +1,311 @@
+//! The kiosk's sync agent: pushes the outbox to the hub in the background, backing off while
+//! the hub cannot be reached, and reports the kiosk's health (outbox depth, oldest pending
+//! age, last success, printer, scanner, clock) with every push.
+//!
+//! A push is triggered by a local write (the branch's live events), by a timer, and after every
+//! failure with exponential backoff and jitter — the stuck-queue lesson of `sync.md` §2.1.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::client::{HubClient, PushOutcome, SyncError};
+use crate::node::Branch;
+use protocol::wire::{DeviceStatus, OpStatus, PushOp, PushRefusal, PushRequest};
+use queue::DeviceAlert;
+use store::HubLink;
+
+/// Operations per push.
+pub const BATCH: usize = 100;
+
+/// How long a pull waits at the hub for a change.
+pub const LONG_POLL_S: u64 = 25;
+
+/// Up to half of `d` at random, so kiosks that failed together do not retry together.
+fn jitter(d: Duration) -> Duration {
+    Duration::from_millis(fastrand::u64(0..=d.as_millis() as u64 / 2))
+}
+
+/// The kiosk's name for its branch's feed (the `sync_cursor` row).
+pub const FEED: &str = "branch";
+
+/// What the agent last saw, for the kiosk's own status.
+#[derive(Debug, Clone, Default)]
+pub struct AgentState {
+    /// The last push the hub answered.
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last failure, while it lasts.
+    pub last_error: Option<String>,
+}
+
+/// The sync agent of one kiosk.
+pub struct Agent {
+    branch: Arc<Branch>,
+    client: HubClient,
+    state: Arc<Mutex<AgentState>>,
+}
+
+impl Agent {
+    /// An agent for an enrolled kiosk.
+    pub fn new(branch: Arc<Branch>, link: &HubLink) -> Result<Self, SyncError> {
+        Ok(Self {
+            client: HubClient::new(
+                &link.hub_url,
+                &link.device_id,
+                &link.secret_key,
+                link.cert_sha256,
+            )?,
+            branch,
+            state: Arc::default(),
+        })
+    }
+
+    /// What the agent last saw.
+    pub fn state(&self) -> Arc<Mutex<AgentState>> {
+        self.state.clone()
+    }
+
+    fn status(&self) -> DeviceStatus {
+        let (depth, oldest, alerts) = self.branch.read(|q, s| {
+            (
+                s.outbox_depth().unwrap_or(0),
+                s.outbox_oldest_pending().ok().flatten(),
+                q.alerts().collect::<Vec<_>>(),
+            )
+        });
+        let printer = [
+            (DeviceAlert::PrinterOffline, "offline"),
+            (DeviceAlert::PrinterOutOfPaper, "paper_out"),
+            (DeviceAlert::PrinterCoverOpen, "cover_open"),
+            (DeviceAlert::PrinterPaperLow, "paper_low"),
+        ]
+        .iter()
+        .find(|(a, _)| alerts.contains(a))
+        .map_or("ready", |(_, s)| s);
+        DeviceStatus {
+            outbox_depth: depth,
+            oldest_pending_age_s: oldest.map(|t| (Utc::now() - t).num_seconds().max(0) as u64),
+            last_success: self
+                .state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .last_success,
+            printer: printer.into(),
+            scanner: if alerts.contains(&DeviceAlert::ScannerGone) {
+                "gone"
+            } else {
+                "present"
+            }
+            .into(),
+            clock_trusted: self.branch.clock().trust() == domain::ClockTrust::Trusted,
+        }
+    }
+
+    /// One push of up to [`BATCH`] pending operations. Returns how many the hub settled (0:
+    /// nothing was waiting).
+    pub async fn push_once(&self) -> Result<usize, SyncError> {
+        let (rows, device) = self
+            .branch
+            .read(|_, s| (s.outbox_pending(BATCH), s.device()));
+        let store = |e: store::StoreError| SyncError::Protocol(e.to_string());
+        let (rows, device) = (rows.map_err(store)?, device.map_err(store)?);
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let ops = rows
+            .iter()
+            .map(|r| {
+                Ok(PushOp {
+                    seq: r.seq,
+                    op_id: r.op_id.clone(),
+                    kind: r.kind.clone(),
+                    payload: serde_json::from_str(&r.payload)
+                        .map_err(|e| SyncError::Protocol(format!("outbox row {}: {e}", r.seq)))?,
+                })
+            })
+            .collect::<Result<Vec<_>, SyncError>>()?;
+        let req = PushRequest {
+            incarnation: device.incarnation,
+            log_id: device.log_id,
+            client_version: env!("CARGO_PKG_VERSION").into(),
+            schema_version: protocol::OP_SCHEMA_VERSION,
+            ops,
+            status: self.status(),
+        };
+        match self.client.push(&req).await {
+            Ok(PushOutcome::Done(resp)) => {
+                self.branch.with_store(|s| -> Result<(), store::StoreError> {
+                    for r in resp.results.iter().filter(|r| r.status == OpStatus::Rejected) {
+                        tracing::warn!(seq = r.seq, reason = ?r.detail, "the hub rejected an operation");
+                        s.outbox_reject(r.seq, r.detail.as_deref().unwrap_or(""))?;
+                    }
+                    s.outbox_ack_through(resp.acked_through)?;
+                    Ok(())
+                })
+                .map_err(store)?;
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.last_success = Some(Utc::now());
+                st.last_error = None;
+                Ok(resp.results.len())
+            }
+            Ok(PushOutcome::Refused(PushRefusal::Gap { expected_seq })) => {
+                // The hub is behind what it acknowledged (restored from a backup): send again.
+                let again = self
+                    .branch
+                    .with_store(|s| s.outbox_resend_from(expected_seq))
+                    .map_err(store)?;
+                tracing::warn!(
+                    expected_seq,
+                    again,
+                    "the hub expects earlier operations: sending them again"
+                );
+                Ok(0)
+            }
+            Ok(PushOutcome::Refused(PushRefusal::IncarnationConflict { seq })) => {
+                let inc = self
+                    .branch
+                    .with_store(|s| s.new_incarnation())
+                    .map_err(store)?;
+                tracing::warn!(seq, incarnation = %inc, "the hub holds other operations under our numbers: new outbox stream");
+                Ok(0)
+            }
+            Err(e) => {
+                self.state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Pulls the branch feed until up to date, each page applied with its cursor in one local
+    /// transaction. Returns how many changes were applied.
+    pub async fn pull_once(&self) -> Result<usize, SyncError> {
+        self.pull_waiting(0).await
+    }
+
+    /// The same, the first request waiting up to `wait` seconds at the hub for a change (a
+    /// long poll: a change reaches the kiosk in a fraction of a second, without polling).
+    pub async fn pull_waiting(&self, wait: u64) -> Result<usize, SyncError> {
+        use super::client::PullOutcome;
+        let store = |e: store::StoreError| SyncError::Protocol(e.to_string());
+        let mut applied = 0;
+        let mut wait = wait;
+        loop {
+            let cursor = self
+                .branch
+                .read(|_, s| s.sync_cursor(FEED))
+                .map_err(store)?;
+            let (after, epoch) = cursor.map_or((0, None), |(a, e)| (a, Some(e)));
+            let page = self
+                .client
+                .pull_wait(after, epoch.as_deref(), std::mem::take(&mut wait))
+                .await?;
+            match page {
+                PullOutcome::StartOver => {
+                    tracing::warn!("the hub's feed started over: pulling everything again");
+                    self.branch
+                        .with_store(|s| s.reset_feed(FEED))
+                        .map_err(store)?;
+                }
+                PullOutcome::Page(page) => {
+                    self.branch
+                        .apply_feed(FEED, &page.changes, page.next_after, &page.epoch)
+                        .map_err(store)?;
+                    applied += page.changes.len();
+                    if page.up_to_date || page.changes.is_empty() {
+                        return Ok(applied);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Syncs until told to stop. Pulls as long polls in a task of their own, backing off while
+    /// failing. Pushes at once after a local write or a full batch, every `interval`
+    /// otherwise, backing off (with jitter, up to `max_backoff`) while failing.
+    pub async fn run(
+        self,
+        interval: Duration,
+        max_backoff: Duration,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let agent = Arc::new(self);
+        let puller = tokio::spawn(agent.clone().pull_loop(max_backoff, stop.clone()));
+        agent.push_loop(interval, max_backoff, stop).await;
+        puller.abort();
+    }
+
+    async fn pull_loop(
+        self: Arc<Self>,
+        max_backoff: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let first = Duration::from_millis(500).min(max_backoff);
+        let mut backoff = first;
+        loop {
+            let wait = match self.pull_waiting(LONG_POLL_S).await {
+                Ok(_) => {
+                    backoff = first;
+                    Duration::ZERO
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, retry_in = ?backoff, "pull failed");
+                    let wait = backoff + jitter(backoff);
+                    backoff = (backoff * 2).min(max_backoff);
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    async fn push_loop(
+        &self,
+        interval: Duration,
+        max_backoff: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut events = self.branch.subscribe();
+        let first = Duration::from_millis(500).min(max_backoff);
+        let mut backoff = first;
+        loop {
+            let wait = match self.push_once().await {
+                Ok(n) if n >= BATCH => Duration::ZERO,
+                Ok(_) => {
+                    backoff = first;
+                    interval
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, retry_in = ?backoff, "push failed");
+                    let wait = backoff + jitter(backoff);
+                    backoff = (backoff * 2).min(max_backoff);
+                    wait
+                }
+            };
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                r = events.recv() => {
+                    if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+}

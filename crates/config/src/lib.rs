@@ -1,0 +1,416 @@
+//! The one configuration struct, read from a TOML file. Every key and its default is documented
+//! in `docs/configuration.md`; a test keeps the two in step.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong values.
+    #[error("configuration file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where (line and column).
+        message: String,
+    },
+    /// A value needed outside demo mode is missing or unusable.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Sportello's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The branch this device serves.
+    pub branch: BranchConfig,
+    /// The local SQLite store.
+    pub store: StoreConfig,
+    /// Pseudonymisation.
+    pub privacy: PrivacyConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Demo mode.
+    pub demo: DemoConfig,
+    /// The branch LAN server (staff console, hall display).
+    pub lan: LanConfig,
+    /// The ticket printer.
+    pub printer: PrinterConfig,
+    /// The QR code scanner.
+    pub scanner: ScannerConfig,
+    /// The central hub (`sportello hub`).
+    pub hub: HubConfig,
+    /// The kiosk's sync agent.
+    pub sync: SyncConfig,
+}
+
+/// `[sync]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Milliseconds between pushes and pulls when nothing happens locally.
+    pub interval_ms: u64,
+    /// Longest wait, in milliseconds, between attempts while the hub cannot be reached.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 5000,
+            max_backoff_ms: 60_000,
+        }
+    }
+}
+
+/// `[hub]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// Address and port of the hub's HTTPS API.
+    pub listen: String,
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// Connections to PostgreSQL per hub instance.
+    pub pool_size: usize,
+    /// PEM certificate chain; unset: self-signed, made on first start and kept.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub key: Option<PathBuf>,
+    /// Folder of the generated self-signed certificate.
+    pub tls_dir: PathBuf,
+    /// Kiosks older than this version must update before their pushes are applied.
+    pub min_client_version: Option<String>,
+    /// The hub's address as visitors' phones reach it; unset: no identification.
+    pub public_url: Option<String>,
+    /// The OpenID Connect provider's issuer (SPID/CIE adapter); unset: the built-in test one.
+    pub oidc_issuer: Option<String>,
+    /// The hub's client id at that provider.
+    pub oidc_client_id: String,
+    /// The hub's client secret at the provider (the built-in one accepts this one).
+    pub oidc_client_secret: String,
+    /// PEM certificates trusted for the provider's HTTPS.
+    pub oidc_ca: Option<PathBuf>,
+    /// SMTP server for visitors' e-mail notifications (`smtp://`, `smtp://…?tls=required`,
+    /// `smtps://user:password@host`); unset: no e-mail.
+    pub smtp_url: Option<String>,
+    /// The sender of those e-mails.
+    pub mail_from: String,
+    /// The SMS provider's HTTP endpoint (JSON `to`, `from`, `text`); unset: no SMS.
+    pub sms_url: Option<String>,
+    /// Bearer token for the SMS provider.
+    pub sms_token: Option<String>,
+    /// The SMS sender name.
+    pub sms_from: String,
+    /// The secret of the pseudonymous person keys in booking tokens: the kiosks'
+    /// `privacy.person_key_secret`; unset: the Agenda cannot book.
+    pub person_key_secret: Option<String>,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8444".into(),
+            database_url: "postgres://sportello@127.0.0.1:5432/sportello".into(),
+            pool_size: 16,
+            cert: None,
+            key: None,
+            tls_dir: PathBuf::from("/var/lib/sportello/hub-tls"),
+            min_client_version: None,
+            public_url: None,
+            oidc_issuer: None,
+            oidc_client_id: "sportello-hub".into(),
+            oidc_client_secret: "sportello-demo-secret".into(),
+            oidc_ca: None,
+            smtp_url: None,
+            mail_from: "INPS Sportello <noreply@sportello.invalid>".into(),
+            sms_url: None,
+            sms_token: None,
+            sms_from: "INPS".into(),
+            person_key_secret: None,
+        }
+    }
+}
+
+/// How the kiosk reaches its ticket printer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    /// Writes the bytes to `printer.file` (no printer attached).
+    #[default]
+    Simulated,
+    /// USB through usbfs, by vendor and product id (`printer.usb`).
+    Usb,
+    /// The kernel's USB printer device (`printer.path`, `/dev/usb/lp0`).
+    Usblp,
+    /// Raw TCP (`printer.address`, port 9100).
+    Network,
+    /// A serial port (`printer.path`, `printer.baud`).
+    Serial,
+    /// No printer: tickets are shown on screen only.
+    None,
+}
+
+/// Paper width.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaperWidth {
+    /// 58 mm rolls.
+    #[serde(rename = "58mm")]
+    Mm58,
+    /// 80 mm rolls.
+    #[default]
+    #[serde(rename = "80mm")]
+    Mm80,
+}
+
+/// How the QR code is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QrPrint {
+    /// The printer's own QR command.
+    #[default]
+    Native,
+    /// A raster image, for printers without it.
+    Raster,
+}
+
+/// `[printer]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrinterConfig {
+    /// How the printer is reached.
+    pub kind: PrinterKind,
+    /// `vendor:product` in hex, for `usb`.
+    pub usb: Option<String>,
+    /// Device path, for `usblp` and `serial`.
+    pub path: Option<PathBuf>,
+    /// `ip:port`, for `network`.
+    pub address: Option<String>,
+    /// Serial speed.
+    pub baud: u32,
+    /// Whether the printer answers status requests (`DLE EOT`).
+    pub answers_status: bool,
+    /// How long to wait for the printer, in milliseconds.
+    pub timeout_ms: u64,
+    /// Paper width.
+    pub paper: PaperWidth,
+    /// `ESC t` number of Windows-1252 on this printer.
+    pub code_page: u8,
+    /// Native or raster QR code.
+    pub qr: QrPrint,
+    /// Output file of the simulated printer.
+    pub file: PathBuf,
+}
+
+impl Default for PrinterConfig {
+    fn default() -> Self {
+        Self {
+            kind: PrinterKind::Simulated,
+            usb: None,
+            path: None,
+            address: None,
+            baud: 19200,
+            answers_status: true,
+            timeout_ms: 1500,
+            paper: PaperWidth::Mm80,
+            code_page: 16,
+            qr: QrPrint::Native,
+            file: PathBuf::from("/var/lib/sportello/printer.bin"),
+        }
+    }
+}
+
+/// Where scanned codes come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScannerKind {
+    /// Standard input, one code a line (the simulated scanner; also a keyboard).
+    #[default]
+    Stdin,
+    /// A named pipe, one code a line; opened again when its writer goes away.
+    Fifo,
+    /// A serial or USB CDC-ACM scanner, one code a line (`scanner.path`, `scanner.baud`).
+    Serial,
+    /// A USB keyboard-wedge scanner's input device, grabbed so its keys reach only Sportello.
+    Evdev,
+}
+
+/// `[scanner]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannerConfig {
+    /// Where codes come from.
+    pub kind: ScannerKind,
+    /// Device or pipe path, for `fifo`, `serial` and `evdev`.
+    pub path: Option<PathBuf>,
+    /// Serial speed.
+    pub baud: u32,
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        Self {
+            kind: ScannerKind::Stdin,
+            path: None,
+            baud: 9600,
+        }
+    }
+}
+
+/// `[lan]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LanConfig {
+    /// Whether the kiosk process serves the LAN.
+    pub enabled: bool,
+    /// Address and port to listen on.
+    pub listen: String,
+    /// PEM certificate chain; unset: a self-signed one is made on first start.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub key: Option<PathBuf>,
+    /// Folder of the generated self-signed certificate.
+    pub tls_dir: PathBuf,
+    /// Hours a staff login lasts.
+    pub session_hours: u32,
+}
+
+impl Default for LanConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "0.0.0.0:8443".into(),
+            cert: None,
+            key: None,
+            tls_dir: PathBuf::from("/var/lib/sportello/tls"),
+            session_hours: 10,
+        }
+    }
+}
+
+/// `[branch]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BranchConfig {
+    /// Device id recorded when the store is created; replaced by the hub's at enrolment.
+    pub device_id: Option<String>,
+    /// Public address of the hub's *segui la coda* pages, printed as each ticket's QR code.
+    pub follow_base: Option<String>,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite file of the kiosk.
+    pub path: PathBuf,
+    /// How long a write waits for a lock, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("/var/lib/sportello/kiosk.sqlite"),
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Secret of the pseudonymous person keys (at least 16 characters), shared with the hub.
+    pub person_key_secret: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    #[default]
+    Human,
+    /// One JSON object a line, for collectors.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// Filter in `tracing` syntax (`info`, `sportello=debug`…); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[demo]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Folder for the demo store and the QR codes.
+    pub data_dir: PathBuf,
+    /// Seed of the demo data generator.
+    pub seed: u64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("demo-data"),
+            seed: 2026,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file; missing keys take their defaults, unknown keys are errors.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The person-key secret outside demo mode.
+    pub fn person_key_secret(&self) -> Result<&str, ConfigError> {
+        match self.privacy.person_key_secret.as_deref() {
+            Some(s) if s.len() >= 16 => Ok(s),
+            Some(_) => Err(ConfigError::Invalid("privacy.person_key_secret must have at least 16 characters".into())),
+            None => Err(ConfigError::Invalid(
+                "privacy.person_key_secret is not set (it is shared with the hub; see docs/configuration.md)".into(),
+            )),
+        }
+    }
+}

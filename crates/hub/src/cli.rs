@@ -1,0 +1,175 @@
+//! The hub's commands: `sportello hub` and the administration commands that act on its
+//! database directly (the first administrator has nobody to log in as).
+
+use super::{HubState, accounts, db, devices};
+use config::HubConfig;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn pool(config: &HubConfig) -> anyhow::Result<deadpool_postgres::Pool> {
+    let pool = db::pool(&config.database_url, config.pool_size)?;
+    let applied = db::migrate(&pool).await.map_err(|e| {
+        anyhow::anyhow!("{e} (hub.database_url = {})", redact(&config.database_url))
+    })?;
+    if applied > 0 {
+        tracing::info!(applied, "hub database migrated");
+    }
+    Ok(pool)
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..s + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "hub".into())
+}
+
+/// Serves the hub until interrupted.
+pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let pool = pool(config).await?;
+        let tls = web::tls::load_or_make(
+            config.cert.as_deref(),
+            config.key.as_deref(),
+            &config.tls_dir,
+            "hub",
+        )?;
+        let state = HubState::new(pool.clone())
+            .with_min_client_version(config.min_client_version.clone())
+            .with_person_key_secret(config.person_key_secret.as_deref());
+        if config.person_key_secret.is_none() {
+            tracing::warn!("hub.person_key_secret is not set: the Agenda cannot book");
+        }
+        if let Some(identity) = super::handoff::IdentityConfig::from_config(config, &tls.cert)? {
+            if identity.builtin {
+                tracing::warn!("identification through the built-in TEST provider: demo only");
+            }
+            let _ = state.identity.set(identity);
+        }
+        let notifier = super::notify::Notifier::from_config(config)?;
+        let server = super::start(state, &config.listen, &tls).await?;
+        println!("Hub: https://{}", server.addr);
+        // Background jobs: every instance polls; the table's row locks share them out.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = format!("{}-{}", hostname(), std::process::id());
+        let jobs = tokio::spawn({
+            let pool = pool.clone();
+            super::jobs::run(
+                pool.clone(),
+                worker,
+                std::time::Duration::from_secs(2),
+                stopped.clone(),
+                move |job| {
+                    let pool = pool.clone();
+                    let notifier = notifier.clone();
+                    async move { super::jobs::work(&pool, &notifier, &job).await }
+                },
+            )
+        });
+        let scheduler = tokio::spawn({
+            let pool = pool.clone();
+            let mut stopped = stopped;
+            async move {
+                loop {
+                    if let Ok(c) = pool.get().await
+                        && let Err(e) = super::jobs::schedule_daily(&c).await
+                    {
+                        tracing::warn!(error = %e, "daily jobs not scheduled");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                        _ = stopped.changed() => return,
+                    }
+                }
+            }
+        });
+        tokio::signal::ctrl_c().await?;
+        let _ = stop.send(true);
+        server.stop().await;
+        let _ = tokio::join!(jobs, scheduler);
+        Ok(())
+    })
+}
+
+/// `sportello admin create-user`.
+pub fn create_user(
+    config: &HubConfig,
+    username: &str,
+    role: &str,
+    branch: Option<u16>,
+    password: &str,
+) -> anyhow::Result<()> {
+    let role = accounts::Role::parse(role).ok_or_else(|| {
+        anyhow::anyhow!("role is admin, supervisor, backoffice or counter, not `{role}`")
+    })?;
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        accounts::create_user(&mut client, "cli", username, password, role, branch).await?;
+        Ok(())
+    })
+}
+
+/// `sportello admin reset-password`.
+pub fn reset_password(config: &HubConfig, username: &str, password: &str) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        accounts::reset_password(&mut client, "cli", username, password).await?;
+        Ok(())
+    })
+}
+
+/// `sportello admin enrolment-code`: prints a one-time code.
+pub fn enrolment_code(config: &HubConfig, branch: u16) -> anyhow::Result<String> {
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        Ok(devices::create_code(&mut client, "cli", branch).await?)
+    })
+}
+
+/// `sportello admin seed-demo`: loads a branch's data whole (see [`super::seed`]).
+pub fn seed(config: &HubConfig, seed: &super::seed::BranchSeed) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let mut client = pool(config).await?.get().await?;
+        super::seed::seed_branch(&mut client, seed).await?;
+        Ok(())
+    })
+}
+
+/// `sportello admin revoke-device`.
+pub fn revoke_device(config: &HubConfig, device: &str) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let client = pool(config).await?.get().await?;
+        devices::revoke(&client, "cli", device).await?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            super::redact("postgres://hub:s3cret@db.example:5432/sportello"),
+            "postgres://hub@db.example:5432/sportello"
+        );
+        assert_eq!(
+            super::redact("postgres://hub@db:5432/x"),
+            "postgres://hub@db:5432/x"
+        );
+    }
+}

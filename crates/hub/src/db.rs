@@ -1,0 +1,132 @@
+//! The hub's PostgreSQL: a connection pool and the numbered migrations of `migrations/hub/`.
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+
+use super::HubError;
+
+/// The migrations, in order. Applied at start, all in one transaction under an advisory lock,
+/// so two hub instances starting together apply them once.
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/hub/0001_init.sql"),
+    ),
+    (
+        2,
+        "branch_data",
+        include_str!("../../../migrations/hub/0002_branch_data.sql"),
+    ),
+    (
+        3,
+        "jobs",
+        include_str!("../../../migrations/hub/0003_jobs.sql"),
+    ),
+    (
+        4,
+        "console",
+        include_str!("../../../migrations/hub/0004_console.sql"),
+    ),
+    (
+        5,
+        "login_failure",
+        include_str!("../../../migrations/hub/0005_login_failure.sql"),
+    ),
+    (
+        6,
+        "handoff",
+        include_str!("../../../migrations/hub/0006_handoff.sql"),
+    ),
+    (
+        7,
+        "cassetto",
+        include_str!("../../../migrations/hub/0007_cassetto.sql"),
+    ),
+    (
+        8,
+        "contatti",
+        include_str!("../../../migrations/hub/0008_contatti.sql"),
+    ),
+    (
+        9,
+        "desk",
+        include_str!("../../../migrations/hub/0009_desk.sql"),
+    ),
+    (
+        10,
+        "istanze",
+        include_str!("../../../migrations/hub/0010_istanze.sql"),
+    ),
+    (
+        11,
+        "agenda",
+        include_str!("../../../migrations/hub/0011_agenda.sql"),
+    ),
+];
+
+/// The schema version this build migrates to.
+pub fn schema_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// Any number: the lock that serialises migrators across instances.
+const MIGRATION_LOCK: i64 = 0x5350_5254_4855_4231;
+
+/// A pool of connections to `url` (`postgres://user@host:port/db`).
+pub fn pool(url: &str, size: usize) -> Result<Pool, HubError> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| HubError::Config(format!("hub.database_url: {e}")))?;
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| HubError::Config(format!("database pool: {e}")))
+}
+
+/// Applies the migrations this build knows and the database lacks; returns how many. A
+/// database migrated by a newer build is refused.
+pub async fn migrate(pool: &Pool) -> Result<usize, HubError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migration (
+             version integer PRIMARY KEY,
+             name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await?;
+    let current: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migration",
+            &[],
+        )
+        .await?
+        .get(0);
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(HubError::Config(format!(
+            "the database has schema version {current}, newer than this build's {known}: upgrade the hub"
+        )));
+    }
+    let mut applied = 0;
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        applied += 1;
+    }
+    tx.commit().await?;
+    Ok(applied)
+}

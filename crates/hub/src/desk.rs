@@ -1,0 +1,720 @@
+//! The visitor's phone as the kiosk's desk. After identification the phone keeps a session of
+//! its own (a cookie whose SHA-256 is stored with the hand-off, living as long as the
+//! binding) and shows whatever form the kiosk asked for: the typing, the attachments and
+//! later the amounts and bank details happen on the visitor's own screen, not in the lobby.
+//!
+//! Attachments are PDF, JPEG or PNG **by content** (a renamed executable is refused), at most
+//! [`MAX_FILE_BYTES`] each and [`MAX_FILES`] per request, stored once by their SHA-256.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+
+use super::contatti::{self, Contacts, Upload};
+use super::{HubError, HubState, devices};
+use protocol::wire::{DeskTask, NewContactRequest};
+
+/// Most files with one request.
+pub const MAX_FILES: usize = 3;
+/// Largest file.
+pub const MAX_FILE_BYTES: usize = 3 * 1024 * 1024;
+/// The content types accepted, as found from the bytes.
+pub const ACCEPTED: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
+
+const COOKIE: &str = "sportello_phone";
+
+/// The phone's routes and the kiosk's call that sets the phone's form.
+pub fn router() -> Router<HubState> {
+    Router::new()
+        .route("/h/desk", get(desk))
+        .route(
+            "/h/desk/richiesta",
+            // Room for three full files and the text; anything larger is cut off by axum.
+            post(send_request).layer(DefaultBodyLimit::max(
+                MAX_FILES * MAX_FILE_BYTES + 256 * 1024,
+            )),
+        )
+        .route("/h/desk/istanza", post(send_istanza))
+        .route("/v1/handoff/{id}/task", post(set_task))
+}
+
+/// The type of `bytes` from their content, if it is one we accept.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    let kind = infer::get(bytes)?;
+    ACCEPTED.iter().copied().find(|m| *m == kind.mime_type())
+}
+
+/// A file name as the sede will see it: no path, no control characters, at most 100
+/// characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(100).collect();
+    if clean.trim().is_empty() {
+        "allegato".into()
+    } else {
+        clean.trim().to_owned()
+    }
+}
+
+/// The phone's live session, from its cookie.
+struct PhoneSession {
+    branch: i32,
+    id: uuid::Uuid,
+    cf: String,
+    name: String,
+    email: Option<String>,
+    mobile: Option<String>,
+    task: Option<DeskTask>,
+    sent: Option<String>,
+    csrf: String,
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The form token of a phone session: derived from the cookie, so a page from elsewhere
+/// (which cannot read the cookie) cannot post in the visitor's name.
+fn csrf_of(secret: &str) -> String {
+    web::auth::token_hash(&format!("csrf:{secret}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn session(state: &HubState, headers: &HeaderMap) -> Result<Option<PhoneSession>, HubError> {
+    let Some(secret) = cookie(headers) else {
+        return Ok(None);
+    };
+    let c = state.pool.get().await?;
+    let row = c
+        .query_opt(
+            "SELECT branch_id, id, person_cf, coalesce(person_name, ''), email, mobile, task,
+                    task_result
+             FROM handoff
+             WHERE phone_hash = $1 AND ended_at IS NULL AND session_expires_at > now()",
+            &[&web::auth::token_hash(&secret)],
+        )
+        .await?;
+    Ok(row.map(|r| PhoneSession {
+        branch: r.get(0),
+        id: r.get(1),
+        cf: r.get(2),
+        name: r.get(3),
+        email: r.get(4),
+        mobile: r.get(5),
+        task: r
+            .get::<_, Option<serde_json::Value>>(6)
+            .and_then(|t| serde_json::from_value(t).ok()),
+        sent: r.get(7),
+        csrf: csrf_of(&secret),
+    }))
+}
+
+struct Topic {
+    code: &'static str,
+    text: &'static str,
+}
+
+/// The request form as typed so far.
+#[derive(Default)]
+struct Draft {
+    topic: String,
+    subject: String,
+    body: String,
+    email: String,
+    mobile: String,
+}
+
+#[derive(Template)]
+#[template(path = "phone_desk.html")]
+struct DeskPage {
+    title: String,
+    greeting: String,
+    csrf: String,
+    /// What was sent last.
+    sent: Option<String>,
+    error: Option<String>,
+    /// The company of the form, by name.
+    company: Option<String>,
+    matricola: String,
+    /// The form is a request to the sede (else, with `istanza`, an istanza).
+    request_form: bool,
+    istanza: Option<IstanzaForm>,
+    topics: Vec<Topic>,
+    draft: Draft,
+    max_files: usize,
+}
+
+fn no_session() -> Response {
+    super::handoff::phone_page(
+        StatusCode::UNAUTHORIZED,
+        "Sessione terminata",
+        "La sessione al chiosco è finita. Per continuare, al chiosco tocchi «Il mio cassetto» e \
+         inquadri di nuovo il codice.",
+    )
+}
+
+/// The page after a successful identification: the session cookie and the desk.
+pub fn welcome(identity: &super::handoff::IdentityConfig, secret: &str, name: &str) -> Response {
+    let page = DeskPage {
+        title: "Identificazione riuscita".into(),
+        greeting: format!(
+            "Buongiorno {name}. Torni al chiosco: le sue aziende sono sullo schermo."
+        ),
+        csrf: csrf_of(secret),
+        sent: None,
+        error: None,
+        company: None,
+        matricola: String::new(),
+        request_form: false,
+        istanza: None,
+        topics: Vec::new(),
+        draft: Draft::default(),
+        max_files: MAX_FILES,
+    };
+    let secure = if identity.public_url.starts_with("https:") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{COOKIE}={secret}; Path=/h; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        super::handoff::BINDING_SECONDS
+    );
+    let mut r = render(StatusCode::OK, page);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+fn render(status: StatusCode, page: DeskPage) -> Response {
+    match page.render() {
+        Ok(body) => (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response(),
+        Err(e) => HubError::Config(format!("template: {e}")).into_response(),
+    }
+}
+
+/// An istanza's form as the phone shows it.
+struct IstanzaForm {
+    code: &'static str,
+    title: &'static str,
+    fields: Vec<FieldView>,
+}
+
+/// One field: its input type and hints from its kind, and what was typed.
+struct FieldView {
+    name: &'static str,
+    label: &'static str,
+    input: &'static str,
+    inputmode: &'static str,
+    hint: String,
+    value: String,
+    options: Vec<&'static str>,
+    multiline: bool,
+}
+
+fn istanza_form(code: &str, typed: &BTreeMap<String, String>) -> Option<IstanzaForm> {
+    use domain::istanze::Kind;
+    let m = domain::istanze::modulo(code)?;
+    Some(IstanzaForm {
+        code: m.code,
+        title: m.title,
+        fields: m
+            .fields
+            .iter()
+            .map(|f| {
+                let (input, inputmode, hint) = match f.kind {
+                    Kind::Period => ("month", "numeric", "Mese e anno, AAAA-MM".to_owned()),
+                    Kind::Date => ("date", "numeric", "Giorno, mese e anno".to_owned()),
+                    Kind::Amount => (
+                        "text",
+                        "decimal",
+                        "In euro, per esempio 1.234,56".to_owned(),
+                    ),
+                    Kind::Iban => ("text", "text", "27 caratteri, inizia con IT".to_owned()),
+                    Kind::WorkerCf => ("text", "text", "16 caratteri".to_owned()),
+                    Kind::Count { min, max } => ("number", "numeric", format!("Da {min} a {max}")),
+                    Kind::Choice(_) => ("select", "text", String::new()),
+                    Kind::Text(max) => ("text", "text", format!("Fino a {max} caratteri")),
+                };
+                FieldView {
+                    name: f.name,
+                    label: f.label,
+                    input,
+                    inputmode,
+                    hint,
+                    value: typed.get(f.name).cloned().unwrap_or_default(),
+                    options: match f.kind {
+                        Kind::Choice(o) => o.to_vec(),
+                        _ => Vec::new(),
+                    },
+                    multiline: matches!(f.kind, Kind::Text(n) if n > 200),
+                }
+            })
+            .collect(),
+    })
+}
+
+async fn page_for(
+    state: &HubState,
+    s: &PhoneSession,
+    draft: Draft,
+    error: Option<String>,
+) -> Result<DeskPage, HubError> {
+    page_with(state, s, draft, &BTreeMap::new(), error).await
+}
+
+async fn page_with(
+    state: &HubState,
+    s: &PhoneSession,
+    draft: Draft,
+    typed: &BTreeMap<String, String>,
+    error: Option<String>,
+) -> Result<DeskPage, HubError> {
+    let (company, matricola) = match &s.task {
+        Some(t) => {
+            let c = state.pool.get().await?;
+            let name = c
+                .query_opt(
+                    "SELECT denominazione FROM delegation WHERE person_cf = $1 AND matricola = $2",
+                    &[&s.cf, &t.matricola()],
+                )
+                .await?
+                .map(|r| r.get::<_, String>(0));
+            (name, t.matricola().to_owned())
+        }
+        None => (None, String::new()),
+    };
+    let istanza = match &s.task {
+        Some(DeskTask::Istanza { modulo, .. }) => istanza_form(modulo, typed),
+        _ => None,
+    };
+    let request_form = matches!(s.task, Some(DeskTask::Richiesta { .. }));
+    let draft = Draft {
+        email: if draft.email.is_empty() {
+            s.email.clone().unwrap_or_default()
+        } else {
+            draft.email
+        },
+        mobile: if draft.mobile.is_empty() {
+            s.mobile.clone().unwrap_or_default()
+        } else {
+            draft.mobile
+        },
+        ..draft
+    };
+    Ok(DeskPage {
+        title: if request_form {
+            "Scriva alla sede".into()
+        } else if istanza.is_some() {
+            "Comunicazioni on-line".into()
+        } else {
+            "Sportello sul suo telefono".into()
+        },
+        greeting: format!("Buongiorno {}.", s.name),
+        csrf: s.csrf.clone(),
+        sent: s.sent.clone(),
+        error,
+        company,
+        matricola,
+        request_form,
+        istanza,
+        topics: contatti::TOPICS
+            .iter()
+            .map(|(code, text)| Topic { code, text })
+            .collect(),
+        draft,
+        max_files: MAX_FILES,
+    })
+}
+
+/// The phone sends an istanza: every field checked, the reasons shown with what was typed.
+async fn send_istanza(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return no_session(),
+        Err(e) => return e.into_response(),
+    };
+    let typed: BTreeMap<String, String> = pairs.into_iter().collect();
+    let get = |k: &str| typed.get(k).cloned().unwrap_or_default();
+    if !web::auth::same(&get("csrf"), &s.csrf) {
+        return super::handoff::phone_page(
+            StatusCode::FORBIDDEN,
+            "Invio rifiutato",
+            "Questa pagina non viene dal chiosco. Riapra il modulo dal chiosco.",
+        );
+    }
+    let (matricola, code) = (get("matricola"), get("modulo"));
+    let wanted = matches!(&s.task, Some(DeskTask::Istanza { matricola: m, modulo })
+        if *m == matricola && *modulo == code);
+    if !wanted {
+        return super::handoff::phone_page(
+            StatusCode::CONFLICT,
+            "Modulo non più valido",
+            "Al chiosco è stato scelto altro. Riapra il modulo dal chiosco.",
+        );
+    }
+    let draft = Draft {
+        email: get("email").trim().to_owned(),
+        mobile: get("mobile").trim().to_owned(),
+        ..Draft::default()
+    };
+    let refused = |why: String, draft: Draft| {
+        let state = state.clone();
+        let typed = typed.clone();
+        let s = &s;
+        async move {
+            match page_with(&state, s, draft, &typed, Some(why)).await {
+                Ok(p) => render(StatusCode::BAD_REQUEST, p),
+                Err(e) => e.into_response(),
+            }
+        }
+    };
+    let contacts = match check_contacts(&draft) {
+        Ok(c) => c,
+        Err(why) => return refused(why, draft).await,
+    };
+    let filed = async {
+        let mut c = state.pool.get().await?;
+        let tx = c.transaction().await?;
+        let outcome =
+            super::istanze::submit(&tx, &s.cf, &matricola, &code, &typed, &contacts).await?;
+        if let Ok(protocol) = &outcome {
+            tx.execute(
+                "UPDATE handoff SET task = NULL, task_result = $3 WHERE branch_id = $1 AND id = $2",
+                &[&s.branch, &s.id, protocol],
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok::<_, HubError>(outcome)
+    }
+    .await;
+    match filed {
+        Ok(Ok(protocol)) => sent_page(&state, s, protocol).await,
+        Ok(Err(reasons)) if reasons.is_empty() => StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(reasons)) => refused(reasons.join(" "), draft).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The page after a form was filed: its protocol, and the desk waiting for the next.
+async fn sent_page(state: &HubState, s: PhoneSession, protocol: String) -> Response {
+    let sent = PhoneSession {
+        task: None,
+        sent: Some(protocol),
+        ..s
+    };
+    match page_for(state, &sent, Draft::default(), None).await {
+        Ok(p) => render(StatusCode::CREATED, p),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn desk(State(state): State<HubState>, headers: HeaderMap) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return no_session(),
+        Err(e) => return e.into_response(),
+    };
+    match page_for(&state, &s, Draft::default(), None).await {
+        Ok(p) => render(StatusCode::OK, p),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /v1/handoff/{id}/task`: the kiosk asks the phone of its bound visitor to show a
+/// form, for a matricola that visitor is delegated for.
+pub async fn set_task(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let c = state.pool.get().await?;
+        let path = format!("/v1/handoff/{id}/task");
+        let device = devices::authenticate(&c, &headers, "POST", &path, &body).await?;
+        let task: DeskTask = serde_json::from_slice(&body)
+            .map_err(|e| HubError::BadRequest(format!("not a task: {e}")))?;
+        if let DeskTask::Istanza { modulo, .. } = &task
+            && domain::istanze::modulo(modulo).is_none()
+        {
+            return Err(HubError::BadRequest(format!("no istanza {modulo}")));
+        }
+        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
+            return Ok(false);
+        };
+        let Ok(id) = uuid::Uuid::parse_str(&id) else {
+            return Ok(false);
+        };
+        let task_json = serde_json::to_value(&task).map_err(|e| HubError::Config(e.to_string()))?;
+        let n = c
+            .execute(
+                "UPDATE handoff SET task = $3
+                 WHERE branch_id = $1 AND id = $2
+                   AND EXISTS (SELECT 1 FROM delegation WHERE person_cf = $4 AND matricola = $5)",
+                &[&device.branch, &id, &task_json, &cf, &task.matricola()],
+            )
+            .await?;
+        Ok::<_, HubError>(n == 1)
+    }
+    .await;
+    match answer {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What the request form carried, files checked.
+#[derive(Default)]
+struct Posted {
+    csrf: String,
+    matricola: String,
+    draft: Draft,
+    files: Vec<Upload>,
+    /// Why a file was refused, in Italian.
+    refused: Option<String>,
+}
+
+/// Reads the form. Every part is read to the end, even after a refusal, so the phone gets
+/// the page that says why instead of a broken connection.
+async fn read_form(mut form: Multipart) -> Result<Posted, String> {
+    let mut p = Posted::default();
+    let mut seen_files = 0;
+    while let Some(mut field) = form.next_field().await.map_err(|_| too_large_or_broken())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "allegato" {
+            let file_name = clean_name(field.file_name().unwrap_or_default());
+            let mut bytes = Vec::new();
+            let mut over = false;
+            while let Some(chunk) = field.chunk().await.map_err(|_| too_large_or_broken())? {
+                if bytes.len() + chunk.len() > MAX_FILE_BYTES {
+                    over = true;
+                    bytes.clear();
+                } else if !over {
+                    bytes.extend_from_slice(&chunk);
+                }
+            }
+            // A file input left empty still sends an empty part.
+            if !over && bytes.is_empty() {
+                continue;
+            }
+            seen_files += 1;
+            if p.refused.is_some() {
+                continue;
+            }
+            if seen_files > MAX_FILES {
+                p.refused = Some(format!(
+                    "Si possono allegare al massimo {MAX_FILES} documenti."
+                ));
+            } else if over {
+                p.refused = Some(format!(
+                    "«{file_name}» supera i 3 MB: lo riduca o lo divida."
+                ));
+            } else if let Some(mime) = sniff(&bytes) {
+                p.files.push(Upload {
+                    name: file_name,
+                    mime,
+                    bytes,
+                });
+            } else {
+                p.refused = Some(format!(
+                    "«{file_name}» non è un PDF, un JPEG o un PNG: si possono allegare solo \
+                     questi formati."
+                ));
+            }
+            continue;
+        }
+        let text = field.text().await.map_err(|_| too_large_or_broken())?;
+        match name.as_str() {
+            "csrf" => p.csrf = text,
+            "matricola" => p.matricola = text,
+            "topic" => p.draft.topic = text,
+            "subject" => p.draft.subject = text,
+            "body" => p.draft.body = text,
+            "email" => p.draft.email = text.trim().to_owned(),
+            "mobile" => p.draft.mobile = text.trim().to_owned(),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+fn too_large_or_broken() -> String {
+    format!(
+        "L'invio non è arrivato intero: gli allegati insieme superano il limite \
+         ({MAX_FILES} da 3 MB al massimo) o la connessione si è interrotta. Riprovi."
+    )
+}
+
+/// Checks the contact details, in Italian; empty means "do not notify me that way".
+fn check_contacts(d: &Draft) -> Result<Contacts, String> {
+    let email = (!d.email.is_empty()).then(|| d.email.clone());
+    if let Some(e) = &email {
+        let ok = e.len() <= 254
+            && !e.contains(char::is_whitespace)
+            && e.split_once('@')
+                .is_some_and(|(u, h)| !u.is_empty() && h.contains('.') && !h.starts_with('.'));
+        if !ok {
+            return Err("L'indirizzo e-mail non è valido.".into());
+        }
+    }
+    let mobile = (!d.mobile.is_empty()).then(|| d.mobile.clone());
+    if let Some(m) = &mobile {
+        let digits = m.chars().filter(char::is_ascii_digit).count();
+        let ok = m
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (i == 0 && c == '+'))
+            && (8..=15).contains(&digits);
+        if !ok {
+            return Err("Il numero di cellulare non è valido.".into());
+        }
+    }
+    Ok(Contacts { email, mobile })
+}
+
+async fn send_request(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return no_session(),
+        Err(e) => return e.into_response(),
+    };
+    let posted = read_form(form).await;
+    let (posted, problem) = match posted {
+        Ok(p) => {
+            let refused = p.refused.clone();
+            (p, refused)
+        }
+        Err(why) => (Posted::default(), Some(why)),
+    };
+    if problem.is_none() && !web::auth::same(&posted.csrf, &s.csrf) {
+        return super::handoff::phone_page(
+            StatusCode::FORBIDDEN,
+            "Invio rifiutato",
+            "Questa pagina non viene dal chiosco. Riapra il modulo dal chiosco.",
+        );
+    }
+    let wanted = s.task.as_ref().map(|t| t.matricola().to_owned());
+    if problem.is_none() && wanted.as_deref() != Some(posted.matricola.as_str()) {
+        return super::handoff::phone_page(
+            StatusCode::CONFLICT,
+            "Modulo non più valido",
+            "Al chiosco è stato scelto altro. Riapra il modulo dal chiosco.",
+        );
+    }
+    let req = NewContactRequest {
+        matricola: posted.matricola.clone(),
+        topic: posted.draft.topic.clone(),
+        subject: posted.draft.subject.clone(),
+        body: posted.draft.body.clone(),
+    };
+    let checked = match problem {
+        Some(p) => Err(p),
+        None => contatti::check(&req).and_then(|()| check_contacts(&posted.draft)),
+    };
+    let contacts = match checked {
+        Ok(c) => c,
+        Err(why) => {
+            let why = if posted.files.is_empty() {
+                why
+            } else {
+                format!("{why} Scelga di nuovo gli allegati.")
+            };
+            return match page_for(&state, &s, posted.draft, Some(why)).await {
+                Ok(p) => render(StatusCode::BAD_REQUEST, p),
+                Err(e) => e.into_response(),
+            };
+        }
+    };
+    let filed = async {
+        let mut c = state.pool.get().await?;
+        let tx = c.transaction().await?;
+        let Some(protocol) = contatti::submit(&tx, &s.cf, &req, &contacts, &posted.files).await?
+        else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE handoff SET task = NULL, task_result = $3 WHERE branch_id = $1 AND id = $2",
+            &[&s.branch, &s.id, &protocol],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, HubError>(Some(protocol))
+    }
+    .await;
+    match filed {
+        Ok(Some(protocol)) => sent_page(&state, s, protocol).await,
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_come_from_the_content_not_the_name() {
+        assert_eq!(sniff(b"%PDF-1.7\n%\xe2\xe3\n"), Some("application/pdf"));
+        assert_eq!(sniff(b"\xff\xd8\xff\xe0\0\x10JFIF\0"), Some("image/jpeg"));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("image/png"));
+        assert_eq!(
+            sniff(b"MZ\x90\0\x03\0\0\0\x04\0"),
+            None,
+            "a Windows executable"
+        );
+        assert_eq!(sniff(b"\x7fELF\x02\x01\x01\0"), None, "a Linux executable");
+        assert_eq!(sniff(b"GIF89a"), None, "an image of another type");
+        assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_controls() {
+        assert_eq!(clean_name("C:\\Users\\x\\f24.pdf"), "f24.pdf");
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("a\u{0}b\nc.png"), "abc.png");
+        assert_eq!(clean_name(""), "allegato");
+        assert_eq!(clean_name(&"x".repeat(300)).chars().count(), 100);
+    }
+
+    #[test]
+    fn contacts_are_optional_but_checked() {
+        let d = |email: &str, mobile: &str| Draft {
+            email: email.into(),
+            mobile: mobile.into(),
+            ..Draft::default()
+        };
+        assert_eq!(check_contacts(&d("", "")), Ok(Contacts::default()));
+        assert!(check_contacts(&d("mario.rossi@esempio.test", "+39 399 1234567")).is_ok());
+        assert!(check_contacts(&d("mario@", "")).is_err());
+        assert!(check_contacts(&d("mario rossi@esempio.test", "")).is_err());
+        assert!(check_contacts(&d("", "12345")).is_err());
+        assert!(check_contacts(&d("", "+39 399 12a4567")).is_err());
+    }
+}

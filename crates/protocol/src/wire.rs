@@ -1,0 +1,473 @@
+//! What kiosks and the hub say to each other over HTTPS, and how a request is signed.
+//!
+//! Every sync request carries the device id, a timestamp and an Ed25519 signature (the key
+//! generated on the kiosk at enrolment) over the method, the path with its query, the device,
+//! the timestamp and the SHA-256 of the body. TLS (with the hub's certificate pinned at
+//! enrolment) keeps requests from being seen or replayed; the signature says which kiosk sent
+//! them, and a revoked kiosk is refused at once.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Header: the device id.
+pub const DEVICE_HEADER: &str = "x-sportello-device";
+/// Header: seconds since the Unix epoch on the kiosk's clock (audit only: the kiosk's clock may
+/// be untrusted, so the hub does not refuse on skew).
+pub const TIME_HEADER: &str = "x-sportello-time";
+/// Header: the signature, in hex.
+pub const SIGNATURE_HEADER: &str = "x-sportello-signature";
+
+/// The bytes a kiosk signs for one request.
+pub fn signing_message(
+    method: &str,
+    path_and_query: &str,
+    device_id: &str,
+    time: i64,
+    body: &[u8],
+) -> Vec<u8> {
+    let body_hash = hex(&Sha256::digest(body));
+    format!("sportello-sync-v1\n{method}\n{path_and_query}\n{device_id}\n{time}\n{body_hash}")
+        .into_bytes()
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex back to bytes, or `None`.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `POST /v1/enrol`: a kiosk presents a one-time code and its new public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    /// The code an administrator created for the branch.
+    pub code: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    /// The kiosk's version.
+    pub client_version: String,
+}
+
+/// The hub's answer to an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// The device id the hub assigned.
+    pub device_id: String,
+    /// The branch (sede code).
+    pub branch: u16,
+}
+
+/// How a kiosk is doing, reported with every push.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceStatus {
+    /// Operations waiting in the outbox.
+    pub outbox_depth: u64,
+    /// Age of the oldest waiting operation, in seconds.
+    pub oldest_pending_age_s: Option<u64>,
+    /// Last successful push.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Printer state (`ready`, `paper_out`, …).
+    pub printer: String,
+    /// Scanner state (`present`, `gone`).
+    pub scanner: String,
+    /// Whether the kiosk's clock is verified.
+    pub clock_trusted: bool,
+}
+
+/// One outbox row, as pushed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushOp {
+    /// Gap-free per-device sequence.
+    pub seq: i64,
+    /// Idempotency key (UUIDv7).
+    pub op_id: String,
+    /// Kind.
+    pub kind: String,
+    /// The operation ([`super::Op`] as JSON).
+    pub payload: serde_json::Value,
+}
+
+/// `POST /v1/sync/push`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// The outbox stream: a new database file is a new incarnation.
+    pub incarnation: String,
+    /// The event log the operations come from (fixed with the kiosk's database file): an
+    /// event re-sent under a new stream is still counted once.
+    #[serde(default)]
+    pub log_id: String,
+    /// The kiosk's version.
+    pub client_version: String,
+    /// Version of the payloads.
+    pub schema_version: u32,
+    /// Contiguous, ascending.
+    pub ops: Vec<PushOp>,
+    /// Health.
+    #[serde(default)]
+    pub status: DeviceStatus,
+}
+
+/// What became of one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpStatus {
+    /// Applied now or earlier (a retry gets the stored answer).
+    Applied,
+    /// Its effect was already there (the same event sent by another path).
+    Duplicate,
+    /// Refused for good (a business reason); acknowledged, never retried.
+    Rejected,
+}
+
+/// One operation's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpResult {
+    /// Its sequence.
+    pub seq: i64,
+    /// What became of it.
+    pub status: OpStatus,
+    /// Why, for a rejection.
+    pub detail: Option<String>,
+}
+
+/// The hub's answer to a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Every operation up to here is settled.
+    pub acked_through: i64,
+    /// Per operation.
+    pub results: Vec<OpResult>,
+}
+
+/// Why a push was refused as a whole (HTTP 409).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum PushRefusal {
+    /// The batch does not start where the hub is: send again from `expected_seq`.
+    Gap {
+        /// The next sequence the hub expects.
+        expected_seq: i64,
+    },
+    /// A sequence the hub already applied comes with a different operation (the kiosk lost
+    /// state it had pushed): the kiosk starts a new incarnation and sends its pending
+    /// operations again under it, so nothing is dropped.
+    IncarnationConflict {
+        /// The sequence in question.
+        seq: i64,
+    },
+}
+
+/// One change of the branch feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedChange {
+    /// Position in the branch's feed.
+    pub seq: i64,
+    /// What kind of row (`appointment`, `service`, …).
+    pub entity: String,
+    /// Its key.
+    pub entity_id: String,
+    /// `put` (the whole row) or `remove`.
+    pub op: String,
+    /// Version of the payload.
+    pub schema_version: u32,
+    /// The row, for `put`.
+    pub payload: Option<serde_json::Value>,
+}
+
+/// `GET /v1/sync/pull?after=N&epoch=E&limit=L`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// The feed's epoch: a different one means start over.
+    pub epoch: String,
+    /// In feed order.
+    pub changes: Vec<FeedChange>,
+    /// The cursor to send next.
+    pub next_after: i64,
+    /// Nothing more after `next_after` for now.
+    pub up_to_date: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_refuses_odd_or_foreign_text() {
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+        assert_eq!(unhex("000fff").unwrap(), [0, 15, 255]);
+        assert!(unhex("0").is_none());
+        assert!(unhex("zz").is_none());
+        assert!(unhex("é0").is_none());
+    }
+
+    #[test]
+    fn the_signed_message_covers_every_part_of_the_request() {
+        let base = signing_message("POST", "/v1/sync/push", "kiosk-1", 10, b"{}");
+        for other in [
+            signing_message("GET", "/v1/sync/push", "kiosk-1", 10, b"{}"),
+            signing_message("POST", "/v1/sync/pull", "kiosk-1", 10, b"{}"),
+            signing_message("POST", "/v1/sync/push", "kiosk-2", 10, b"{}"),
+            signing_message("POST", "/v1/sync/push", "kiosk-1", 11, b"{}"),
+            signing_message("POST", "/v1/sync/push", "kiosk-1", 10, b"{ }"),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+}
+
+/// Feed entity: the whole branch configuration, one document.
+pub const ENTITY_BRANCH_CONFIG: &str = "branch_config";
+/// Feed entity: one appointment.
+pub const ENTITY_APPOINTMENT: &str = "appointment";
+/// Feed entity: one staff account of the branch console.
+pub const ENTITY_STAFF: &str = "staff";
+
+/// The `branch_config` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchConfigPayload {
+    /// The sede.
+    pub sede: domain::Sede,
+    /// Services in display order.
+    pub services: Vec<domain::Service>,
+    /// Counters.
+    pub counters: Vec<domain::Counter>,
+    /// Weekly hours.
+    pub hours: Vec<domain::OpeningHours>,
+    /// Calling rules and calendar.
+    pub rules: queue::QueueRules,
+    /// Booking-token verifying keys: id and Ed25519 public key in hex.
+    pub verifying_keys: Vec<(u16, String)>,
+}
+
+/// A `staff` row: an account of the branch console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffPayload {
+    /// `operator` or `supervisor`.
+    pub role: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Cannot log in.
+    pub disabled: bool,
+}
+
+/// The hub's answer to a kiosk starting an identification hand-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffStarted {
+    /// The hand-off, for the kiosk's later questions.
+    pub id: String,
+    /// What the one-time QR code on the screen holds: the hub page the phone opens.
+    pub url: String,
+    /// Until when the QR code can be used.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where a hand-off stands, as the kiosk asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HandoffState {
+    /// Nobody has logged in yet.
+    Pending {
+        /// The phone opened the QR code and is at the identity provider.
+        opened: bool,
+    },
+    /// Identified: the person and the companies they may act for.
+    Bound {
+        /// The person's name, for the greeting.
+        name: String,
+        /// The companies, each with one matricola.
+        companies: Vec<CompanyChoice>,
+        /// Until when the binding holds without a new identification.
+        until: chrono::DateTime<chrono::Utc>,
+        /// The form the kiosk asked the phone to show, until it is sent.
+        #[serde(default)]
+        task: Option<DeskTask>,
+        /// The protocol of what the phone sent last in this session.
+        #[serde(default)]
+        sent: Option<String>,
+    },
+    /// The QR code or the binding expired.
+    Expired,
+    /// Ended by the kiosk (logout, timeout, a new visitor).
+    Ended,
+}
+
+/// A company a person may act for, under one matricola.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanyChoice {
+    /// The employer matricola.
+    pub matricola: String,
+    /// The company's codice fiscale.
+    pub company_cf: String,
+    /// Ragione sociale.
+    pub denominazione: String,
+    /// The person's role towards it (INPS `tipo_delegato` code).
+    pub role: String,
+}
+
+/// What the kiosk asks the visitor's phone to fill in: the phone carries the typing, the
+/// attachments, the amounts and the bank details, never the lobby's screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeskTask {
+    /// A request to the sede (Area Contatti), with up to three attachments.
+    Richiesta {
+        /// The matricola it concerns.
+        matricola: String,
+    },
+    /// An istanza of *Comunicazioni on-line* (amounts, bank details).
+    Istanza {
+        /// The matricola it concerns.
+        matricola: String,
+        /// Its code (`domain::istanze::MODULI`).
+        modulo: String,
+    },
+}
+
+impl DeskTask {
+    /// The matricola the task concerns.
+    pub fn matricola(&self) -> &str {
+        match self {
+            DeskTask::Richiesta { matricola } | DeskTask::Istanza { matricola, .. } => matricola,
+        }
+    }
+}
+
+/// *Agenda appuntamenti* for one matricola: the free slots of the sede di competenza and the
+/// visitor's bookings there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaView {
+    /// The sede's name.
+    pub sede: String,
+    /// The service booked (the sede's service by appointment).
+    pub service: String,
+    /// Its name.
+    pub service_name: String,
+    /// Free slots, local time (Europe/Rome), soonest first.
+    pub slots: Vec<chrono::NaiveDateTime>,
+    /// Bookings made for the matricola, soonest first.
+    pub bookings: Vec<AgendaBooking>,
+}
+
+/// A booking made through the Agenda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaBooking {
+    /// `APP-2026-100001`.
+    pub booking: String,
+    /// Local start.
+    pub starts_at: chrono::NaiveDateTime,
+    /// Service letter.
+    pub service: String,
+    /// `confirmed`, `cancelled_by_user`... (the appointment's state name).
+    pub state: String,
+    /// The signed booking code, the QR to scan at check-in.
+    pub token: String,
+}
+
+/// The slot the visitor chose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBooking {
+    /// Local start, one of the view's slots.
+    pub starts_at: chrono::NaiveDateTime,
+}
+
+/// *Comunicazioni on-line* for one matricola: which istanze can be sent and those sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IstanzeView {
+    /// The eleven, in the catalogue's order.
+    pub moduli: Vec<ModuloAvailability>,
+    /// Those sent for the matricola, newest first.
+    pub sent: Vec<IstanzaInfo>,
+}
+
+/// Whether an istanza can be sent now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuloAvailability {
+    /// Its code.
+    pub code: String,
+    /// It can be sent.
+    pub available: bool,
+    /// Why not, when it cannot.
+    pub reason: Option<String>,
+}
+
+/// An istanza sent, as the visitor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IstanzaInfo {
+    /// Protocol given at submission.
+    pub protocol: String,
+    /// Its module's code.
+    pub code: String,
+    /// `inviata`, `protocollata`, `in_istruttoria`, `accolta`, `accolta_parzialmente`,
+    /// `respinta`.
+    pub state: String,
+    /// The sede's reasons for the outcome.
+    pub esito: Option<String>,
+    /// Sent at.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A request a visitor sends to the sede from the kiosk (Area Contatti).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewContactRequest {
+    /// The matricola it concerns (one the visitor is delegated for).
+    pub matricola: String,
+    /// `generica`, `regolarita_contributiva`, `dm_trasmessi`, `f24`, `agevolazioni_contributive`.
+    pub topic: String,
+    /// Oggetto.
+    pub subject: String,
+    /// The text.
+    pub body: String,
+}
+
+/// A request as the visitor sees it, with its messages both ways.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRequest {
+    /// Protocol number given at submission.
+    pub protocol: String,
+    /// Topic code.
+    pub topic: String,
+    /// Oggetto.
+    pub subject: String,
+    /// `aperta`, `presa_in_carico`, `chiusa`.
+    pub state: String,
+    /// Submitted at.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Messages, oldest first.
+    pub messages: Vec<ContactMessage>,
+    /// The files sent with it (names and sizes; the content stays at the hub).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+/// A file sent with a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInfo {
+    /// The name it had on the phone.
+    pub name: String,
+    /// `application/pdf`, `image/jpeg` or `image/png`, from the content.
+    pub mime: String,
+    /// Bytes.
+    pub size: u32,
+}
+
+/// One message of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactMessage {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `in` (from the visitor) or `out` (from the sede).
+    pub direction: String,
+    /// The text.
+    pub body: String,
+}

@@ -1,0 +1,247 @@
+//! The kiosk's side of sync in its store: the enrolment (device key, pinned hub certificate),
+//! the outbox stream's recovery moves, and the feed cursor.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, parse_ts, ts};
+
+/// This kiosk's enrolment with its hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubLink {
+    /// `https://hub.example:8444`.
+    pub hub_url: String,
+    /// Assigned by the hub.
+    pub device_id: String,
+    /// The branch (sede code).
+    pub branch: u16,
+    /// The device's Ed25519 secret key.
+    pub secret_key: [u8; 32],
+    /// SHA-256 of the hub's certificate.
+    pub cert_sha256: [u8; 32],
+}
+
+impl Store {
+    /// Records the enrolment, and takes the hub's device id as this device's id.
+    pub fn set_hub_link(&mut self, link: &HubLink, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let classify = |e| StoreError::classify(e, &path);
+        let tx = self.conn.transaction().map_err(classify)?;
+        tx.execute(
+            "INSERT INTO hub_link (id, hub_url, device_id, branch, secret_key, cert_sha256, enrolled_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET hub_url = excluded.hub_url, device_id = excluded.device_id,
+               branch = excluded.branch, secret_key = excluded.secret_key,
+               cert_sha256 = excluded.cert_sha256, enrolled_at = excluded.enrolled_at",
+            params![
+                link.hub_url,
+                link.device_id,
+                link.branch,
+                link.secret_key.to_vec(),
+                link.cert_sha256.to_vec(),
+                ts(at)
+            ],
+        )
+        .map_err(classify)?;
+        tx.execute(
+            "UPDATE device_identity SET device_id = ?1 WHERE id = 1",
+            [&link.device_id],
+        )
+        .map_err(classify)?;
+        tx.commit().map_err(classify)
+    }
+
+    /// The enrolment, if this kiosk has one.
+    pub fn hub_link(&self) -> Result<Option<HubLink>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT hub_url, device_id, branch, secret_key, cert_sha256 FROM hub_link WHERE id = 1",
+                [],
+                |r| {
+                    let key: Vec<u8> = r.get(3)?;
+                    let cert: Vec<u8> = r.get(4)?;
+                    Ok(HubLink {
+                        hub_url: r.get(0)?,
+                        device_id: r.get(1)?,
+                        branch: r.get(2)?,
+                        secret_key: key.try_into().unwrap_or([0; 32]),
+                        cert_sha256: cert.try_into().unwrap_or([0; 32]),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// When the oldest waiting operation was written.
+    pub fn outbox_oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT min(created_at) FROM outbox WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        at.map(|t| parse_ts(&t).map_err(|e| self.err(e)))
+            .transpose()
+    }
+
+    /// The hub lost operations it had acknowledged (restored from an older backup): send them
+    /// again from `seq`. Returns how many rows are pending again.
+    pub fn outbox_resend_from(&mut self, seq: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET state = 'pending' WHERE state = 'acked' AND seq >= ?1",
+                [seq],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Starts a new outbox stream: the hub holds operations under this stream's sequence
+    /// numbers that this store no longer has, so what is pending goes again under a new
+    /// incarnation rather than be taken for duplicates.
+    pub fn new_incarnation(&mut self) -> Result<String, StoreError> {
+        let incarnation = uuid::Uuid::now_v7().to_string();
+        self.conn
+            .execute(
+                "UPDATE device_identity SET incarnation = ?1 WHERE id = 1",
+                [&incarnation],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(incarnation)
+    }
+
+    /// Marks the rows the hub rejected for good, with its reason.
+    pub fn outbox_reject(&mut self, seq: i64, reason: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET state = 'rejected', result = ?2 WHERE seq = ?1",
+                params![seq, reason],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// A feed's cursor and epoch.
+    pub fn sync_cursor(&self, feed: &str) -> Result<Option<(i64, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT after_seq, feed_epoch FROM sync_cursor WHERE feed = ?1",
+                [feed],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl Store {
+    /// Applies a page of the hub's feed and moves the cursor, in one transaction: a crash
+    /// leaves either both or neither. Entities this build does not know are skipped (a newer
+    /// hub may publish more).
+    pub fn apply_feed(
+        &mut self,
+        feed: &str,
+        changes: &[protocol::wire::FeedChange],
+        next_after: i64,
+        epoch: &str,
+    ) -> Result<(), StoreError> {
+        use protocol::wire::{
+            BranchConfigPayload, ENTITY_APPOINTMENT, ENTITY_BRANCH_CONFIG, ENTITY_STAFF,
+            StaffPayload,
+        };
+        let now = ts(Utc::now());
+        let path = self.path.clone();
+        let classify = |e| StoreError::classify(e, &path);
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::classify(
+                rusqlite::Error::ToSqlConversionFailure(format!("feed {what}: {e}").into()),
+                &path,
+            )
+        };
+        let tx = self.conn.transaction().map_err(classify)?;
+        for c in changes {
+            match (c.entity.as_str(), &c.payload) {
+                (ENTITY_BRANCH_CONFIG, Some(p)) => {
+                    let cfg: BranchConfigPayload =
+                        serde_json::from_value(p.clone()).map_err(|e| bad("branch_config", &e))?;
+                    let keys = cfg
+                        .verifying_keys
+                        .iter()
+                        .map(|(id, hex)| {
+                            protocol::wire::unhex(hex)
+                                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                                .map(|k| (*id, k))
+                                .ok_or_else(|| bad("verifying key", &id))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    super::replica::write_config(
+                        &tx,
+                        Some(&cfg.sede),
+                        &cfg.services,
+                        &cfg.counters,
+                        &cfg.hours,
+                        &cfg.rules,
+                        &keys,
+                        &now,
+                    )
+                    .map_err(classify)?;
+                }
+                (ENTITY_APPOINTMENT, Some(p)) => {
+                    let a: domain::Appointment =
+                        serde_json::from_value(p.clone()).map_err(|e| bad("appointment", &e))?;
+                    super::replica::write_appointment(&tx, &a, &now).map_err(classify)?;
+                }
+                (ENTITY_APPOINTMENT, None) => {
+                    // Withdrawn by the hub: not bookable here any more (kept if checked in).
+                    tx.execute(
+                        "UPDATE appointment SET state = 'cancelled_by_sede', updated_at = ?2
+                         WHERE booking_id = ?1 AND booking_id NOT IN
+                           (SELECT booking_id FROM ticket WHERE booking_id IS NOT NULL)",
+                        params![c.entity_id.parse::<i64>().unwrap_or(-1), now],
+                    )
+                    .map_err(classify)?;
+                }
+                (ENTITY_STAFF, Some(p)) => {
+                    let s: StaffPayload =
+                        serde_json::from_value(p.clone()).map_err(|e| bad("staff", &e))?;
+                    tx.execute(
+                        "INSERT INTO staff_account (username, role, password_hash, created_at, disabled)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (username) DO UPDATE SET role = excluded.role,
+                           password_hash = excluded.password_hash, disabled = excluded.disabled",
+                        params![c.entity_id, s.role, s.password_hash, now, s.disabled],
+                    )
+                    .map_err(classify)?;
+                }
+                (ENTITY_STAFF, None) => {
+                    tx.execute(
+                        "UPDATE staff_account SET disabled = 1 WHERE username = ?1",
+                        [&c.entity_id],
+                    )
+                    .map_err(classify)?;
+                }
+                (other, _) => {
+                    tracing::debug!(entity = other, "feed entity not known here: skipped")
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO sync_cursor (feed, after_seq, feed_epoch) VALUES (?1, ?2, ?3)
+             ON CONFLICT (feed) DO UPDATE SET after_seq = excluded.after_seq,
+               feed_epoch = excluded.feed_epoch",
+            params![feed, next_after, epoch],
+        )
+        .map_err(classify)?;
+        tx.commit().map_err(classify)
+    }
+
+    /// Forgets a feed's cursor: the next pull starts from the beginning.
+    pub fn reset_feed(&mut self, feed: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM sync_cursor WHERE feed = ?1", [feed])
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,176 @@
+//! Password hashes, tokens and the login limiter, as both servers use them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+
+/// Failed logins allowed per address and per account in [`WINDOW`].
+pub const MAX_FAILURES: usize = 5;
+/// The rate-limit window.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a password against a PHC string.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
+}
+
+/// A hash that costs as much to check as a real one: unknown users take the same time.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default())
+}
+
+/// A user name: 2 to 64 letters, digits, dots, dashes or underscores.
+pub fn check_username(username: &str) -> Result<(), String> {
+    if (2..=64).contains(&username.chars().count())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        Ok(())
+    } else {
+        Err("the user name is 2 to 64 letters, digits, dots, dashes or underscores".into())
+    }
+}
+
+/// A password: at least 10 characters.
+pub fn check_password_strength(password: &str) -> Result<(), String> {
+    if password.chars().count() < 10 {
+        return Err("the password must be at least 10 characters".into());
+    }
+    Ok(())
+}
+
+/// Random hex of `bytes` bytes.
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the system random source works");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// What the store keeps of a session cookie.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Compares without an early exit, so timing says nothing about the CSRF token.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The session cookie's value from a `Cookie` header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Failed-login counters. In memory: a restart forgets them, which costs an attacker a reboot
+/// of the kiosk per five guesses.
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    failures: HashMap<String, Vec<Instant>>,
+}
+
+impl LoginLimiter {
+    /// The two counters a login attempt counts against: its address and its account.
+    pub fn keys(ip: IpAddr, username: &str) -> [String; 2] {
+        [
+            format!("ip:{ip}"),
+            format!("user:{}", username.to_lowercase()),
+        ]
+    }
+
+    /// Seconds to wait before another attempt, if blocked.
+    pub fn blocked(&mut self, ip: IpAddr, username: &str, now: Instant) -> Option<u64> {
+        let mut wait = None;
+        for key in Self::keys(ip, username) {
+            if let Some(v) = self.failures.get_mut(&key) {
+                v.retain(|t| now.duration_since(*t) < WINDOW);
+                if v.len() >= MAX_FAILURES {
+                    let oldest = v[0];
+                    let left = WINDOW.saturating_sub(now.duration_since(oldest)).as_secs() + 1;
+                    wait = Some(wait.map_or(left, |w: u64| w.max(left)));
+                }
+            }
+        }
+        wait
+    }
+
+    /// Records a failure.
+    pub fn failed(&mut self, ip: IpAddr, username: &str, now: Instant) {
+        for key in Self::keys(ip, username) {
+            self.failures.entry(key).or_default().push(now);
+        }
+    }
+
+    /// A success clears the account's counter (not the address's).
+    pub fn succeeded(&mut self, ip: IpAddr, username: &str) {
+        let [_, user] = Self::keys(ip, username);
+        self.failures.remove(&user);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn the_limiter_blocks_after_five_failures_per_address_or_account() {
+        let mut l = LoginLimiter::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let t = Instant::now();
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(l.blocked(ip, "mrossi", t), None);
+            l.failed(ip, "mrossi", t);
+        }
+        assert!(
+            l.blocked(ip, "someone", t).is_some(),
+            "the address is blocked"
+        );
+        assert!(l.blocked(other, "MRossi", t).is_some(), "so is the account");
+        assert_eq!(l.blocked(other, "someone", t), None);
+        assert_eq!(l.blocked(ip, "mrossi", t + WINDOW), None, "it expires");
+    }
+
+    #[test]
+    fn cookies_and_tokens() {
+        assert_eq!(
+            cookie_value("a=1; __Host-sportello=abc; b=2", "__Host-sportello"),
+            Some("abc")
+        );
+        assert_eq!(cookie_value("a=1", "__Host-sportello"), None);
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+        assert_eq!(random_hex(16).len(), 32);
+        assert_eq!(token_hash("x").len(), 32);
+    }
+}

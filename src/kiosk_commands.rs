@@ -54,7 +54,11 @@ pub fn print_test(config: &Config, preview: &Path) -> anyhow::Result<()> {
         sede: "INPS – Prova di stampa".into(),
         number: "T000".into(),
         service: "àèéìòù ÀÈÉÌÒÙ € – «prova»".into(),
-        issued: chrono::Local::now().format("%d/%m/%Y %H:%M").to_string(),
+        // The branch's time, whatever zone the machine is set to.
+        issued: SystemClock::untrusted()
+            .local_now()
+            .format("%d/%m/%Y %H:%M")
+            .to_string(),
         ahead: 0,
         wait: format!(
             "carta {} mm, codepage ESC t {}",
@@ -113,8 +117,13 @@ pub fn demo_data(config: &Config, clock: &dyn Clock) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-pub fn kiosk(config: &Config, demo: bool, headless: bool) -> anyhow::Result<()> {
-    let clock = Arc::new(SystemClock::untrusted());
+pub fn kiosk(
+    config: &Config,
+    demo: bool,
+    headless: bool,
+    clock: SystemClock,
+) -> anyhow::Result<()> {
+    let clock = Arc::new(clock);
     if demo {
         // Demo machines have no NTP check yet; their clock is taken as right.
         clock.mark_trusted();
@@ -420,9 +429,8 @@ pub fn add_staff(
     Ok(())
 }
 
-pub fn stress_tickets(db: &Path, count: u32) -> anyhow::Result<()> {
+pub fn stress_tickets(db: &Path, count: u32, clock: SystemClock) -> anyhow::Result<()> {
     use std::io::Write;
-    let clock = SystemClock::untrusted();
     clock.mark_trusted();
     let mut store = Store::open(db, &StoreOptions::default())?;
     if store.services()?.is_empty() {

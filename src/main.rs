@@ -32,6 +32,12 @@ struct Cli {
     /// Log format, overriding the configuration.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormatArg>,
+    /// Runs the kiosk's clock from this instant (RFC 3339, e.g. 2026-03-10T10:00:00+01:00)
+    /// instead of the system's time: a demo at a chosen hour, and tests that must not depend
+    /// on when they run.
+    #[cfg(feature = "kiosk")]
+    #[arg(long, global = true, value_parser = parse_instant)]
+    clock_from: Option<chrono::DateTime<chrono::Utc>>,
     #[command(subcommand)]
     command: Command,
 }
@@ -214,6 +220,13 @@ enum AdminCommand {
     },
 }
 
+#[cfg(feature = "kiosk")]
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("{e}: an instant like 2026-03-10T10:00:00+01:00"))
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -241,6 +254,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         config.hub.database_url = url;
     }
     telemetry::init(&config.log);
+    #[cfg(feature = "kiosk")]
+    let clock = || match cli.clock_from {
+        Some(start) => domain::SystemClock::starting_at(start),
+        None => domain::SystemClock::untrusted(),
+    };
     match cli.command {
         #[cfg(feature = "kiosk")]
         Command::Kiosk {
@@ -262,7 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(listen) = lan_listen {
                 config.lan.listen = listen;
             }
-            kiosk(&config, demo, headless)
+            kiosk(&config, demo, headless, clock())
         }
         #[cfg(feature = "kiosk")]
         Command::Screenshot {
@@ -311,14 +329,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(seed) = seed {
                 config.demo.seed = seed;
             }
-            let clock = domain::SystemClock::untrusted();
-            let store = demo_data(&config, &clock)?;
+            let store = demo_data(&config, &clock())?;
             println!("demo store: {}", store.path().display());
             println!("QR codes:   {}", config.demo.data_dir.join("qr").display());
             Ok(())
         }
         #[cfg(feature = "kiosk")]
-        Command::StressTickets { db, count } => stress_tickets(&db, count),
+        Command::StressTickets { db, count } => stress_tickets(&db, count, clock()),
         #[cfg(feature = "kiosk")]
         Command::PrintTest { preview } => print_test(&config, &preview),
         #[cfg(feature = "kiosk")]

@@ -5,13 +5,18 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod support;
+
 use demo::DemoBranch;
-use domain::{Clock, SystemClock};
+use domain::Clock;
 use store::{Store, StoreOptions};
 
+/// The program, its kiosk clock at the tests' morning: what the demo generates depends on the
+/// hour.
 fn sportello() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
     cmd.env_remove("RUST_LOG").env_remove("SPORTELLO_CONFIG");
+    cmd.args(["--clock-from", support::MORNING]);
     cmd
 }
 
@@ -71,7 +76,7 @@ fn demo_flows_leave_no_personal_data_in_logs_or_kiosk_files() {
     assert_eq!(qr_files, 12);
 
     // The same generator, seed and key: tokens for the same bookings.
-    let clock = SystemClock::untrusted();
+    let clock = support::morning_clock();
     let branch = DemoBranch::generate(2026, clock.local_now().naive_local());
     let mut input: Vec<String> = branch
         .appointments

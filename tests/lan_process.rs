@@ -12,6 +12,8 @@ use std::time::Duration;
 fn start_kiosk(data: &Path) -> (Child, String, std::sync::mpsc::Receiver<()>) {
     let mut child = Process::new(env!("CARGO_BIN_EXE_sportello"))
         .args([
+            "--clock-from",
+            support::MORNING,
             "kiosk",
             "--demo",
             "--headless",

@@ -1,5 +1,7 @@
 //! What reaches paper from the kiosk's own texts and data.
 
+mod support;
+
 use ticket::cp1252;
 
 /// Every text the kiosk shows or prints — the UI catalogues in every language, the
@@ -35,9 +37,12 @@ fn every_kiosk_text_and_service_name_encodes_to_the_printer_code_page() {
     assert!(checked > 300, "{checked} texts");
 }
 
+/// The program, its kiosk clock at the tests' morning: what the demo generates depends on the
+/// hour.
 fn sportello() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sportello"));
     cmd.env_remove("RUST_LOG").env_remove("SPORTELLO_CONFIG");
+    cmd.args(["--clock-from", support::MORNING]);
     cmd
 }
 
@@ -175,7 +180,9 @@ fn every_demo_booking_scanned_prints_its_ticket_with_a_readable_qr_code() {
         numbers.len(),
         "one printed ticket per answer, no more"
     );
-    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let today = domain::Clock::today(&support::morning_clock())
+        .format("%Y-%m-%d")
+        .to_string();
     for (k, number) in numbers.iter().enumerate() {
         let end = starts.get(k + 1).copied().unwrap_or(paper.len());
         let p = ticket::preview::preview(&paper[starts[k]..end], ticket::Paper::Mm80, 16).unwrap();
@@ -276,7 +283,7 @@ fn paper_out_keeps_the_number_on_screen_alerts_staff_and_prints_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let clock = domain::SystemClock::untrusted();
+    let clock = support::morning_clock();
     let demo = demo::DemoBranch::generate(2026, domain::Clock::local_now(&clock).naive_local());
     let (port, paper) = hardware::emulated::network().unwrap();
     paper.lock().unwrap().out = true;

@@ -17,6 +17,18 @@ use web::tls::{TlsPem, self_signed};
 
 pub const PASSWORD: &str = "una password lunga";
 
+/// The instant the tests' kiosks start their clocks at: a Tuesday mid-morning, inside the
+/// walk-in hours, with the demo's appointments all on the day. A test that read the wall clock
+/// would pass or fail by the hour CI happens to run (late evening, the demo's appointments
+/// spill into the next day).
+pub const MORNING: &str = "2026-03-10T10:00:00+01:00";
+
+/// A kiosk clock started at [`MORNING`].
+pub fn morning_clock() -> SystemClock {
+    let start = chrono::DateTime::parse_from_rfc3339(MORNING).unwrap();
+    SystemClock::starting_at(start.to_utc())
+}
+
 pub struct Lan {
     pub branch: Arc<Branch>,
     pub server: LanServer,
@@ -34,7 +46,7 @@ pub fn install_crypto() {
 }
 
 pub fn open_branch(dir: &Path) -> (Arc<Branch>, DemoBranch) {
-    let clock = Arc::new(SystemClock::untrusted());
+    let clock = Arc::new(morning_clock());
     clock.mark_trusted();
     let mut store = Store::open(&dir.join("kiosk.sqlite"), &StoreOptions::default()).unwrap();
     let demo = DemoBranch::generate(7, clock.local_now().naive_local());

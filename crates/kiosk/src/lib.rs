@@ -555,6 +555,11 @@ impl Kiosk {
         }
     }
 
+    /// The kiosk's clock: the branch node's.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The sede as a printed heading.
     pub fn sede_heading(&self) -> String {
         format!("INPS – Sede di {}", self.sede.name)

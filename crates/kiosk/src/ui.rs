@@ -780,14 +780,11 @@ fn booking_confirmation(
     service: &str,
     kiosk: &Arc<Mutex<Kiosk>>,
 ) -> ticket::DocumentLayout {
-    let heading = kiosk
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .sede_heading();
-    let now = chrono::Utc::now()
-        .with_timezone(&domain::TIME_ZONE)
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
+    let (heading, now) = {
+        let k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
+        (k.sede_heading(), k.clock().local_now())
+    };
+    let now = now.format("%d/%m/%Y %H:%M").to_string();
     ticket::DocumentLayout {
         sede: heading,
         heading: "Conferma di appuntamento".into(),
@@ -1542,10 +1539,7 @@ impl Cassetto {
             &self.weak,
             move || {
                 let mut k = kiosk.lock().unwrap_or_else(|p| p.into_inner());
-                let now = chrono::Utc::now()
-                    .with_timezone(&domain::TIME_ZONE)
-                    .format("%d/%m/%Y %H:%M")
-                    .to_string();
+                let now = k.clock().local_now().format("%d/%m/%Y %H:%M").to_string();
                 let doc = crate::fascicolo::fascicolo(&summary, &k.sede_heading(), &now);
                 k.print_document(&doc)
             },

@@ -423,7 +423,7 @@ pub(super) async fn console(
     let Some(staff) = staff.0 else {
         return Redirect::to("/login").into_response();
     };
-    let now = Utc::now();
+    let now = state.branch.clock().now();
     let csrf = staff.session.csrf.clone();
     let page = state.branch.read(|q, s| {
         let selected = query
@@ -463,7 +463,7 @@ pub(super) async fn panel(
     let Some(staff) = staff.0 else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let now = Utc::now();
+    let now = state.branch.clock().now();
     let selected = CounterNumber::new(query.counter).ok();
     html(
         &state
@@ -764,7 +764,7 @@ pub(super) async fn supervisor(staff: StaffOrLogin, State(state): State<AppState
     if !staff.is_supervisor() {
         return (StatusCode::FORBIDDEN, "pagina riservata ai supervisori").into_response();
     }
-    let now = Utc::now();
+    let now = state.branch.clock().now();
     let page = state.branch.read(|q, _| {
         let f = q.figures(now);
         let (services, counters) = figure_rows(q, &f);
@@ -786,8 +786,9 @@ pub(super) async fn figures_csv(staff: StaffOrLogin, State(state): State<AppStat
         Some(_) => return (StatusCode::FORBIDDEN, "riservato ai supervisori").into_response(),
         None => return StatusCode::UNAUTHORIZED.into_response(),
     }
+    let now = state.branch.clock().now();
     let (csv, day, sede) = state.branch.read(|q, s| {
-        let f = q.figures(Utc::now());
+        let f = q.figures(now);
         let sede = s
             .sede()
             .ok()

@@ -40,8 +40,10 @@ fn resume_point(headers: &HeaderMap, query: &After) -> Option<i64> {
 async fn stream(
     state: &AppState,
     after: Option<i64>,
-    render: fn(&StoredEvent) -> SseEvent,
+    render: fn(&StoredEvent, chrono::DateTime<chrono::Utc>) -> SseEvent,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<> {
+    // An event's age is read on the node's clock, the one that stamped it.
+    let clock = state.branch.clock().clone();
     // Subscribe before reading the log: an event committed in between is in one or the other.
     let live = BroadcastStream::new(state.branch.subscribe());
     let branch = state.branch.clone();
@@ -61,9 +63,9 @@ async fn stream(
         .event("hello")
         .retry(Duration::from_secs(1))
         .data(json!({ "last": last }).to_string());
-    let replay: Vec<_> = backlog.iter().map(render).collect();
+    let replay: Vec<_> = backlog.iter().map(|e| render(e, clock.now())).collect();
     let live = live.filter_map(move |r| match r {
-        Ok(e) if e.seq > last => Some(render(&e)),
+        Ok(e) if e.seq > last => Some(render(&e, clock.now())),
         Ok(_) => None,
         // Too far behind the live channel: the page reloads its state.
         Err(BroadcastStreamRecvError::Lagged(_)) => {
@@ -76,18 +78,18 @@ async fn stream(
         .map(Ok)
 }
 
-fn console_event(e: &StoredEvent) -> SseEvent {
+fn console_event(e: &StoredEvent, _now: chrono::DateTime<chrono::Utc>) -> SseEvent {
     SseEvent::default()
         .id(e.seq.to_string())
         .event("queue")
         .data(json!({ "seq": e.seq, "type": e.event.kind.name() }).to_string())
 }
 
-fn hall_event(e: &StoredEvent) -> SseEvent {
+fn hall_event(e: &StoredEvent, now: chrono::DateTime<chrono::Utc>) -> SseEvent {
     let base = SseEvent::default().id(e.seq.to_string());
     match e.event.kind.announcement() {
         Some((ticket, counter)) => {
-            let fresh = (chrono::Utc::now() - e.event.at).num_seconds() < FRESH_SECONDS;
+            let fresh = (now - e.event.at).num_seconds() < FRESH_SECONDS;
             base.event("call").data(
                 json!({
                     "seq": e.seq,

@@ -210,6 +210,9 @@ enum AdminCommand {
         /// Generator seed, overriding `demo.seed`.
         #[arg(long)]
         seed: Option<u64>,
+        /// The demo day around this instant (RFC 3339) instead of now.
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Revokes a kiosk: its next request to the hub is refused.
     #[cfg(feature = "hub")]
@@ -220,7 +223,6 @@ enum AdminCommand {
     },
 }
 
-#[cfg(feature = "kiosk")]
 fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.to_utc())
@@ -398,11 +400,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "hub")]
         Command::Admin {
-            command: AdminCommand::SeedDemo { seed },
+            command: AdminCommand::SeedDemo { seed, at },
         } => {
             let seed = seed.unwrap_or(config.demo.seed);
-            use domain::Clock;
-            let now = domain::SystemClock::untrusted().local_now().naive_local();
+            let now = at
+                .unwrap_or_else(chrono::Utc::now)
+                .with_timezone(&domain::TIME_ZONE)
+                .naive_local();
             let demo = demo::DemoBranch::generate(seed, now);
             hub::cli::seed(
                 &config.hub,

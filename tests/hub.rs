@@ -7,6 +7,7 @@
 mod pg;
 #[path = "support/smtp.rs"]
 mod smtp;
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -948,7 +949,7 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
     );
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account nessuno"));
-    let seeded = admin(&["seed-demo"], "");
+    let seeded = admin(&["seed-demo", "--at", support::MORNING], "");
     assert!(
         seeded.status.success(),
         "{}",
@@ -1025,6 +1026,8 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
     let mut kiosk = Child(
         sportello()
             .args([
+                "--clock-from",
+                support::MORNING,
                 "kiosk",
                 "--demo",
                 "--headless",
@@ -1041,7 +1044,7 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
     );
     let demo = demo::DemoBranch::generate(
         2026,
-        domain::Clock::local_now(&domain::SystemClock::untrusted()).naive_local(),
+        domain::Clock::local_now(&support::morning_clock()).naive_local(),
     );
     writeln!(
         kiosk.0.stdin.as_mut().unwrap(),
@@ -1077,11 +1080,11 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     use branch::sync::agent::Agent;
-    use domain::{Clock, SystemClock};
+    use domain::Clock;
     use hub::branch_data;
     use kiosk::{Answer, Kiosk};
     let hub = Hub::start(1).await;
-    let clock = Arc::new(SystemClock::untrusted());
+    let clock = Arc::new(support::morning_clock());
     clock.mark_trusted();
     let demo = demo::hub::seed_demo(
         &mut hub.pool.get().await.unwrap(),

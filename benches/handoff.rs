@@ -38,7 +38,7 @@ fn main() {
         let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
         let base = format!("https://127.0.0.1:{}", server.addr.port());
         identity
-            .set(hub::handoff::IdentityConfig::builtin(&base, &tls.cert, "bench").unwrap())
+            .set(hub::identity::IdentityConfig::builtin(&base, &tls.cert, "bench").unwrap())
             .unwrap();
         let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001)
             .await

@@ -430,7 +430,7 @@ impl TestHub {
         let base = format!("https://127.0.0.1:{}", server.addr.port());
         identity
             .set(
-                hub::handoff::IdentityConfig::builtin(&base, &tls.cert, "segreto di prova")
+                hub::identity::IdentityConfig::builtin(&base, &tls.cert, "segreto di prova")
                     .unwrap(),
             )
             .unwrap();

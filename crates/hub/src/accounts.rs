@@ -2,7 +2,7 @@
 
 use deadpool_postgres::GenericClient;
 
-use super::HubError;
+use crate::HubError;
 
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,22 +47,6 @@ impl Role {
             _ => return None,
         })
     }
-}
-
-/// Appends to the audit log (inside the caller's transaction when it has one).
-pub async fn audit(
-    db: &impl GenericClient,
-    actor: &str,
-    action: &str,
-    branch: Option<u16>,
-    detail: serde_json::Value,
-) -> Result<(), HubError> {
-    db.execute(
-        "INSERT INTO audit_log (actor, action, branch_id, detail) VALUES ($1, $2, $3, $4)",
-        &[&actor, &action, &branch.map(i32::from), &detail],
-    )
-    .await?;
-    Ok(())
 }
 
 /// Makes sure a branch row exists for a sede of the official table.
@@ -165,7 +149,7 @@ async fn put_user(
     // Counter staff and supervisors log in to their branch's console, which must work
     // through a WAN outage: their accounts travel to the branch in its feed.
     if let (Some(b), Some(console_role)) = (branch, role.console_role()) {
-        super::branch_data::put_staff(
+        crate::branch_data::put_staff(
             &tx,
             i32::from(b),
             username,
@@ -177,7 +161,7 @@ async fn put_user(
         )
         .await?;
     }
-    audit(
+    crate::audit::record(
         &tx,
         actor,
         "user.create",
@@ -210,7 +194,7 @@ pub async fn reset_password(
     let role = Role::parse(row.get(0)).unwrap_or(Role::Admin);
     let branch: Option<i32> = row.get(1);
     if let (Some(b), Some(console_role)) = (branch, role.console_role()) {
-        super::branch_data::put_staff(
+        crate::branch_data::put_staff(
             &tx,
             b,
             username,
@@ -222,7 +206,7 @@ pub async fn reset_password(
         )
         .await?;
     }
-    audit(
+    crate::audit::record(
         &tx,
         actor,
         "user.password_reset",
@@ -274,7 +258,7 @@ pub async fn set_disabled(
             .await?;
     }
     if let (Some(b), Some(console_role)) = (branch, role.console_role()) {
-        super::branch_data::put_staff(
+        crate::branch_data::put_staff(
             &tx,
             b,
             username,
@@ -286,7 +270,7 @@ pub async fn set_disabled(
         )
         .await?;
     }
-    audit(
+    crate::audit::record(
         &tx,
         actor,
         if disabled {

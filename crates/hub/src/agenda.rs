@@ -8,14 +8,16 @@
 //! The confirmation and, the day before, a reminder go by e-mail and SMS to the contacts the
 //! identity provider gave; cancelling frees the slot and tells the kiosks.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Json, Response};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Pool};
 
-use super::{HubError, HubState, devices};
+use crate::extract::Delegated;
+use crate::jobs::{self, Registry};
+use crate::{HubError, HubState};
 use domain::token::{BookingClaims, TokenSigner};
 use domain::{
     Appointment, AppointmentState, BookingId, CodiceFiscale, PersonalCf, ServiceLetter, TIME_ZONE,
@@ -30,6 +32,24 @@ pub const MAX_SLOTS: usize = 24;
 pub const LEAD_HOURS: i64 = 2;
 /// Job kind of the day-before reminder.
 pub const REMINDER: &str = "agenda_reminder";
+
+/// The kiosk's routes: a company's free slots and bookings, booking and cancelling.
+pub fn router() -> Router<HubState> {
+    Router::new()
+        .route("/v1/handoff/{id}/agenda/{matricola}", get(show).post(book))
+        .route(
+            "/v1/handoff/{id}/agenda/{matricola}/{booking}/annulla",
+            post(cancel),
+        )
+}
+
+/// Registers the day-before reminder with the job runner.
+pub fn register(registry: &mut Registry, pool: Pool) {
+    registry.register(REMINDER, move |job| {
+        let pool = pool.clone();
+        async move { remind(&pool, &job.payload).await }
+    });
+}
 
 /// The starts of a service's slots on a day: every period of its hours that day, cut into
 /// slots of the service's length (a last slot that would run past the close is not offered).
@@ -142,7 +162,7 @@ async fn sede_of(
         return Ok(None);
     };
     let config = serde_json::from_value(r.get(1))
-        .map_err(|e| HubError::Config(format!("stored configuration: {e}")))?;
+        .map_err(|e| HubError::internal("stored configuration", e))?;
     Ok(Some((r.get(0), config)))
 }
 
@@ -198,7 +218,7 @@ async fn view(
 /// insert of the first key is idempotent).
 async fn signer(c: &impl GenericClient) -> Result<TokenSigner, HubError> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| HubError::Config(e.to_string()))?;
+    getrandom::fill(&mut seed).map_err(|e| HubError::internal("random source", e))?;
     c.execute(
         "INSERT INTO booking_key (key_id, seed) VALUES (100, $1) ON CONFLICT (key_id) DO NOTHING",
         &[&seed.as_slice()],
@@ -213,286 +233,240 @@ async fn signer(c: &impl GenericClient) -> Result<TokenSigner, HubError> {
     let stored: Vec<u8> = r.get(1);
     let seed: [u8; 32] = stored
         .try_into()
-        .map_err(|_| HubError::Config("a booking key is not 32 bytes".into()))?;
+        .map_err(|_| HubError::Internal("a booking key is not 32 bytes".into()))?;
     Ok(TokenSigner::from_seed(
         u16::try_from(r.get::<_, i32>(0)).unwrap_or(100),
         &seed,
     ))
 }
 
-fn authenticated_answer<T: serde::Serialize>(
-    answer: Result<Result<T, (StatusCode, String)>, HubError>,
-    created: bool,
-) -> Response {
-    match answer {
-        Ok(Ok(v)) => {
-            if created {
-                (StatusCode::CREATED, Json(v)).into_response()
-            } else {
-                Json(v).into_response()
-            }
-        }
-        Ok(Err((status, why))) => {
-            (status, Json(serde_json::json!({ "error": why }))).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
 /// `GET /v1/handoff/{id}/agenda/{matricola}`.
-pub async fn show(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path((id, matricola)): Path<(String, String)>,
-) -> Response {
-    let answer = async {
-        let c = state.pool.get().await?;
-        let Some((_, cf)) = super::handoff::visitor_reading(&c, &headers, &uri, &id).await? else {
-            return Ok(None);
-        };
-        view(&c, &cf, &matricola).await
-    }
-    .await;
-    super::handoff::json_or_404(answer)
+async fn show(company: Delegated) -> Result<Json<AgendaView>, HubError> {
+    let Delegated { visitor, matricola } = company;
+    view(&visitor.request.db, &visitor.person_cf, &matricola)
+        .await?
+        .map(Json)
+        .ok_or(HubError::NotFound)
 }
 
 /// `POST /v1/handoff/{id}/agenda/{matricola}`: books the chosen slot and answers the booking
 /// with its signed token.
-pub async fn book(
+async fn book(
     State(state): State<HubState>,
-    headers: HeaderMap,
-    Path((id, matricola)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
-    let answer = async {
-        let mut c = state.pool.get().await?;
-        let path = format!("/v1/handoff/{id}/agenda/{matricola}");
-        let device = devices::authenticate(&c, &headers, "POST", &path, &body).await?;
-        let wanted: NewBooking = serde_json::from_slice(&body)
-            .map_err(|e| HubError::BadRequest(format!("not a booking: {e}")))?;
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
-            return Ok(Err((StatusCode::NOT_FOUND, String::new())));
-        };
-        let Some(keyer) = state.person_keyer.clone() else {
-            return Err(HubError::Config(
-                "hub.person_key_secret is not set: bookings cannot be made".into(),
-            ));
-        };
-        let person = PersonalCf::parse(&cf)
-            .map_err(|e| HubError::Config(format!("bound person's fiscal number: {e}")))?;
-        let contacts = c
-            .query_one(
-                "SELECT email, mobile FROM handoff WHERE id = $1::text::uuid",
-                &[&id],
-            )
-            .await?;
-        let (email, mobile): (Option<String>, Option<String>) = (contacts.get(0), contacts.get(1));
-        let tx = c.transaction().await?;
-        // The configuration row's lock serialises this sede's bookings.
-        let Some((branch, mut config)) = sede_of(&tx, &cf, &matricola, true).await? else {
-            return Ok(Err((StatusCode::NOT_FOUND, String::new())));
-        };
-        let Some(service) = bookable(&config).cloned() else {
-            return Ok(Err((StatusCode::NOT_FOUND, String::new())));
-        };
-        let now = local_now();
-        let free = free_slots(
-            &config,
-            service.letter,
-            now,
-            &taken(&tx, branch, service.letter, now).await?,
-        );
-        if !free.contains(&wanted.starts_at) {
-            return Ok(Err((
-                StatusCode::CONFLICT,
-                "Questo orario non è più libero: ne scelga un altro.".to_owned(),
-            )));
-        }
-        let progressive: i64 = tx
-            .query_one("SELECT nextval('booking_progressive')", &[])
-            .await?
-            .get(0);
-        let booking = BookingId::new(wanted.starts_at.year() as u16, progressive as u32)
-            .ok_or_else(|| HubError::Config("booking numbers are used up".into()))?;
-        let signer = signer(&tx).await?;
-        let key = (
-            signer.key_id(),
-            protocol::wire::hex(&signer.verifying_key()),
-        );
-        if !config.verifying_keys.contains(&key) {
-            config.verifying_keys.push(key);
-            super::branch_data::put_config(&tx, branch, &config).await?;
-        }
-        let person_key = keyer.key(&CodiceFiscale::Personal(person));
-        let token = signer
-            .sign(&BookingClaims {
-                booking,
-                sede: config.sede.code,
-                starts_at: wanted.starts_at,
-                service: service.letter,
-                person: person_key,
-            })
-            .map_err(|e| HubError::Config(e.to_string()))?;
-        let appointment = Appointment {
-            id: booking,
+    company: Delegated,
+) -> Result<(StatusCode, Json<AgendaBooking>), HubError> {
+    let wanted: NewBooking = company.visitor.request.json("a booking")?;
+    let Some(keyer) = state.person_keyer.clone() else {
+        return Err(HubError::Unavailable(
+            "hub.person_key_secret is not set: bookings cannot be made".into(),
+        ));
+    };
+    let Delegated { visitor, matricola } = company;
+    let (device, mut c, cf) = (
+        visitor.request.device,
+        visitor.request.db,
+        visitor.person_cf,
+    );
+    let person = PersonalCf::parse(&cf)
+        .map_err(|e| HubError::internal("bound person's fiscal number", e))?;
+    let contacts = c
+        .query_one(
+            "SELECT email, mobile FROM handoff WHERE id = $1",
+            &[&visitor.handoff],
+        )
+        .await?;
+    let (email, mobile): (Option<String>, Option<String>) = (contacts.get(0), contacts.get(1));
+    let tx = c.transaction().await?;
+    // The configuration row's lock serialises this sede's bookings.
+    let (branch, mut config) = sede_of(&tx, &cf, &matricola, true)
+        .await?
+        .ok_or(HubError::NotFound)?;
+    let service = bookable(&config).cloned().ok_or(HubError::NotFound)?;
+    let now = local_now();
+    let free = free_slots(
+        &config,
+        service.letter,
+        now,
+        &taken(&tx, branch, service.letter, now).await?,
+    );
+    if !free.contains(&wanted.starts_at) {
+        return Err(HubError::Conflict(
+            "Questo orario non è più libero: ne scelga un altro.".to_owned(),
+        ));
+    }
+    let progressive: i64 = tx
+        .query_one("SELECT nextval('booking_progressive')", &[])
+        .await?
+        .get(0);
+    let booking = BookingId::new(wanted.starts_at.year() as u16, progressive as u32)
+        .ok_or_else(|| HubError::Internal("booking numbers are used up".into()))?;
+    let signer = signer(&tx).await?;
+    let key = (
+        signer.key_id(),
+        protocol::wire::hex(&signer.verifying_key()),
+    );
+    if !config.verifying_keys.contains(&key) {
+        config.verifying_keys.push(key);
+        crate::branch_data::put_config(&tx, branch, &config).await?;
+    }
+    let person_key = keyer.key(&CodiceFiscale::Personal(person));
+    let token = signer
+        .sign(&BookingClaims {
+            booking,
             sede: config.sede.code,
-            service: service.letter,
             starts_at: wanted.starts_at,
-            duration_min: service.slot_minutes,
-            person_key: Some(person_key),
-            state: AppointmentState::Confirmed,
-        };
-        super::branch_data::put_appointments(&tx, branch, std::slice::from_ref(&appointment))
-            .await?;
-        tx.execute(
-            "INSERT INTO agenda_booking (branch_id, booking_id, matricola, person_cf, starts_at,
-                                         service, token, email, mobile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &branch,
-                &(booking.get() as i64),
-                &matricola,
-                &cf,
-                &wanted.starts_at,
-                &service.letter.to_string(),
-                &token,
-                &email,
-                &mobile,
-            ],
-        )
-        .await?;
-        let when = when_words(wanted.starts_at);
-        let sede = &config.sede.name;
-        super::notify::queue_texts(
+            service: service.letter,
+            person: person_key,
+        })
+        .map_err(|e| HubError::internal("booking token", e))?;
+    let appointment = Appointment {
+        id: booking,
+        sede: config.sede.code,
+        service: service.letter,
+        starts_at: wanted.starts_at,
+        duration_min: service.slot_minutes,
+        person_key: Some(person_key),
+        state: AppointmentState::Confirmed,
+    };
+    crate::branch_data::put_appointments(&tx, branch, std::slice::from_ref(&appointment)).await?;
+    tx.execute(
+        "INSERT INTO agenda_booking (branch_id, booking_id, matricola, person_cf, starts_at,
+                                     service, token, email, mobile)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &branch,
+            &(booking.get() as i64),
+            &matricola,
+            &cf,
+            &wanted.starts_at,
+            &service.letter.to_string(),
+            &token,
+            &email,
+            &mobile,
+        ],
+    )
+    .await?;
+    let when = when_words(wanted.starts_at);
+    let sede = &config.sede.name;
+    crate::notify::queue_texts(
+        &tx,
+        branch,
+        email.as_deref(),
+        mobile.as_deref(),
+        &format!("INPS – appuntamento {booking} confermato"),
+        &format!(
+            "Buongiorno,\n\nil suo appuntamento alla sede INPS di {sede} ({}) è confermato \
+             per {when}, codice {booking}.\n\nAl suo arrivo inquadri il codice QR della \
+             conferma al chiosco della sede. Se non può venire, lo annulli dal chiosco: il \
+             posto tornerà libero per altri.\n\n\
+             Questo è un messaggio automatico: non risponda a questo indirizzo.\n",
+            service.name
+        ),
+        &format!("INPS {sede}: appuntamento {booking} confermato per {when}."),
+    )
+    .await?;
+    // The reminder, the day before at 10:00, if that is still to come.
+    let remind_at = (wanted.starts_at.date() - Duration::days(1))
+        .and_hms_opt(10, 0, 0)
+        .and_then(|t| t.and_local_timezone(TIME_ZONE).earliest())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    if let Some(at) = remind_at.filter(|at| *at > chrono::Utc::now()) {
+        jobs::enqueue(
             &tx,
-            branch,
-            email.as_deref(),
-            mobile.as_deref(),
-            &format!("INPS – appuntamento {booking} confermato"),
-            &format!(
-                "Buongiorno,\n\nil suo appuntamento alla sede INPS di {sede} ({}) è confermato \
-                 per {when}, codice {booking}.\n\nAl suo arrivo inquadri il codice QR della \
-                 conferma al chiosco della sede. Se non può venire, lo annulli dal chiosco: il \
-                 posto tornerà libero per altri.\n\n\
-                 Questo è un messaggio automatico: non risponda a questo indirizzo.\n",
-                service.name
-            ),
-            &format!("INPS {sede}: appuntamento {booking} confermato per {when}."),
+            REMINDER,
+            Some(branch),
+            serde_json::json!({ "booking": booking.get() }),
+            at,
+            Some(&format!("reminder:{}", booking.get())),
         )
         .await?;
-        // The reminder, the day before at 10:00, if that is still to come.
-        let remind_at = (wanted.starts_at.date() - Duration::days(1))
-            .and_hms_opt(10, 0, 0)
-            .and_then(|t| t.and_local_timezone(TIME_ZONE).earliest())
-            .map(|t| t.with_timezone(&chrono::Utc));
-        if let Some(at) = remind_at.filter(|at| *at > chrono::Utc::now()) {
-            super::jobs::enqueue(
-                &tx,
-                REMINDER,
-                Some(branch),
-                serde_json::json!({ "booking": booking.get() }),
-                at,
-                Some(&format!("reminder:{}", booking.get())),
-            )
-            .await?;
-        }
-        super::accounts::audit(
-            &tx,
-            "kiosk",
-            "agenda.book",
-            u16::try_from(branch).ok(),
-            serde_json::json!({ "booking": booking.to_string(), "device": device.device_id }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(AgendaBooking {
+    }
+    crate::audit::record(
+        &tx,
+        "kiosk",
+        "agenda.book",
+        u16::try_from(branch).ok(),
+        serde_json::json!({ "booking": booking.to_string(), "device": device.device_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AgendaBooking {
             booking: booking.to_string(),
             starts_at: wanted.starts_at,
             service: service.letter.to_string(),
             state: AppointmentState::Confirmed.name().to_owned(),
             token,
-        }))
-    }
-    .await;
-    authenticated_answer(answer, true)
+        }),
+    ))
 }
 
 /// `POST /v1/handoff/{id}/agenda/{matricola}/{booking}/annulla`: the visitor cancels one of
 /// the bookings made for the matricola.
-pub async fn cancel(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    Path((id, matricola, booking)): Path<(String, String, String)>,
-    body: Bytes,
-) -> Response {
-    let answer = async {
-        let mut c = state.pool.get().await?;
-        let path = format!("/v1/handoff/{id}/agenda/{matricola}/{booking}/annulla");
-        let device = devices::authenticate(&c, &headers, "POST", &path, &body).await?;
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
-            return Ok(Err((StatusCode::NOT_FOUND, String::new())));
-        };
-        let Ok(booking) = BookingId::parse(&booking) else {
-            return Ok(Err((StatusCode::NOT_FOUND, String::new())));
-        };
-        let tx = c.transaction().await?;
-        let Some(r) = tx
-            .query_opt(
-                "SELECT b.branch_id, a.payload, b.email, b.mobile, coalesce(br.name, '')
-                 FROM agenda_booking b
-                 JOIN appointment a USING (branch_id, booking_id)
-                 JOIN delegation d ON d.matricola = b.matricola AND d.person_cf = $3
-                 LEFT JOIN branch br ON br.branch_id = b.branch_id
-                 WHERE b.booking_id = $1 AND b.matricola = $2
-                 FOR UPDATE OF a",
-                &[&(booking.get() as i64), &matricola, &cf],
-            )
-            .await?
-        else {
-            return Ok(Err((StatusCode::NOT_FOUND, String::new())));
-        };
-        let branch: i32 = r.get(0);
-        let mut a: Appointment = serde_json::from_value(r.get(1))
-            .map_err(|e| HubError::Config(format!("stored appointment: {e}")))?;
-        let Ok(next) = a.state.transition(AppointmentState::CancelledByUser) else {
-            return Ok(Err((
-                StatusCode::CONFLICT,
-                format!(
-                    "L'appuntamento {booking} è {}: non si può più annullare.",
-                    a.state.label().text(i18n::Lang::It)
-                ),
-            )));
-        };
-        a.state = next;
-        super::branch_data::put_appointments(&tx, branch, std::slice::from_ref(&a)).await?;
-        tx.execute(
-            "UPDATE agenda_booking SET cancelled_at = now() WHERE branch_id = $1 AND booking_id = $2",
-            &[&branch, &(booking.get() as i64)],
+async fn cancel(
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    company: Delegated,
+) -> Result<Json<serde_json::Value>, HubError> {
+    let booking = params
+        .get("booking")
+        .and_then(|b| BookingId::parse(b).ok())
+        .ok_or(HubError::NotFound)?;
+    let Delegated { visitor, matricola } = company;
+    let (mut c, cf) = (visitor.request.db, visitor.person_cf);
+    let tx = c.transaction().await?;
+    let Some(r) = tx
+        .query_opt(
+            "SELECT b.branch_id, a.payload, b.email, b.mobile, coalesce(br.name, '')
+             FROM agenda_booking b
+             JOIN appointment a USING (branch_id, booking_id)
+             JOIN delegation d ON d.matricola = b.matricola AND d.person_cf = $3
+             LEFT JOIN branch br ON br.branch_id = b.branch_id
+             WHERE b.booking_id = $1 AND b.matricola = $2
+             FOR UPDATE OF a",
+            &[&(booking.get() as i64), &matricola, &cf],
         )
-        .await?;
-        let (email, mobile, sede): (Option<String>, Option<String>, String) =
-            (r.get(2), r.get(3), r.get(4));
-        let when = when_words(a.starts_at);
-        super::notify::queue_texts(
-            &tx,
-            branch,
-            email.as_deref(),
-            mobile.as_deref(),
-            &format!("INPS – appuntamento {booking} annullato"),
-            &format!(
-                "Buongiorno,\n\nil suo appuntamento alla sede INPS di {sede} per {when} \
-                 (codice {booking}) è stato annullato come richiesto.\n\n\
-                 Questo è un messaggio automatico: non risponda a questo indirizzo.\n"
-            ),
-            &format!("INPS {sede}: appuntamento {booking} del {when} annullato."),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(serde_json::json!({ "booking": booking.to_string(), "state": next.name() })))
-    }
-    .await;
-    authenticated_answer(answer, false)
+        .await?
+    else {
+        return Err(HubError::NotFound);
+    };
+    let branch: i32 = r.get(0);
+    let mut a: Appointment = serde_json::from_value(r.get(1))
+        .map_err(|e| HubError::internal("stored appointment", e))?;
+    let Ok(next) = a.state.transition(AppointmentState::CancelledByUser) else {
+        return Err(HubError::Conflict(format!(
+            "L'appuntamento {booking} è {}: non si può più annullare.",
+            a.state.label().text(i18n::Lang::It)
+        )));
+    };
+    a.state = next;
+    crate::branch_data::put_appointments(&tx, branch, std::slice::from_ref(&a)).await?;
+    tx.execute(
+        "UPDATE agenda_booking SET cancelled_at = now() WHERE branch_id = $1 AND booking_id = $2",
+        &[&branch, &(booking.get() as i64)],
+    )
+    .await?;
+    let (email, mobile, sede): (Option<String>, Option<String>, String) =
+        (r.get(2), r.get(3), r.get(4));
+    let when = when_words(a.starts_at);
+    crate::notify::queue_texts(
+        &tx,
+        branch,
+        email.as_deref(),
+        mobile.as_deref(),
+        &format!("INPS – appuntamento {booking} annullato"),
+        &format!(
+            "Buongiorno,\n\nil suo appuntamento alla sede INPS di {sede} per {when} \
+             (codice {booking}) è stato annullato come richiesto.\n\n\
+             Questo è un messaggio automatico: non risponda a questo indirizzo.\n"
+        ),
+        &format!("INPS {sede}: appuntamento {booking} del {when} annullato."),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        serde_json::json!({ "booking": booking.to_string(), "state": next.name() }),
+    ))
 }
 
 /// `giovedì 27/11/2026 alle 09:30`.
@@ -551,7 +525,7 @@ pub async fn remind(
         .map(|b| b.to_string())
         .unwrap_or_default();
     let when = when_words(starts_at);
-    super::notify::queue_texts(
+    crate::notify::queue_texts(
         &tx,
         branch,
         email.as_deref(),

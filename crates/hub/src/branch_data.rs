@@ -3,8 +3,8 @@
 
 use deadpool_postgres::GenericClient;
 
-use super::HubError;
-use super::feed::{self, Change};
+use crate::HubError;
+use crate::feed::{self, Change};
 use protocol::wire::{
     BranchConfigPayload, ENTITY_APPOINTMENT, ENTITY_BRANCH_CONFIG, ENTITY_STAFF, StaffPayload,
 };
@@ -125,7 +125,7 @@ pub async fn cancel_appointment(
         .await?
         .ok_or_else(|| HubError::BadRequest(format!("Nessuna prenotazione {booking}.")))?;
     let mut a: Appointment = serde_json::from_value(row.get(0))
-        .map_err(|e| HubError::Config(format!("stored appointment {booking}: {e}")))?;
+        .map_err(|e| HubError::internal(&format!("stored appointment {booking}"), e))?;
     a.state = a
         .state
         .transition(AppointmentState::CancelledBySede)
@@ -136,7 +136,7 @@ pub async fn cancel_appointment(
             ))
         })?;
     put_appointments(&tx, i32::from(branch), std::slice::from_ref(&a)).await?;
-    super::accounts::audit(
+    crate::audit::record(
         &tx,
         actor,
         "appointment.cancel",

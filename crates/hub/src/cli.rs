@@ -1,7 +1,7 @@
 //! The hub's commands: `sportello hub` and the administration commands that act on its
 //! database directly (the first administrator has nobody to log in as).
 
-use super::{HubState, accounts, db, devices};
+use crate::{HubState, accounts, db, devices};
 use config::HubConfig;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -55,30 +55,26 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
         if config.person_key_secret.is_none() {
             tracing::warn!("hub.person_key_secret is not set: the Agenda cannot book");
         }
-        if let Some(identity) = super::handoff::IdentityConfig::from_config(config, &tls.cert)? {
+        if let Some(identity) = crate::identity::IdentityConfig::from_config(config, &tls.cert)? {
             if identity.builtin {
                 tracing::warn!("identification through the built-in TEST provider: demo only");
             }
             let _ = state.identity.set(identity);
         }
-        let notifier = super::notify::Notifier::from_config(config)?;
-        let server = super::start(state, &config.listen, &tls).await?;
+        let notifier = crate::notify::Notifier::from_config(config)?;
+        let server = crate::server::start(state, &config.listen, &tls).await?;
         println!("Hub: https://{}", server.addr);
         // Background jobs: every instance polls; the table's row locks share them out.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = format!("{}-{}", hostname(), std::process::id());
         let jobs = tokio::spawn({
             let pool = pool.clone();
-            super::jobs::run(
+            crate::jobs::run(
                 pool.clone(),
                 worker,
                 std::time::Duration::from_secs(2),
                 stopped.clone(),
-                move |job| {
-                    let pool = pool.clone();
-                    let notifier = notifier.clone();
-                    async move { super::jobs::work(&pool, &notifier, &job).await }
-                },
+                crate::server::job_registry(pool, notifier),
             )
         });
         let scheduler = tokio::spawn({
@@ -87,7 +83,7 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             async move {
                 loop {
                     if let Ok(c) = pool.get().await
-                        && let Err(e) = super::jobs::schedule_daily(&c).await
+                        && let Err(e) = crate::retention::schedule_daily(&c).await
                     {
                         tracing::warn!(error = %e, "daily jobs not scheduled");
                     }
@@ -141,11 +137,11 @@ pub fn enrolment_code(config: &HubConfig, branch: u16) -> anyhow::Result<String>
     })
 }
 
-/// `sportello admin seed-demo`: loads a branch's data whole (see [`super::seed`]).
-pub fn seed(config: &HubConfig, seed: &super::seed::BranchSeed) -> anyhow::Result<()> {
+/// `sportello admin seed-demo`: loads a branch's data whole (see [`crate::seed`]).
+pub fn seed(config: &HubConfig, seed: &crate::seed::BranchSeed) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let mut client = pool(config).await?.get().await?;
-        super::seed::seed_branch(&mut client, seed).await?;
+        crate::seed::seed_branch(&mut client, seed).await?;
         Ok(())
     })
 }

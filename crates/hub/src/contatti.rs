@@ -5,14 +5,14 @@
 //! cannot reach it and nothing is half-sent. Back-office operators of the sede take requests
 //! in charge, reply and close them ([`reply`], [`set_state`]).
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Json, Response};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use deadpool_postgres::GenericClient;
-
-use super::{HubError, HubState, devices};
 use sha2::Digest;
+
+use crate::extract::{Delegated, Visitor};
+use crate::{HubError, HubState};
 
 use protocol::wire::{AttachmentInfo, ContactMessage, ContactRequest, NewContactRequest};
 
@@ -51,7 +51,7 @@ pub fn check(r: &NewContactRequest) -> Result<(), String> {
 pub struct Upload {
     /// The name it had on the phone.
     pub name: String,
-    /// One of [`crate::desk::ACCEPTED`].
+    /// Its type, found from its content (one the phone's desk accepts).
     pub mime: &'static str,
     /// The content.
     pub bytes: Vec<u8>,
@@ -136,43 +136,35 @@ pub async fn submit(
         )
         .await?;
     }
-    super::notify::queue(tx, sede, rid, super::notify::Event::Received).await?;
+    crate::notify::queue(tx, sede, rid, crate::notify::Event::Received).await?;
     Ok(Some(protocol))
+}
+
+/// The kiosk's routes: a request typed there, and a company's history.
+pub fn router() -> Router<HubState> {
+    Router::new()
+        .route("/v1/handoff/{id}/requests", post(create))
+        .route("/v1/handoff/{id}/requests/{matricola}", get(list))
 }
 
 /// `POST /v1/handoff/{id}/requests`: a new request typed at the kiosk (no attachments),
 /// answered with its protocol.
-pub async fn create(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let answer = async {
-        let mut c = state.pool.get().await?;
-        let path = format!("/v1/handoff/{id}/requests");
-        let device = devices::authenticate(&c, &headers, "POST", &path, &body).await?;
-        let req: NewContactRequest = serde_json::from_slice(&body)
-            .map_err(|e| HubError::BadRequest(format!("not a request: {e}")))?;
-        check(&req).map_err(HubError::BadRequest)?;
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
-            return Ok(None);
-        };
-        let tx = c.transaction().await?;
-        let protocol = submit(&tx, &cf, &req, &Contacts::default(), &[]).await?;
-        tx.commit().await?;
-        Ok::<_, HubError>(protocol)
-    }
-    .await;
-    match answer {
-        Ok(Some(protocol)) => (
-            StatusCode::CREATED,
-            Json(serde_json::json!({ "protocol": protocol })),
-        )
-            .into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => e.into_response(),
-    }
+async fn create(visitor: Visitor) -> Result<(StatusCode, Json<serde_json::Value>), HubError> {
+    let req: NewContactRequest = visitor.request.json("a request")?;
+    check(&req).map_err(HubError::BadRequest)?;
+    let Visitor {
+        request, person_cf, ..
+    } = visitor;
+    let mut db = request.db;
+    let tx = db.transaction().await?;
+    let protocol = submit(&tx, &person_cf, &req, &Contacts::default(), &[])
+        .await?
+        .ok_or(HubError::NotFound)?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "protocol": protocol })),
+    ))
 }
 
 /// The requests about `matricola` with their messages, newest first.
@@ -199,9 +191,9 @@ pub async fn history(
     rows.iter()
         .map(|r| {
             let messages: Vec<ContactMessage> = serde_json::from_value(r.get(5))
-                .map_err(|e| HubError::Config(format!("stored messages: {e}")))?;
+                .map_err(|e| HubError::internal("stored messages", e))?;
             let attachments: Vec<AttachmentInfo> = serde_json::from_value(r.get(6))
-                .map_err(|e| HubError::Config(format!("stored attachments: {e}")))?;
+                .map_err(|e| HubError::internal("stored attachments", e))?;
             Ok(ContactRequest {
                 protocol: r.get(0),
                 topic: r.get(1),
@@ -216,24 +208,10 @@ pub async fn history(
 }
 
 /// `GET /v1/handoff/{id}/requests/{matricola}`: the history of a delegated matricola.
-pub async fn list(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path((id, matricola)): Path<(String, String)>,
-) -> Response {
-    let answer = async {
-        let c = state.pool.get().await?;
-        let Some((_, cf)) = super::handoff::visitor_reading(&c, &headers, &uri, &id).await? else {
-            return Ok(None);
-        };
-        if !super::handoff::delegated(&c, &cf, &matricola).await? {
-            return Ok(None);
-        }
-        Ok::<_, HubError>(Some(history(&c, &matricola).await?))
-    }
-    .await;
-    super::handoff::json_or_404(answer)
+async fn list(company: Delegated) -> Result<Json<Vec<ContactRequest>>, HubError> {
+    Ok(Json(
+        history(&company.visitor.request.db, &company.matricola).await?,
+    ))
 }
 
 /// A back-office reply from the sede: the request is taken in charge if it was open.
@@ -271,8 +249,8 @@ pub async fn reply(
         &[&i32::from(branch), &id, &actor, &body],
     )
     .await?;
-    super::notify::queue(&tx, i32::from(branch), id, super::notify::Event::Replied).await?;
-    super::accounts::audit(
+    crate::notify::queue(&tx, i32::from(branch), id, crate::notify::Event::Replied).await?;
+    crate::audit::record(
         &tx,
         actor,
         "contatti.reply",
@@ -309,12 +287,12 @@ pub async fn set_state(
         )));
     };
     let event = if state == "chiusa" {
-        super::notify::Event::Closed
+        crate::notify::Event::Closed
     } else {
-        super::notify::Event::TakenInCharge
+        crate::notify::Event::TakenInCharge
     };
-    super::notify::queue(&tx, i32::from(branch), row.get(0), event).await?;
-    super::accounts::audit(
+    crate::notify::queue(&tx, i32::from(branch), row.get(0), event).await?;
+    crate::audit::record(
         &tx,
         actor,
         "contatti.state",

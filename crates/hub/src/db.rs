@@ -2,7 +2,7 @@
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
-use super::HubError;
+use crate::HubError;
 
 /// The migrations, in order. Applied at start, all in one transaction under an advisory lock,
 /// so two hub instances starting together apply them once.

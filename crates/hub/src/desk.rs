@@ -9,15 +9,17 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
-use super::contatti::{self, Contacts, Upload};
-use super::{HubError, HubState, devices};
+use crate::contatti::{self, Contacts, Upload};
+use crate::extract::Visitor;
+use crate::identity::{BINDING_SECONDS, IdentityConfig};
+use crate::pages::phone_page;
+use crate::{HubError, HubState};
 use protocol::wire::{DeskTask, NewContactRequest};
 
 /// Most files with one request.
@@ -160,7 +162,7 @@ struct DeskPage {
 }
 
 fn no_session() -> Response {
-    super::handoff::phone_page(
+    phone_page(
         StatusCode::UNAUTHORIZED,
         "Sessione terminata",
         "La sessione al chiosco è finita. Per continuare, al chiosco tocchi «Il mio cassetto» e \
@@ -169,7 +171,7 @@ fn no_session() -> Response {
 }
 
 /// The page after a successful identification: the session cookie and the desk.
-pub fn welcome(identity: &super::handoff::IdentityConfig, secret: &str, name: &str) -> Response {
+pub fn welcome(identity: &IdentityConfig, secret: &str, name: &str) -> Response {
     let page = DeskPage {
         title: "Identificazione riuscita".into(),
         greeting: format!(
@@ -193,7 +195,7 @@ pub fn welcome(identity: &super::handoff::IdentityConfig, secret: &str, name: &s
     };
     let cookie = format!(
         "{COOKIE}={secret}; Path=/h; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        super::handoff::BINDING_SECONDS
+        BINDING_SECONDS
     );
     let mut r = render(StatusCode::OK, page);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -205,7 +207,7 @@ pub fn welcome(identity: &super::handoff::IdentityConfig, secret: &str, name: &s
 fn render(status: StatusCode, page: DeskPage) -> Response {
     match page.render() {
         Ok(body) => (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response(),
-        Err(e) => HubError::Config(format!("template: {e}")).into_response(),
+        Err(e) => HubError::internal("template", e).into_response(),
     }
 }
 
@@ -357,7 +359,7 @@ async fn send_istanza(
     let typed: BTreeMap<String, String> = pairs.into_iter().collect();
     let get = |k: &str| typed.get(k).cloned().unwrap_or_default();
     if !web::auth::same(&get("csrf"), &s.csrf) {
-        return super::handoff::phone_page(
+        return phone_page(
             StatusCode::FORBIDDEN,
             "Invio rifiutato",
             "Questa pagina non viene dal chiosco. Riapra il modulo dal chiosco.",
@@ -367,7 +369,7 @@ async fn send_istanza(
     let wanted = matches!(&s.task, Some(DeskTask::Istanza { matricola: m, modulo })
         if *m == matricola && *modulo == code);
     if !wanted {
-        return super::handoff::phone_page(
+        return phone_page(
             StatusCode::CONFLICT,
             "Modulo non più valido",
             "Al chiosco è stato scelto altro. Riapra il modulo dal chiosco.",
@@ -397,7 +399,7 @@ async fn send_istanza(
         let mut c = state.pool.get().await?;
         let tx = c.transaction().await?;
         let outcome =
-            super::istanze::submit(&tx, &s.cf, &matricola, &code, &typed, &contacts).await?;
+            crate::istanze::submit(&tx, &s.cf, &matricola, &code, &typed, &contacts).await?;
         if let Ok(protocol) = &outcome {
             tx.execute(
                 "UPDATE handoff SET task = NULL, task_result = $3 WHERE branch_id = $1 AND id = $2",
@@ -444,45 +446,35 @@ async fn desk(State(state): State<HubState>, headers: HeaderMap) -> Response {
 
 /// `POST /v1/handoff/{id}/task`: the kiosk asks the phone of its bound visitor to show a
 /// form, for a matricola that visitor is delegated for.
-pub async fn set_task(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let answer = async {
-        let c = state.pool.get().await?;
-        let path = format!("/v1/handoff/{id}/task");
-        let device = devices::authenticate(&c, &headers, "POST", &path, &body).await?;
-        let task: DeskTask = serde_json::from_slice(&body)
-            .map_err(|e| HubError::BadRequest(format!("not a task: {e}")))?;
-        if let DeskTask::Istanza { modulo, .. } = &task
-            && domain::istanze::modulo(modulo).is_none()
-        {
-            return Err(HubError::BadRequest(format!("no istanza {modulo}")));
-        }
-        let Some(cf) = super::handoff::bound_person(&c, &device, &id).await? else {
-            return Ok(false);
-        };
-        let Ok(id) = uuid::Uuid::parse_str(&id) else {
-            return Ok(false);
-        };
-        let task_json = serde_json::to_value(&task).map_err(|e| HubError::Config(e.to_string()))?;
-        let n = c
-            .execute(
-                "UPDATE handoff SET task = $3
-                 WHERE branch_id = $1 AND id = $2
-                   AND EXISTS (SELECT 1 FROM delegation WHERE person_cf = $4 AND matricola = $5)",
-                &[&device.branch, &id, &task_json, &cf, &task.matricola()],
-            )
-            .await?;
-        Ok::<_, HubError>(n == 1)
+async fn set_task(visitor: Visitor) -> Result<StatusCode, HubError> {
+    let task: DeskTask = visitor.request.json("a task")?;
+    if let DeskTask::Istanza { modulo, .. } = &task
+        && domain::istanze::modulo(modulo).is_none()
+    {
+        return Err(HubError::BadRequest(format!("no istanza {modulo}")));
     }
-    .await;
-    match answer {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => e.into_response(),
+    let task_json = serde_json::to_value(&task).map_err(|e| HubError::internal("task", e))?;
+    let device = &visitor.request.device;
+    let n = visitor
+        .request
+        .db
+        .execute(
+            "UPDATE handoff SET task = $3
+             WHERE branch_id = $1 AND id = $2
+               AND EXISTS (SELECT 1 FROM delegation WHERE person_cf = $4 AND matricola = $5)",
+            &[
+                &device.branch,
+                &visitor.handoff,
+                &task_json,
+                &visitor.person_cf,
+                &task.matricola(),
+            ],
+        )
+        .await?;
+    if n == 1 {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(HubError::NotFound)
     }
 }
 
@@ -614,7 +606,7 @@ async fn send_request(
         Err(why) => (Posted::default(), Some(why)),
     };
     if problem.is_none() && !web::auth::same(&posted.csrf, &s.csrf) {
-        return super::handoff::phone_page(
+        return phone_page(
             StatusCode::FORBIDDEN,
             "Invio rifiutato",
             "Questa pagina non viene dal chiosco. Riapra il modulo dal chiosco.",
@@ -622,7 +614,7 @@ async fn send_request(
     }
     let wanted = s.task.as_ref().map(|t| t.matricola().to_owned());
     if problem.is_none() && wanted.as_deref() != Some(posted.matricola.as_str()) {
-        return super::handoff::phone_page(
+        return phone_page(
             StatusCode::CONFLICT,
             "Modulo non più valido",
             "Al chiosco è stato scelto altro. Riapra il modulo dal chiosco.",

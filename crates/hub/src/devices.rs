@@ -9,7 +9,10 @@ use deadpool_postgres::GenericClient;
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::{HubError, HubState, accounts};
+use axum::Router;
+use axum::routing::post;
+
+use crate::{HubError, HubState, accounts};
 use protocol::wire::{
     self, DEVICE_HEADER, EnrolRequest, EnrolResponse, SIGNATURE_HEADER, TIME_HEADER,
 };
@@ -36,7 +39,7 @@ pub async fn create_code(
     branch: u16,
 ) -> Result<String, HubError> {
     let mut random = [0u8; 16];
-    getrandom::fill(&mut random).map_err(|e| HubError::Config(e.to_string()))?;
+    getrandom::fill(&mut random).map_err(|e| HubError::internal("random source", e))?;
     let letters: String = random
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
@@ -61,7 +64,7 @@ pub async fn create_code(
         ],
     )
     .await?;
-    accounts::audit(
+    crate::audit::record(
         &tx,
         actor,
         "enrolment_code.create",
@@ -84,7 +87,7 @@ pub async fn revoke(db: &impl GenericClient, actor: &str, device_id: &str) -> Re
         .await?
         .ok_or_else(|| HubError::BadRequest(format!("no device {device_id}")))?;
     let branch: i32 = row.get(0);
-    accounts::audit(
+    crate::audit::record(
         db,
         actor,
         "device.revoke",
@@ -94,8 +97,13 @@ pub async fn revoke(db: &impl GenericClient, actor: &str, device_id: &str) -> Re
     .await
 }
 
+/// Enrolment, the one route a kiosk calls before it has a key.
+pub fn router() -> Router<HubState> {
+    Router::new().route("/v1/enrol", post(enrol))
+}
+
 /// `POST /v1/enrol`.
-pub async fn enrol(
+async fn enrol(
     State(state): State<HubState>,
     Json(req): Json<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>, HubError> {
@@ -106,7 +114,7 @@ pub async fn enrol(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     // One answer for unknown, used and expired codes: the hub does not say which codes exist.
-    let refused = || HubError::Forbidden("the enrolment code is not valid".into());
+    let refused = || HubError::Refused("the enrolment code is not valid".into());
     let row = tx
         .query_opt(
             "SELECT branch_id FROM enrolment_code
@@ -135,7 +143,7 @@ pub async fn enrol(
         &[&code_hash(&req.code), &device_id],
     )
     .await?;
-    accounts::audit(
+    crate::audit::record(
         &tx,
         &device_id,
         "device.enrol",
@@ -148,7 +156,7 @@ pub async fn enrol(
     Ok(Json(EnrolResponse {
         device_id,
         branch: u16::try_from(branch)
-            .map_err(|_| HubError::Config("branch out of range".into()))?,
+            .map_err(|_| HubError::Internal("branch out of range".into()))?,
     }))
 }
 

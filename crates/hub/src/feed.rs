@@ -1,14 +1,11 @@
 //! The per-branch change feed: what the hub owns (appointments, services, counters, hours,
 //! rules, staff, verifying keys, configuration), numbered so that a reader's cursor never skips
-//! a row that commits late, and `GET /v1/sync/pull` that pages through it.
+//! a row that commits late (`GET /v1/sync/pull`, in [`crate::pull`], pages through it), and the
+//! heads a waiting pull listens to.
 
-use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
 
-use super::{HubError, HubState, devices};
+use crate::HubError;
 
 /// Version of the feed payloads this build writes.
 pub const FEED_SCHEMA_VERSION: i32 = 1;
@@ -114,22 +111,6 @@ pub async fn page(
     })
 }
 
-/// The query of a pull.
-#[derive(Debug, Deserialize)]
-pub struct PullQuery {
-    /// The last change the kiosk applied.
-    pub after: i64,
-    /// The feed epoch the kiosk's cursor belongs to (absent on the first pull).
-    pub epoch: Option<String>,
-    /// At most this many changes.
-    pub limit: Option<i64>,
-    /// Seconds to wait for a change when there is none (a long poll; at most [`MAX_WAIT`]).
-    pub wait: Option<u64>,
-}
-
-/// The longest a pull waits for a change.
-pub const MAX_WAIT: u64 = 30;
-
 /// The last sequence of each branch's feed, as the watcher last read it. A waiting pull holds
 /// a watch receiver, not a database connection.
 #[derive(Debug, Default)]
@@ -182,76 +163,4 @@ pub async fn watch_heads(
         drop(h);
         tokio::time::sleep(every).await;
     }
-}
-
-/// `GET /v1/sync/pull?after=N&epoch=E&limit=L`. A cursor of another epoch gets `410 Gone`: the
-/// kiosk starts over from 0.
-pub async fn handle(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Query(q): Query<PullQuery>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let client = match state.pool.get().await {
-        Ok(c) => c,
-        Err(e) => return HubError::from(e).into_response(),
-    };
-    let path = uri.path_and_query().map_or("", |p| p.as_str());
-    let device = match devices::authenticate(&client, &headers, "GET", path, b"").await {
-        Ok(d) => d,
-        Err(e) => return e.into_response(),
-    };
-    let limit = q.limit.unwrap_or(MAX_PAGE);
-    let mut page = match page(&client, device.branch, q.after, limit).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let wait = q.wait.unwrap_or(0).min(MAX_WAIT);
-    if page.last_in_page.is_none() && wait > 0 {
-        // Nothing new: wait for the head to move, with no database connection held.
-        drop(client);
-        let mut head = state.heads.subscribe(device.branch);
-        // The guard `wait_for` returns is dropped at once: it must not live across an await.
-        let moved = matches!(
-            tokio::time::timeout(
-                std::time::Duration::from_secs(wait),
-                head.wait_for(|last| *last > q.after),
-            )
-            .await,
-            Ok(Ok(_))
-        );
-        if moved {
-            let client = match state.pool.get().await {
-                Ok(c) => c,
-                Err(e) => return HubError::from(e).into_response(),
-            };
-            page = match self::page(&client, device.branch, q.after, limit).await {
-                Ok(p) => p,
-                Err(e) => return e.into_response(),
-            };
-        }
-    }
-    if let Some(theirs) = &q.epoch
-        && *theirs != page.epoch
-    {
-        return (
-            axum::http::StatusCode::GONE,
-            Json(serde_json::json!({ "error": "feed_epoch_changed", "epoch": page.epoch })),
-        )
-            .into_response();
-    }
-    let next_after = page.last_in_page.unwrap_or(q.after);
-    // The shape of `PullResponse`, with the changes as the database wrote them.
-    let body = format!(
-        "{{\"epoch\":{},\"changes\":{},\"next_after\":{next_after},\"up_to_date\":{}}}",
-        serde_json::Value::String(page.epoch),
-        page.changes_json,
-        next_after >= page.last
-    );
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
 }

@@ -8,7 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{HubError, HubState};
+use axum::Router;
+use axum::routing::get;
+
+use crate::{HubError, HubState};
 use domain::{TicketNumber, TicketState};
 use protocol::wire::BranchConfigPayload;
 use queue::{Calendar, Queue};
@@ -40,8 +43,13 @@ fn plain(status: StatusCode, text: &str) -> Response {
     (status, Html(format!("<!doctype html><html lang=\"it\"><meta charset=\"utf-8\"><title>Sportello</title><p>{text}</p></html>"))).into_response()
 }
 
+/// The public page of a ticket.
+pub fn router() -> Router<HubState> {
+    Router::new().route("/coda/{sede}/{day}/{ticket}", get(page))
+}
+
 /// `GET /coda/{sede}/{day}/{ticket}`.
-pub async fn page(
+async fn page(
     State(state): State<HubState>,
     Path((sede, day, ticket)): Path<(String, String, String)>,
 ) -> Response {
@@ -79,7 +87,7 @@ async fn render(
         return Ok(None);
     };
     let config: BranchConfigPayload = serde_json::from_value(row.get(0))
-        .map_err(|e| HubError::Config(format!("branch configuration: {e}")))?;
+        .map_err(|e| HubError::internal("stored branch configuration", e))?;
     let mut queue = Queue::new(
         config.rules.clone(),
         Calendar::new(config.hours.clone()),
@@ -140,7 +148,7 @@ async fn render(
     };
     page.render()
         .map(Some)
-        .map_err(|e| HubError::Config(e.to_string()))
+        .map_err(|e| HubError::internal("template", e))
 }
 
 #[cfg(test)]

@@ -28,10 +28,8 @@ use openidconnect::{
 use serde::Deserialize;
 use sha2::Digest;
 
-use super::{HubError, HubState};
-
-/// The client the built-in provider knows: the hub itself.
-pub const CLIENT_ID: &str = "sportello-hub";
+use crate::identity::{CLIENT_ID, issuer};
+use crate::{HubError, HubState};
 
 /// Its key id in the JWKS.
 const KID: &str = "builtin-1";
@@ -46,11 +44,6 @@ pub fn router() -> Router<HubState> {
         .route("/idp/jwks", get(jwks))
         .route("/idp/authorize", get(login_page).post(authorize))
         .route("/idp/token", post(token))
-}
-
-/// The provider's issuer URL under the hub's public address.
-pub fn issuer(public_url: &str) -> String {
-    format!("{}/idp", public_url.trim_end_matches('/'))
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -80,7 +73,7 @@ async fn signing_key(
         base64::engine::general_purpose::STANDARD.encode(&der)
     );
     CoreEdDsaPrivateSigningKey::from_ed25519_pem(&pem, Some(JsonWebKeyId::new(KID.into())))
-        .map_err(HubError::Config)
+        .map_err(HubError::Internal)
 }
 
 fn hex_literal_prefix() -> Vec<u8> {
@@ -97,7 +90,7 @@ fn public_url(state: &HubState) -> Result<String, HubError> {
         .get()
         .filter(|i| i.builtin)
         .map(|i| i.public_url.clone())
-        .ok_or_else(|| HubError::Forbidden("the built-in identity provider is off".into()))
+        .ok_or_else(|| HubError::Refused("the built-in identity provider is off".into()))
 }
 
 async fn discovery(State(state): State<HubState>) -> Response {
@@ -155,7 +148,7 @@ struct LoginPage {
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {
-    super::handoff::phone_page(status, "Identificazione non riuscita", why)
+    crate::pages::phone_page(status, "Identificazione non riuscita", why)
 }
 
 /// The checks an authorisation request must pass, on the page and when it is submitted.
@@ -190,7 +183,7 @@ async fn login_page(State(state): State<HubState>, Query(q): Query<AuthorizeQuer
     }
     .await;
     match rows {
-        Ok(rows) => super::console::html(LoginPage {
+        Ok(rows) => crate::pages::html(LoginPage {
             q,
             identities: rows
                 .iter()
@@ -309,7 +302,7 @@ async fn token(
         return oauth_error("unsupported_grant_type", "authorization_code only");
     }
     let Some(identity) = state.identity.get().filter(|i| i.builtin) else {
-        return HubError::Forbidden("the built-in identity provider is off".into()).into_response();
+        return HubError::Refused("the built-in identity provider is off".into()).into_response();
     };
     match client_credentials(&headers, &form) {
         Some((id, secret))

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
 use deadpool_postgres::GenericClient;
 
-use super::contatti::Contacts;
-use super::{HubError, HubState};
+use crate::contatti::Contacts;
+use crate::extract::Delegated;
+use crate::{HubError, HubState};
 use domain::istanze::{MODULI, STATES};
 use protocol::wire::{IstanzaInfo, IstanzeView, ModuloAvailability};
 
@@ -64,25 +64,16 @@ pub async fn view(c: &impl GenericClient, matricola: &str) -> Result<IstanzeView
     })
 }
 
+/// The kiosk's route: the istanze of a company and which can be sent.
+pub fn router() -> Router<HubState> {
+    Router::new().route("/v1/handoff/{id}/istanze/{matricola}", get(list))
+}
+
 /// `GET /v1/handoff/{id}/istanze/{matricola}`: for a delegated matricola of the bound visitor.
-pub async fn list(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path((id, matricola)): Path<(String, String)>,
-) -> Response {
-    let answer = async {
-        let c = state.pool.get().await?;
-        let Some((_, cf)) = super::handoff::visitor_reading(&c, &headers, &uri, &id).await? else {
-            return Ok(None);
-        };
-        if !super::handoff::delegated(&c, &cf, &matricola).await? {
-            return Ok(None);
-        }
-        Ok::<_, HubError>(Some(view(&c, &matricola).await?))
-    }
-    .await;
-    super::handoff::json_or_404(answer)
+async fn list(company: Delegated) -> Result<Json<IstanzeView>, HubError> {
+    Ok(Json(
+        view(&company.visitor.request.db, &company.matricola).await?,
+    ))
 }
 
 /// Files an istanza of `cf` for `matricola`: `Ok(Ok(protocol))`, or the reasons in Italian
@@ -128,7 +119,8 @@ pub async fn submit(
         Ok(f) => f,
         Err(errors) => return Ok(Err(errors)),
     };
-    let fields = serde_json::to_value(fields).map_err(|e| HubError::Config(e.to_string()))?;
+    let fields =
+        serde_json::to_value(fields).map_err(|e| HubError::internal("istanza fields", e))?;
     let row = tx
         .query_one(
             "INSERT INTO istanza (branch_id, protocol, matricola, person_cf, code, fields, email, mobile)
@@ -162,7 +154,7 @@ pub async fn submit(
         &[&sede, &id],
     )
     .await?;
-    super::notify::queue_istanza(tx, sede, id, "inviata").await?;
+    crate::notify::queue_istanza(tx, sede, id, "inviata").await?;
     Ok(Ok(protocol))
 }
 
@@ -226,7 +218,7 @@ pub async fn set_state(
         &[&i32::from(branch), &id, &state, &actor, &esito],
     )
     .await?;
-    super::accounts::audit(
+    crate::audit::record(
         &tx,
         actor,
         "istanza.state",
@@ -234,7 +226,7 @@ pub async fn set_state(
         serde_json::json!({ "protocol": protocol, "state": state }),
     )
     .await?;
-    super::notify::queue_istanza(&tx, i32::from(branch), id, state).await?;
+    crate::notify::queue_istanza(&tx, i32::from(branch), id, state).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -266,7 +258,7 @@ pub async fn set_availability(
         &[&code, &available, &(!available).then_some(reason), &actor],
     )
     .await?;
-    super::accounts::audit(
+    crate::audit::record(
         &tx,
         actor,
         "istanza.availability",

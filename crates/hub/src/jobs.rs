@@ -1,12 +1,19 @@
 //! Background jobs in a PostgreSQL table, claimed with `FOR UPDATE SKIP LOCKED`: however many
 //! hub instances poll, each job runs once. A job that fails is retried later with backoff; one
 //! whose instance died while running it is taken back after a lease.
+//!
+//! The table knows no feature: each registers the kinds it queues and the work they stand
+//! for in a [`Registry`], and the runner looks the kind up there.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Pool};
 
-use super::HubError;
+use crate::HubError;
 
 /// A claimed job.
 #[derive(Debug, Clone)]
@@ -99,18 +106,47 @@ pub async fn failed(db: &impl GenericClient, job: &Job, error: &str) -> Result<(
     Ok(())
 }
 
-/// Runs jobs until `stop` turns true: claims one, runs `work` on it, records the outcome;
-/// sleeps `idle` when nothing is due.
-pub async fn run<F, Fut>(
+type Work =
+    Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// The work each job kind stands for, registered by the feature that queues it.
+#[derive(Clone, Default)]
+pub struct Registry {
+    kinds: HashMap<&'static str, Work>,
+}
+
+impl Registry {
+    /// Jobs of `kind` are done by `work`; an error is retried with backoff.
+    pub fn register<F, Fut>(&mut self, kind: &'static str, work: F)
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let previous = self
+            .kinds
+            .insert(kind, Arc::new(move |job| Box::pin(work(job))));
+        assert!(previous.is_none(), "job kind {kind} registered twice");
+    }
+
+    /// Does `job`; a kind nobody registered is an error (retried, so an instance of a newer
+    /// build can still take it).
+    pub async fn work(&self, job: Job) -> Result<(), String> {
+        match self.kinds.get(job.kind.as_str()) {
+            Some(work) => work(job).await,
+            None => Err(format!("unknown job kind {}", job.kind)),
+        }
+    }
+}
+
+/// Runs jobs until `stop` turns true: claims one, does it through `registry`, records the
+/// outcome; sleeps `idle` when nothing is due.
+pub async fn run(
     pool: Pool,
     worker: String,
     idle: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    work: F,
-) where
-    F: Fn(Job) -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
+    registry: Registry,
+) {
     loop {
         if *stop.borrow() {
             return;
@@ -121,7 +157,7 @@ pub async fn run<F, Fut>(
         };
         match claimed {
             Ok(Some(job)) => {
-                let outcome = work(job.clone()).await;
+                let outcome = registry.work(job.clone()).await;
                 if let Ok(c) = pool.get().await {
                     let recorded = match &outcome {
                         Ok(()) => done(&c, job.id).await,
@@ -141,62 +177,4 @@ pub async fn run<F, Fut>(
             _ = stop.changed() => {}
         }
     }
-}
-
-/// The jobs every hub instance runs, queued once a day across all instances: the daily purge
-/// of the audit log (kept 13 months, beyond the 6 the rules ask), expired console sessions,
-/// login failures past their window and enrolment codes a month past their expiry.
-pub async fn work(
-    pool: &Pool,
-    notifier: &super::notify::Notifier,
-    job: &Job,
-) -> Result<(), String> {
-    match job.kind.as_str() {
-        super::notify::EMAIL | super::notify::SMS => {
-            return notifier.send(&job.kind, &job.payload).await;
-        }
-        super::agenda::REMINDER => return super::agenda::remind(pool, &job.payload).await,
-        _ => {}
-    }
-    let c = pool.get().await.map_err(|e| e.to_string())?;
-    match job.kind.as_str() {
-        "purge" => {
-            let mut purged = Vec::new();
-            for sql in [
-                "DELETE FROM audit_log WHERE at < now() - interval '13 months'",
-                "DELETE FROM hub_session WHERE expires_at < now()",
-                "DELETE FROM login_failure WHERE at < now() - interval '1 day'",
-                "DELETE FROM enrolment_code WHERE expires_at < now() - interval '1 month'",
-                // Finished jobs hold notifications' addresses: a month of history is enough.
-                "DELETE FROM job WHERE state IN ('done', 'failed') AND coalesce(done_at, run_at) < now() - interval '1 month'",
-            ] {
-                purged.push(c.execute(sql, &[]).await.map_err(|e| e.to_string())?);
-            }
-            tracing::info!(
-                audit = purged[0],
-                sessions = purged[1],
-                login_failures = purged[2],
-                enrolment_codes = purged[3],
-                jobs = purged[4],
-                "daily purge"
-            );
-            Ok(())
-        }
-        other => Err(format!("unknown job kind {other}")),
-    }
-}
-
-/// Queues today's recurring jobs (idempotent across instances: one per day).
-pub async fn schedule_daily(db: &impl GenericClient) -> Result<(), HubError> {
-    let today = chrono::Utc::now().date_naive();
-    enqueue(
-        db,
-        "purge",
-        None,
-        serde_json::json!({}),
-        chrono::Utc::now(),
-        Some(&format!("purge:{today}")),
-    )
-    .await?;
-    Ok(())
 }

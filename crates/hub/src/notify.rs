@@ -12,7 +12,8 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
-use super::HubError;
+use crate::HubError;
+use crate::jobs::{self, Registry};
 use config::HubConfig;
 
 /// Job kind of an e-mail.
@@ -137,6 +138,17 @@ impl Notifier {
             }
             other => Err(format!("not a notification: {other}")),
         }
+    }
+}
+
+/// Registers the e-mail and SMS jobs with the job runner, sent through `notifier`.
+pub fn register(registry: &mut Registry, notifier: Notifier) {
+    for kind in [EMAIL, SMS] {
+        let notifier = notifier.clone();
+        registry.register(kind, move |job| {
+            let notifier = notifier.clone();
+            async move { notifier.send(&job.kind, &job.payload).await }
+        });
     }
 }
 
@@ -294,11 +306,11 @@ pub async fn queue_texts(
             subject: subject.to_owned(),
             body: body.to_owned(),
         };
-        super::jobs::enqueue(
+        jobs::enqueue(
             tx,
             EMAIL,
             Some(branch),
-            serde_json::to_value(mail).map_err(|e| HubError::Config(e.to_string()))?,
+            serde_json::to_value(mail).map_err(|e| HubError::internal("e-mail job", e))?,
             now,
             None,
         )
@@ -309,11 +321,11 @@ pub async fn queue_texts(
             to: to.to_owned(),
             text: sms.to_owned(),
         };
-        super::jobs::enqueue(
+        jobs::enqueue(
             tx,
             SMS,
             Some(branch),
-            serde_json::to_value(sms).map_err(|e| HubError::Config(e.to_string()))?,
+            serde_json::to_value(sms).map_err(|e| HubError::internal("SMS job", e))?,
             now,
             None,
         )

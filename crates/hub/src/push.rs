@@ -8,32 +8,43 @@
 //! dropped as duplicates. A batch that starts past the cursor is a gap, refused with the
 //! sequence the hub expects. At-least-once delivery, exactly-once effect.
 
-use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 
-use super::{HubError, HubState, devices};
+use crate::extract::Signed;
+use crate::{HubError, HubState};
 use protocol::Op;
 use protocol::wire::{OpResult, OpStatus, PushOp, PushRefusal, PushRequest, PushResponse};
 
 /// The most operations one push may carry.
 pub const MAX_BATCH: usize = 500;
 
-/// `POST /v1/sync/push`.
-pub async fn handle(State(state): State<HubState>, headers: HeaderMap, body: Bytes) -> Response {
-    match push(&state, &headers, &body).await {
-        Ok(Ok(response)) => Json(response).into_response(),
-        Err(HubError::TooOld(min)) => (
-            StatusCode::UPGRADE_REQUIRED,
-            Json(serde_json::json!({ "error": "update_required", "min_client_version": min })),
-        )
-            .into_response(),
-        Ok(Err(refusal)) => (StatusCode::CONFLICT, Json(refusal)).into_response(),
-        Err(e) => e.into_response(),
-    }
+/// The sync API's push.
+pub fn router() -> Router<HubState> {
+    Router::new().route("/v1/sync/push", post(handle))
+}
+
+/// `POST /v1/sync/push`: the results, or the refusal of the whole batch (409) with what the
+/// kiosk must do.
+async fn handle(State(state): State<HubState>, signed: Signed) -> Result<Response, HubError> {
+    Ok(match push(&state, signed).await? {
+        Ok(response) => Json(response).into_response(),
+        Err(refusal) => (StatusCode::CONFLICT, Json(refusal)).into_response(),
+    })
+}
+
+/// `a` is older than `b`, comparing dotted numbers (`0.9.2` < `0.10.0`).
+pub fn older(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['.', '-', '+'])
+            .map_while(|p| p.parse().ok())
+            .collect()
+    };
+    parts(a) < parts(b)
 }
 
 fn op_hash(op: &PushOp) -> Vec<u8> {
@@ -49,15 +60,16 @@ fn op_hash(op: &PushOp) -> Vec<u8> {
 
 async fn push(
     state: &HubState,
-    headers: &HeaderMap,
-    body: &[u8],
+    signed: Signed,
 ) -> Result<Result<PushResponse, PushRefusal>, HubError> {
-    let mut client = state.pool.get().await?;
-    let device = devices::authenticate(&client, headers, "POST", "/v1/sync/push", body).await?;
-    let req: PushRequest = serde_json::from_slice(body)
-        .map_err(|e| HubError::BadRequest(format!("not a push request: {e}")))?;
+    let req: PushRequest = signed.json("a push request")?;
+    let Signed {
+        device,
+        db: mut client,
+        ..
+    } = signed;
     if let Some(min) = &state.min_client_version
-        && super::older(&req.client_version, min)
+        && older(&req.client_version, min)
     {
         return Err(HubError::TooOld(min.clone()));
     }
@@ -296,4 +308,19 @@ async fn apply(
         }
     }
     Ok(answers)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_compare_by_number_not_by_text() {
+        assert!(super::older("0.9.2", "0.10.0"));
+        assert!(super::older("0.1.0", "0.2.0"));
+        assert!(!super::older("0.2.0", "0.2.0"));
+        assert!(!super::older("1.0.0", "0.10.0"));
+        assert!(
+            super::older("test", "0.1.0"),
+            "a version that says nothing is older"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 
-use super::HubError;
+use crate::HubError;
 use domain::{Counter, CounterNumber, OpeningHours, Service, ServiceLetter};
 use protocol::wire::BranchConfigPayload;
 use queue::QueueRules;
@@ -182,7 +182,7 @@ pub async fn config(
         .await?;
     row.map(|r| {
         serde_json::from_value(r.get(0))
-            .map_err(|e| HubError::Config(format!("stored configuration of {branch:04}: {e}")))
+            .map_err(|e| HubError::internal(&format!("stored configuration of {branch:04}"), e))
     })
     .transpose()
 }
@@ -246,10 +246,10 @@ pub async fn edit(
         .await?
         .ok_or_else(|| HubError::BadRequest(format!("La sede {branch:04} non è configurata.")))?;
     let mut config: BranchConfigPayload = serde_json::from_value(row.get(0))
-        .map_err(|e| HubError::Config(format!("stored configuration of {branch:04}: {e}")))?;
+        .map_err(|e| HubError::internal(&format!("stored configuration of {branch:04}"), e))?;
     edit.apply(&mut config).map_err(HubError::BadRequest)?;
-    super::branch_data::put_config(&tx, i32::from(branch), &config).await?;
-    super::accounts::audit(
+    crate::branch_data::put_config(&tx, i32::from(branch), &config).await?;
+    crate::audit::record(
         &tx,
         actor,
         edit.action(),
@@ -276,7 +276,7 @@ pub async fn create_branch(
         ))
     })?;
     let tx = db.transaction().await?;
-    super::accounts::ensure_branch(&tx, branch).await?;
+    crate::accounts::ensure_branch(&tx, branch).await?;
     let exists = tx
         .query_opt(
             "SELECT 1 FROM branch_config WHERE branch_id = $1",
@@ -285,9 +285,9 @@ pub async fn create_branch(
         .await?
         .is_some();
     if !exists {
-        super::branch_data::put_config(&tx, i32::from(branch), &empty_config(sede)).await?;
+        crate::branch_data::put_config(&tx, i32::from(branch), &empty_config(sede)).await?;
     }
-    super::accounts::audit(
+    crate::audit::record(
         &tx,
         actor,
         "branch.create",

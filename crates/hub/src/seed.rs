@@ -8,8 +8,8 @@ use domain::TipoDelegato;
 use protocol::cassetto::CompanySummary;
 use protocol::replica::Replica;
 
-use super::HubError;
-use super::branch_data::{config_of, put_appointments, put_config};
+use crate::HubError;
+use crate::branch_data::{config_of, put_appointments, put_config};
 
 /// Who may act for a matricola at its sede.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ pub async fn seed_branch(
     let code = config.sede.code.get();
     let branch = i32::from(code);
     let tx = db.transaction().await?;
-    super::accounts::ensure_branch(&tx, code).await?;
+    crate::accounts::ensure_branch(&tx, code).await?;
     put_config(&tx, branch, &config).await?;
     put_appointments(&tx, branch, &seed.replica.appointments).await?;
     for d in &seed.delegations {
@@ -77,7 +77,7 @@ pub async fn seed_branch(
     for s in &seed.summaries {
         put_summary(&tx, branch, s).await?;
     }
-    super::accounts::audit(&tx, "cli", "branch.seed", Some(code), seed.source.clone()).await?;
+    crate::audit::record(&tx, "cli", "branch.seed", Some(code), seed.source.clone()).await?;
     tx.commit().await?;
     Ok(())
 }

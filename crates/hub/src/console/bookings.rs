@@ -14,7 +14,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::sedi::WEEKDAYS;
-use super::{Me, for_sede, html};
+use super::session::{Me, for_sede};
+use crate::pages::html;
 use crate::{HubError, HubState, branch_data, sede};
 use domain::{Appointment, AppointmentState, BookingId, ServiceLetter, TIME_ZONE};
 use i18n::Lang;
@@ -131,7 +132,7 @@ async fn page(
             .iter()
             .map(|r| {
                 serde_json::from_value::<Appointment>(r.get(0))
-                    .map_err(|e| HubError::Config(format!("stored appointment: {e}")))
+                    .map_err(|e| HubError::internal("stored appointment", e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok::<_, HubError>((config, appointments))

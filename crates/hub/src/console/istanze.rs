@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Me, checked, for_sede, forbidden, html_refused, me};
+use super::session::{Me, checked, for_sede, forbidden, html_refused, me};
 use crate::{HubError, HubState, istanze};
 
 pub(super) fn router() -> Router<HubState> {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Me, for_sede, html_refused};
+use super::session::{Me, for_sede, html_refused};
 use crate::{HubError, HubState, contatti};
 
 pub(super) fn router() -> Router<HubState> {

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 
-use super::{Me, checked, for_sede, forbidden, html_refused, me};
+use super::session::{Me, checked, code, for_sede, forbidden, html_refused, me};
 use crate::sede::{self, ConfigEdit};
 use crate::{HubError, HubState};
 use domain::{Counter, CounterNumber, OpeningHours, Service, ServiceLetter, ServiceLevel};
@@ -25,15 +25,6 @@ pub(super) fn router() -> Router<HubState> {
         .route("/console/sedi", get(list).post(create))
         .route("/console/sedi/{code}", get(page))
         .route("/console/sedi/{code}/{section}", post(edit))
-}
-
-/// Parses a sede code from a path or a form: four digits.
-pub(super) fn code(s: &str) -> Option<u16> {
-    let s = s.trim();
-    (s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
-        .filter(|&c| c > 0)
 }
 
 pub(super) const WEEKDAYS: [&str; 7] = [

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::sedi::code;
-use super::{Me, checked, forbidden, html_refused, me, role_label};
+use super::session::code;
+use super::session::{Me, checked, forbidden, html_refused, me, role_label};
 use crate::accounts::{self, Role};
 use crate::{HubError, HubState};
 

@@ -1,0 +1,67 @@
+//! What every request handler shares: the database pool, the feeds' heads for waiting pulls,
+//! and the settings read once at start.
+
+use std::sync::{Arc, OnceLock};
+
+use deadpool_postgres::Pool;
+
+use crate::feed::{self, Heads};
+use crate::identity::IdentityConfig;
+
+/// The state behind every route.
+#[derive(Clone)]
+pub struct HubState {
+    /// The database.
+    pub pool: Pool,
+    /// The feeds' heads, for pulls waiting for changes.
+    pub heads: Arc<Heads>,
+    /// Kiosks older than this are told to update (426) instead of having their pushes
+    /// applied; they keep their outbox meanwhile.
+    pub min_client_version: Option<String>,
+    /// How visitors are identified (set once the hub knows its public address).
+    pub identity: Arc<OnceLock<IdentityConfig>>,
+    /// The pseudonymous person keys booking tokens carry, with the kiosks' secret; unset:
+    /// the Agenda cannot book.
+    pub person_keyer: Option<Arc<domain::PersonKeyer>>,
+}
+
+impl HubState {
+    /// The state over `pool`, with the task that watches the feeds' heads for waiting pulls
+    /// (one query for all branches, whichever instance wrote). Call inside a tokio runtime.
+    pub fn new(pool: Pool) -> Self {
+        let heads = Arc::new(Heads::default());
+        tokio::spawn(feed::watch_heads(
+            pool.clone(),
+            Arc::downgrade(&heads),
+            std::time::Duration::from_millis(250),
+        ));
+        Self {
+            pool,
+            heads,
+            min_client_version: None,
+            identity: Arc::default(),
+            person_keyer: None,
+        }
+    }
+
+    /// Books with person keys made with `secret` (the kiosks' `privacy.person_key_secret`).
+    pub fn with_person_key_secret(mut self, secret: Option<&str>) -> Self {
+        self.person_keyer = secret
+            .and_then(|s| domain::PersonKeyer::new(s.as_bytes()))
+            .map(Arc::new);
+        self
+    }
+
+    /// Refuses pushes from kiosks older than `version`.
+    pub fn with_min_client_version(mut self, version: Option<String>) -> Self {
+        self.min_client_version = version;
+        self
+    }
+
+    /// How visitors are identified, or why they cannot be.
+    pub fn identity(&self) -> Result<&IdentityConfig, crate::HubError> {
+        self.identity.get().ok_or_else(|| {
+            crate::HubError::Unavailable("identification is not configured (hub.public_url)".into())
+        })
+    }
+}

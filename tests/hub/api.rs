@@ -1,0 +1,412 @@
+//! The public API description against the routes, and the public *segui la coda* page.
+
+use crate::helpers::*;
+
+/// The served OpenAPI description matches the hub: every route the router declares is
+/// described with its method and every described one answers (not 404/405); and each schema's
+/// properties are exactly the fields the Rust wire types write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
+    use protocol::wire::*;
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let served: serde_json::Value = hub
+        .client
+        .get(format!("{base}/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = served["paths"].as_object().unwrap();
+    let mut described: BTreeSet<(String, String)> = BTreeSet::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            described.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    // The routes, read from the routers' source (both ways: none missing, none extra): every
+    // `.route("path", get(a).post(b))`, however rustfmt wrapped it.
+    let mut routed = BTreeSet::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/hub/src");
+    let files = ["", "/console"].iter().flat_map(|sub| {
+        std::fs::read_dir(format!("{dir}{sub}"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+    });
+    for file in files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for call in source.split(".route(").skip(1) {
+            let path = call.split('"').nth(1).unwrap().to_string();
+            let rest = call.split('"').nth(2).unwrap();
+            // The method chain runs to the call's closing parenthesis.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .unwrap()
+                .0;
+            for method in ["get", "post", "put", "delete"] {
+                if rest[..end].contains(&format!("{method}(")) {
+                    routed.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+    }
+    assert!(routed.len() >= 20, "{routed:?}");
+    assert_eq!(described, routed, "docs/openapi.json against the routers");
+    for (method, path) in &described {
+        let r = hub
+            .client
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&r.status()),
+            "{method} {path}: {}",
+            r.status()
+        );
+    }
+    // Schemas against the types.
+    let schemas = &served["components"]["schemas"];
+    let keys = |v: serde_json::Value| -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    let props = |name: &str| -> BTreeSet<String> { keys(schemas[name]["properties"].clone()) };
+    let op = queue_op(1, 1);
+    let samples: Vec<(&str, serde_json::Value)> = vec![
+        (
+            "EnrolRequest",
+            serde_json::to_value(EnrolRequest {
+                code: "c".into(),
+                public_key: "k".into(),
+                client_version: "v".into(),
+            })
+            .unwrap(),
+        ),
+        (
+            "EnrolResponse",
+            serde_json::to_value(EnrolResponse {
+                device_id: "d".into(),
+                branch: 1,
+            })
+            .unwrap(),
+        ),
+        (
+            "DeviceStatus",
+            serde_json::to_value(DeviceStatus::default()).unwrap(),
+        ),
+        ("PushOp", serde_json::to_value(&op).unwrap()),
+        (
+            "PushRequest",
+            serde_json::to_value(batch("i", vec![op.clone()])).unwrap(),
+        ),
+        (
+            "OpResult",
+            serde_json::to_value(OpResult {
+                seq: 1,
+                status: OpStatus::Applied,
+                detail: None,
+            })
+            .unwrap(),
+        ),
+        (
+            "PushResponse",
+            serde_json::to_value(PushResponse {
+                acked_through: 1,
+                results: vec![],
+            })
+            .unwrap(),
+        ),
+        (
+            "FeedChange",
+            serde_json::to_value(FeedChange {
+                seq: 1,
+                entity: "e".into(),
+                entity_id: "i".into(),
+                op: "put".into(),
+                schema_version: 1,
+                payload: None,
+            })
+            .unwrap(),
+        ),
+        (
+            "PullResponse",
+            serde_json::to_value(PullResponse {
+                epoch: "e".into(),
+                changes: vec![],
+                next_after: 0,
+                up_to_date: true,
+            })
+            .unwrap(),
+        ),
+    ];
+    let mut samples = samples;
+    let company = CompanyChoice {
+        matricola: "m".into(),
+        company_cf: "c".into(),
+        denominazione: "d".into(),
+        role: "03".into(),
+    };
+    samples.push((
+        "HandoffStarted",
+        serde_json::to_value(HandoffStarted {
+            id: "i".into(),
+            url: "u".into(),
+            expires_at: chrono::Utc::now(),
+        })
+        .unwrap(),
+    ));
+    samples.push(("CompanyChoice", serde_json::to_value(&company).unwrap()));
+    let message = ContactMessage {
+        at: chrono::Utc::now(),
+        direction: "in".into(),
+        body: "b".into(),
+    };
+    samples.push(("ContactMessage", serde_json::to_value(&message).unwrap()));
+    let attachment = AttachmentInfo {
+        name: "f24.pdf".into(),
+        mime: "application/pdf".into(),
+        size: 1,
+    };
+    let task = DeskTask::Richiesta {
+        matricola: "m".into(),
+    };
+    samples.push((
+        "ContactRequest",
+        serde_json::to_value(ContactRequest {
+            protocol: "p".into(),
+            topic: "f24".into(),
+            subject: "s".into(),
+            state: "aperta".into(),
+            created_at: chrono::Utc::now(),
+            messages: vec![message],
+            attachments: vec![attachment.clone()],
+        })
+        .unwrap(),
+    ));
+    samples.push(("AttachmentInfo", serde_json::to_value(&attachment).unwrap()));
+    // Both variants' fields together are the schema's properties.
+    let mut desk = serde_json::to_value(&task).unwrap();
+    desk.as_object_mut().unwrap().extend(
+        serde_json::to_value(DeskTask::Istanza {
+            matricola: "m".into(),
+            modulo: "rimborso".into(),
+        })
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone(),
+    );
+    samples.push(("DeskTask", desk));
+    let availability = ModuloAvailability {
+        code: "rimborso".into(),
+        available: false,
+        reason: Some("r".into()),
+    };
+    let istanza = IstanzaInfo {
+        protocol: "p".into(),
+        code: "rimborso".into(),
+        state: "respinta".into(),
+        esito: Some("e".into()),
+        created_at: chrono::Utc::now(),
+    };
+    samples.push((
+        "ModuloAvailability",
+        serde_json::to_value(&availability).unwrap(),
+    ));
+    samples.push(("IstanzaInfo", serde_json::to_value(&istanza).unwrap()));
+    let booked = AgendaBooking {
+        booking: "APP-2026-100001".into(),
+        starts_at: chrono::Utc::now().naive_utc(),
+        service: "A".into(),
+        state: "confirmed".into(),
+        token: "t".into(),
+    };
+    samples.push(("AgendaBooking", serde_json::to_value(&booked).unwrap()));
+    samples.push((
+        "AgendaView",
+        serde_json::to_value(AgendaView {
+            sede: "s".into(),
+            service: "A".into(),
+            service_name: "n".into(),
+            slots: vec![booked.starts_at],
+            bookings: vec![booked.clone()],
+        })
+        .unwrap(),
+    ));
+    samples.push((
+        "NewBooking",
+        serde_json::to_value(NewBooking {
+            starts_at: booked.starts_at,
+        })
+        .unwrap(),
+    ));
+    samples.push((
+        "IstanzeView",
+        serde_json::to_value(IstanzeView {
+            moduli: vec![availability],
+            sent: vec![istanza],
+        })
+        .unwrap(),
+    ));
+    samples.push((
+        "NewContactRequest",
+        serde_json::to_value(NewContactRequest {
+            matricola: "m".into(),
+            topic: "f24".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        })
+        .unwrap(),
+    ));
+    // Every variant's fields together are the schema's properties.
+    let mut state = serde_json::Map::new();
+    for v in [
+        HandoffState::Pending { opened: true },
+        HandoffState::Bound {
+            name: "n".into(),
+            companies: vec![company],
+            until: chrono::Utc::now(),
+            task: Some(task),
+            sent: Some("p".into()),
+        },
+        HandoffState::Expired,
+    ] {
+        state.extend(
+            serde_json::to_value(v)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+    }
+    samples.push(("HandoffState", serde_json::Value::Object(state)));
+    for (name, sample) in samples {
+        assert_eq!(props(name), keys(sample), "schema {name}");
+    }
+    let refusals: BTreeSet<String> = [
+        serde_json::to_value(PushRefusal::Gap { expected_seq: 1 }).unwrap(),
+        serde_json::to_value(PushRefusal::IncarnationConflict { seq: 1 }).unwrap(),
+    ]
+    .into_iter()
+    .flat_map(keys)
+    .collect();
+    assert_eq!(props("PushRefusal"), refusals);
+}
+
+/// *Segui la coda*: the page a ticket's QR opens, fed by the events the kiosk pushed: the
+/// ticket's band and estimate while it waits, its counter once called; unknown tickets and
+/// malformed addresses get their own answers; no personal data on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
+    use branch::sync::agent::Agent;
+    use domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+    use hub::branch_data;
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let demo = demo::hub::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        11,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    // Open around the clock, so the test does not depend on the hour it runs.
+    let mut replica = demo.replica();
+    for h in replica.hours.iter_mut() {
+        h.opens = chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+        h.closes = chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap();
+        h.appointment_only = false;
+    }
+    replica.hours.extend(replica.services.iter().flat_map(|s| {
+        (1..=7).map(|weekday| domain::OpeningHours {
+            service: s.letter,
+            weekday,
+            opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
+            closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
+            appointment_only: false,
+        })
+    }));
+    replica.hours.sort_by_key(|h| (h.service, h.weekday));
+    replica.hours.dedup_by_key(|h| (h.service, h.weekday));
+    replica.rules.walk_in_stop_min = 0;
+    replica.rules.holidays.clear();
+    branch_data::put_config(
+        &hub.pool.get().await.unwrap(),
+        i32::from(SEDE),
+        &branch_data::config_of(&replica).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    let p = ServiceLetter::parse("P").unwrap();
+    let tickets: Vec<_> = (0..8)
+        .map(|_| branch.issue_ticket(p, TicketPriority::WalkIn).unwrap())
+        .collect();
+    while agent.push_once().await.unwrap() > 0 {}
+    let day = tickets[0].business_day;
+    let page = |t: &str| {
+        let url = format!("{base}/coda/7001/{day}/{t}");
+        let client = hub.client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = page(&tickets[7].number.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&tickets[7].number.to_string()), "{html}");
+    assert!(html.contains("Da 6 a 10 persone prima di lei"), "{html}");
+    if let Ok(out) = std::env::var("SPORTELLO_FOLLOW_HTML") {
+        std::fs::write(out, &html).unwrap();
+    }
+    assert!(html.contains("Attesa stimata"), "{html}");
+    for secret in demo.sensitive_strings() {
+        assert!(
+            !html.contains(&secret),
+            "personal data on a public page: {secret}"
+        );
+    }
+    // A counter calls the first ticket; the kiosk pushes; its page says where to go.
+    let counter = replica
+        .counters
+        .iter()
+        .find(|c| c.services.iter().any(|(s, _)| *s == p))
+        .unwrap()
+        .number;
+    branch
+        .execute(queue::Command::OpenCounter {
+            counter,
+            services: vec![],
+            operator: "operatore".into(),
+        })
+        .unwrap();
+    branch
+        .execute(queue::Command::CallNext { counter })
+        .unwrap();
+    while agent.push_once().await.unwrap() > 0 {}
+    let (_, html) = page(&tickets[0].number.to_string()).await;
+    assert!(
+        html.contains(&format!("È il suo turno: sportello {counter}")),
+        "{html}"
+    );
+    assert_eq!(page("Z999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(page("not-a-ticket").await.0, StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,531 @@
+//! Area Contatti: requests from the kiosk and from the phone with attachments, replies and notifications.
+
+use crate::helpers::*;
+
+/// Area Contatti: an identified delegate sends a request about a matricola from the kiosk
+/// (checked: a topic, a subject, a text; only for their own matricole) and gets its protocol;
+/// the sede's reply takes it in charge and comes back in its history; once closed it takes no
+/// more replies; after the session the history is not readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
+    use hub::contatti;
+    use protocol::wire::{ContactRequest, NewContactRequest};
+    let hub = Hub::start(1).await;
+    let Visitor {
+        person,
+        mine,
+        theirs,
+        kiosk,
+        base,
+        started,
+        ..
+    } = Visitor::identified(&hub).await;
+
+    let send = |req: NewContactRequest| {
+        let kiosk = &kiosk;
+        let base = base.clone();
+        let path = format!("/v1/handoff/{}/requests", started.id);
+        async move { kiosk.signed_json(&base, &path, &req).await }
+    };
+    let request = |matricola: &str, topic: &str, subject: &str| NewContactRequest {
+        matricola: matricola.into(),
+        topic: topic.into(),
+        subject: subject.into(),
+        body: "Chiedo la verifica del versamento di marzo, pagato con F24 il 16/04.".into(),
+    };
+    let bad = send(request(&mine, "altro", "Versamento")).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("argomento"));
+    let long = "x".repeat(contatti::MAX_SUBJECT + 1);
+    assert_eq!(
+        send(request(&mine, "f24", &long)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(request(&theirs, "f24", "Versamento")).await.status(),
+        StatusCode::NOT_FOUND,
+        "not for a matricola they are not delegated for"
+    );
+    let sent = send(request(&mine, "f24", "Versamento di marzo")).await;
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    let protocol = sent.json::<serde_json::Value>().await.unwrap()["protocol"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(protocol.starts_with("INPS.7001."), "{protocol}");
+
+    let history = || {
+        let kiosk = &kiosk;
+        let base = base.clone();
+        let path = format!("/v1/handoff/{}/requests/{mine}", started.id);
+        async move { kiosk.signed(&base, "GET", &path).await }
+    };
+    let list: Vec<ContactRequest> = history().await.json().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].protocol.as_str(), list[0].state.as_str()),
+        (protocol.as_str(), "aperta")
+    );
+    assert_eq!(list[0].messages.len(), 1);
+    assert_eq!(list[0].messages[0].direction, "in");
+
+    // The sede's back office, in the console: the request with its text (the visitor shown
+    // as such, not by codice fiscale), a reply that takes it in charge.
+    hub.staff(&[
+        ("ufficio", hub::accounts::Role::Backoffice, Some(SEDE)),
+        ("banco", hub::accounts::Role::Counter, Some(SEDE)),
+    ])
+    .await;
+    let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
+    let (status, page) = office.get("/console/sedi/7001/richieste").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&protocol) && page.contains("pagato con F24 il 16/04"),
+        "{page}"
+    );
+    assert!(!page.contains(person.cf.as_str()), "{page}");
+    let (status, _, _) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[
+                ("protocol", protocol.as_str()),
+                ("action", "rispondi"),
+                ("body", "Il versamento risulta: chiudiamo la pratica."),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[
+                ("protocol", protocol.as_str()),
+                ("action", "rispondi"),
+                ("body", " "),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an empty reply");
+    assert!(page.contains("La risposta va da 1"), "{page}");
+    let forged = hub
+        .client
+        .post(format!(
+            "{}/console/sedi/7001/richieste/azione",
+            hub.base(0)
+        ))
+        .header("cookie", &office.cookie)
+        .form(&[
+            ("csrf", "x"),
+            ("protocol", protocol.as_str()),
+            ("action", "chiudi"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::FORBIDDEN,
+        "a form without the session's token"
+    );
+    let banco = ConsoleSession::login(&hub, 0, "banco", STAFF_PASSWORD).await;
+    assert_eq!(
+        banco.get("/console/sedi/7001/richieste").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let list: Vec<ContactRequest> = history().await.json().await.unwrap();
+    assert_eq!(list[0].state, "presa_in_carico");
+    assert_eq!(list[0].messages.len(), 2);
+    assert_eq!(list[0].messages[1].direction, "out");
+    let mut c = hub.pool.get().await.unwrap();
+    contatti::set_state(&mut c, "ufficio", 7001, &protocol, "chiusa")
+        .await
+        .unwrap();
+    assert!(
+        contatti::reply(&mut c, "ufficio", 7001, &protocol, "ancora")
+            .await
+            .is_err()
+    );
+    let list: Vec<ContactRequest> = history().await.json().await.unwrap();
+    assert_eq!(list[0].state, "chiusa");
+
+    // Another sede's office cannot touch it; after the session, nothing is readable.
+    assert!(
+        contatti::reply(&mut c, "altri", 5105, &protocol, "no")
+            .await
+            .is_err()
+    );
+    kiosk
+        .signed(&base, "POST", &format!("/v1/handoff/{}/end", started.id))
+        .await;
+    assert_eq!(history().await.status(), StatusCode::NOT_FOUND);
+}
+
+/// Area Contatti from the phone: the kiosk asks the identified visitor's phone for the form;
+/// the phone sends the request with three attachments (PDF, JPEG, PNG by content), stored once
+/// by hash; a fourth file, a renamed executable, an oversized file, a forged form and a phone
+/// without the session are refused, each with its reason and nothing filed; the kiosk sees the
+/// protocol and the attachments; the sede downloads them in the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_sends_a_request_with_three_attachments() {
+    use protocol::wire::{ContactRequest, DeskTask, HandoffState};
+    let hub = Hub::start(1).await;
+    let Visitor {
+        demo,
+        person,
+        mine,
+        theirs,
+        kiosk,
+        base,
+        started,
+        phone,
+        ..
+    } = Visitor::identified(&hub).await;
+    let desk = || async {
+        let r = phone.get(format!("{base}/h/desk")).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let (status, page) = desk().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("http-equiv=\"refresh\""), "waits: {page}");
+    assert!(!page.contains("<form"), "{page}");
+
+    // The kiosk asks for the form: only for a matricola the visitor acts for.
+    let task_path = format!("/v1/handoff/{}/task", started.id);
+    let ask = |m: &str| DeskTask::Richiesta {
+        matricola: m.to_owned(),
+    };
+    assert_eq!(
+        kiosk
+            .signed_json(&base, &task_path, &ask(&theirs))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        kiosk
+            .signed_json(&base, &task_path, &ask(&mine))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let status_path = format!("/v1/handoff/{}", started.id);
+    let kiosk_sees = || async {
+        match kiosk
+            .signed(&base, "GET", &status_path)
+            .await
+            .json::<HandoffState>()
+            .await
+            .unwrap()
+        {
+            HandoffState::Bound { task, sent, .. } => (task, sent),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(kiosk_sees().await, (Some(ask(&mine)), None));
+    let (status, page) = desk().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&demo.companies[person.companies[0]].name) && page.contains("<form"),
+        "{page}"
+    );
+    let (email, mobile) = demo::hub::contacts(&person);
+    assert!(
+        page.contains(&format!("value=\"{email}\"")),
+        "the provider's e-mail is offered: {page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let fields = |csrf: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("matricola".to_owned(), mine.clone()),
+            ("topic".to_owned(), "f24".to_owned()),
+            ("subject".to_owned(), "Versamento di marzo".to_owned()),
+            (
+                "body".to_owned(),
+                "Allego la quietanza dell'F24 del 16/04 e le ricevute.".to_owned(),
+            ),
+            ("email".to_owned(), email.clone()),
+            ("mobile".to_owned(), mobile.clone()),
+        ]
+    };
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    let jpeg = [
+        &b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"[..],
+        &[0u8; 64][..],
+        &b"\xff\xd9"[..],
+    ]
+    .concat();
+    let png = png_bytes(16);
+    let post = |fields: Vec<(String, String)>, files: Vec<(&'static str, Vec<u8>)>| {
+        let phone = phone.clone();
+        let base = base.clone();
+        async move {
+            let f: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let r = phone
+                .post(format!("{base}/h/desk/richiesta"))
+                .multipart(desk_form(&f, &files))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let filed = || async { count(&hub.pool, "SELECT count(*) FROM contact_request").await };
+
+    // Refusals, each with its reason, the text kept, nothing filed.
+    let four = vec![
+        ("a.pdf", pdf.clone()),
+        ("b.jpg", jpeg.clone()),
+        ("c.png", png.clone()),
+        ("d.png", png_bytes(17)),
+    ];
+    let (status, page) = post(fields(&csrf), four).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("al massimo 3 documenti"), "{page}");
+    assert!(
+        page.contains("Allego la quietanza"),
+        "the text is kept: {page}"
+    );
+    let exe = [
+        &b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff"[..],
+        &[0; 200],
+    ]
+    .concat();
+    let (status, page) = post(fields(&csrf), vec![("quietanza.pdf", exe)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("«quietanza.pdf» non è un PDF, un JPEG o un PNG"),
+        "{page}"
+    );
+    let mut big = pdf.clone();
+    big.resize(3 * 1024 * 1024 + 1, b' ');
+    let (status, page) = post(fields(&csrf), vec![("grande.pdf", big)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("«grande.pdf» supera i 3 MB"), "{page}");
+    let (status, _) = post(fields("falso"), vec![("a.pdf", pdf.clone())]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a form from elsewhere");
+    let stranger = hub
+        .phone()
+        .post(format!("{base}/h/desk/richiesta"))
+        .multipart(desk_form(&[("csrf", &csrf)], &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED, "another phone");
+    assert_eq!(filed().await, 0);
+
+    // Sent: three files by content; the kiosk sees the protocol, the task is done.
+    let three = vec![
+        ("quietanza F24.pdf", pdf.clone()),
+        ("ricevuta.jpg", jpeg.clone()),
+        ("C:\\scansioni\\estratto.png", png.clone()),
+    ];
+    let (status, page) = post(fields(&csrf), three).await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    let protocol = between(&page, "protocollo <strong>", "</strong>").to_owned();
+    assert!(protocol.starts_with("INPS.7001."), "{protocol}");
+    assert_eq!(kiosk_sees().await, (None, Some(protocol.clone())));
+    let list: Vec<ContactRequest> = kiosk
+        .signed(
+            &base,
+            "GET",
+            &format!("/v1/handoff/{}/requests/{mine}", started.id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0].protocol, protocol);
+    let got: Vec<(&str, &str, u32)> = list[0]
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.mime.as_str(), a.size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("quietanza F24.pdf", "application/pdf", pdf.len() as u32),
+            ("ricevuta.jpg", "image/jpeg", jpeg.len() as u32),
+            ("estratto.png", "image/png", png.len() as u32),
+        ]
+    );
+    // The form is gone from the phone; sending it again is refused.
+    let (status, page) = desk().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&protocol) && !page.contains("<form"),
+        "{page}"
+    );
+    let (status, _) = post(fields(&csrf), vec![]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Stored once by content: a second request with the same PDF adds no blob.
+    assert_eq!(count(&hub.pool, "SELECT count(*) FROM blob").await, 3);
+    assert_eq!(
+        kiosk
+            .signed_json(&base, &task_path, &ask(&mine))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let (status, _) = post(fields(&csrf), vec![("ancora.pdf", pdf.clone())]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(count(&hub.pool, "SELECT count(*) FROM blob").await, 3);
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM contact_attachment").await,
+        4
+    );
+
+    // The sede's back office downloads them as they were sent; counter staff cannot.
+    hub.staff(&[
+        ("ufficio", hub::accounts::Role::Backoffice, Some(SEDE)),
+        ("banco", hub::accounts::Role::Counter, Some(SEDE)),
+    ])
+    .await;
+    let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
+    let (status, page) = office.get("/console/sedi/7001/richieste").await;
+    assert_eq!(status, StatusCode::OK);
+    let link = format!(
+        "/console/sedi/7001/allegati/{}",
+        wire::hex(&<sha2::Sha256 as sha2::Digest>::digest(&png))
+    );
+    assert!(
+        page.contains(&link) && page.contains("estratto.png"),
+        "{page}"
+    );
+    let r = office
+        .client
+        .get(format!("{base}{link}"))
+        .header("cookie", &office.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), png.as_slice());
+    let counter = ConsoleSession::login(&hub, 0, "banco", STAFF_PASSWORD).await;
+    assert_eq!(counter.get(&link).await.0, StatusCode::FORBIDDEN);
+
+    // The sede replies to the first request and closes it. The visitor hears of each event
+    // (received, reply, closed) by e-mail and SMS from the job table, through a real SMTP
+    // server and an SMS provider on loopback, both failing once: retried, sent once each.
+    let (status, _, _) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[
+                ("protocol", protocol.as_str()),
+                ("action", "rispondi"),
+                ("body", "Il versamento risulta: nessuna differenza."),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[("protocol", protocol.as_str()), ("action", "chiudi")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mail = smtp::SmtpSink::start().await;
+    let sms = SmsSink::start().await;
+    *mail.fail_next.lock().unwrap() = true;
+    *sms.fail_next.lock().unwrap() = true;
+    let notifier = hub::notify::Notifier::from_config(&config::HubConfig {
+        smtp_url: Some(mail.url()),
+        sms_url: Some(sms.url()),
+        sms_token: Some("token-di-prova".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let (sent_ok, failed) = run_jobs(&hub.pool, &notifier).await;
+    assert_eq!((sent_ok, failed), (6, 2), "one e-mail and one SMS failed");
+    hub.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("UPDATE job SET run_at = now() WHERE state = 'pending'", &[])
+        .await
+        .unwrap();
+    assert_eq!(run_jobs(&hub.pool, &notifier).await, (2, 0), "retried");
+    assert_eq!(
+        run_jobs(&hub.pool, &notifier).await,
+        (0, 0),
+        "nothing twice"
+    );
+    let mails = mail.messages();
+    assert_eq!(mails.len(), 4, "received ×2, reply, closed");
+    let texts: Vec<(String, String)> = mails
+        .iter()
+        .map(|m| {
+            assert_eq!(m.to, [format!("<{email}>")]);
+            assert_eq!(m.from, "<noreply@sportello.invalid>");
+            (header_text(&m.data, "Subject"), body_text(&m.data))
+        })
+        .collect();
+    let about = |event: &str| {
+        texts
+            .iter()
+            .filter(|(subject, body)| {
+                subject.contains(&protocol) && subject.contains(event) && body.contains(&protocol)
+            })
+            .count()
+    };
+    assert_eq!(about("è stata ricevuta"), 1, "{texts:#?}");
+    assert_eq!(about("ha una risposta della sede"), 1, "{texts:#?}");
+    assert_eq!(about("è stata chiusa"), 1, "{texts:#?}");
+    for (_, body) in &texts {
+        assert!(
+            !body.contains("nessuna differenza") && !body.contains("quietanza dell'F24"),
+            "what was written stays at the hub: {body}"
+        );
+    }
+    let texts = sms.received();
+    assert_eq!(texts.len(), 4);
+    let digits: String = mobile
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect();
+    for (auth, body) in &texts {
+        assert_eq!(auth, "Bearer token-di-prova");
+        assert_eq!(body["to"], digits.as_str());
+        assert_eq!(body["from"], "INPS");
+        let text = body["text"].as_str().unwrap();
+        assert!(text.chars().count() <= 160, "one SMS: {text}");
+        assert!(!text.contains("nessuna differenza"), "{text}");
+    }
+    assert!(
+        texts.iter().any(|(_, b)| b["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{protocol} ha una risposta della sede"))),
+        "{texts:?}"
+    );
+
+    // After the kiosk ends the session the phone's desk is closed.
+    assert_eq!(
+        kiosk
+            .signed(&base, "POST", &format!("/v1/handoff/{}/end", started.id))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(desk().await.0, StatusCode::UNAUTHORIZED);
+}

@@ -194,3 +194,319 @@ fn the_hub_build_has_no_sqlite_slint_kiosk_or_lan_server() {
         assert!(!hub.contains(banned), "the hub build links {banned}");
     }
 }
+
+/// The modules of the crate whose sources are under `src` (`""` is the crate root), with
+/// their files.
+fn modules(src: &Path) -> BTreeMap<String, std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(src, &mut files);
+    files
+        .into_iter()
+        .map(|file| {
+            let rel = file.strip_prefix(src).unwrap().with_extension("");
+            let mut parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if matches!(
+                parts.last().map(String::as_str),
+                Some("lib" | "main" | "mod")
+            ) {
+                parts.pop();
+            }
+            (parts.join("::"), file)
+        })
+        .collect()
+}
+
+/// A module's code as the compiler sees it outside tests: comments and the `#[cfg(test)]`
+/// module (which ends every file that has one) left out.
+fn code_of(text: &str) -> String {
+    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The paths named after `crate::` or `super::` in `code` (brace groups expanded), each as
+/// its segments, with the prefix that starts it.
+fn paths(code: &str) -> Vec<(bool, Vec<String>)> {
+    fn group(s: &str) -> (Vec<Vec<String>>, usize) {
+        // `s` starts just after `{`; returns the paths inside and the bytes consumed.
+        let mut out = Vec::new();
+        let mut current = Vec::new();
+        let mut word = String::new();
+        let mut i = 0;
+        let bytes = s.as_bytes();
+        while i < bytes.len() {
+            let c = bytes[i] as char;
+            match c {
+                '{' => {
+                    let (inner, used) = group(&s[i + 1..]);
+                    for p in inner {
+                        let mut full = current.clone();
+                        full.extend(p);
+                        out.push(full);
+                    }
+                    current.clear();
+                    i += used + 1;
+                }
+                '}' | ',' => {
+                    if !word.is_empty() {
+                        current.push(std::mem::take(&mut word));
+                    }
+                    if !current.is_empty() {
+                        out.push(std::mem::take(&mut current));
+                    }
+                    if c == '}' {
+                        return (out, i + 1);
+                    }
+                }
+                ':' => {
+                    if !word.is_empty() {
+                        current.push(std::mem::take(&mut word));
+                    }
+                }
+                c if c.is_alphanumeric() || c == '_' => word.push(c),
+                _ => {
+                    if !word.is_empty() && word != "as" {
+                        current.push(std::mem::take(&mut word));
+                    } else {
+                        word.clear();
+                    }
+                }
+            }
+            i += 1;
+        }
+        (out, i)
+    }
+    let mut out = Vec::new();
+    for (start, _) in code.match_indices("::") {
+        let before = &code[..start];
+        let from_crate = before.ends_with("crate") && !before.ends_with("$crate");
+        if !(from_crate || before.ends_with("super")) {
+            continue;
+        }
+        // Both `crate` and `super` are five letters long.
+        let preceded = before[..before.len() - 5]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+        if preceded {
+            // `super::super::x` is walked from its first `super`; `a::crate` is no path.
+            continue;
+        }
+        let rest = &code[start + 2..];
+        let mut segs = Vec::new();
+        let mut s = rest;
+        loop {
+            if let Some(inner) = s.strip_prefix('{') {
+                for p in group(inner).0 {
+                    let mut full = segs.clone();
+                    full.extend(p);
+                    out.push((from_crate, full));
+                }
+                break;
+            }
+            let word: String = s
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if word.is_empty() {
+                out.push((from_crate, segs));
+                break;
+            }
+            s = &s[word.len()..];
+            segs.push(word);
+            match s.strip_prefix("::") {
+                Some(next) => s = next,
+                None => {
+                    out.push((from_crate, segs));
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The module graph of one crate: which modules each module names (through `crate::`,
+/// `super::`, the crate root's re-exports, or a child named from its parent).
+fn module_edges(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mods = modules(src);
+    let root = code_of(&std::fs::read_to_string(&mods[""]).unwrap());
+    // `pub use error::HubError;` at the root: `crate::HubError` is the `error` module's.
+    let mut reexported = BTreeMap::new();
+    for line in root
+        .lines()
+        .filter(|l| l.trim_start().starts_with("pub use "))
+    {
+        let line = line
+            .trim()
+            .trim_start_matches("pub use ")
+            .trim_end_matches(';');
+        let Some((module, names)) = line.split_once("::") else {
+            continue;
+        };
+        for name in names.trim_matches(['{', '}']).split(',') {
+            let name = name.trim().rsplit("::").next().unwrap_or_default();
+            reexported.insert(name.to_owned(), module.to_owned());
+        }
+    }
+    let resolve = |segs: &[String]| -> Option<String> {
+        (1..=segs.len())
+            .rev()
+            .map(|k| segs[..k].join("::"))
+            .find(|m| mods.contains_key(m))
+            .or_else(|| segs.first().and_then(|s| reexported.get(s).cloned()))
+    };
+    mods.iter()
+        .map(|(module, file)| {
+            let code = code_of(&std::fs::read_to_string(file).unwrap());
+            let here: Vec<String> = module
+                .split("::")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let mut named = BTreeSet::new();
+            for (from_crate, segs) in paths(&code) {
+                let mut full: Vec<String> = if from_crate {
+                    Vec::new()
+                } else {
+                    here[..here.len().saturating_sub(1)].to_vec()
+                };
+                let mut segs = segs.into_iter().peekable();
+                while segs.next_if(|s| s == "super").is_some() {
+                    full.pop();
+                }
+                full.extend(segs.filter(|s| s != "self"));
+                if let Some(target) = resolve(&full)
+                    && target != *module
+                {
+                    named.insert(target);
+                }
+            }
+            // A parent naming a child (`sedi::router()`, `use sedi::X`).
+            let prefix = if module.is_empty() {
+                String::new()
+            } else {
+                format!("{module}::")
+            };
+            for child in mods.keys() {
+                let Some(name) = child.strip_prefix(&prefix) else {
+                    continue;
+                };
+                if name.is_empty() || name.contains("::") {
+                    continue;
+                }
+                let named_here = code.match_indices(&format!("{name}::")).any(|(i, _)| {
+                    !code[..i]
+                        .chars()
+                        .last()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                });
+                if named_here {
+                    named.insert(child.clone());
+                }
+            }
+            (module.clone(), named)
+        })
+        .collect()
+}
+
+/// A cycle in `edges`, if there is one, as the modules along it.
+fn a_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        done: &mut BTreeSet<String>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, edges, done, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|n| visit(n, edges, &mut done, &mut Vec::new()))
+}
+
+/// Every crate of ours, by its sources.
+fn crate_sources() -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("src"))
+        .collect();
+    out.push(root().join("hardware/src"));
+    out.push(root().join("src"));
+    out.sort();
+    out
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it() {
+    let mut found = Vec::new();
+    for src in crate_sources() {
+        let edges = module_edges(&src);
+        if let Some(cycle) = a_cycle(&edges) {
+            found.push(format!("{}: {}", src.display(), cycle.join(" → ")));
+        }
+    }
+    assert!(found.is_empty(), "module cycles: {found:#?}");
+}
+
+#[test]
+fn the_module_graph_is_read_and_a_planted_cycle_is_found() {
+    let mut edges = module_edges(&root().join("crates/hub/src"));
+    for (from, to) in [
+        ("handoff", "extract"),
+        ("extract", "devices"),
+        ("server", "agenda"),
+        ("agenda", "jobs"),
+        ("console", "console::sedi"),
+        ("console::sedi", "console::session"),
+    ] {
+        assert!(
+            edges[from].contains(to),
+            "{from} → {to} was not read: {:?}",
+            edges[from]
+        );
+    }
+    assert!(
+        !edges.values().any(|e| e.contains("")),
+        "nothing names the root itself: re-exports are followed to their module"
+    );
+    assert_eq!(a_cycle(&edges), None);
+    // The job table calling back into a feature, as it once did.
+    edges.get_mut("jobs").unwrap().insert("agenda".into());
+    assert_eq!(
+        a_cycle(&edges),
+        Some(vec!["agenda".into(), "jobs".into(), "agenda".into()])
+    );
+}

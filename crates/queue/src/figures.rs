@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::engine::QueuedTicket;
+use super::ticket::QueuedTicket;
 use domain::{CounterNumber, ServiceLetter, TicketState};
 
 /// Figures of one service.

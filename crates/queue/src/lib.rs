@@ -1,7 +1,7 @@
 //! The branch queue: a sans-IO engine (commands and the time in, events out), its rules and
 //! calendar, daily figures and the wait estimate.
 //!
-//! The branch node is the one sequencer of its branch's queue (brief, decision 3): every
+//! The branch node is the one sequencer of its branch's queue: every
 //! command goes through one [`Queue`], so two counters can never be given the same ticket.
 
 mod engine;
@@ -10,11 +10,11 @@ pub mod estimate;
 mod events;
 mod figures;
 mod rules;
+mod ticket;
 
-pub use engine::{
-    Assistance, CallRecord, CounterState, CounterStatus, Now, Queue, QueuedTicket, local_to_utc,
-};
+pub use engine::{Assistance, CallRecord, CounterState, CounterStatus, Now, Queue, local_to_utc};
 pub use error::QueueError;
 pub use events::{CancelReason, Command, DeviceAlert, Event, EventKind};
 pub use figures::{CounterFigures, DailyFigures, ServiceFigures, percentile};
 pub use rules::{Calendar, Closed, QueueRules};
+pub use ticket::QueuedTicket;

@@ -5,11 +5,12 @@
 pub mod auth;
 mod pages;
 mod sse;
+mod state;
 pub mod tls;
 
-use std::collections::VecDeque;
+pub use state::{AppState, AudioCache};
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::Request;
@@ -17,40 +18,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-
-use crate::node::Branch;
-use crate::speech::Speech;
-
-/// Recent calls' audio (WAV bytes) by event sequence, newest last.
-pub type AudioCache = VecDeque<(i64, Arc<Vec<u8>>)>;
-
-/// Shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    /// The branch node.
-    pub branch: Arc<Branch>,
-    /// Voice for hall calls.
-    pub speech: Arc<dyn Speech>,
-    /// Failed logins.
-    pub limiter: Arc<Mutex<web::auth::LoginLimiter>>,
-    /// Recently generated call audio by event sequence.
-    pub audio: Arc<Mutex<AudioCache>>,
-    /// Login length.
-    pub session_hours: u32,
-}
-
-impl AppState {
-    /// State over a branch node.
-    pub fn new(branch: Arc<Branch>, speech: Arc<dyn Speech>, session_hours: u32) -> Self {
-        Self {
-            branch,
-            speech,
-            limiter: Arc::default(),
-            audio: Arc::default(),
-            session_hours,
-        }
-    }
-}
 
 /// The routes.
 pub fn router(state: AppState) -> Router {

@@ -14,8 +14,8 @@ use axum::{Form, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::auth::{COOKIE, Staff};
+use super::state::AppState;
 use crate::node::NodeError;
 use domain::{
     CounterNumber, ServiceLetter, TIME_ZONE, TicketNumber, TicketPriority, TicketState, UserMessage,

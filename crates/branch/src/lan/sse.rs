@@ -14,8 +14,8 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
 
-use super::AppState;
 use super::pages::StaffOrLogin;
+use super::state::AppState;
 use store::StoredEvent;
 
 /// Events replayed at most on reconnection; a client further behind reloads its page.

@@ -190,7 +190,7 @@ pub fn kiosk(
         None
     };
     // Enrolled kiosks push their outbox to the hub in the background; the kiosk never waits
-    // for it (brief: the branch works through a WAN outage).
+    // for it (the branch works through a WAN outage).
     let _sync = match branch.read(|_, s| s.hub_link()) {
         Ok(Some(link)) => {
             let agent = branch::sync::agent::Agent::new(branch.clone(), &link)?;
@@ -213,7 +213,7 @@ pub fn kiosk(
         }
     };
     if branch.clock().trust() == domain::ClockTrust::Untrusted {
-        // Staff see it on the console until the clock is verified (brief, decision 3).
+        // Staff see it on the console until the clock is verified.
         branch.execute(queue::Command::RaiseAlert {
             alert: queue::DeviceAlert::ClockUntrusted,
         })?;

@@ -112,3 +112,60 @@ fn the_domain_does_no_io() {
         }
     }
 }
+
+/// Every file of ours that carries comments, under `dir`.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name.starts_with('.') || name == "target" || name == "demo-data" {
+            continue;
+        }
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| {
+            ["rs", "slint", "sql", "html", "toml", "sh", "css", "js"]
+                .contains(&&*e.to_string_lossy())
+        }) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn comments_cite_only_documents_in_the_repository() {
+    let mut files = Vec::new();
+    for dir in [
+        "crates",
+        "src",
+        "tests",
+        "benches",
+        "hardware",
+        "ui",
+        "migrations",
+        "scripts",
+    ] {
+        sources(&root().join(dir), &mut files);
+    }
+    assert!(files.len() > 100, "the sources were read: {}", files.len());
+    let mut found = Vec::new();
+    // This test names what it looks for.
+    for file in files.iter().filter(|f| !f.ends_with("tests/docs.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            // A `name.md` must be a file of the repository; "(brief, …)" cites the design
+            // brief, which is not.
+            let cited = line
+                .split(|c: char| !(c.is_alphanumeric() || "-_./".contains(c)))
+                .filter(|w| w.ends_with(".md"))
+                .any(|w| {
+                    let w = w.trim_start_matches("./");
+                    !root().join(w).exists() && !root().join("docs").join(w).exists()
+                });
+            if cited || line.contains("(brief") {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

@@ -1,4 +1,4 @@
-//! The honest sync harness (`sync.md` §5): kiosks as real processes talking to two real hub
+//! The honest sync harness: kiosks as real processes talking to two real hub
 //! processes (one database) through a fault-injecting TCP proxy on loopback, over a PostgreSQL cluster of the
 //! test's own. Each round, for a few seconds: kiosks issue tickets and the hub publishes
 //! appointment changes while the proxy delays, refuses, black-holes and resets connections,

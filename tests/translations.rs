@@ -1,4 +1,4 @@
-//! One set of catalogues (brief, decision 10): every text the UI marks with `@tr` has an
+//! One set of catalogues: every text the UI marks with `@tr` has an
 //! English and a German translation, and the catalogues hold nothing the UI no longer uses.
 
 use std::collections::BTreeMap;

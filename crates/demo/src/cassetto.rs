@@ -1,4 +1,4 @@
-//! Synthetic Cassetto data for the demo (domain.md §6): 24 months of UniEmens flows and F24
+//! Synthetic Cassetto data for the demo: 24 months of UniEmens flows and F24
 //! payments, from which the inadempienze, note di rettifica, dilazioni and avvisi follow, so
 //! the figures a visitor reads add up. Deterministic for a seed and a matricola.
 

@@ -1,4 +1,4 @@
-//! Rust-side texts in the same catalogues as the Slint UI (brief, decision 10).
+//! Rust-side texts in the same catalogues as the Slint UI (`lang/`).
 //!
 //! A visitor-facing text is a [`Message`]: an Italian template written with [`msg!`] (`{}` for
 //! each value) and its values. The template is the `msgid` in `lang/<code>/LC_MESSAGES/

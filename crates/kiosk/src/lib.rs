@@ -306,7 +306,7 @@ impl Kiosk {
 
     /// A code typed on the on-screen keyboard: a booking token's text is checked like a scan;
     /// a booking code must come with the visitor's codice fiscale ("APP-2026-000123
-    /// RSSMRA80A01H501U"), checked offline against the appointment list (brief, decision 1),
+    /// RSSMRA80A01H501U"), checked offline against the appointment list (offline first),
     /// with failed attempts limited.
     pub fn typed_code(&mut self, text: &str) -> Answer {
         self.follow_configuration();
@@ -414,7 +414,7 @@ impl Kiosk {
         let trusted = self.clock.trust() == domain::ClockTrust::Trusted;
         let today = self.clock.today();
         let days_off = (starts_at.date() - today).num_days();
-        // An untrusted clock may be a day off (brief, decision 3): a day either side passes.
+        // An untrusted clock may be a day off : a day either side passes.
         if days_off < -i64::from(!trusted) {
             return Answer::Refused {
                 key: "checkin-expired",

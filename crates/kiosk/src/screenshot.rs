@@ -1,5 +1,5 @@
 //! Renders kiosk screens to PNG without a display: a software-rendered window of our own
-//! platform (`ui.md` §2b, recipe 1). Used by `sportello screenshot` and the screenshot gallery.
+//! platform. Used by `sportello screenshot` and the screenshot gallery.
 
 use std::rc::Rc;
 

@@ -1,6 +1,6 @@
 //! The *Cassetto Previdenziale Aziende* summary of one matricola, as the hub sends it to the
 //! kiosk for an identified delegate: never stored at the kiosk, only shown. Minimised for a
-//! lobby (domain.md §4.3): aggregates and states, no workers, third parties by name and role
+//! lobby: aggregates and states, no workers, third parties by name and role
 //! only. Amounts are euro cents; periods are months. The figures add up as the real ones do
 //! (a month's difference is an inadempienza, its sanzioni are difference × rate × days / 365,
 //! a note di rettifica totals both); the demo generator keeps to that.
@@ -487,7 +487,7 @@ mod tests {
 
     #[test]
     fn sanctions_follow_the_note_di_rettifica_fixture() {
-        // domain.md §2.9: 1.559,52 × 10% × 326 / 365 = 139,29.
+        // Interest on a note di rettifica: 1.559,52 × 10% × 326 / 365 = 139,29.
         assert_eq!(sanzioni(155_952, 1000, 326), 13_929);
     }
 }

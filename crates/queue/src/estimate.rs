@@ -6,7 +6,7 @@
 //! 1), their waits scaled to k, give the median and the upper bound. With fewer than
 //! [`MIN_SAMPLES`] such tickets it falls back to (service, hour), then to the service, then to a
 //! default. The upper bound is a higher quantile than the 90th ([`UPPER_QUANTILE`]): promising
-//! too short a wait is the worse error (the asymmetric target in `queue.md`), and held-out weeks
+//! too short a wait is the worse error (visitors forgive an early call, not a late one), and held-out weeks
 //! are never exactly like the past.
 
 use std::collections::HashMap;

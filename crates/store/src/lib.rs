@@ -28,7 +28,7 @@ use domain::Clock;
 /// `PRAGMA application_id` of our files ("SPRT"), so a foreign SQLite file is never migrated.
 pub const APPLICATION_ID: i32 = 0x5350_5254;
 
-/// Days a pseudonymous person key is kept (GDPR storage limitation; `domain.md` §4.3).
+/// Days a pseudonymous person key is kept (GDPR storage limitation).
 pub const PERSON_KEY_RETENTION_DAYS: i64 = 90;
 
 fn migrations() -> Migrations<'static> {

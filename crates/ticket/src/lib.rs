@@ -2,7 +2,7 @@
 //!
 //! Text is encoded strictly to the printer's code page (Windows-1252 by default, selected with
 //! `ESC t n`, `n` from configuration): a character the page cannot print is an error, never
-//! UTF-8 garbage on paper (`hardware.md` §1.4). The QR code is the printer's native Model 2
+//! UTF-8 garbage on paper. The QR code is the printer's native Model 2
 //! (`GS ( k`); the cut is a real partial cut (`GS V 66 n`; the `escpos` crate's
 //! `partial_cut()` sends a full cut), and a printer without native QR gets the same code as a
 //! raster image (`GS v 0`) drawn from the `qrcode` crate's modules.

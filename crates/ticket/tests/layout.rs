@@ -1,5 +1,5 @@
 //! Printed tickets checked by reading their ESC/POS bytes back (the crate's preview, the test
-//! oracle of `hardware.md` §2.1): transcripts and bytes against golden files, the QR code
+//! oracle): transcripts and bytes against golden files, the QR code
 //! decoded from the picture with `rqrr`, long texts kept within the paper.
 
 use ticket::preview::{PreviewError, preview};

@@ -3,7 +3,7 @@
 //! age, last success, printer, scanner, clock) with every push.
 //!
 //! A push is triggered by a local write (the branch's live events), by a timer, and after every
-//! failure with exponential backoff and jitter — the stuck-queue lesson of `sync.md` §2.1.
+//! failure with exponential backoff and jitter, so one bad operation never holds back the ones behind it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -229,14 +229,38 @@ fn modules(src: &Path) -> BTreeMap<String, std::path::PathBuf> {
         .collect()
 }
 
-/// A module's code as the compiler sees it outside tests: comments and the `#[cfg(test)]`
-/// module (which ends every file that has one) left out.
+/// A module's code as the compiler sees it outside tests: comments and every `#[cfg(test)]`
+/// item (up to its closing brace) left out.
 fn code_of(text: &str) -> String {
-    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
-    text.lines()
+    let code: String = text
+        .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    let mut out = String::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let Some(open) = after.find('{') else {
+            return out;
+        };
+        let mut depth = 0;
+        let end = after[open..]
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map_or(after.len(), |(i, _)| open + i + 1);
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The paths named after `crate::` or `super::` in `code` (brace groups expanded), each as

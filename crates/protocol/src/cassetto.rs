@@ -343,8 +343,8 @@ pub struct Posta {
     pub stato: String,
 }
 
-/// Registry data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Registry data. `Debug` masks the identifiers, the name and the addresses.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anagrafica {
     /// Ragione sociale.
     pub denominazione: String,
@@ -372,6 +372,25 @@ pub struct Anagrafica {
     pub inizio_attivita: NaiveDate,
     /// Employees in the last month.
     pub dipendenti: u32,
+}
+
+impl std::fmt::Debug for Anagrafica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |s: &str| crate::cassetto::mask_with(s, 2, 2, '•');
+        f.debug_struct("Anagrafica")
+            .field("denominazione", &masked(&self.denominazione))
+            .field("codice_fiscale", &masked(&self.codice_fiscale))
+            .field("matricola", &masked(&self.matricola))
+            .field("sede_inps", &self.sede_inps)
+            .field("stato", &self.stato)
+            .field("csc", &self.csc)
+            .field("ateco", &self.ateco)
+            .field("natura_giuridica", &self.natura_giuridica)
+            .field("sede_legale", &masked(&self.sede_legale))
+            .field("pec", &masked(&self.pec))
+            .field("dipendenti", &self.dipendenti)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The whole summary of a matricola.
@@ -461,6 +480,51 @@ pub fn mask(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_masks_the_companys_identifiers() {
+        let a = Anagrafica {
+            denominazione: "Rossi Mario Impianti".into(),
+            codice_fiscale: "RSSMRA80A01H501U".into(),
+            matricola: "7001234567".into(),
+            sede_inps: "7001 - ROMA EUR".into(),
+            stato: "attiva".into(),
+            csc: "1.18.01".into(),
+            codici_autorizzazione: vec!["2B".into()],
+            ateco: "43.21.01".into(),
+            natura_giuridica: "ditta individuale".into(),
+            sede_legale: "Via Roma 1, Roma".into(),
+            pec: "rossi@pec.example".into(),
+            inizio_attivita: NaiveDate::from_ymd_opt(2010, 3, 1).unwrap(),
+            dipendenti: 4,
+        };
+        let shown = format!("{a:?}");
+        for secret in [
+            &a.codice_fiscale,
+            &a.matricola,
+            &a.pec,
+            &a.denominazione,
+            &a.sede_legale,
+        ] {
+            assert!(!shown.contains(secret.as_str()), "{secret} in {shown}");
+        }
+        assert!(shown.contains("70••••••67"), "{shown}");
+        assert!(
+            shown.contains("7001 - ROMA EUR"),
+            "the sede is no secret: {shown}"
+        );
+        let choice = crate::wire::CompanyChoice {
+            matricola: a.matricola.clone(),
+            company_cf: a.codice_fiscale.clone(),
+            denominazione: a.denominazione.clone(),
+            role: "1".into(),
+        };
+        let shown = format!("{choice:?}");
+        assert!(
+            !shown.contains(&a.matricola) && !shown.contains(&a.codice_fiscale),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn euro_and_months_read_the_italian_way() {

@@ -302,8 +302,8 @@ pub enum HandoffState {
     Ended,
 }
 
-/// A company a person may act for, under one matricola.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A company a person may act for, under one matricola. `Debug` masks the identifiers.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompanyChoice {
     /// The employer matricola.
     pub matricola: String,
@@ -313,6 +313,18 @@ pub struct CompanyChoice {
     pub denominazione: String,
     /// The person's role towards it (INPS `tipo_delegato` code).
     pub role: String,
+}
+
+impl std::fmt::Debug for CompanyChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |s: &str| crate::cassetto::mask_with(s, 2, 2, '•');
+        f.debug_struct("CompanyChoice")
+            .field("matricola", &masked(&self.matricola))
+            .field("company_cf", &masked(&self.company_cf))
+            .field("denominazione", &masked(&self.denominazione))
+            .field("role", &self.role)
+            .finish()
+    }
 }
 
 /// What the kiosk asks the visitor's phone to fill in: the phone carries the typing, the

@@ -514,7 +514,7 @@ fn the_home_screen_offers_a_ticket_a_power_cut_kept_from_paper() {
 }
 
 /// A hub that answers as scripted: what the Cassetto screen does with each state, apart from
-/// the network (the real hub, provider and phone are in `tests/hub.rs`).
+/// the network (the real hub, provider and phone are in `tests/hub/identification.rs`).
 #[derive(Default)]
 struct Scripted {
     state: std::sync::Mutex<Option<protocol::wire::HandoffState>>,

@@ -405,13 +405,10 @@ async fn book(
 /// `POST /v1/handoff/{id}/agenda/{matricola}/{booking}/annulla`: the visitor cancels one of
 /// the bookings made for the matricola.
 async fn cancel(
-    Path(params): Path<std::collections::HashMap<String, String>>,
+    Path((_, _, booking)): Path<(String, String, String)>,
     company: Delegated,
 ) -> Result<Json<serde_json::Value>, HubError> {
-    let booking = params
-        .get("booking")
-        .and_then(|b| BookingId::parse(b).ok())
-        .ok_or(HubError::NotFound)?;
+    let booking = BookingId::parse(&booking).map_err(|_| HubError::NotFound)?;
     let Delegated { visitor, matricola } = company;
     let (mut c, cf) = (visitor.request.db, visitor.person_cf);
     let tx = c.transaction().await?;

@@ -62,9 +62,7 @@ impl IdentityConfig {
             builtin: true,
         })
     }
-}
 
-impl IdentityConfig {
     /// From the hub's configuration: the external provider when one is set, else the built-in
     /// test provider; `None` without a public address.
     pub fn from_config(

@@ -43,7 +43,7 @@ pub fn job_registry(pool: Pool, notifier: Notifier) -> Registry {
     registry
 }
 
-/// The API's description, kept true by a test (`tests/hub.rs`).
+/// The API's description, kept true by a test (`tests/hub/api.rs`).
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 async fn openapi() -> impl IntoResponse {

@@ -39,7 +39,7 @@ impl Identification for Answers {
         Ok(HandoffState::Bound {
             name: "Maria Rossi".into(),
             companies: vec![CompanyChoice {
-                matricola: self.summary.anagrafica.matricola.clone(),
+                matricola: self.summary.anagrafica.matricola,
                 company_cf: self.summary.anagrafica.codice_fiscale.clone(),
                 denominazione: self.summary.anagrafica.denominazione.clone(),
                 role: "05".into(),
@@ -76,7 +76,7 @@ fn main() {
     let summary = demo::cassetto::summary(
         1,
         company,
-        company.matricole[0].as_str(),
+        company.matricole[0],
         &demo.sede,
         &[("Maria Rossi".into(), "Legale rappresentante")],
         now.date(),

@@ -669,11 +669,11 @@ fn requests_and_bookings_without_the_network_are_refused_with_an_explanation() {
         .unwrap();
     let demo = demo::DemoBranch::generate(3, now);
     let company = &demo.companies[0];
-    let matricola = company.matricole[0].as_str().to_owned();
+    let matricola = company.matricole[0];
     *hub.summary.lock().unwrap() = Some(demo::cassetto::summary(
         3,
         company,
-        &matricola,
+        matricola,
         &demo.sede,
         &[],
         now.date(),
@@ -689,8 +689,8 @@ fn requests_and_bookings_without_the_network_are_refused_with_an_explanation() {
     *hub.state.lock().unwrap() = Some(HandoffState::Bound {
         name: "Maria Rossi".into(),
         companies: vec![CompanyChoice {
-            matricola: matricola.clone(),
-            company_cf: company.cf.to_string(),
+            matricola,
+            company_cf: company.cf.clone(),
             denominazione: company.name.clone(),
             role: "01".into(),
         }],

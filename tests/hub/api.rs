@@ -153,8 +153,8 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     ];
     let mut samples = samples;
     let company = CompanyChoice {
-        matricola: "m".into(),
-        company_cf: "c".into(),
+        matricola: domain::Matricola::parse("5124776507").unwrap(),
+        company_cf: domain::CodiceFiscale::parse("RSSMRA80A01H501U").unwrap(),
         denominazione: "d".into(),
         role: "03".into(),
     };

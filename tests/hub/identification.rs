@@ -111,7 +111,7 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
                 .iter()
                 .flat_map(|&i| demo.companies[i].matricole.iter().map(|m| m.to_string()))
                 .collect();
-            let got: BTreeSet<String> = companies.iter().map(|c| c.matricola.clone()).collect();
+            let got: BTreeSet<String> = companies.iter().map(|c| c.matricola.to_string()).collect();
             assert_eq!(got, expected);
             assert!(companies.iter().all(|c| c.role == person.role.code()));
         }
@@ -119,7 +119,7 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
     }
     // The summary of a delegated matricola is the dataset's; another company's is not there.
     let delegated = &demo.companies[person.companies[0]];
-    let m = delegated.matricole[0].as_str();
+    let m = delegated.matricole[0];
     let r = kiosk
         .signed(
             &base,
@@ -413,7 +413,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         let expected = demo::cassetto::summary(
             9,
             company,
-            row.matricola.as_str(),
+            domain::Matricola::parse(row.matricola.as_str()).unwrap(),
             &demo.sede,
             &reps,
             clock.local_now().date_naive(),

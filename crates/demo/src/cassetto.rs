@@ -17,13 +17,14 @@ fn pick<'a>(rng: &mut fastrand::Rng, items: &[&'a str]) -> &'a str {
 pub fn summary(
     seed: u64,
     company: &crate::DemoCompany,
-    matricola: &str,
+    matricola: domain::Matricola,
     sede: &domain::Sede,
     people: &[(String, &'static str)],
     today: NaiveDate,
 ) -> CompanySummary {
     let mut rng = fastrand::Rng::with_seed(
         seed ^ matricola
+            .as_str()
             .bytes()
             .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
     );
@@ -259,7 +260,7 @@ pub fn summary(
     let comuni = ["Roma", "Fiumicino", "Pomezia", "Guidonia Montecelio"];
     let dipendenze = (0..rng.usize(1..=3))
         .map(|i| Dipendenza {
-            codice: format!("{}{:02}", &matricola[..matricola.len().min(8)], i),
+            codice: format!("{}{:02}", &matricola.as_str()[..8], i),
             denominazione: if i == 0 {
                 "Sede principale".into()
             } else {
@@ -285,8 +286,8 @@ pub fn summary(
     CompanySummary {
         anagrafica: Anagrafica {
             denominazione: company.name.clone(),
-            codice_fiscale: company.cf.to_string(),
-            matricola: matricola.into(),
+            codice_fiscale: company.cf.clone(),
+            matricola,
             sede_inps: format!("{} - {}", sede.code, sede.name.to_uppercase()),
             stato: "Attiva".into(),
             csc: format!(
@@ -404,8 +405,8 @@ mod tests {
         let mut states = std::collections::BTreeSet::new();
         for c in &demo.companies {
             for m in &c.matricole {
-                let s = summary(7, c, m.as_str(), &demo.sede, &[], today);
-                assert_eq!(s, summary(7, c, m.as_str(), &demo.sede, &[], today));
+                let s = summary(7, c, *m, &demo.sede, &[], today);
+                assert_eq!(s, summary(7, c, *m, &demo.sede, &[], today));
                 assert_eq!(s.mesi.len(), 23);
                 assert!(s.mesi.windows(2).all(|w| w[0].period.next() == w[1].period));
                 // Every unpaid month with a flow is an inadempienza, and only those.

@@ -57,12 +57,7 @@ pub fn branch_seed(demo: &DemoBranch, seed: u64, today: NaiveDate) -> BranchSeed
             .collect();
         for m in &company.matricole {
             summaries.push(crate::cassetto::summary(
-                seed,
-                company,
-                m.as_str(),
-                &demo.sede,
-                &people,
-                today,
+                seed, company, *m, &demo.sede, &people, today,
             ));
         }
     }

@@ -313,7 +313,8 @@ impl FromStr for PersonalCf {
 /// A codice fiscale as accepted in a "codice fiscale" field: a person's 16 characters, or the
 /// 11 digits of a company (which equal its partita IVA when it has one). Sole traders use the
 /// owner's personal code, so a company field must take both forms.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum CodiceFiscale {
     /// Natural person (or sole trader).
     Personal(PersonalCf),
@@ -360,6 +361,19 @@ impl fmt::Debug for CodiceFiscale {
             CodiceFiscale::Personal(p) => fmt::Debug::fmt(p, f),
             CodiceFiscale::Numeric(n) => fmt::Debug::fmt(n, f),
         }
+    }
+}
+
+impl TryFrom<String> for CodiceFiscale {
+    type Error = CfError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CodiceFiscale> for String {
+    fn from(c: CodiceFiscale) -> Self {
+        c.as_str().to_owned()
     }
 }
 

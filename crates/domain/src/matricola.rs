@@ -46,7 +46,10 @@ impl UserMessage for MatricolaError {
 ///
 /// INPS does not publish the controcodice algorithm, so only the format and the province are
 /// checked here; whether the matricola exists is the hub's answer to give.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct Matricola([u8; 10]);
 
 impl Matricola {
@@ -119,6 +122,19 @@ impl fmt::Debug for Matricola {
     }
 }
 
+impl TryFrom<String> for Matricola {
+    type Error = MatricolaError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Matricola> for String {
+    fn from(m: Matricola) -> Self {
+        m.as_str().to_owned()
+    }
+}
+
 impl FromStr for Matricola {
     type Err = MatricolaError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -129,6 +145,20 @@ impl FromStr for Matricola {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wire_carries_the_ten_digits_and_refuses_anything_else() {
+        let m = Matricola::parse("5124776507").unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, "\"5124776507\"");
+        assert_eq!(serde_json::from_str::<Matricola>(&json).unwrap(), m);
+        for bad in ["\"512477650\"", "\"0024776507\"", "\"51247765OX\""] {
+            assert!(serde_json::from_str::<Matricola>(bad).is_err(), "{bad}");
+        }
+        let cf: crate::CodiceFiscale = serde_json::from_str("\"RSSMRA80A01H501U\"").unwrap();
+        assert_eq!(serde_json::to_string(&cf).unwrap(), "\"RSSMRA80A01H501U\"");
+        assert!(serde_json::from_str::<crate::CodiceFiscale>("\"RSSMRA80A01H501X\"").is_err());
+    }
 
     #[test]
     fn format_and_province_are_checked() {

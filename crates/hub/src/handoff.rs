@@ -97,13 +97,17 @@ async fn status(Path(id): Path<String>, signed: Signed) -> Result<Json<HandoffSt
                 )
                 .await?
                 .iter()
-                .map(|r| CompanyChoice {
-                    matricola: r.get(0),
-                    company_cf: r.get(1),
-                    denominazione: r.get(2),
-                    role: r.get(3),
+                .map(|r| {
+                    Ok(CompanyChoice {
+                        matricola: domain::Matricola::parse(r.get(0))
+                            .map_err(|e| HubError::internal("stored matricola", e))?,
+                        company_cf: domain::CodiceFiscale::parse(r.get(1))
+                            .map_err(|e| HubError::internal("stored company fiscal code", e))?,
+                        denominazione: r.get(2),
+                        role: r.get(3),
+                    })
                 })
-                .collect();
+                .collect::<Result<_, HubError>>()?;
             HandoffState::Bound {
                 name: row.get::<_, Option<String>>(3).unwrap_or_default(),
                 companies,

@@ -127,7 +127,7 @@ async fn put_summary(
            SET payload = excluded.payload, updated_at = now()",
         &[
             &branch,
-            &s.anagrafica.matricola,
+            &s.anagrafica.matricola.as_str(),
             &serde_json::to_value(s).expect("plain data serialises"),
         ],
     )

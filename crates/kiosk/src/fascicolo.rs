@@ -7,10 +7,13 @@ use protocol::cassetto::{CompanySummary, Durc, Inadempienza, date, euro, mask};
 pub fn fascicolo(s: &CompanySummary, sede: &str, printed_at: &str) -> ticket::DocumentLayout {
     let mut lines = vec![
         ("Azienda".to_owned(), s.anagrafica.denominazione.clone()),
-        ("Matricola".to_owned(), mask(&s.anagrafica.matricola)),
+        (
+            "Matricola".to_owned(),
+            mask(s.anagrafica.matricola.as_str()),
+        ),
         (
             "Codice fiscale".to_owned(),
-            mask(&s.anagrafica.codice_fiscale),
+            mask(s.anagrafica.codice_fiscale.as_str()),
         ),
         ("Sede INPS".to_owned(), s.anagrafica.sede_inps.clone()),
     ];
@@ -116,7 +119,7 @@ mod tests {
                 .unwrap(),
         );
         let c = &demo.companies[0];
-        let m = c.matricole[0].as_str();
+        let m = c.matricole[0];
         let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         let s = demo::cassetto::summary(
             1,
@@ -135,7 +138,10 @@ mod tests {
         assert!(text.contains(&euro(s.debito_aperto())), "{text}");
         assert!(text.contains("partial cut"), "{text}");
         assert!(!text.contains("Maria Rossi"), "no third parties: {text}");
-        assert!(!text.contains(m), "the matricola is masked: {text}");
-        assert!(text.contains(&mask(m)), "{text}");
+        assert!(
+            !text.contains(m.as_str()),
+            "the matricola is masked: {text}"
+        );
+        assert!(text.contains(&mask(m.as_str())), "{text}");
     }
 }

@@ -942,7 +942,7 @@ impl Cassetto {
         let (Some((id, _)), Some(summary)) = (st.handoff.clone(), st.summary.as_ref()) else {
             return None;
         };
-        Some((id, summary.anagrafica.matricola.clone(), st.generation))
+        Some((id, summary.anagrafica.matricola.to_string(), st.generation))
     }
 
     /// Ends the current hand-off at the hub, if any (in the background: nothing waits).
@@ -1617,8 +1617,9 @@ impl Cassetto {
                                 .iter()
                                 .map(|c| CompanyRow {
                                     name: c.denominazione.clone().into(),
-                                    matricola: c.matricola.clone().into(),
-                                    masked: super::identify::mask_matricola(&c.matricola).into(),
+                                    matricola: c.matricola.as_str().into(),
+                                    masked: super::identify::mask_matricola(c.matricola.as_str())
+                                        .into(),
                                     role: role_text(&c.role, language_of(&w)),
                                 })
                                 .collect();
@@ -1696,7 +1697,7 @@ fn summary_view(s: &protocol::cassetto::CompanySummary, lang: Lang) -> SummaryVi
         .unwrap_or_else(|| t(i18n::msg!("nessuna domanda")));
     SummaryView {
         name: s.anagrafica.denominazione.clone().into(),
-        matricola: super::identify::mask_matricola(&s.anagrafica.matricola).into(),
+        matricola: super::identify::mask_matricola(s.anagrafica.matricola.as_str()).into(),
         sede: s.anagrafica.sede_inps.clone().into(),
         stato: s.anagrafica.stato.clone().into(),
         ateco: s.anagrafica.ateco.clone().into(),
@@ -1801,7 +1802,7 @@ fn section_view(s: &protocol::cassetto::CompanySummary, n: i32, lang: Lang) -> S
                 ),
                 row(
                     t(i18n::msg!("Matricola")),
-                    super::identify::mask_matricola(&a.matricola),
+                    super::identify::mask_matricola(a.matricola.as_str()),
                     t(i18n::msg!("CSC {}", a.csc)),
                     false,
                 ),

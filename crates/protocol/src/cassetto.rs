@@ -6,6 +6,7 @@
 //! a note di rettifica totals both); the demo generator keeps to that.
 
 use chrono::{Datelike, NaiveDate};
+use domain::{CodiceFiscale, Matricola};
 use serde::{Deserialize, Serialize};
 
 /// A month of competenza.
@@ -349,9 +350,9 @@ pub struct Anagrafica {
     /// Ragione sociale.
     pub denominazione: String,
     /// Codice fiscale.
-    pub codice_fiscale: String,
+    pub codice_fiscale: CodiceFiscale,
     /// Matricola.
-    pub matricola: String,
+    pub matricola: Matricola,
     /// `7001 - ROMA EUR`.
     pub sede_inps: String,
     /// Attiva, sospesa, cessata…
@@ -379,8 +380,8 @@ impl std::fmt::Debug for Anagrafica {
         let masked = |s: &str| crate::cassetto::mask_with(s, 2, 2, '•');
         f.debug_struct("Anagrafica")
             .field("denominazione", &masked(&self.denominazione))
-            .field("codice_fiscale", &masked(&self.codice_fiscale))
-            .field("matricola", &masked(&self.matricola))
+            .field("codice_fiscale", &self.codice_fiscale)
+            .field("matricola", &self.matricola)
             .field("sede_inps", &self.sede_inps)
             .field("stato", &self.stato)
             .field("csc", &self.csc)
@@ -485,8 +486,8 @@ mod tests {
     fn debug_masks_the_companys_identifiers() {
         let a = Anagrafica {
             denominazione: "Rossi Mario Impianti".into(),
-            codice_fiscale: "RSSMRA80A01H501U".into(),
-            matricola: "7001234567".into(),
+            codice_fiscale: CodiceFiscale::parse("RSSMRA80A01H501U").unwrap(),
+            matricola: Matricola::parse("5124776507").unwrap(),
             sede_inps: "7001 - ROMA EUR".into(),
             stato: "attiva".into(),
             csc: "1.18.01".into(),
@@ -500,28 +501,28 @@ mod tests {
         };
         let shown = format!("{a:?}");
         for secret in [
-            &a.codice_fiscale,
-            &a.matricola,
+            a.codice_fiscale.as_str(),
+            a.matricola.as_str(),
             &a.pec,
             &a.denominazione,
             &a.sede_legale,
         ] {
-            assert!(!shown.contains(secret.as_str()), "{secret} in {shown}");
+            assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        assert!(shown.contains("70••••••67"), "{shown}");
+        assert!(shown.contains(&format!("{:?}", a.matricola)), "{shown}");
         assert!(
             shown.contains("7001 - ROMA EUR"),
             "the sede is no secret: {shown}"
         );
         let choice = crate::wire::CompanyChoice {
-            matricola: a.matricola.clone(),
+            matricola: a.matricola,
             company_cf: a.codice_fiscale.clone(),
             denominazione: a.denominazione.clone(),
             role: "1".into(),
         };
         let shown = format!("{choice:?}");
         assert!(
-            !shown.contains(&a.matricola) && !shown.contains(&a.codice_fiscale),
+            !shown.contains(a.matricola.as_str()) && !shown.contains(a.codice_fiscale.as_str()),
             "{shown}"
         );
     }

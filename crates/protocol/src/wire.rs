@@ -306,9 +306,9 @@ pub enum HandoffState {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompanyChoice {
     /// The employer matricola.
-    pub matricola: String,
+    pub matricola: domain::Matricola,
     /// The company's codice fiscale.
-    pub company_cf: String,
+    pub company_cf: domain::CodiceFiscale,
     /// Ragione sociale.
     pub denominazione: String,
     /// The person's role towards it (INPS `tipo_delegato` code).
@@ -319,8 +319,8 @@ impl std::fmt::Debug for CompanyChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let masked = |s: &str| crate::cassetto::mask_with(s, 2, 2, '•');
         f.debug_struct("CompanyChoice")
-            .field("matricola", &masked(&self.matricola))
-            .field("company_cf", &masked(&self.company_cf))
+            .field("matricola", &self.matricola)
+            .field("company_cf", &self.company_cf)
             .field("denominazione", &masked(&self.denominazione))
             .field("role", &self.role)
             .finish()

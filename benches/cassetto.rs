@@ -16,7 +16,7 @@ use domain::ManualClock;
 use kiosk::Kiosk;
 use kiosk::identify::Identification;
 use kiosk::screenshot::{Renderer, Shot};
-use kiosk::ui::{CassettoAdapter, CassettoPhase, Dispatch, KioskUi, Screen};
+use kiosk::ui::{CassettoAdapter, CassettoPhase, CassettoView, Dispatch, KioskUi, Screen};
 use protocol::cassetto::CompanySummary;
 use protocol::wire::{CompanyChoice, HandoffStarted, HandoffState};
 use slint::ComponentHandle;
@@ -107,7 +107,7 @@ fn main() {
         a.invoke_open_company(0);
         renderer.draw(&ui, &shot).unwrap();
         times.push(t.elapsed());
-        assert!(a.get_summary_shown());
+        assert_eq!(a.get_view(), CassettoView::Summary);
         a.invoke_close_company();
         renderer.draw(&ui, &shot).unwrap();
     }

@@ -271,7 +271,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
     use branch::sync::agent::Agent;
     use domain::{Clock, SystemClock};
     use kiosk::screenshot::{Renderer, Shot};
-    use kiosk::ui::{CassettoAdapter, CassettoPhase, Dispatch, KioskUi, Screen};
+    use kiosk::ui::{CassettoAdapter, CassettoPhase, CassettoView, Dispatch, KioskUi, Screen};
     use slint::{ComponentHandle, Model};
     let hub = Hub::start(1).await;
     let clock = Arc::new(SystemClock::untrusted());
@@ -439,7 +439,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             .unwrap();
         });
         a.invoke_open_company(0);
-        assert!(a.get_summary_shown());
+        assert_eq!(a.get_view(), CassettoView::Summary);
         let requests = a.get_requests();
         assert_eq!(requests.row_count(), 1);
         let r = requests.row_data(0).unwrap();
@@ -465,7 +465,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         // Each card opens its section, whole: the months of UniEmens against F24, newest
         // first, those not balanced marked; in English, months and outcomes too.
         a.invoke_open_section(3);
-        assert!(a.get_section_shown());
+        assert_eq!(a.get_view(), CassettoView::Section);
         let section = a.get_section();
         assert_eq!(section.rows.row_count(), expected.mesi.len());
         let newest = expected.mesi.last().unwrap();
@@ -515,7 +515,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             !registry.iter().any(|v| v.contains(row.matricola.as_str())),
             "the matricola stays masked"
         );
-        a.set_section_shown(false);
+        a.invoke_back();
         // Stampa fascicolo: the figures on paper, the matricola masked, no linked persons.
         a.invoke_print_summary();
         assert!(
@@ -595,7 +595,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
             .collect();
         assert_eq!(files, ["quietanza.pdf", "ricevuta.png", "estratto.png"]);
         screen("cassetto-request.png");
-        a.set_section_shown(false);
+        a.invoke_back();
 
         // Comunicazioni on-line: the eleven listed, the closed ones with their reason; one
         // chosen at the kiosk is filled in on the phone and shows with its state.
@@ -662,10 +662,10 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         let slots = a.get_slots();
         assert!((1..=8).contains(&slots.row_count()), "{}", slots.row_count());
         let label = slots.row_data(0).unwrap().label.to_string();
-        assert!(a.get_slots_shown(), "the slots have a screen of their own");
+        assert_eq!(a.get_view(), CassettoView::Slots, "the slots have a screen of their own");
         screen("cassetto-slots.png");
         a.invoke_book_slot(0);
-        assert!(!a.get_slots_shown(), "back to the summary, the booking on it");
+        assert_eq!(a.get_view(), CassettoView::Summary, "back to the summary, the booking on it");
         let status = a.get_agenda_status().to_string();
         assert!(
             status.contains("prenotato per") && status.contains("Ritiri la conferma stampata"),
@@ -744,10 +744,10 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         // Deflection: before a ticket, the DURC and the open requests, and the ways to settle
         // without queueing.
         a.invoke_take_ticket();
-        assert!(a.get_deflecting());
+        assert_eq!(a.get_view(), CassettoView::Deflecting);
         assert_eq!(a.get_open_requests(), 2, "the two requests are not closed");
         screen("cassetto-deflection.png");
-        a.set_deflecting(false);
+        a.invoke_back();
         a.invoke_cancel_booking(0);
         assert!(
             a.get_agenda_status().contains("annullato"),
@@ -758,7 +758,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         assert!(!after.cancellable, "{after:?}");
 
         a.invoke_close_company();
-        assert!(!a.get_summary_shown());
+        assert_eq!(a.get_view(), CassettoView::Companies);
 
         // Leaving the screen ends the session at the hub and forgets the visitor here.
         ui.window()

@@ -1,4 +1,6 @@
-//! The *fascicolo*: the Cassetto summary on the kiosk's printer.
+//! What *Il mio Cassetto* prints: the *fascicolo* (the summary on the kiosk's printer) and the
+//! confirmation of a booking. Printed texts are Italian whatever the screen's language: the
+//! paper is shown at the front desk.
 
 use protocol::cassetto::{CompanySummary, Durc, Inadempienza, date, euro, mask};
 
@@ -104,6 +106,55 @@ pub fn fascicolo(s: &CompanySummary, sede: &str, printed_at: &str) -> ticket::Do
     }
 }
 
+/// The printed confirmation of a booking: where, when, the code and its QR for check-in.
+pub fn booking_confirmation(
+    b: &protocol::wire::AgendaBooking,
+    company: &str,
+    matricola: &domain::Matricola,
+    service: &str,
+    sede: &str,
+    printed_at: &str,
+) -> ticket::DocumentLayout {
+    ticket::DocumentLayout {
+        sede: sede.to_owned(),
+        heading: "Conferma di appuntamento".into(),
+        lines: vec![
+            ("Codice".into(), b.booking.clone()),
+            ("Quando".into(), italian_when(b.starts_at)),
+            ("Servizio".into(), service.to_owned()),
+            ("Azienda".into(), company.to_owned()),
+            ("Matricola".into(), mask(matricola.as_str())),
+        ],
+        qr: Some((
+            "Il giorno dell'appuntamento inquadri questo codice al chiosco:".into(),
+            b.token.clone(),
+        )),
+        footer: format!(
+            "Prenotato al chiosco il {printed_at}. Per annullare: Il mio Cassetto, al chiosco."
+        ),
+    }
+}
+
+/// `venerdì 27/11/2026 alle 09:30`.
+pub fn italian_when(t: chrono::NaiveDateTime) -> String {
+    use chrono::Datelike;
+    const DAYS: [&str; 7] = [
+        "lunedì",
+        "martedì",
+        "mercoledì",
+        "giovedì",
+        "venerdì",
+        "sabato",
+        "domenica",
+    ];
+    format!(
+        "{} {} alle {}",
+        DAYS[t.weekday().num_days_from_monday() as usize],
+        t.format("%d/%m/%Y"),
+        t.format("%H:%M")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +194,34 @@ mod tests {
             "the matricola is masked: {text}"
         );
         assert!(text.contains(&mask(m.as_str())), "{text}");
+    }
+
+    #[test]
+    fn a_booking_confirmation_says_when_in_italian_with_the_matricola_masked() {
+        let t = NaiveDate::from_ymd_opt(2026, 11, 27)
+            .unwrap()
+            .and_hms_opt(9, 30, 0)
+            .unwrap();
+        assert_eq!(italian_when(t), "venerdì 27/11/2026 alle 09:30");
+        let b = protocol::wire::AgendaBooking {
+            booking: "APP-2026-000042".into(),
+            starts_at: t,
+            service: "A".into(),
+            state: "booked".into(),
+            token: "TOKEN".into(),
+        };
+        let m = domain::Matricola::parse("5124776507").unwrap();
+        let doc = booking_confirmation(
+            &b,
+            "Rossi S.r.l.",
+            &m,
+            "Aziende",
+            "INPS Roma Eur",
+            "03/12/2026 10:00",
+        );
+        let text = format!("{doc:?}");
+        assert!(text.contains("venerdì 27/11/2026 alle 09:30"), "{text}");
+        assert!(!text.contains("5124776507"), "{text}");
+        assert_eq!(doc.qr.map(|(_, token)| token).as_deref(), Some("TOKEN"));
     }
 }

@@ -2,10 +2,10 @@
 //!
 //! [`Kiosk`] holds the flows (check-in by QR, walk-in tickets, calling staff, printing) over the
 //! branch node; [`ui`] is the Slint touchscreen over them, [`screenshot`] renders its screens
-//! without a display, [`identify`] reaches the hub for *Il mio Cassetto*, [`guide`] speaks,
-//! [`devices`] opens the printer and scanner the configuration names, and [`fascicolo`] lays
-//! out the printed summary. Headless (`sportello kiosk --headless`) the scanner feeds lines and
-//! the answers are text.
+//! without a display, [`cassetto`] is *Il mio Cassetto*'s session without any screen,
+//! [`identify`] reaches the hub for it, [`guide`] speaks, [`devices`] opens the printer and
+//! scanner the configuration names, and [`fascicolo`] lays out what the Cassetto prints.
+//! Headless (`sportello kiosk --headless`) the scanner feeds lines and the answers are text.
 //!
 //! It never opens PostgreSQL and never serves HTTP: the branch node's LAN server does that.
 
@@ -713,6 +713,7 @@ impl Kiosk {
     }
 }
 
+pub mod cassetto;
 pub mod devices;
 pub mod fascicolo;
 pub mod guide;

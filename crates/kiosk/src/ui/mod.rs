@@ -1,0 +1,147 @@
+//! The Slint touchscreen UI: the controllers that feed the global adapters of
+//! `ui/adapter.slint`, one a screen flow, over the kiosk flows of [`crate::Kiosk`].
+//!
+//! [`view`] holds what Slint generates; [`session`] the visitor's session (navigation,
+//! language, the privacy timeout); [`tickets`] the home screen, check-in and walk-in;
+//! [`actions`] runs their kiosk actions and shows the answers; [`cassetto`] draws *Il mio
+//! Cassetto*, whose logic is the sans-IO [`crate::cassetto::Session`]; [`worker`] is where
+//! all of that runs off the UI thread.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use slint::{ComponentHandle, Timer, TimerMode};
+
+use crate::Kiosk;
+use crate::guide::{self, Voice};
+
+mod actions;
+mod cassetto;
+mod session;
+mod summary;
+mod tickets;
+mod view;
+mod words;
+mod worker;
+
+pub use actions::ScanHandle;
+pub use session::{ANSWER_TIME, IDLE_WARNING, wipe};
+pub use view::*;
+pub use worker::Dispatch;
+
+/// The running UI: the window, its controllers and their timers.
+pub struct KioskUi {
+    window: MainWindow,
+    kiosk: Arc<Mutex<Kiosk>>,
+    actions: actions::Actions,
+    cassetto: cassetto::CassettoUi,
+    _tick: Timer,
+    _cassetto_tick: Timer,
+}
+
+impl KioskUi {
+    /// Builds the window over the kiosk flows. Call on the UI thread, after the platform is set.
+    pub fn new(kiosk: Kiosk) -> Result<Self, slint::PlatformError> {
+        Self::with_dispatch(kiosk, Dispatch::Worker)
+    }
+
+    /// The same, choosing where actions run.
+    pub fn with_dispatch(kiosk: Kiosk, dispatch: Dispatch) -> Result<Self, slint::PlatformError> {
+        Self::build(kiosk, dispatch, Arc::new(guide::Silent))
+    }
+
+    /// The same, with the voice of the spoken guidance.
+    pub fn build(
+        kiosk: Kiosk,
+        dispatch: Dispatch,
+        voice: Arc<dyn Voice>,
+    ) -> Result<Self, slint::PlatformError> {
+        let window = MainWindow::new()?;
+        window
+            .global::<SessionAdapter>()
+            .set_sede_name(kiosk.sede().name.clone().into());
+        window
+            .global::<HomeAdapter>()
+            .set_services(tickets::services_model(&kiosk));
+        let kiosk = Arc::new(Mutex::new(kiosk));
+        let worker = |name| {
+            worker::Worker::new(dispatch, name)
+                .map_err(|e| slint::PlatformError::Other(format!("worker thread: {e}")))
+        };
+        let actions = actions::Actions {
+            weak: window.as_weak(),
+            kiosk: kiosk.clone(),
+            voice,
+            worker: worker("kiosk-actions")?,
+        };
+        let activity = session::Activity::new(window.as_weak());
+        session::wire(&window, &activity, &actions);
+        tickets::wire(&window, &activity, &actions);
+        let cassetto = cassetto::CassettoUi::new(&window, kiosk.clone(), worker("kiosk-hub")?);
+
+        // Tests and screenshots step the Cassetto by hand.
+        let cassetto_tick = Timer::default();
+        if dispatch == Dispatch::Worker {
+            let cassetto = cassetto.clone();
+            cassetto_tick.start(TimerMode::Repeated, Duration::from_millis(500), move || {
+                cassetto.step()
+            });
+        }
+        let tick = Timer::default();
+        {
+            let (weak, kiosk, activity) = (window.as_weak(), kiosk.clone(), activity.clone());
+            tick.start(TimerMode::Repeated, Duration::from_secs(1), move || {
+                let Some(w) = weak.upgrade() else { return };
+                tickets::refresh(&w, &kiosk);
+                session::idle_step(&w, activity.idle());
+            });
+        }
+        Ok(Self {
+            window,
+            kiosk,
+            actions,
+            cassetto,
+            _tick: tick,
+            _cassetto_tick: cassetto_tick,
+        })
+    }
+
+    /// Updates the clock and the waiting counts now (the timer does it every second).
+    pub fn refresh(&self) {
+        tickets::refresh(&self.window, &self.kiosk);
+    }
+
+    /// The kiosk flows, shared with the scanner thread.
+    pub fn kiosk(&self) -> &Arc<Mutex<Kiosk>> {
+        &self.kiosk
+    }
+
+    /// The window, for showing it and for tests.
+    pub fn window(&self) -> &MainWindow {
+        &self.window
+    }
+
+    /// Shows the window and runs the event loop until the window closes.
+    pub fn run(&self) -> Result<(), slint::PlatformError> {
+        self.window.run()
+    }
+
+    /// A handle the scanner thread uses to deliver scans.
+    pub fn scan_handle(&self) -> ScanHandle {
+        ScanHandle {
+            window: self.window.as_weak(),
+            kiosk: self.kiosk.clone(),
+            voice: self.actions.voice.clone(),
+        }
+    }
+
+    /// One step of *Il mio Cassetto*'s half-second timer (tests drive it by hand).
+    pub fn cassetto_step(&self) {
+        self.cassetto.step();
+    }
+
+    /// Applies the idle rule as if `idle` had passed since the last touch (tests use it).
+    pub fn idle_for(&self, idle: Duration) {
+        session::idle_step(&self.window, idle);
+    }
+}

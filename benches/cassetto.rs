@@ -42,7 +42,7 @@ impl Identification for Answers {
                 matricola: self.summary.anagrafica.matricola,
                 company_cf: self.summary.anagrafica.codice_fiscale.clone(),
                 denominazione: self.summary.anagrafica.denominazione.clone(),
-                role: "05".into(),
+                role: domain::TipoDelegato::Azienda,
             }],
             until: chrono::Utc::now() + chrono::Duration::minutes(5),
             task: None,

@@ -610,9 +610,7 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
         .iter()
         .find(|p| !p.companies.is_empty())
         .unwrap();
-    let mine = demo.companies[person.companies[0]].matricole[0]
-        .as_str()
-        .to_owned();
+    let mine = demo.companies[person.companies[0]].matricole[0];
     let started = kiosk.start_handoff().await.unwrap();
 
     // The phone opens the kiosk's code and logs in.
@@ -634,12 +632,7 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
     // Scrivi alla sede: the form comes to the phone, with three files from it.
     assert!(
         kiosk
-            .desk_task(
-                &started.id,
-                &DeskTask::Richiesta {
-                    matricola: mine.clone(),
-                },
-            )
+            .desk_task(&started.id, &DeskTask::Richiesta { matricola: mine },)
             .await
             .unwrap()
     );
@@ -692,7 +685,11 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
     wait_for(&c, "p.ok").await;
     let sent = text(&c, "p.ok strong").await;
     assert!(sent.starts_with("INPS.7001."), "{sent}");
-    let list = kiosk.requests(&started.id, &mine).await.unwrap().unwrap();
+    let list = kiosk
+        .requests(&started.id, mine.as_str())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(list[0].protocol, sent);
     assert_eq!(list[0].attachments.len(), 3);
 
@@ -702,7 +699,7 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
             .desk_task(
                 &started.id,
                 &DeskTask::Istanza {
-                    matricola: mine.clone(),
+                    matricola: mine,
                     modulo: "dilazione".into(),
                 },
             )
@@ -734,7 +731,11 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
     wait_for(&c, "p.ok").await;
     let filed = text(&c, "p.ok strong").await;
     assert!(filed.starts_with("INPS.7001.COL."), "{filed}");
-    let v = kiosk.istanze(&started.id, &mine).await.unwrap().unwrap();
+    let v = kiosk
+        .istanze(&started.id, mine.as_str())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(v.sent[0].protocol, filed);
 
     // The console: the sede's istanze with their fields, and the list of the eleven.

@@ -692,7 +692,7 @@ fn requests_and_bookings_without_the_network_are_refused_with_an_explanation() {
             matricola,
             company_cf: company.cf.clone(),
             denominazione: company.name.clone(),
-            role: "01".into(),
+            role: domain::TipoDelegato::Cittadino,
         }],
         until: chrono::Utc::now() + chrono::Duration::minutes(5),
         task: None,

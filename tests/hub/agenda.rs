@@ -23,11 +23,20 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
         now,
         ..
     } = Visitor::identified(&hub).await;
-    let agenda = |m: &str| format!("/v1/handoff/{}/agenda/{m}", started.id);
+    let agenda = |m: &domain::Matricola| format!("/v1/handoff/{}/agenda/{m}", started.id);
     assert_eq!(
         kiosk.signed(&base, "GET", &agenda(&theirs)).await.status(),
         StatusCode::NOT_FOUND
     );
+    // A malformed matricola is refused at the extractor, as one that is not theirs.
+    for malformed in ["12", "ABCDEFGHIJ", "%27%20OR%201%3D1"] {
+        let path = format!("/v1/handoff/{}/agenda/{malformed}", started.id);
+        assert_eq!(
+            kiosk.signed(&base, "GET", &path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{malformed}"
+        );
+    }
     let view = || async {
         kiosk
             .signed(&base, "GET", &agenda(&mine))
@@ -195,7 +204,7 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
             .find(|b| b.booking == first.booking)
             .unwrap()
             .state,
-        "cancelled_by_user"
+        domain::AppointmentState::CancelledByUser
     );
     let pulled: PullResponse = kiosk.pull(&base, 0, None).await.json().await.unwrap();
     assert!(

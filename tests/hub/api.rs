@@ -156,7 +156,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
         matricola: domain::Matricola::parse("5124776507").unwrap(),
         company_cf: domain::CodiceFiscale::parse("RSSMRA80A01H501U").unwrap(),
         denominazione: "d".into(),
-        role: "03".into(),
+        role: domain::TipoDelegato::ConsulenteCommercialista,
     };
     samples.push((
         "HandoffStarted",
@@ -170,7 +170,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     samples.push(("CompanyChoice", serde_json::to_value(&company).unwrap()));
     let message = ContactMessage {
         at: chrono::Utc::now(),
-        direction: "in".into(),
+        direction: domain::contatti::Direction::In,
         body: "b".into(),
     };
     samples.push(("ContactMessage", serde_json::to_value(&message).unwrap()));
@@ -180,7 +180,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
         size: 1,
     };
     let task = DeskTask::Richiesta {
-        matricola: "m".into(),
+        matricola: company.matricola,
     };
     samples.push((
         "ContactRequest",
@@ -188,7 +188,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             protocol: "p".into(),
             topic: "f24".into(),
             subject: "s".into(),
-            state: "aperta".into(),
+            state: domain::contatti::RequestState::Aperta,
             created_at: chrono::Utc::now(),
             messages: vec![message],
             attachments: vec![attachment.clone()],
@@ -200,7 +200,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     let mut desk = serde_json::to_value(&task).unwrap();
     desk.as_object_mut().unwrap().extend(
         serde_json::to_value(DeskTask::Istanza {
-            matricola: "m".into(),
+            matricola: company.matricola,
             modulo: "rimborso".into(),
         })
         .unwrap()
@@ -217,7 +217,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     let istanza = IstanzaInfo {
         protocol: "p".into(),
         code: "rimborso".into(),
-        state: "respinta".into(),
+        state: domain::istanze::IstanzaState::Respinta,
         esito: Some("e".into()),
         created_at: chrono::Utc::now(),
     };
@@ -230,7 +230,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
         booking: "APP-2026-100001".into(),
         starts_at: chrono::Utc::now().naive_utc(),
         service: "A".into(),
-        state: "confirmed".into(),
+        state: domain::AppointmentState::Confirmed,
         token: "t".into(),
     };
     samples.push(("AgendaBooking", serde_json::to_value(&booked).unwrap()));
@@ -263,7 +263,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     samples.push((
         "NewContactRequest",
         serde_json::to_value(NewContactRequest {
-            matricola: "m".into(),
+            matricola: company.matricola,
             topic: "f24".into(),
             subject: "s".into(),
             body: "b".into(),

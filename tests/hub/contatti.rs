@@ -1,6 +1,7 @@
 //! Area Contatti: requests from the kiosk and from the phone with attachments, replies and notifications.
 
 use crate::helpers::*;
+use domain::contatti::{Direction, RequestState};
 
 /// Area Contatti: an identified delegate sends a request about a matricola from the kiosk
 /// (checked: a topic, a subject, a text; only for their own matricole) and gets its protocol;
@@ -27,8 +28,8 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
         let path = format!("/v1/handoff/{}/requests", started.id);
         async move { kiosk.signed_json(&base, &path, &req).await }
     };
-    let request = |matricola: &str, topic: &str, subject: &str| NewContactRequest {
-        matricola: matricola.into(),
+    let request = |matricola: &domain::Matricola, topic: &str, subject: &str| NewContactRequest {
+        matricola: *matricola,
         topic: topic.into(),
         subject: subject.into(),
         body: "Chiedo la verifica del versamento di marzo, pagato con F24 il 16/04.".into(),
@@ -63,11 +64,11 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
     let list: Vec<ContactRequest> = history().await.json().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(
-        (list[0].protocol.as_str(), list[0].state.as_str()),
-        (protocol.as_str(), "aperta")
+        (list[0].protocol.as_str(), list[0].state),
+        (protocol.as_str(), RequestState::Aperta)
     );
     assert_eq!(list[0].messages.len(), 1);
-    assert_eq!(list[0].messages[0].direction, "in");
+    assert_eq!(list[0].messages[0].direction, Direction::In);
 
     // The sede's back office, in the console: the request with its text (the visitor shown
     // as such, not by codice fiscale), a reply that takes it in charge.
@@ -133,9 +134,9 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
         StatusCode::FORBIDDEN
     );
     let list: Vec<ContactRequest> = history().await.json().await.unwrap();
-    assert_eq!(list[0].state, "presa_in_carico");
+    assert_eq!(list[0].state, RequestState::PresaInCarico);
     assert_eq!(list[0].messages.len(), 2);
-    assert_eq!(list[0].messages[1].direction, "out");
+    assert_eq!(list[0].messages[1].direction, Direction::Out);
     let mut c = hub.pool.get().await.unwrap();
     contatti::set_state(&mut c, "ufficio", 7001, &protocol, "chiusa")
         .await
@@ -146,7 +147,7 @@ async fn area_contatti_requests_reach_the_sede_and_its_replies_come_back() {
             .is_err()
     );
     let list: Vec<ContactRequest> = history().await.json().await.unwrap();
-    assert_eq!(list[0].state, "chiusa");
+    assert_eq!(list[0].state, RequestState::Chiusa);
 
     // Another sede's office cannot touch it; after the session, nothing is readable.
     assert!(
@@ -191,9 +192,7 @@ async fn the_phone_sends_a_request_with_three_attachments() {
 
     // The kiosk asks for the form: only for a matricola the visitor acts for.
     let task_path = format!("/v1/handoff/{}/task", started.id);
-    let ask = |m: &str| DeskTask::Richiesta {
-        matricola: m.to_owned(),
-    };
+    let ask = |m: &domain::Matricola| DeskTask::Richiesta { matricola: *m };
     assert_eq!(
         kiosk
             .signed_json(&base, &task_path, &ask(&theirs))
@@ -244,7 +243,7 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     let fields = |csrf: &str| {
         vec![
             ("csrf".to_owned(), csrf.to_owned()),
-            ("matricola".to_owned(), mine.clone()),
+            ("matricola".to_owned(), mine.to_string()),
             ("topic".to_owned(), "f24".to_owned()),
             ("subject".to_owned(), "Versamento di marzo".to_owned()),
             (

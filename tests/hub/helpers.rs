@@ -477,8 +477,8 @@ pub(crate) fn location(r: &reqwest::Response) -> String {
 pub(crate) struct Visitor {
     pub(crate) demo: demo::DemoBranch,
     pub(crate) person: demo::DemoPerson,
-    pub(crate) mine: String,
-    pub(crate) theirs: String,
+    pub(crate) mine: domain::Matricola,
+    pub(crate) theirs: domain::Matricola,
     pub(crate) kiosk: Kiosk,
     pub(crate) base: String,
     pub(crate) started: protocol::wire::HandoffStarted,
@@ -499,15 +499,13 @@ impl Visitor {
             .find(|p| !p.companies.is_empty())
             .unwrap()
             .clone();
-        let mine = demo.companies[person.companies[0]].matricole[0]
-            .as_str()
-            .to_owned();
+        let mine = demo.companies[person.companies[0]].matricole[0];
         let theirs = demo
             .companies
             .iter()
             .enumerate()
             .find(|(i, _)| !person.companies.contains(i))
-            .map(|(_, c)| c.matricole[0].as_str().to_owned())
+            .map(|(_, c)| c.matricole[0])
             .unwrap();
         let kiosk = hub.enrol().await;
         let base = hub.base(0);

@@ -113,7 +113,7 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
                 .collect();
             let got: BTreeSet<String> = companies.iter().map(|c| c.matricola.to_string()).collect();
             assert_eq!(got, expected);
-            assert!(companies.iter().all(|c| c.role == person.role.code()));
+            assert!(companies.iter().all(|c| c.role == person.role));
         }
         other => panic!("{other:?}"),
     }

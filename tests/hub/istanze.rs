@@ -1,6 +1,7 @@
 //! Comunicazioni on-line: each istanza filed from the phone and moved through its states.
 
 use crate::helpers::*;
+use domain::istanze::IstanzaState;
 
 /// Comunicazioni on-line: the hub says which istanze can be sent (four closed at first, with
 /// their reasons); a closed one is refused with its reason; the administrator reopens them;
@@ -22,14 +23,14 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
         phone,
         ..
     } = Visitor::identified(&hub).await;
-    let view = |m: String| {
+    let view = |m: domain::Matricola| {
         let kiosk = &kiosk;
         let base = base.clone();
         let path = format!("/v1/handoff/{}/istanze/{m}", started.id);
         async move { kiosk.signed(&base, "GET", &path).await }
     };
-    assert_eq!(view(theirs.clone()).await.status(), StatusCode::NOT_FOUND);
-    let v: IstanzeView = view(mine.clone()).await.json().await.unwrap();
+    assert_eq!(view(theirs).await.status(), StatusCode::NOT_FOUND);
+    let v: IstanzeView = view(mine).await.json().await.unwrap();
     assert_eq!(v.moduli.len(), 11);
     assert!(v.sent.is_empty());
     let closed: Vec<(String, String)> = v
@@ -49,7 +50,7 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
 
     let task_path = format!("/v1/handoff/{}/task", started.id);
     let ask = |modulo: &str| DeskTask::Istanza {
-        matricola: mine.clone(),
+        matricola: mine,
         modulo: modulo.to_owned(),
     };
     assert_eq!(
@@ -76,7 +77,6 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
     let submit = |code: &'static str, fields: Vec<(String, String)>| {
         let phone = phone.clone();
         let base = base.clone();
-        let mine = mine.clone();
         async move {
             let page = phone
                 .get(format!("{base}/h/desk"))
@@ -89,7 +89,7 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
             let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_owned();
             let mut form = vec![
                 ("csrf".to_owned(), csrf),
-                ("matricola".to_owned(), mine),
+                ("matricola".to_owned(), mine.to_string()),
                 ("modulo".to_owned(), code.to_owned()),
                 ("email".to_owned(), "studio@esempio.test".to_owned()),
             ];
@@ -209,9 +209,9 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
         }
         protocols.push((m.code, protocol));
     }
-    let v: IstanzeView = view(mine.clone()).await.json().await.unwrap();
+    let v: IstanzeView = view(mine).await.json().await.unwrap();
     assert_eq!(v.sent.len(), 11);
-    assert!(v.sent.iter().all(|i| i.state == "inviata"));
+    assert!(v.sent.iter().all(|i| i.state == IstanzaState::Inviata));
     let stored: serde_json::Value = hub
         .pool
         .get()
@@ -266,11 +266,14 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
         act("protocollata", "").await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    let v: IstanzeView = view(mine.clone()).await.json().await.unwrap();
+    let v: IstanzeView = view(mine).await.json().await.unwrap();
     let seen = v.sent.iter().find(|i| &i.protocol == rimborso).unwrap();
     assert_eq!(
-        (seen.state.as_str(), seen.esito.as_deref()),
-        ("respinta", Some("Il credito risulta già compensato."))
+        (seen.state, seen.esito.as_deref()),
+        (
+            IstanzaState::Respinta,
+            Some("Il credito risulta già compensato.")
+        )
     );
     // Every change was told to the visitor's e-mail: 11 received, 3 changes.
     assert_eq!(

@@ -20,9 +20,9 @@ pub fn branch_seed(demo: &DemoBranch, seed: u64, today: NaiveDate) -> BranchSeed
             let company = &demo.companies[i];
             for m in &company.matricole {
                 delegations.push(Delegation {
-                    matricola: m.to_string(),
-                    person_cf: p.cf.as_str().to_owned(),
-                    company_cf: company.cf.to_string(),
+                    matricola: *m,
+                    person_cf: p.cf,
+                    company_cf: company.cf.clone(),
                     denominazione: company.name.clone(),
                     role: p.role,
                 });
@@ -35,7 +35,7 @@ pub fn branch_seed(demo: &DemoBranch, seed: u64, today: NaiveDate) -> BranchSeed
         .map(|p| {
             let (email, phone) = contacts(p);
             TestIdentity {
-                cf: p.cf.as_str().to_owned(),
+                cf: p.cf,
                 name: format!("{} {}", p.given_name, p.surname),
                 email,
                 phone,

@@ -227,17 +227,73 @@ pub const STATES: [&str; 6] = [
     "respinta",
 ];
 
+/// The state of an istanza, from its sending to the sede's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IstanzaState {
+    /// Sent from the visitor's phone.
+    Inviata,
+    /// Registered by the sede.
+    Protocollata,
+    /// Being examined.
+    InIstruttoria,
+    /// Granted.
+    Accolta,
+    /// Granted in part.
+    AccoltaParzialmente,
+    /// Refused.
+    Respinta,
+}
+
+impl IstanzaState {
+    /// Every state, in order (as [`STATES`]).
+    pub const ALL: [IstanzaState; 6] = [
+        Self::Inviata,
+        Self::Protocollata,
+        Self::InIstruttoria,
+        Self::Accolta,
+        Self::AccoltaParzialmente,
+        Self::Respinta,
+    ];
+
+    /// The stable name in storage and on the wire.
+    pub fn name(self) -> &'static str {
+        STATES[self as usize]
+    }
+
+    /// Inverse of [`Self::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The state in Italian words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Inviata => "inviata",
+            Self::Protocollata => "protocollata",
+            Self::InIstruttoria => "in istruttoria",
+            Self::Accolta => "accolta",
+            Self::AccoltaParzialmente => "accolta parzialmente",
+            Self::Respinta => "respinta",
+        }
+    }
+
+    /// The state as visitors read it, translatable.
+    pub fn label(self) -> i18n::Message {
+        match self {
+            Self::Inviata => i18n::msg!("inviata"),
+            Self::Protocollata => i18n::msg!("protocollata"),
+            Self::InIstruttoria => i18n::msg!("in istruttoria"),
+            Self::Accolta => i18n::msg!("accolta"),
+            Self::AccoltaParzialmente => i18n::msg!("accolta parzialmente"),
+            Self::Respinta => i18n::msg!("respinta"),
+        }
+    }
+}
+
 /// A state in words.
 pub fn state_words(state: &str) -> &'static str {
-    match state {
-        "inviata" => "inviata",
-        "protocollata" => "protocollata",
-        "in_istruttoria" => "in istruttoria",
-        "accolta" => "accolta",
-        "accolta_parzialmente" => "accolta parzialmente",
-        "respinta" => "respinta",
-        _ => "sconosciuto",
-    }
+    IstanzaState::from_name(state).map_or("sconosciuto", IstanzaState::words)
 }
 
 /// The module of `code`.
@@ -366,6 +422,20 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn istanza_states_are_the_stored_names_in_order() {
+        assert_eq!(IstanzaState::ALL.map(IstanzaState::name), STATES);
+        for s in IstanzaState::ALL {
+            assert_eq!(IstanzaState::from_name(s.name()), Some(s));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.name())
+            );
+        }
+        assert_eq!(state_words("in_istruttoria"), "in istruttoria");
+        assert_eq!(state_words("boh"), "sconosciuto");
+    }
 
     #[test]
     fn eleven_modules_with_unique_codes_and_fields() {

@@ -9,6 +9,7 @@
 mod appointment;
 mod cf;
 mod clock;
+pub mod contatti;
 pub mod istanze;
 mod matricola;
 mod person;

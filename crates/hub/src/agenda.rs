@@ -19,9 +19,7 @@ use crate::extract::Delegated;
 use crate::jobs::{self, Registry};
 use crate::{HubError, HubState};
 use domain::token::{BookingClaims, TokenSigner};
-use domain::{
-    Appointment, AppointmentState, BookingId, CodiceFiscale, PersonalCf, ServiceLetter, TIME_ZONE,
-};
+use domain::{Appointment, AppointmentState, BookingId, CodiceFiscale, ServiceLetter, TIME_ZONE};
 use protocol::wire::{AgendaBooking, AgendaView, BranchConfigPayload, NewBooking};
 
 /// How far ahead slots are offered.
@@ -195,16 +193,22 @@ async fn view(
         )
         .await?
         .iter()
-        .filter_map(|r| {
-            Some(AgendaBooking {
-                booking: BookingId::from_u64(r.get::<_, i64>(0) as u64)?.to_string(),
+        .map(|r| {
+            Ok(AgendaBooking {
+                booking: BookingId::from_u64(r.get::<_, i64>(0) as u64)
+                    .ok_or_else(|| HubError::internal("stored booking id", r.get::<_, i64>(0)))?
+                    .to_string(),
                 starts_at: r.get(1),
                 service: r.get(2),
-                state: r.get(3),
+                state: HubError::stored(
+                    "stored appointment state",
+                    r.get(3),
+                    AppointmentState::from_name,
+                )?,
                 token: r.get(4),
             })
         })
-        .collect();
+        .collect::<Result<_, HubError>>()?;
     Ok(Some(AgendaView {
         sede: config.sede.name.clone(),
         service: service.letter.to_string(),
@@ -243,10 +247,14 @@ async fn signer(c: &impl GenericClient) -> Result<TokenSigner, HubError> {
 /// `GET /v1/handoff/{id}/agenda/{matricola}`.
 async fn show(company: Delegated) -> Result<Json<AgendaView>, HubError> {
     let Delegated { visitor, matricola } = company;
-    view(&visitor.request.db, &visitor.person_cf, &matricola)
-        .await?
-        .map(Json)
-        .ok_or(HubError::NotFound)
+    view(
+        &visitor.request.db,
+        visitor.person_cf.as_str(),
+        matricola.as_str(),
+    )
+    .await?
+    .map(Json)
+    .ok_or(HubError::NotFound)
 }
 
 /// `POST /v1/handoff/{id}/agenda/{matricola}`: books the chosen slot and answers the booking
@@ -267,8 +275,6 @@ async fn book(
         visitor.request.db,
         visitor.person_cf,
     );
-    let person = PersonalCf::parse(&cf)
-        .map_err(|e| HubError::internal("bound person's fiscal number", e))?;
     let contacts = c
         .query_one(
             "SELECT email, mobile FROM handoff WHERE id = $1",
@@ -278,7 +284,7 @@ async fn book(
     let (email, mobile): (Option<String>, Option<String>) = (contacts.get(0), contacts.get(1));
     let tx = c.transaction().await?;
     // The configuration row's lock serialises this sede's bookings.
-    let (branch, mut config) = sede_of(&tx, &cf, &matricola, true)
+    let (branch, mut config) = sede_of(&tx, cf.as_str(), matricola.as_str(), true)
         .await?
         .ok_or(HubError::NotFound)?;
     let service = bookable(&config).cloned().ok_or(HubError::NotFound)?;
@@ -309,7 +315,7 @@ async fn book(
         config.verifying_keys.push(key);
         crate::branch_data::put_config(&tx, branch, &config).await?;
     }
-    let person_key = keyer.key(&CodiceFiscale::Personal(person));
+    let person_key = keyer.key(&CodiceFiscale::Personal(cf));
     let token = signer
         .sign(&BookingClaims {
             booking,
@@ -336,8 +342,8 @@ async fn book(
         &[
             &branch,
             &(booking.get() as i64),
-            &matricola,
-            &cf,
+            &matricola.as_str(),
+            &cf.as_str(),
             &wanted.starts_at,
             &service.letter.to_string(),
             &token,
@@ -396,7 +402,7 @@ async fn book(
             booking: booking.to_string(),
             starts_at: wanted.starts_at,
             service: service.letter.to_string(),
-            state: AppointmentState::Confirmed.name().to_owned(),
+            state: AppointmentState::Confirmed,
             token,
         }),
     ))
@@ -421,7 +427,7 @@ async fn cancel(
              LEFT JOIN branch br ON br.branch_id = b.branch_id
              WHERE b.booking_id = $1 AND b.matricola = $2
              FOR UPDATE OF a",
-            &[&(booking.get() as i64), &matricola, &cf],
+            &[&(booking.get() as i64), &matricola.as_str(), &cf.as_str()],
         )
         .await?
     else {

@@ -23,7 +23,7 @@ async fn summary(company: Delegated) -> Result<Json<serde_json::Value>, HubError
             "SELECT s.payload FROM delegation d
              JOIN cassetto_summary s ON s.branch_id = d.branch_id AND s.matricola = d.matricola
              WHERE d.person_cf = $1 AND d.matricola = $2",
-            &[&visitor.person_cf, &matricola],
+            &[&visitor.person_cf.as_str(), &matricola.as_str()],
         )
         .await?
         .ok_or(HubError::NotFound)?

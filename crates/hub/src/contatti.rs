@@ -79,7 +79,7 @@ pub async fn submit(
     let Some(sede) = tx
         .query_opt(
             "SELECT branch_id FROM delegation WHERE person_cf = $1 AND matricola = $2",
-            &[&cf, &req.matricola],
+            &[&cf, &req.matricola.as_str()],
         )
         .await?
         .map(|r| r.get::<_, i32>(0))
@@ -94,7 +94,7 @@ pub async fn submit(
              RETURNING id, created_at",
             &[
                 &sede,
-                &req.matricola,
+                &req.matricola.as_str(),
                 &cf,
                 &req.topic,
                 &req.subject.trim(),
@@ -157,7 +157,7 @@ async fn create(visitor: Visitor) -> Result<(StatusCode, Json<serde_json::Value>
     } = visitor;
     let mut db = request.db;
     let tx = db.transaction().await?;
-    let protocol = submit(&tx, &person_cf, &req, &Contacts::default(), &[])
+    let protocol = submit(&tx, person_cf.as_str(), &req, &Contacts::default(), &[])
         .await?
         .ok_or(HubError::NotFound)?;
     tx.commit().await?;
@@ -198,7 +198,11 @@ pub async fn history(
                 protocol: r.get(0),
                 topic: r.get(1),
                 subject: r.get(2),
-                state: r.get(3),
+                state: HubError::stored(
+                    "stored request state",
+                    r.get(3),
+                    domain::contatti::RequestState::from_name,
+                )?,
                 created_at: r.get(4),
                 messages,
                 attachments,
@@ -210,7 +214,7 @@ pub async fn history(
 /// `GET /v1/handoff/{id}/requests/{matricola}`: the history of a delegated matricola.
 async fn list(company: Delegated) -> Result<Json<Vec<ContactRequest>>, HubError> {
     Ok(Json(
-        history(&company.visitor.request.db, &company.matricola).await?,
+        history(&company.visitor.request.db, company.matricola.as_str()).await?,
     ))
 }
 

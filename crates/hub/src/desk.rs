@@ -294,11 +294,11 @@ async fn page_with(
             let name = c
                 .query_opt(
                     "SELECT denominazione FROM delegation WHERE person_cf = $1 AND matricola = $2",
-                    &[&s.cf, &t.matricola()],
+                    &[&s.cf, &t.matricola().as_str()],
                 )
                 .await?
                 .map(|r| r.get::<_, String>(0));
-            (name, t.matricola().to_owned())
+            (name, t.matricola().to_string())
         }
         None => (None, String::new()),
     };
@@ -367,7 +367,7 @@ async fn send_istanza(
     }
     let (matricola, code) = (get("matricola"), get("modulo"));
     let wanted = matches!(&s.task, Some(DeskTask::Istanza { matricola: m, modulo })
-        if *m == matricola && *modulo == code);
+        if m.as_str() == matricola && *modulo == code);
     if !wanted {
         return phone_page(
             StatusCode::CONFLICT,
@@ -466,8 +466,8 @@ async fn set_task(visitor: Visitor) -> Result<StatusCode, HubError> {
                 &device.branch,
                 &visitor.handoff,
                 &task_json,
-                &visitor.person_cf,
-                &task.matricola(),
+                &visitor.person_cf.as_str(),
+                &task.matricola().as_str(),
             ],
         )
         .await?;
@@ -612,25 +612,34 @@ async fn send_request(
             "Questa pagina non viene dal chiosco. Riapra il modulo dal chiosco.",
         );
     }
-    let wanted = s.task.as_ref().map(|t| t.matricola().to_owned());
-    if problem.is_none() && wanted.as_deref() != Some(posted.matricola.as_str()) {
-        return phone_page(
-            StatusCode::CONFLICT,
-            "Modulo non più valido",
-            "Al chiosco è stato scelto altro. Riapra il modulo dal chiosco.",
-        );
-    }
-    let req = NewContactRequest {
-        matricola: posted.matricola.clone(),
-        topic: posted.draft.topic.clone(),
-        subject: posted.draft.subject.clone(),
-        body: posted.draft.body.clone(),
-    };
+    // The form must be the one the kiosk asked for: its matricola is the task's.
+    let matricola = s
+        .task
+        .as_ref()
+        .map(DeskTask::matricola)
+        .filter(|m| m.as_str() == posted.matricola);
     let checked = match problem {
         Some(p) => Err(p),
-        None => contatti::check(&req).and_then(|()| check_contacts(&posted.draft)),
+        None => {
+            let Some(matricola) = matricola else {
+                return phone_page(
+                    StatusCode::CONFLICT,
+                    "Modulo non più valido",
+                    "Al chiosco è stato scelto altro. Riapra il modulo dal chiosco.",
+                );
+            };
+            let req = NewContactRequest {
+                matricola,
+                topic: posted.draft.topic.clone(),
+                subject: posted.draft.subject.clone(),
+                body: posted.draft.body.clone(),
+            };
+            contatti::check(&req)
+                .and_then(|()| check_contacts(&posted.draft))
+                .map(|contacts| (req, contacts))
+        }
     };
-    let contacts = match checked {
+    let (req, contacts) = match checked {
         Ok(c) => c,
         Err(why) => {
             let why = if posted.files.is_empty() {

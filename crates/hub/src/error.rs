@@ -50,6 +50,12 @@ impl HubError {
     pub fn internal(what: &str, e: impl std::fmt::Display) -> Self {
         Self::Internal(format!("{what}: {e}"))
     }
+
+    /// Reads back a name the hub stored (a state, a role): one it does not know means the
+    /// database and the code disagree.
+    pub fn stored<T>(what: &str, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Self> {
+        parse(name).ok_or_else(|| Self::internal(what, format!("unknown {name:?}")))
+    }
 }
 
 /// PostgreSQL's own message (tokio-postgres shows only "db error").

@@ -68,7 +68,7 @@ pub struct Visitor {
     /// The hand-off.
     pub handoff: uuid::Uuid,
     /// The visitor's codice fiscale, as the identity provider gave it.
-    pub person_cf: String,
+    pub person_cf: domain::PersonalCf,
 }
 
 impl FromRequest<HubState> for Visitor {
@@ -99,7 +99,7 @@ pub struct Delegated {
     /// The visitor.
     pub visitor: Visitor,
     /// The company's matricola.
-    pub matricola: String,
+    pub matricola: domain::Matricola,
 }
 
 impl FromRequest<HubState> for Delegated {
@@ -109,12 +109,15 @@ impl FromRequest<HubState> for Delegated {
         let (mut parts, body) = req.into_parts();
         let matricola = path_param(&mut parts, state, "matricola").await?;
         let visitor = Visitor::from_request(Request::from_parts(parts, body), state).await?;
+        // A malformed matricola is no more theirs than another company's: the same 404.
+        let matricola =
+            domain::Matricola::parse(&matricola).map_err(|_| HubError::NotFound.into_response())?;
         let delegated = visitor
             .request
             .db
             .query_opt(
                 "SELECT 1 FROM delegation WHERE person_cf = $1 AND matricola = $2",
-                &[&visitor.person_cf, &matricola],
+                &[&visitor.person_cf.as_str(), &matricola.as_str()],
             )
             .await
             .map_err(|e| HubError::from(e).into_response())?;
@@ -148,14 +151,18 @@ async fn bound_person(
     db: &impl GenericClient,
     device: &Device,
     handoff: uuid::Uuid,
-) -> Result<Option<String>, HubError> {
-    Ok(db
+) -> Result<Option<domain::PersonalCf>, HubError> {
+    let row = db
         .query_opt(
             "SELECT person_cf FROM handoff
              WHERE branch_id = $1 AND id = $2 AND device_id = $3 AND ended_at IS NULL
                AND session_expires_at > now()",
             &[&device.branch, &handoff, &device.device_id],
         )
-        .await?
-        .and_then(|r| r.get(0)))
+        .await?;
+    row.and_then(|r| r.get::<_, Option<String>>(0))
+        .map(|cf| {
+            domain::PersonalCf::parse(&cf).map_err(|e| HubError::internal("stored person_cf", e))
+        })
+        .transpose()
 }

@@ -104,7 +104,11 @@ async fn status(Path(id): Path<String>, signed: Signed) -> Result<Json<HandoffSt
                         company_cf: domain::CodiceFiscale::parse(r.get(1))
                             .map_err(|e| HubError::internal("stored company fiscal code", e))?,
                         denominazione: r.get(2),
-                        role: r.get(3),
+                        role: HubError::stored(
+                            "stored tipo_delegato",
+                            r.get(3),
+                            domain::TipoDelegato::from_code,
+                        )?,
                     })
                 })
                 .collect::<Result<_, HubError>>()?;

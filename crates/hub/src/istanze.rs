@@ -50,14 +50,20 @@ pub async fn view(c: &impl GenericClient, matricola: &str) -> Result<IstanzeView
         )
         .await?
         .iter()
-        .map(|r| IstanzaInfo {
-            protocol: r.get(0),
-            code: r.get(1),
-            state: r.get(2),
-            esito: r.get(3),
-            created_at: r.get(4),
+        .map(|r| {
+            Ok(IstanzaInfo {
+                protocol: r.get(0),
+                code: r.get(1),
+                state: HubError::stored(
+                    "stored istanza state",
+                    r.get(2),
+                    domain::istanze::IstanzaState::from_name,
+                )?,
+                esito: r.get(3),
+                created_at: r.get(4),
+            })
         })
-        .collect();
+        .collect::<Result<_, HubError>>()?;
     Ok(IstanzeView {
         moduli: availability(c).await?,
         sent,
@@ -72,7 +78,7 @@ pub fn router() -> Router<HubState> {
 /// `GET /v1/handoff/{id}/istanze/{matricola}`: for a delegated matricola of the bound visitor.
 async fn list(company: Delegated) -> Result<Json<IstanzeView>, HubError> {
     Ok(Json(
-        view(&company.visitor.request.db, &company.matricola).await?,
+        view(&company.visitor.request.db, company.matricola.as_str()).await?,
     ))
 }
 

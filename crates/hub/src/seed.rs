@@ -15,11 +15,11 @@ use crate::branch_data::{config_of, put_appointments, put_config};
 #[derive(Debug, Clone)]
 pub struct Delegation {
     /// The matricola.
-    pub matricola: String,
+    pub matricola: domain::Matricola,
     /// The delegate's codice fiscale.
-    pub person_cf: String,
+    pub person_cf: domain::PersonalCf,
     /// The company's codice fiscale.
-    pub company_cf: String,
+    pub company_cf: domain::CodiceFiscale,
     /// The company's name.
     pub denominazione: String,
     /// As what the person acts.
@@ -30,7 +30,7 @@ pub struct Delegation {
 #[derive(Debug, Clone)]
 pub struct TestIdentity {
     /// Codice fiscale.
-    pub cf: String,
+    pub cf: domain::PersonalCf,
     /// Full name.
     pub name: String,
     /// E-mail address.
@@ -94,9 +94,9 @@ async fn put_delegation(
            SET denominazione = excluded.denominazione, role = excluded.role",
         &[
             &branch,
-            &d.matricola,
-            &d.person_cf,
-            &d.company_cf,
+            &d.matricola.as_str(),
+            &d.person_cf.as_str(),
+            &d.company_cf.as_str(),
             &d.denominazione,
             &d.role.code(),
         ],
@@ -110,7 +110,7 @@ async fn put_identity(db: &impl GenericClient, i: &TestIdentity) -> Result<(), H
         "INSERT INTO idp_identity (cf, name, email, phone) VALUES ($1, $2, $3, $4)
          ON CONFLICT (cf) DO UPDATE
            SET name = excluded.name, email = excluded.email, phone = excluded.phone",
-        &[&i.cf, &i.name, &i.email, &i.phone],
+        &[&i.cf.as_str(), &i.name, &i.email, &i.phone],
     )
     .await?;
     Ok(())

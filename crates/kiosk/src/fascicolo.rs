@@ -207,7 +207,7 @@ mod tests {
             booking: "APP-2026-000042".into(),
             starts_at: t,
             service: "A".into(),
-            state: "booked".into(),
+            state: domain::AppointmentState::Booked,
             token: "TOKEN".into(),
         };
         let m = domain::Matricola::parse("5124776507").unwrap();

@@ -518,7 +518,7 @@ mod tests {
             matricola: a.matricola,
             company_cf: a.codice_fiscale.clone(),
             denominazione: a.denominazione.clone(),
-            role: "1".into(),
+            role: domain::TipoDelegato::Azienda,
         };
         let shown = format!("{choice:?}");
         assert!(

@@ -311,8 +311,24 @@ pub struct CompanyChoice {
     pub company_cf: domain::CodiceFiscale,
     /// Ragione sociale.
     pub denominazione: String,
-    /// The person's role towards it (INPS `tipo_delegato` code).
-    pub role: String,
+    /// The person's role towards it (on the wire, the INPS `tipo_delegato` code).
+    #[serde(with = "tipo_delegato_code")]
+    pub role: domain::TipoDelegato,
+}
+
+/// A [`domain::TipoDelegato`] as INPS writes it: its two-digit code.
+mod tipo_delegato_code {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(t: &domain::TipoDelegato, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.code())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<domain::TipoDelegato, D::Error> {
+        let code = String::deserialize(d)?;
+        domain::TipoDelegato::from_code(&code)
+            .ok_or_else(|| D::Error::custom(format!("unknown tipo_delegato {code:?}")))
+    }
 }
 
 impl std::fmt::Debug for CompanyChoice {
@@ -335,12 +351,12 @@ pub enum DeskTask {
     /// A request to the sede (Area Contatti), with up to three attachments.
     Richiesta {
         /// The matricola it concerns.
-        matricola: String,
+        matricola: domain::Matricola,
     },
     /// An istanza of *Comunicazioni on-line* (amounts, bank details).
     Istanza {
         /// The matricola it concerns.
-        matricola: String,
+        matricola: domain::Matricola,
         /// Its code (`domain::istanze::MODULI`).
         modulo: String,
     },
@@ -348,9 +364,9 @@ pub enum DeskTask {
 
 impl DeskTask {
     /// The matricola the task concerns.
-    pub fn matricola(&self) -> &str {
+    pub fn matricola(&self) -> domain::Matricola {
         match self {
-            DeskTask::Richiesta { matricola } | DeskTask::Istanza { matricola, .. } => matricola,
+            DeskTask::Richiesta { matricola } | DeskTask::Istanza { matricola, .. } => *matricola,
         }
     }
 }
@@ -380,8 +396,8 @@ pub struct AgendaBooking {
     pub starts_at: chrono::NaiveDateTime,
     /// Service letter.
     pub service: String,
-    /// `confirmed`, `cancelled_by_user`... (the appointment's state name).
-    pub state: String,
+    /// Where the appointment stands.
+    pub state: domain::AppointmentState,
     /// The signed booking code, the QR to scan at check-in.
     pub token: String,
 }
@@ -420,9 +436,8 @@ pub struct IstanzaInfo {
     pub protocol: String,
     /// Its module's code.
     pub code: String,
-    /// `inviata`, `protocollata`, `in_istruttoria`, `accolta`, `accolta_parzialmente`,
-    /// `respinta`.
-    pub state: String,
+    /// Where it stands.
+    pub state: domain::istanze::IstanzaState,
     /// The sede's reasons for the outcome.
     pub esito: Option<String>,
     /// Sent at.
@@ -433,7 +448,7 @@ pub struct IstanzaInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewContactRequest {
     /// The matricola it concerns (one the visitor is delegated for).
-    pub matricola: String,
+    pub matricola: domain::Matricola,
     /// `generica`, `regolarita_contributiva`, `dm_trasmessi`, `f24`, `agevolazioni_contributive`.
     pub topic: String,
     /// Oggetto.
@@ -451,8 +466,8 @@ pub struct ContactRequest {
     pub topic: String,
     /// Oggetto.
     pub subject: String,
-    /// `aperta`, `presa_in_carico`, `chiusa`.
-    pub state: String,
+    /// Where it stands.
+    pub state: domain::contatti::RequestState,
     /// Submitted at.
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Messages, oldest first.
@@ -478,8 +493,8 @@ pub struct AttachmentInfo {
 pub struct ContactMessage {
     /// When.
     pub at: chrono::DateTime<chrono::Utc>,
-    /// `in` (from the visitor) or `out` (from the sede).
-    pub direction: String,
+    /// From the visitor, or from the sede.
+    pub direction: domain::contatti::Direction,
     /// The text.
     pub body: String,
 }

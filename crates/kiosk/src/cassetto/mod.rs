@@ -561,7 +561,7 @@ impl Session {
 
     /// Its requests still open (the deflection counts them).
     pub fn open_requests(&self) -> usize {
-        self.requests.iter().filter(|r| r.state != "chiusa").count()
+        self.requests.iter().filter(|r| r.state.is_open()).count()
     }
 
     /// Its istanze.
@@ -709,9 +709,9 @@ impl Session {
         }
     }
 
-    fn ask_phone(&mut self, jobs: &mut Vec<Job>, task: impl FnOnce(String) -> DeskTask) {
+    fn ask_phone(&mut self, jobs: &mut Vec<Job>, task: impl FnOnce(Matricola) -> DeskTask) {
         if let Some((id, matricola)) = self.on_screen() {
-            let task = task(matricola.to_string());
+            let task = task(matricola);
             self.ask(jobs, Effect::AskPhone { id, task });
         }
     }

@@ -3,6 +3,7 @@
 use super::*;
 use chrono::{NaiveDate, TimeZone};
 use domain::TipoDelegato;
+use domain::contatti::{Direction, RequestState};
 use protocol::wire::ContactMessage;
 
 fn now() -> DateTime<Utc> {
@@ -24,7 +25,7 @@ fn company() -> (CompanyChoice, CompanySummary) {
         matricola: c.matricole[0],
         company_cf: c.cf.clone(),
         denominazione: c.name.clone(),
-        role: TipoDelegato::Azienda.code().to_owned(),
+        role: TipoDelegato::Azienda,
     };
     (choice, summary)
 }
@@ -35,16 +36,16 @@ fn one(jobs: Vec<Job>) -> Job {
     jobs.into_iter().next().unwrap()
 }
 
-fn request(state: &str) -> ContactRequest {
+fn request(state: RequestState) -> ContactRequest {
     ContactRequest {
-        protocol: format!("AC-{state}"),
+        protocol: format!("AC-{}", state.name()),
         topic: "generica".into(),
         subject: "Rimborso".into(),
-        state: state.into(),
+        state,
         created_at: now(),
         messages: vec![ContactMessage {
             at: now(),
-            direction: "in".into(),
+            direction: Direction::In,
             body: "Buongiorno".into(),
         }],
         attachments: Vec::new(),
@@ -98,7 +99,7 @@ fn on_summary(slots: usize) -> (Session, Matricola) {
         read.generation,
         Reply::Company(Ok(Some(Box::new(CompanyFile {
             summary,
-            requests: vec![request("aperta"), request("chiusa")],
+            requests: vec![request(RequestState::Aperta), request(RequestState::Chiusa)],
             istanze: None,
             agenda: Some(agenda(slots)),
         })))),
@@ -214,7 +215,7 @@ fn answers_for_a_visitor_who_left_are_dropped() {
         old,
         Reply::Company(Ok(Some(Box::new(CompanyFile {
             summary,
-            requests: vec![request("aperta")],
+            requests: vec![request(RequestState::Aperta)],
             istanze: None,
             agenda: None,
         })))),
@@ -279,9 +280,7 @@ fn before_a_ticket_the_visitor_is_offered_what_needs_no_queue() {
     assert_eq!(s.open_requests(), 1, "the closed request is not counted");
     let ask = one(s.handle(Event::WriteToSede));
     assert_eq!(s.view(), View::Summary);
-    let task = DeskTask::Richiesta {
-        matricola: matricola.to_string(),
-    };
+    let task = DeskTask::Richiesta { matricola };
     assert_eq!(
         ask.effect,
         Effect::AskPhone {
@@ -374,7 +373,7 @@ fn a_slot_is_booked_printed_and_the_agenda_read_again() {
                 booking: "APP-2026-000042".into(),
                 starts_at,
                 service: "A".into(),
-                state: "booked".into(),
+                state: domain::AppointmentState::Booked,
                 token: "t".into(),
             })),
             printed: false,

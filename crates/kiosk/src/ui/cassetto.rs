@@ -18,6 +18,7 @@ use crate::cassetto::{
     Changed, CompanyFile, Effect, Event, Job, Phase, Reply, Section, Session, View,
 };
 use crate::identify::{Booked, Identification};
+use domain::contatti::Direction;
 
 /// The controller: the session, and what performs its work.
 #[derive(Clone)]
@@ -235,7 +236,7 @@ fn draw(w: &MainWindow, s: &Session, changed: Changed) {
                 name: c.denominazione.clone().into(),
                 matricola: c.matricola.as_str().into(),
                 masked: crate::identify::mask_matricola(c.matricola.as_str()).into(),
-                role: text(words::role_text(&c.role, lang)),
+                role: text(words::role_text(c.role, lang)),
             })
             .collect();
         a.set_person(s.person().into());
@@ -258,11 +259,11 @@ fn draw(w: &MainWindow, s: &Session, changed: Changed) {
                 RequestRow {
                     protocol: r.protocol.clone().into(),
                     subject: r.subject.clone().into(),
-                    state: text(words::request_state(&r.state, lang)),
+                    state: r.state.label().text(lang).into(),
                     last: last.map(|m| m.body.clone()).unwrap_or_default().into(),
-                    from_sede: last.is_some_and(|m| m.direction == "out"),
+                    from_sede: last.is_some_and(|m| m.direction == Direction::Out),
                     attachments: r.attachments.len() as i32,
-                    open: r.state != "chiusa",
+                    open: r.state.is_open(),
                 }
             })
             .collect();
@@ -279,7 +280,7 @@ fn draw(w: &MainWindow, s: &Session, changed: Changed) {
             .map(|i| IstanzaRow {
                 protocol: i.protocol.clone().into(),
                 title: title(&i.code),
-                state: text(words::istanza_state(&i.state, lang)),
+                state: i.state.label().text(lang).into(),
                 esito: i.esito.clone().unwrap_or_default().into(),
             })
             .collect();
@@ -303,8 +304,11 @@ fn draw(w: &MainWindow, s: &Session, changed: Changed) {
             .map(|b| BookingRow {
                 booking: b.booking.clone().into(),
                 when: text(words::slot_label(b.starts_at, lang)),
-                state: text(words::booking_state(&b.state, lang)),
-                cancellable: matches!(b.state.as_str(), "booked" | "confirmed"),
+                state: b.state.label().text(lang).into(),
+                cancellable: b
+                    .state
+                    .transition(domain::AppointmentState::CancelledByUser)
+                    .is_ok(),
             })
             .collect();
         let slots: Vec<SlotRow> = s

@@ -516,7 +516,7 @@ pub(super) fn request_view(r: &protocol::wire::ContactRequest, lang: Lang) -> Se
         .messages
         .iter()
         .map(|m| DetailRow {
-            label: if m.direction == "out" {
+            label: if m.direction == domain::contatti::Direction::Out {
                 t(i18n::msg!("Risposta della sede, {}", when(m.at)))
             } else {
                 t(i18n::msg!("Inviata da lei, {}", when(m.at)))
@@ -535,11 +535,7 @@ pub(super) fn request_view(r: &protocol::wire::ContactRequest, lang: Lang) -> Se
     }));
     SectionView {
         title: format!("{} · {}", r.protocol, r.subject).into(),
-        intro: t(i18n::msg!(
-            "Stato: {}",
-            super::words::request_state(&r.state, lang)
-        ))
-        .into(),
+        intro: t(i18n::msg!("Stato: {}", r.state.label().text(lang))).into(),
         rows: ModelRc::new(VecModel::from(rows)),
     }
 }

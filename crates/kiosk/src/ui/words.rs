@@ -8,41 +8,18 @@ use crate::cassetto::{AgendaStatus, PhoneStatus};
 use protocol::wire::DeskTask;
 
 /// The visitor's role towards a company, in words.
-pub(super) fn role_text(code: &str, lang: Lang) -> String {
+pub(super) fn role_text(role: domain::TipoDelegato, lang: Lang) -> String {
     use domain::TipoDelegato as T;
-    let message = match T::from_code(code) {
-        Some(T::Azienda) => i18n::msg!("legale rappresentante"),
-        Some(T::ConsulenteCommercialista) => i18n::msg!("consulente o commercialista"),
-        Some(T::AssociazioneDiCategoria | T::AssociazioneDatoriLavoroDomestico) => {
+    let message = match role {
+        T::Azienda => i18n::msg!("legale rappresentante"),
+        T::ConsulenteCommercialista => i18n::msg!("consulente o commercialista"),
+        T::AssociazioneDiCategoria | T::AssociazioneDatoriLavoroDomestico => {
             i18n::msg!("associazione di categoria")
         }
-        Some(T::Patronato) => i18n::msg!("patronato"),
-        _ => i18n::msg!("delegato"),
+        T::Patronato => i18n::msg!("patronato"),
+        T::Cittadino | T::AmministrazioneEntiPubblici => i18n::msg!("delegato"),
     };
     message.text(lang)
-}
-
-/// A request's state in words.
-pub(super) fn request_state(state: &str, lang: Lang) -> String {
-    match state {
-        "aperta" => i18n::msg!("aperta"),
-        "presa_in_carico" => i18n::msg!("presa in carico"),
-        _ => i18n::msg!("chiusa"),
-    }
-    .text(lang)
-}
-
-/// An istanza's state in words.
-pub(super) fn istanza_state(state: &str, lang: Lang) -> String {
-    match state {
-        "inviata" => i18n::msg!("inviata"),
-        "protocollata" => i18n::msg!("protocollata"),
-        "in_istruttoria" => i18n::msg!("in istruttoria"),
-        "accolta" => i18n::msg!("accolta"),
-        "accolta_parzialmente" => i18n::msg!("accolta parzialmente"),
-        _ => i18n::msg!("respinta"),
-    }
-    .text(lang)
 }
 
 /// A weekday in words.
@@ -80,13 +57,6 @@ pub(super) fn slot_label(t: chrono::NaiveDateTime, lang: Lang) -> String {
         t.format("%d/%m"),
         t.format("%H:%M")
     )
-}
-
-/// An appointment's state in words.
-pub(super) fn booking_state(state: &str, lang: Lang) -> String {
-    domain::AppointmentState::from_name(state)
-        .map(|s| s.label().text(lang))
-        .unwrap_or_else(|| state.to_owned())
 }
 
 /// What the visitor's phone is doing for the kiosk, in words.

@@ -27,6 +27,30 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
+/// Password checks that may run at once in one process. Each argon2id check takes 19 MiB and a
+/// core for tens of milliseconds: a burst of logins from the LAN or the internet waits its turn
+/// instead of taking the machine's memory (a Raspberry Pi's, for the kiosk).
+pub const CONCURRENT_CHECKS: usize = 2;
+
+/// How long a login waits for its turn before it is told to try again.
+pub const CHECK_WAIT: Duration = Duration::from_secs(10);
+
+/// Checks a password against a PHC string off the async workers, at most
+/// [`CONCURRENT_CHECKS`] at a time; `None` when the turn did not come within [`CHECK_WAIT`]
+/// (the caller answers "busy, try again", and the attempt stays counted).
+pub async fn check_password(password: String, phc: String) -> Option<bool> {
+    static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_CHECKS);
+    let turn = tokio::time::timeout(CHECK_WAIT, TURNS.acquire())
+        .await
+        .ok()?
+        .ok()?;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .ok();
+    drop(turn);
+    ok
+}
+
 /// A hash that costs as much to check as a real one: unknown users take the same time.
 pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -100,6 +124,17 @@ impl LoginLimiter {
         ]
     }
 
+    /// Counts an attempt as failed *before* its password is checked, so that a burst of
+    /// concurrent attempts cannot all pass the limit while the first ones are still hashing.
+    /// `Err(seconds to wait)` when blocked; `Ok(when)` for [`Self::succeeded`].
+    pub fn reserve(&mut self, ip: IpAddr, username: &str, now: Instant) -> Result<Instant, u64> {
+        if let Some(wait) = self.blocked(ip, username, now) {
+            return Err(wait);
+        }
+        self.failed(ip, username, now);
+        Ok(now)
+    }
+
     /// Seconds to wait before another attempt, if blocked.
     pub fn blocked(&mut self, ip: IpAddr, username: &str, now: Instant) -> Option<u64> {
         let mut wait = None;
@@ -123,10 +158,16 @@ impl LoginLimiter {
         }
     }
 
-    /// A success clears the account's counter (not the address's).
-    pub fn succeeded(&mut self, ip: IpAddr, username: &str) {
-        let [_, user] = Self::keys(ip, username);
+    /// A success clears the account's counter; the address keeps its failures but no longer
+    /// counts the attempt [`Self::reserve`]d at `reserved`.
+    pub fn succeeded(&mut self, ip: IpAddr, username: &str, reserved: Instant) {
+        let [address, user] = Self::keys(ip, username);
         self.failures.remove(&user);
+        if let Some(v) = self.failures.get_mut(&address)
+            && let Some(i) = v.iter().position(|t| *t == reserved)
+        {
+            v.remove(i);
+        }
     }
 }
 
@@ -160,6 +201,43 @@ mod tests {
         assert!(l.blocked(other, "MRossi", t).is_some(), "so is the account");
         assert_eq!(l.blocked(other, "someone", t), None);
         assert_eq!(l.blocked(ip, "mrossi", t + WINDOW), None, "it expires");
+    }
+
+    #[test]
+    fn attempts_are_counted_before_they_are_checked() {
+        let mut l = LoginLimiter::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t = Instant::now();
+        // Five attempts in flight at once: the sixth is refused before any is checked.
+        let reserved: Vec<Instant> = (0..MAX_FAILURES)
+            .map(|_| l.reserve(ip, "mrossi", t).unwrap())
+            .collect();
+        assert!(l.reserve(ip, "mrossi", t).is_err());
+        // One of them was the right password: the account is free again, and the address no
+        // longer counts that attempt.
+        l.succeeded(ip, "mrossi", reserved[0]);
+        assert!(l.reserve(ip, "mrossi", t).is_ok());
+        assert!(l.reserve(ip, "someone", t).is_err(), "the address has five again");
+    }
+
+    #[tokio::test]
+    async fn checks_run_a_few_at_a_time_and_all_answer() {
+        let h = hash_password("correct horse battery").unwrap();
+        let checks: Vec<_> = (0..6)
+            .map(|i| {
+                let h = h.clone();
+                tokio::spawn(async move {
+                    let guess = if i == 0 { "correct horse battery" } else { "no" };
+                    check_password(guess.into(), h).await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for c in checks {
+            answers.push(c.await.unwrap());
+        }
+        assert_eq!(answers[0], Some(true));
+        assert!(answers[1..].iter().all(|a| *a == Some(false)), "{answers:?}");
     }
 
     #[test]

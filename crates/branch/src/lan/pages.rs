@@ -100,95 +100,101 @@ pub(super) async fn login(
 ) -> Response {
     let username = form.username.trim().to_string();
     let ip = peer.ip();
-    let blocked =
+    // Counted before it is checked: a burst cannot slip more guesses past the limit.
+    let reserved =
         state
             .limiter
             .lock()
             .expect("limiter lock")
-            .blocked(ip, &username, Instant::now());
-    if let Some(wait) = blocked {
-        let minutes = wait.div_ceil(60);
-        let mut r = (
-            StatusCode::TOO_MANY_REQUESTS,
+            .reserve(ip, &username, Instant::now());
+    let reserved = match reserved {
+        Ok(at) => at,
+        Err(wait) => {
+            let minutes = wait.div_ceil(60);
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                html(&LoginPage {
+                    error: Some(format!(
+                        "Troppi tentativi non riusciti: riprova tra {minutes} minuti."
+                    )),
+                    username,
+                }),
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return r;
+        }
+    };
+    let unavailable = || {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "accesso non disponibile: riprova",
+        )
+            .into_response()
+    };
+    let branch = state.branch.clone();
+    let name = username.clone();
+    let Ok(account) =
+        tokio::task::spawn_blocking(move || branch.read(|_, s| s.staff(&name)).ok().flatten())
+            .await
+    else {
+        return unavailable();
+    };
+    let account = account.filter(|a| !a.disabled);
+    // Unknown and disabled accounts cost the same time as a wrong password.
+    let hash = account.as_ref().map_or_else(
+        || auth::dummy_hash().to_owned(),
+        |a| a.password_hash.clone(),
+    );
+    let Some(ok) = auth::check_password(form.password, hash).await else {
+        tracing::warn!(%ip, "staff login shed: password checks busy");
+        return unavailable();
+    };
+    if !(ok && account.is_some()) {
+        tracing::warn!(%ip, "failed staff login");
+        return (
+            StatusCode::UNAUTHORIZED,
             html(&LoginPage {
-                error: Some(format!(
-                    "Troppi tentativi non riusciti: riprova tra {minutes} minuti."
-                )),
+                error: Some("Nome utente o password non corretti.".into()),
                 username,
             }),
         )
             .into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return r;
     }
     let branch = state.branch.clone();
     let hours = state.session_hours;
     let name = username.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let account = branch.read(|_, s| s.staff(&name)).ok().flatten();
-        // Unknown and disabled accounts cost the same time as a wrong password.
-        let hash = account
-            .as_ref()
-            .filter(|a| !a.disabled)
-            .map(|a| a.password_hash.clone())
-            .unwrap_or_else(|| auth::dummy_hash().to_string());
-        let ok = auth::verify_password(&form.password, &hash)
-            && account.as_ref().is_some_and(|a| !a.disabled);
-        if !ok {
-            return Ok(None);
-        }
-        let token = auth::random_hex(32);
-        let csrf = auth::random_hex(16);
-        let now = Utc::now();
-        let expires = now + chrono::Duration::hours(i64::from(hours));
-        branch.with_store(|s| {
-            s.create_session(&auth::token_hash(&token), &name, &csrf, now, expires)
-        })?;
-        Ok::<_, store::StoreError>(Some(token))
-    })
-    .await;
-    match outcome {
-        Ok(Ok(Some(token))) => {
-            state
-                .limiter
-                .lock()
-                .expect("limiter lock")
-                .succeeded(ip, &username);
-            tracing::info!(user = %username, "staff login");
-            let cookie = format!(
-                "{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
-                u64::from(state.session_hours) * 3600
-            );
-            let mut r = Redirect::to("/console").into_response();
-            r.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
-            );
-            r
-        }
-        Ok(Ok(None)) => {
-            state
-                .limiter
-                .lock()
-                .expect("limiter lock")
-                .failed(ip, &username, Instant::now());
-            tracing::warn!(%ip, "failed staff login");
-            (
-                StatusCode::UNAUTHORIZED,
-                html(&LoginPage {
-                    error: Some("Nome utente o password non corretti.".into()),
-                    username,
-                }),
-            )
-                .into_response()
-        }
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "accesso non disponibile: riprova",
-        )
-            .into_response(),
+    let token = auth::random_hex(32);
+    let session = {
+        let token = auth::token_hash(&token);
+        tokio::task::spawn_blocking(move || {
+            let csrf = auth::random_hex(16);
+            let now = Utc::now();
+            let expires = now + chrono::Duration::hours(i64::from(hours));
+            branch.with_store(|s| s.create_session(&token, &name, &csrf, now, expires))
+        })
+        .await
+    };
+    if !matches!(session, Ok(Ok(_))) {
+        return unavailable();
     }
+    state
+        .limiter
+        .lock()
+        .expect("limiter lock")
+        .succeeded(ip, &username, reserved);
+    tracing::info!(user = %username, "staff login");
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+        u64::from(state.session_hours) * 3600
+    );
+    let mut r = Redirect::to("/console").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
+    );
+    r
 }
 
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {

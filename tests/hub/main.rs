@@ -12,6 +12,7 @@ mod support;
 
 mod helpers;
 
+mod abuse;
 mod admin;
 mod agenda;
 mod api;

@@ -27,6 +27,9 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
+/// The longest password a login reads: longer is a wrong password, counted but never hashed.
+pub const MAX_PASSWORD: usize = 1024;
+
 /// Password checks that may run at once in one process. Each argon2id check takes 19 MiB and a
 /// core for tens of milliseconds: a burst of logins from the LAN or the internet waits its turn
 /// instead of taking the machine's memory (a Raspberry Pi's, for the kiosk).
@@ -116,12 +119,12 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
-    /// The two counters a login attempt counts against: its address and its account.
+    /// The two counters a login attempt counts against: its address and its account. A name
+    /// longer than any valid one counts under its first 64 characters, so a key stays small
+    /// enough to store and index.
     pub fn keys(ip: IpAddr, username: &str) -> [String; 2] {
-        [
-            format!("ip:{ip}"),
-            format!("user:{}", username.to_lowercase()),
-        ]
+        let name: String = username.chars().take(64).collect();
+        [format!("ip:{ip}"), format!("user:{}", name.to_lowercase())]
     }
 
     /// Counts an attempt as failed *before* its password is checked, so that a burst of
@@ -217,7 +220,10 @@ mod tests {
         // longer counts that attempt.
         l.succeeded(ip, "mrossi", reserved[0]);
         assert!(l.reserve(ip, "mrossi", t).is_ok());
-        assert!(l.reserve(ip, "someone", t).is_err(), "the address has five again");
+        assert!(
+            l.reserve(ip, "someone", t).is_err(),
+            "the address has five again"
+        );
     }
 
     #[tokio::test]
@@ -227,7 +233,11 @@ mod tests {
             .map(|i| {
                 let h = h.clone();
                 tokio::spawn(async move {
-                    let guess = if i == 0 { "correct horse battery" } else { "no" };
+                    let guess = if i == 0 {
+                        "correct horse battery"
+                    } else {
+                        "no"
+                    };
                     check_password(guess.into(), h).await
                 })
             })
@@ -237,7 +247,10 @@ mod tests {
             answers.push(c.await.unwrap());
         }
         assert_eq!(answers[0], Some(true));
-        assert!(answers[1..].iter().all(|a| *a == Some(false)), "{answers:?}");
+        assert!(
+            answers[1..].iter().all(|a| *a == Some(false)),
+            "{answers:?}"
+        );
     }
 
     #[test]

@@ -27,10 +27,8 @@ pub(super) fn router() -> Router<HubState> {
 /// failed too often within the window.
 async fn login_blocked(
     db: &impl deadpool_postgres::GenericClient,
-    ip: IpAddr,
-    username: &str,
+    keys: &[String],
 ) -> Result<Option<u64>, HubError> {
-    let keys = LoginLimiter::keys(ip, username).to_vec();
     let window = auth::WINDOW.as_secs_f64();
     let row = db
         .query_one(
@@ -43,26 +41,44 @@ async fn login_blocked(
         .await?;
     Ok(row.get::<_, Option<i64>>(0).map(|s| s.max(0) as u64 + 1))
 }
-/// Counts a failed login against its address and its account (and forgets expired ones).
-async fn login_failed(
-    db: &impl deadpool_postgres::GenericClient,
+
+/// Counts an attempt as failed *before* its password is checked, so that concurrent attempts
+/// (at this instance or another) cannot all pass the limit while the first ones are hashing:
+/// `Err(seconds to wait)` when blocked. The keys are locked for the transaction, so two
+/// attempts never both see room for one.
+async fn reserve(
+    db: &mut deadpool_postgres::Object,
     ip: IpAddr,
     username: &str,
-) -> Result<(), HubError> {
-    let keys = LoginLimiter::keys(ip, username).to_vec();
+) -> Result<Result<(), u64>, HubError> {
+    let mut keys = LoginLimiter::keys(ip, username).to_vec();
+    keys.sort();
+    let tx = db.transaction().await?;
+    for key in &keys {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[key],
+        )
+        .await?;
+    }
+    if let Some(wait) = login_blocked(&tx, &keys).await? {
+        return Ok(Err(wait));
+    }
     let window = auth::WINDOW.as_secs_f64();
-    db.execute(
+    tx.execute(
         "DELETE FROM login_failure WHERE at < now() - make_interval(secs => $1)",
         &[&window],
     )
     .await?;
-    db.execute(
+    tx.execute(
         "INSERT INTO login_failure (key) SELECT unnest($1::text[])",
         &[&keys],
     )
     .await?;
-    Ok(())
+    tx.commit().await?;
+    Ok(Ok(()))
 }
+
 #[derive(Template)]
 #[template(path = "hub_login.html")]
 struct LoginPage {
@@ -87,30 +103,50 @@ async fn login(
 ) -> Response {
     let ip = peer.ip();
     let result = async {
-        let c = state.pool.get().await?;
-        if let Some(wait) = login_blocked(&c, ip, &form.username).await? {
-            return Ok::<_, HubError>(Err(wait));
+        {
+            let mut c = state.pool.get().await?;
+            if let Err(wait) = reserve(&mut c, ip, &form.username).await? {
+                return Ok::<_, HubError>(Err(wait));
+            }
         }
-        let hash: Option<String> = c
+        // Nothing longer than a valid name or password is looked up or hashed: it is a wrong
+        // login, already counted.
+        if auth::check_username(&form.username).is_err() || form.password.len() > auth::MAX_PASSWORD
+        {
+            return Ok(Ok(None));
+        }
+        let hash: Option<String> = state
+            .pool
+            .get()
+            .await?
             .query_opt(
                 "SELECT password_hash FROM hub_user WHERE username = $1 AND NOT disabled",
                 &[&form.username],
             )
             .await?
             .map(|r| r.get(0));
-        // The same work for an unknown name as for a wrong password.
-        let ok = auth::verify_password(
-            &form.password,
-            hash.as_deref().unwrap_or_else(|| auth::dummy_hash()),
-        ) && hash.is_some();
-        if !ok {
-            login_failed(&c, ip, &form.username).await?;
+        // The same work for an unknown name as for a wrong password; no pooled connection is
+        // held while it runs.
+        let phc = hash
+            .clone()
+            .unwrap_or_else(|| auth::dummy_hash().to_owned());
+        let checked = auth::check_password(form.password.clone(), phc)
+            .await
+            .ok_or_else(|| HubError::Unavailable("password checks busy".into()))?;
+        if !(checked && hash.is_some()) {
             return Ok(Ok(None));
         }
-        // A success clears the account's counter, not the address's.
-        let [_, account] = LoginLimiter::keys(ip, &form.username);
+        let c = state.pool.get().await?;
+        // A success clears the account's counter and takes this attempt off the address's.
+        let [address, account] = LoginLimiter::keys(ip, &form.username);
         c.execute("DELETE FROM login_failure WHERE key = $1", &[&account])
             .await?;
+        c.execute(
+            "DELETE FROM login_failure WHERE ctid = (SELECT ctid FROM login_failure
+             WHERE key = $1 ORDER BY at DESC LIMIT 1)",
+            &[&address],
+        )
+        .await?;
         let token = auth::random_hex(32);
         let csrf = auth::random_hex(16);
         c.execute(
@@ -146,7 +182,7 @@ async fn login(
         Ok(Ok(None)) => {
             let mut r = html(LoginPage {
                 error: Some("Nome utente o password non corretti.".into()),
-                username: form.username,
+                username: form.username.chars().take(64).collect(),
             });
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
@@ -154,7 +190,7 @@ async fn login(
         Ok(Err(wait)) => {
             let mut r = html(LoginPage {
                 error: Some(format!("Troppi tentativi: riprovi tra {wait} secondi.")),
-                username: form.username,
+                username: form.username.chars().take(64).collect(),
             });
             *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             r

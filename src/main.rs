@@ -214,6 +214,10 @@ enum AdminCommand {
         #[arg(long, value_parser = parse_instant)]
         at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Starts every branch's feed over: each kiosk pulls its branch again from the start. Run
+    /// it after restoring the hub's database from a backup, before starting the hub.
+    #[cfg(feature = "hub")]
+    NewFeedEpoch,
     /// Revokes a kiosk: its next request to the hub is refused.
     #[cfg(feature = "hub")]
     RevokeDevice {
@@ -427,6 +431,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         #[cfg(feature = "hub")]
+        Command::Admin {
+            command: AdminCommand::NewFeedEpoch,
+        } => {
+            let n = hub::cli::new_feed_epoch(&config.hub)?;
+            println!("feed restarted for {n} branches: their kiosks pull it again from the start");
+            Ok(())
+        }
         Command::Admin {
             command: AdminCommand::RevokeDevice { device },
         } => {

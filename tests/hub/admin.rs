@@ -134,6 +134,13 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
         String::from_utf8_lossy(&seeded.stderr)
     );
     assert!(String::from_utf8_lossy(&seeded.stdout).contains("12 appointments"));
+    let restarted = admin(&["new-feed-epoch"], "");
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&restarted.stdout).contains("feed restarted for 1 branches"));
     let code = admin(&["enrolment-code", "--branch", "7001"], "");
     assert!(
         code.status.success(),

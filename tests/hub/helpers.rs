@@ -189,6 +189,16 @@ impl Kiosk {
     }
 
     pub(crate) async fn push_raw(&self, base: &str, body: Vec<u8>) -> reqwest::Response {
+        self.try_push_raw(base, body).await.unwrap()
+    }
+
+    /// The same, the transport's error kept: a server may answer and close before a large body
+    /// is all written, and then the client sees a broken pipe instead of the answer.
+    pub(crate) async fn try_push_raw(
+        &self,
+        base: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Result<reqwest::Response> {
         let mut r = self.client.post(format!("{base}/v1/sync/push"));
         for (h, v) in self.sign("POST", "/v1/sync/push", &body) {
             r = r.header(h, v);
@@ -197,7 +207,6 @@ impl Kiosk {
             .body(body)
             .send()
             .await
-            .unwrap()
     }
 
     /// A signed POST of `value` as JSON.

@@ -146,6 +146,14 @@ pub fn seed(config: &HubConfig, seed: &crate::seed::BranchSeed) -> anyhow::Resul
     })
 }
 
+/// `sportello admin new-feed-epoch`: every kiosk pulls its branch again from the start.
+pub fn new_feed_epoch(config: &HubConfig) -> anyhow::Result<u64> {
+    runtime()?.block_on(async {
+        let client = pool(config).await?.get().await?;
+        Ok(crate::feed::new_epoch(&client, "cli").await?)
+    })
+}
+
 /// `sportello admin revoke-device`.
 pub fn revoke_device(config: &HubConfig, device: &str) -> anyhow::Result<()> {
     runtime()?.block_on(async {

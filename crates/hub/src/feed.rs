@@ -67,6 +67,25 @@ pub async fn publish(
     Ok(last)
 }
 
+/// Starts every branch's feed over in a new epoch: each kiosk's next pull is answered `410
+/// Gone` and it pulls its branch again from the start. For after a restore of the hub's
+/// database: the numbers kiosks applied will be reused for other changes. Returns how many
+/// branches.
+pub async fn new_epoch(db: &impl GenericClient, actor: &str) -> Result<u64, HubError> {
+    let n = db
+        .execute("UPDATE branch_feed_head SET epoch = gen_random_uuid()", &[])
+        .await?;
+    crate::audit::record(
+        db,
+        actor,
+        "feed.new_epoch",
+        None,
+        serde_json::json!({ "branches": n }),
+    )
+    .await?;
+    Ok(n)
+}
+
 /// A page of a branch's feed after `after`, as PostgreSQL writes it: the JSON array of the
 /// changes is built by the database, so the hub copies bytes instead of decoding and
 /// re-encoding every payload.

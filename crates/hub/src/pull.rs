@@ -33,8 +33,8 @@ pub struct PullQuery {
 /// The longest a pull waits for a change.
 pub const MAX_WAIT: u64 = 30;
 
-/// `GET /v1/sync/pull?after=N&epoch=E&limit=L`. A cursor of another epoch gets `410 Gone`: the
-/// kiosk starts over from 0.
+/// `GET /v1/sync/pull?after=N&epoch=E&limit=L`. A cursor of another epoch, or past the head,
+/// gets `410 Gone`: the kiosk starts over from 0.
 async fn handle(
     State(state): State<HubState>,
     Query(q): Query<PullQuery>,
@@ -43,6 +43,27 @@ async fn handle(
     let Signed { device, db, .. } = signed;
     let limit = q.limit.unwrap_or(MAX_PAGE);
     let mut page = feed::page(&db, device.branch, q.after, limit).await?;
+    let gone = |error: &str, epoch: &str| {
+        Ok((
+            StatusCode::GONE,
+            Json(serde_json::json!({ "error": error, "epoch": epoch })),
+        )
+            .into_response())
+    };
+    if q.epoch.as_ref().is_some_and(|theirs| *theirs != page.epoch) {
+        return gone("feed_epoch_changed", &page.epoch);
+    }
+    // Past the head: the hub's database went back (a restored backup). The numbers the kiosk
+    // applied will be reused for other changes, so it starts over rather than skip them.
+    if q.after > page.last {
+        tracing::warn!(
+            device = %device.device_id,
+            cursor = q.after,
+            head = page.last,
+            "a kiosk's feed cursor is past the head: it starts over"
+        );
+        return gone("feed_cursor_ahead", &page.epoch);
+    }
     let wait = q.wait.unwrap_or(0).min(MAX_WAIT);
     if page.last_in_page.is_none() && wait > 0 {
         // Nothing new: wait for the head to move, with no database connection held.
@@ -61,15 +82,6 @@ async fn handle(
             let db = state.pool.get().await?;
             page = feed::page(&db, device.branch, q.after, limit).await?;
         }
-    }
-    if let Some(theirs) = &q.epoch
-        && *theirs != page.epoch
-    {
-        return Ok((
-            StatusCode::GONE,
-            Json(serde_json::json!({ "error": "feed_epoch_changed", "epoch": page.epoch })),
-        )
-            .into_response());
     }
     let next_after = page.last_in_page.unwrap_or(q.after);
     // The shape of `PullResponse`, with the changes as the database wrote them.

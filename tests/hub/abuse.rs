@@ -74,3 +74,45 @@ async fn console_logins_are_limited_before_hashing_and_oversized_fields_are_coun
         "both oversized attempts count against the address"
     );
 }
+
+/// Every answer of the hub carries the security headers: pages may not be framed, run no
+/// script, leak no referrer and are not cached; browsers keep to HTTPS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let hub = Hub::start(1).await;
+    for path in [
+        "/console/login",
+        "/health",
+        "/v1/openapi.json",
+        "/h/0000000000000000",
+        "/no-such-page",
+    ] {
+        let r = hub
+            .client
+            .get(format!("{}{path}", hub.base(0)))
+            .send()
+            .await
+            .unwrap();
+        let h = r.headers();
+        let get = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{name} on {path}: {h:?}"))
+                .to_owned()
+        };
+        let csp = get("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{directive} on {path}: {csp}");
+        }
+        assert!(!csp.contains("script-src"), "no script anywhere: {csp}");
+        assert!(get("strict-transport-security").starts_with("max-age="));
+        assert_eq!(get("x-content-type-options"), "nosniff");
+        assert_eq!(get("referrer-policy"), "same-origin");
+        assert!(get("cache-control").contains("no-store"), "{path}");
+    }
+}

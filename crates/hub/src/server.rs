@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use deadpool_postgres::Pool;
 
@@ -31,7 +32,41 @@ pub fn router(state: HubState) -> Router {
         .merge(crate::desk::router())
         .merge(crate::idp::router())
         .merge(crate::console::router())
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// The headers every answer carries. The pages have no script and draw with their own inline
+/// `<style>` (askama escapes every value put in them, so no one else's style gets in); they
+/// may not be framed, send no referrer outside the hub, and are not kept by any cache unless
+/// the handler said otherwise (a temporary password, a visitor's Cassetto must not outlive the
+/// page). The hub is only ever reached over HTTPS, so browsers are told to keep to it.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// The background jobs every instance runs, each kind registered by its feature.

@@ -438,6 +438,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("feed restarted for {n} branches: their kiosks pull it again from the start");
             Ok(())
         }
+        #[cfg(feature = "hub")]
         Command::Admin {
             command: AdminCommand::RevokeDevice { device },
         } => {

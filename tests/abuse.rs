@@ -13,6 +13,9 @@ struct Kiosk {
     child: Child,
     base: String,
     client: reqwest::Client,
+    cert: Vec<u8>,
+    /// A line for each ticket the kiosk answers.
+    tickets: std::sync::mpsc::Receiver<String>,
 }
 
 impl Kiosk {
@@ -45,18 +48,51 @@ impl Kiosk {
                 break url.trim_end_matches("/console").to_string();
             }
         };
-        // Keep reading so the kiosk never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        // Keep reading so the kiosk never blocks on a full pipe; report each ticket.
+        let (tx, tickets) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if line.starts_with("BIGLIETTO") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
         let cert = std::fs::read(data.join("tls/lan.crt")).unwrap();
         let client = support::client(&web::tls::TlsPem {
-            cert,
+            cert: cert.clone(),
             key: Vec::new(),
         });
         Kiosk {
             child,
             base,
             client,
+            cert,
+            tickets,
         }
+    }
+
+    fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// File descriptors the kiosk has open.
+    fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+
+    /// A walk-in ticket taken at the kiosk (its scanner input), and how long it took.
+    fn walk_in(&mut self) -> std::time::Duration {
+        use std::io::Write;
+        let started = std::time::Instant::now();
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"P\n").unwrap();
+        stdin.flush().unwrap();
+        self.tickets
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the kiosk answers the walk-in");
+        started.elapsed()
     }
 
     /// A line of `/proc/<pid>/status`, in KiB.
@@ -77,8 +113,8 @@ impl Drop for Kiosk {
     }
 }
 
-/// 300 wrong passwords at once for one account, from one address: no more guesses are checked
-/// than the limit allows, and the hashing they cost does not push the kiosk's memory up (each
+/// 300 wrong passwords at once for one account, from five addresses: no more guesses are
+/// checked than the limit allows, and the hashing they cost does not push the kiosk's memory up (each
 /// argon2 check takes about 19 MiB).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_wrong_logins_checks_no_more_guesses_than_the_limit() {
@@ -95,9 +131,20 @@ async fn a_burst_of_wrong_logins_checks_no_more_guesses_than_the_limit() {
     assert_eq!(r.status(), 303, "the demo operator logs in");
     let rest = kiosk.status_kib("VmRSS:");
 
+    // From five addresses of the LAN, 60 each: under the connection cap of one address, so
+    // every attempt reaches the login, and the account's limit is what holds.
+    let clients: Vec<reqwest::Client> = (0..5u8)
+        .map(|k| {
+            reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, 10 + k]))
+                .tls_certs_only([reqwest::Certificate::from_pem(&kiosk.cert).unwrap()])
+                .build()
+                .unwrap()
+        })
+        .collect();
     let burst: Vec<_> = (0..300)
         .map(|i| {
-            let (c, base) = (kiosk.client.clone(), kiosk.base.clone());
+            let (c, base) = (clients[i % 5].clone(), kiosk.base.clone());
             tokio::spawn(async move {
                 c.post(format!("{base}/login"))
                     .form(&[
@@ -146,4 +193,93 @@ async fn a_burst_of_wrong_logins_checks_no_more_guesses_than_the_limit() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429);
+}
+
+/// A TLS connection to the kiosk that completes its handshake and then says nothing, the way a
+/// slow-loris client holds a server's connection open.
+fn silent_tls(port: u16, cert: &[u8]) -> std::io::Result<std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(cert).unwrap())
+        .unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = rustls::ClientConnection::new(config, name).unwrap();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    while tls.is_handshaking() {
+        tls.complete_io(&mut tcp)?;
+    }
+    Ok(tcp)
+}
+
+/// 2,000 connections that send nothing from one address of the lobby LAN, a hundred of them
+/// past the TLS handshake: the kiosk keeps no more than its cap of them, a page for another
+/// address and a walk-in ticket still come within a second, and the silent ones are closed
+/// once the first request is overdue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_do_not_starve_the_kiosk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kiosk = Kiosk::start(&dir.path().join("demo"));
+    let (port, cert) = (kiosk.port(), kiosk.cert.clone());
+    let at_rest = kiosk.open_files();
+    let flood = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for i in 0..2000 {
+            let c = if i < 100 {
+                silent_tls(port, &cert)
+            } else {
+                std::net::TcpStream::connect(("127.0.0.1", port))
+            };
+            if let Ok(c) = c {
+                held.push(c);
+            }
+        }
+        held
+    });
+    let held = tokio::task::spawn_blocking(move || flood.join().unwrap())
+        .await
+        .unwrap();
+    // Give the kiosk the moment to take (and refuse) the backlog.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let during = kiosk.open_files();
+    println!(
+        "silent connections: {} opened, kiosk files {at_rest} at rest, {during} during",
+        held.len()
+    );
+    assert!(
+        during <= at_rest + web::limits::Limits::LAN.per_address + 16,
+        "the kiosk holds {during} files (at rest {at_rest})"
+    );
+    // Another device of the LAN still gets its page, and the lobby its ticket.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .tls_certs_only([reqwest::Certificate::from_pem(&kiosk.cert).unwrap()])
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let page = other
+        .get(format!("{}/login", kiosk.base))
+        .send()
+        .await
+        .unwrap();
+    let page_time = started.elapsed();
+    assert_eq!(page.status(), 200);
+    assert!(page_time.as_millis() < 1000, "login page in {page_time:?}");
+    let ticket_time = kiosk.walk_in();
+    assert!(ticket_time.as_millis() < 1000, "walk-in in {ticket_time:?}");
+    // Past the first-request timeout the silent ones are gone.
+    tokio::time::sleep(web::limits::Limits::LAN.first_request + std::time::Duration::from_secs(2))
+        .await;
+    let after = kiosk.open_files();
+    assert!(
+        after <= at_rest + 4,
+        "silent connections still open: {after} files (at rest {at_rest})"
+    );
+    drop(held);
 }

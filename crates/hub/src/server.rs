@@ -121,7 +121,12 @@ pub async fn start(
         .with_context(|| format!("cannot listen on {listen} (hub.listen)"))?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
-    let server = axum_server::tls_rustls::from_tcp_rustls(listener, config)?.handle(handle.clone());
+    // Counted and bounded under TLS: a connection over the caps costs no handshake.
+    let limits = web::limits::Limits::HUB;
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+        .acceptor(web::limits::Limited::new(&limits));
+    let server = web::limits::harden(axum_server::from_tcp(listener)?.acceptor(acceptor), &limits)
+        .handle(handle.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(server.serve(app));
     tracing::info!(%addr, "hub listening");

@@ -120,7 +120,12 @@ pub async fn start(state: AppState, listen: &str, tls: &tls::TlsPem) -> anyhow::
         .with_context(|| format!("cannot listen on {listen} (lan.listen)"))?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
-    let server = axum_server::tls_rustls::from_tcp_rustls(listener, config)?.handle(handle.clone());
+    // Counted and bounded under TLS: a connection over the caps costs no handshake.
+    let limits = web::limits::Limits::LAN;
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+        .acceptor(web::limits::Limited::new(&limits));
+    let server = web::limits::harden(axum_server::from_tcp(listener)?.acceptor(acceptor), &limits)
+        .handle(handle.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(server.serve(app));
     tracing::info!(%addr, "LAN server: staff console at /console, hall display at /hall");

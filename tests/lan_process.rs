@@ -4,51 +4,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
+use std::io::Write;
 use std::time::Duration;
 
-fn start_kiosk(data: &Path) -> (Child, String, std::sync::mpsc::Receiver<()>) {
-    let mut child = Process::new(env!("CARGO_BIN_EXE_sportello"))
-        .args([
-            "--clock-from",
-            support::MORNING,
-            "kiosk",
-            "--demo",
-            "--headless",
-            "--lan-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the kiosk prints its console address")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("Console operatori: ") {
-            break url.trim_end_matches("/console").to_string();
-        }
-    };
-    // Keep reading so the kiosk never blocks on a full pipe; report each ticket it answers.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if line.starts_with("BIGLIETTO") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    (child, base, rx)
-}
+use support::KioskProcess;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
@@ -59,14 +18,15 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
     let mut called: Vec<String> = Vec::new();
     let mut rng = fastrand::Rng::with_seed(9);
     for round in 0..5 {
-        let (mut child, base, tickets) = start_kiosk(&data);
-        let cert = std::fs::read(data.join("tls/lan.crt")).unwrap();
-        let c = support::client(&web::tls::TlsPem {
-            cert,
-            key: Vec::new(),
-        });
-        let staff = support::Session::login_at(c, &base, "supervisore", "sportello-demo").await;
-        let stdin = child.stdin.as_mut().unwrap();
+        let mut kiosk = KioskProcess::start(&data);
+        let staff = support::Session::login_at(
+            kiosk.client.clone(),
+            &kiosk.base,
+            "supervisore",
+            "sportello-demo",
+        )
+        .await;
+        let stdin = kiosk.child.stdin.as_mut().unwrap();
         staff.command(&[("action", "open"), ("counter", "3")]).await;
         // Visitors take tickets at the kiosk (its scanner input); counter 3 calls P and F.
         for i in 0..150 {
@@ -76,7 +36,8 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
         }
         stdin.flush().unwrap();
         for _ in 0..150 {
-            tickets
+            kiosk
+                .tickets
                 .recv_timeout(Duration::from_secs(20))
                 .expect("the kiosk issues the tickets");
         }
@@ -108,12 +69,12 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
             })
         };
         tokio::time::sleep(Duration::from_micros(rng.u64(0..3000))).await;
-        kill(child.id());
+        kill(kiosk.child.id());
         if let Ok(Ok((_, true, message))) = in_flight.await {
             // Acknowledged just before the kill: it must have been committed.
             called.push(message.split_whitespace().nth(1).unwrap().to_string());
         }
-        child.wait().unwrap();
+        kiosk.child.wait().unwrap();
         assert!(
             served.len() > before,
             "round {round}: commands ran before the kill"
@@ -163,5 +124,7 @@ async fn kill_9_during_staff_commands_loses_no_acknowledged_event() {
 
 fn kill(pid: u32) {
     // std has no way to signal a child by pid from another task; `kill -9` does.
-    let _ = Process::new("kill").args(["-9", &pid.to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
 }

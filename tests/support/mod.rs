@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -208,5 +209,114 @@ impl Session {
             ])
             .await;
         assert!(ok, "{message}");
+    }
+}
+
+/// The real kiosk process, headless on the demo branch, with its LAN server on a free loopback
+/// port; killed when dropped.
+pub struct KioskProcess {
+    pub child: std::process::Child,
+    /// `https://127.0.0.1:port` of its LAN server.
+    pub base: String,
+    /// A client that trusts the LAN server's certificate.
+    pub client: reqwest::Client,
+    /// That certificate, PEM.
+    pub cert: Vec<u8>,
+    /// A line for each ticket the kiosk answers.
+    pub tickets: std::sync::mpsc::Receiver<String>,
+}
+
+impl KioskProcess {
+    pub fn start(data: &Path) -> KioskProcess {
+        install_crypto();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sportello"))
+            .args([
+                "--clock-from",
+                MORNING,
+                "kiosk",
+                "--demo",
+                "--headless",
+                "--lan-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the kiosk prints its console address")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("Console operatori: ") {
+                break url.trim_end_matches("/console").to_string();
+            }
+        };
+        // Keep reading so the kiosk never blocks on a full pipe; report each ticket.
+        let (tx, tickets) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if line.starts_with("BIGLIETTO") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let cert = std::fs::read(data.join("tls/lan.crt")).unwrap();
+        let client = client(&web::tls::TlsPem {
+            cert: cert.clone(),
+            key: Vec::new(),
+        });
+        KioskProcess {
+            child,
+            base,
+            client,
+            cert,
+            tickets,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// File descriptors the kiosk has open.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+
+    /// A walk-in ticket taken at the kiosk (its scanner input), and how long it took.
+    pub fn walk_in(&mut self) -> std::time::Duration {
+        use std::io::Write;
+        let started = std::time::Instant::now();
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"P\n").unwrap();
+        stdin.flush().unwrap();
+        self.tickets
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the kiosk answers the walk-in");
+        started.elapsed()
+    }
+
+    /// A line of `/proc/<pid>/status`, in KiB.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{field} in {status}"))
+    }
+}
+
+impl Drop for KioskProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -131,10 +131,42 @@ impl Clock for ManualClock {
     }
 }
 
+/// The days of the week in Italian, Monday first: printed texts, e-mails and the back office
+/// are Italian whatever language the screen shows.
+pub const GIORNI: [&str; 7] = [
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+];
+
+/// `venerdì 27/11/2026 alle 09:30`.
+pub fn italian_when(t: chrono::NaiveDateTime) -> String {
+    use chrono::Datelike;
+    format!(
+        "{} {} alle {}",
+        GIORNI[t.weekday().num_days_from_monday() as usize],
+        t.format("%d/%m/%Y"),
+        t.format("%H:%M")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn days_and_times_in_italian_words() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+            .unwrap()
+            .and_hms_opt(9, 30, 0)
+            .unwrap();
+        assert_eq!(italian_when(t), "venerdì 27/11/2026 alle 09:30");
+    }
 
     #[test]
     fn local_dates_follow_europe_rome() {

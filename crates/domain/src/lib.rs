@@ -21,7 +21,7 @@ pub mod token;
 
 pub use appointment::{Appointment, AppointmentState, BookingId, BookingIdError};
 pub use cf::{Birth, CfError, CodiceFiscale, PersonalCf, Sex};
-pub use clock::{Clock, ClockTrust, ManualClock, SystemClock, TIME_ZONE};
+pub use clock::{Clock, ClockTrust, GIORNI, ManualClock, SystemClock, TIME_ZONE, italian_when};
 pub use matricola::{Matricola, MatricolaError};
 pub use person::{PersonKey, PersonKeyer, PriorityCategory, TipoDelegato};
 pub use piva::{PartitaIva, PivaError};

@@ -352,7 +352,7 @@ async fn book(
         ],
     )
     .await?;
-    let when = when_words(wanted.starts_at);
+    let when = domain::italian_when(wanted.starts_at);
     let sede = &config.sede.name;
     crate::notify::queue_texts(
         &tx,
@@ -451,7 +451,7 @@ async fn cancel(
     .await?;
     let (email, mobile, sede): (Option<String>, Option<String>, String) =
         (r.get(2), r.get(3), r.get(4));
-    let when = when_words(a.starts_at);
+    let when = domain::italian_when(a.starts_at);
     crate::notify::queue_texts(
         &tx,
         branch,
@@ -470,25 +470,6 @@ async fn cancel(
     Ok(Json(
         serde_json::json!({ "booking": booking.to_string(), "state": next.name() }),
     ))
-}
-
-/// `giovedì 27/11/2026 alle 09:30`.
-pub fn when_words(t: NaiveDateTime) -> String {
-    const DAYS: [&str; 7] = [
-        "lunedì",
-        "martedì",
-        "mercoledì",
-        "giovedì",
-        "venerdì",
-        "sabato",
-        "domenica",
-    ];
-    format!(
-        "{} {} alle {}",
-        DAYS[t.weekday().num_days_from_monday() as usize],
-        t.format("%d/%m/%Y"),
-        t.format("%H:%M")
-    )
 }
 
 /// The day-before reminder: sent unless the booking was cancelled since.
@@ -527,7 +508,7 @@ pub async fn remind(
     let code = BookingId::from_u64(booking as u64)
         .map(|b| b.to_string())
         .unwrap_or_default();
-    let when = when_words(starts_at);
+    let when = domain::italian_when(starts_at);
     crate::notify::queue_texts(
         &tx,
         branch,
@@ -551,16 +532,4 @@ pub async fn remind(
     .await
     .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn days_and_times_in_words() {
-        let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
-            .unwrap()
-            .and_hms_opt(9, 30, 0)
-            .unwrap();
-        assert_eq!(super::when_words(t), "venerdì 27/11/2026 alle 09:30");
-    }
 }

@@ -120,7 +120,7 @@ pub fn booking_confirmation(
         heading: "Conferma di appuntamento".into(),
         lines: vec![
             ("Codice".into(), b.booking.clone()),
-            ("Quando".into(), italian_when(b.starts_at)),
+            ("Quando".into(), domain::italian_when(b.starts_at)),
             ("Servizio".into(), service.to_owned()),
             ("Azienda".into(), company.to_owned()),
             ("Matricola".into(), mask(matricola.as_str())),
@@ -133,26 +133,6 @@ pub fn booking_confirmation(
             "Prenotato al chiosco il {printed_at}. Per annullare: Il mio Cassetto, al chiosco."
         ),
     }
-}
-
-/// `venerdì 27/11/2026 alle 09:30`.
-pub fn italian_when(t: chrono::NaiveDateTime) -> String {
-    use chrono::Datelike;
-    const DAYS: [&str; 7] = [
-        "lunedì",
-        "martedì",
-        "mercoledì",
-        "giovedì",
-        "venerdì",
-        "sabato",
-        "domenica",
-    ];
-    format!(
-        "{} {} alle {}",
-        DAYS[t.weekday().num_days_from_monday() as usize],
-        t.format("%d/%m/%Y"),
-        t.format("%H:%M")
-    )
 }
 
 #[cfg(test)]
@@ -202,7 +182,7 @@ mod tests {
             .unwrap()
             .and_hms_opt(9, 30, 0)
             .unwrap();
-        assert_eq!(italian_when(t), "venerdì 27/11/2026 alle 09:30");
+        assert_eq!(domain::italian_when(t), "venerdì 27/11/2026 alle 09:30");
         let b = protocol::wire::AgendaBooking {
             booking: "APP-2026-000042".into(),
             starts_at: t,

@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::Deserialize;
 
-use super::sedi::WEEKDAYS;
 use super::session::{Me, for_sede};
 use crate::pages::html;
 use crate::{HubError, HubState, branch_data, sede};
@@ -205,7 +204,7 @@ async fn page(
         others = booked.into_iter().map(booking_row).collect();
     }
     let slot_count = slots.iter().filter(|s| !s.time.is_empty()).count();
-    let weekday = WEEKDAYS[day.weekday().num_days_from_monday() as usize];
+    let weekday = domain::GIORNI[day.weekday().num_days_from_monday() as usize];
     html(BookingsPage {
         can_cancel: me.books(branch),
         me,

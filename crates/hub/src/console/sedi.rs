@@ -27,16 +27,6 @@ pub(super) fn router() -> Router<HubState> {
         .route("/console/sedi/{code}/{section}", post(edit))
 }
 
-pub(super) const WEEKDAYS: [&str; 7] = [
-    "lunedì",
-    "martedì",
-    "mercoledì",
-    "giovedì",
-    "venerdì",
-    "sabato",
-    "domenica",
-];
-
 struct SedeRow {
     code: String,
     name: String,
@@ -184,7 +174,7 @@ struct SedePage {
 
 impl SedePage {
     fn weekdays(&self) -> Vec<(u8, &'static str)> {
-        (1..=7).zip(WEEKDAYS).collect()
+        (1..=7).zip(domain::GIORNI).collect()
     }
 }
 
@@ -292,7 +282,7 @@ async fn render_sede(
         .map(|h| HoursRow {
             service: h.service.to_string(),
             weekday: h.weekday,
-            day: WEEKDAYS
+            day: domain::GIORNI
                 .get(usize::from(h.weekday).wrapping_sub(1))
                 .copied()
                 .unwrap_or("?"),

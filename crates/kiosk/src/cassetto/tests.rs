@@ -30,6 +30,25 @@ fn company() -> (CompanyChoice, CompanySummary) {
     (choice, summary)
 }
 
+fn started(url: &str, seconds: i64) -> Reply {
+    Reply::Started(Ok(HandoffStarted {
+        id: "h1".into(),
+        url: url.into(),
+        expires_at: now() + chrono::Duration::seconds(seconds),
+    }))
+}
+
+/// The hub's answer once the visitor is identified, with what the phone sent last.
+fn bound(company: CompanyChoice, sent: Option<&str>) -> Reply {
+    Reply::Status(Ok(HandoffState::Bound {
+        name: "Maria Rossi".into(),
+        companies: vec![company],
+        until: now() + chrono::Duration::seconds(300),
+        task: None,
+        sent: sent.map(str::to_owned),
+    }))
+}
+
 /// The one job the session asked for, with its generation.
 fn one(jobs: Vec<Job>) -> Job {
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -73,27 +92,14 @@ fn on_summary(slots: usize) -> (Session, Matricola) {
     assert_eq!(s.phase(), Phase::Connecting);
     s.handle(Event::Reply(
         start.generation,
-        Reply::Started(Ok(HandoffStarted {
-            id: "h1".into(),
-            url: "https://hub.example/h/secret".into(),
-            expires_at: now() + chrono::Duration::seconds(300),
-        })),
+        started("https://hub.example/h/secret", 300),
     ));
     let (choice, summary) = company();
     let status = one(s.handle(Event::Tick {
         on_screen: true,
         now: now(),
     }));
-    s.handle(Event::Reply(
-        status.generation,
-        Reply::Status(Ok(HandoffState::Bound {
-            name: "Maria Rossi".into(),
-            companies: vec![choice.clone()],
-            until: now() + chrono::Duration::seconds(300),
-            task: None,
-            sent: None,
-        })),
-    ));
+    s.handle(Event::Reply(status.generation, bound(choice.clone(), None)));
     let read = one(s.handle(Event::ChooseCompany(0)));
     s.handle(Event::Reply(
         read.generation,
@@ -115,11 +121,7 @@ fn a_code_then_the_companies_then_the_summary() {
     let start = one(s.handle(Event::Open { now: now() }));
     s.handle(Event::Reply(
         start.generation,
-        Reply::Started(Ok(HandoffStarted {
-            id: "h1".into(),
-            url: "https://hub.example/h/secret".into(),
-            expires_at: now() + chrono::Duration::seconds(125),
-        })),
+        started("https://hub.example/h/secret", 125),
     ));
     assert_eq!(s.phase(), Phase::Qr);
     assert_eq!(s.code(), Some("https://hub.example/h/secret"));
@@ -151,16 +153,7 @@ fn a_code_then_the_companies_then_the_summary() {
         on_screen: true,
         now: now(),
     }));
-    s.handle(Event::Reply(
-        ask.generation,
-        Reply::Status(Ok(HandoffState::Bound {
-            name: "Maria Rossi".into(),
-            companies: vec![choice.clone()],
-            until: now() + chrono::Duration::seconds(300),
-            task: None,
-            sent: None,
-        })),
-    ));
+    s.handle(Event::Reply(ask.generation, bound(choice.clone(), None)));
     assert_eq!(s.phase(), Phase::Bound);
     assert_eq!(s.code(), None, "the code leaves the screen once used");
     assert_eq!(s.person(), "Maria Rossi");
@@ -230,14 +223,7 @@ fn answers_for_a_visitor_who_left_are_dropped() {
 fn a_tick_redraws_the_codes_clock_and_nothing_else() {
     let mut s = Session::new();
     let start = one(s.handle(Event::Open { now: now() }));
-    s.handle(Event::Reply(
-        start.generation,
-        Reply::Started(Ok(HandoffStarted {
-            id: "h1".into(),
-            url: "u".into(),
-            expires_at: now() + chrono::Duration::seconds(60),
-        })),
-    ));
+    s.handle(Event::Reply(start.generation, started("u", 60)));
     s.take_changed();
     s.handle(Event::Tick {
         on_screen: true,
@@ -255,16 +241,7 @@ fn a_tick_redraws_the_codes_clock_and_nothing_else() {
         on_screen: true,
         now: now(),
     }));
-    s.handle(Event::Reply(
-        ask.generation,
-        Reply::Status(Ok(HandoffState::Bound {
-            name: "Maria Rossi".into(),
-            companies: vec![company().0],
-            until: now(),
-            task: None,
-            sent: None,
-        })),
-    ));
+    s.handle(Event::Reply(ask.generation, bound(company().0, None)));
     assert_eq!(
         s.take_changed(),
         Changed::default(),
@@ -298,20 +275,14 @@ fn before_a_ticket_the_visitor_is_offered_what_needs_no_queue() {
     assert_eq!(s.phone_status(), Some(&PhoneStatus::Opened(task)));
 
     // The phone sends it: the kiosk says so once and reads the lists again.
-    let bound = |sent: &str| {
-        Reply::Status(Ok(HandoffState::Bound {
-            name: "Maria Rossi".into(),
-            companies: vec![company().0],
-            until: now(),
-            task: None,
-            sent: Some(sent.into()),
-        }))
-    };
     let ask = one(s.handle(Event::Tick {
         on_screen: true,
         now: now(),
     }));
-    let reread = one(s.handle(Event::Reply(ask.generation, bound("AC-2026-1"))));
+    let reread = one(s.handle(Event::Reply(
+        ask.generation,
+        bound(company().0, Some("AC-2026-1")),
+    )));
     assert_eq!(
         reread.effect,
         Effect::Lists {
@@ -331,8 +302,11 @@ fn before_a_ticket_the_visitor_is_offered_what_needs_no_queue() {
         now: now(),
     }));
     assert!(
-        s.handle(Event::Reply(ask.generation, bound("AC-2026-1")))
-            .is_empty(),
+        s.handle(Event::Reply(
+            ask.generation,
+            bound(company().0, Some("AC-2026-1"))
+        ))
+        .is_empty(),
         "the same protocol is not announced twice"
     );
 }

@@ -39,33 +39,22 @@ pub fn router(state: HubState) -> Router {
 /// The headers every answer carries. The pages have no script and draw with their own inline
 /// `<style>` (askama escapes every value put in them, so no one else's style gets in); they
 /// may not be framed, send no referrer outside the hub, and are not kept by any cache unless
-/// the handler said otherwise (a temporary password, a visitor's Cassetto must not outlive the
-/// page). The hub is only ever reached over HTTPS, so browsers are told to keep to it.
+/// the handler said otherwise. The hub is only ever reached over HTTPS, so browsers are told to
+/// keep to it.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let status = response.status();
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+    web::headers::apply(
+        status,
+        h,
+        "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     h.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000"),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
     response
 }
 

@@ -1,10 +1,11 @@
 //! What the two servers, the branch LAN server and the hub, share: argon2 password hashes,
-//! random tokens and their hashes, the login limiter ([`auth`]), TLS certificates ([`tls`]) and
-//! the bounds every connection is held to ([`limits`]).
+//! random tokens and their hashes, the login limiter ([`auth`]), TLS certificates ([`tls`]), the
+//! headers on every answer ([`headers`]) and the bounds every connection is held to ([`limits`]).
 //!
 //! Small functions over bytes, files and sockets. It knows no route, no store and no database, so
 //! neither server drags the other in by using it.
 
 pub mod auth;
+pub mod headers;
 pub mod limits;
 pub mod tls;

@@ -116,3 +116,106 @@ async fn every_answer_carries_the_security_headers() {
         assert!(get("cache-control").contains("no-store"), "{path}");
     }
 }
+
+/// PostgreSQL frozen (SIGSTOP on the server and every process of it, connections left open):
+/// every request is a 503 within the hub's deadline instead of hanging, `/health` says why,
+/// and after SIGCONT the hub serves again by itself, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_database_is_a_prompt_503_and_the_hub_recovers_by_itself() {
+    use std::time::Instant;
+    let cluster = crate::pg::PgCluster::start();
+    let (admin, conn) = tokio_postgres::connect(&cluster.url("postgres"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin.batch_execute("CREATE DATABASE hub").await.unwrap();
+    let hub = Hub::over(&cluster.url("hub"), 1).await;
+    let base = hub.base(0);
+    let kiosk = hub.enrol().await;
+    let statement_timeout: String = hub
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        statement_timeout, "10s",
+        "every pooled connection is bounded"
+    );
+    let health = |client: reqwest::Client, base: String| async move {
+        let r = client.get(format!("{base}/health")).send().await.unwrap();
+        let status = r.status();
+        (status, r.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, body) = health(hub.client.clone(), base.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(kiosk.pull(&base, 0, None).await.status(), StatusCode::OK);
+
+    let frozen = cluster.freeze();
+    // More requests than the pool has connections: some hang on a frozen connection, the
+    // others wait for one. A client that gave up at 40 s would mean the hub never answered.
+    let patient = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(hub.cert.as_bytes()).unwrap()])
+        .timeout(Duration::from_secs(40))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut asked = Vec::new();
+    for i in 0..24 {
+        let (client, base) = (patient.clone(), base.clone());
+        let kiosk = Kiosk {
+            id: kiosk.id.clone(),
+            key: SigningKey::from_bytes(&kiosk.key.to_bytes()),
+            client: patient.clone(),
+        };
+        asked.push(tokio::spawn(async move {
+            let r = if i % 2 == 0 {
+                client
+                    .get(format!("{base}/coda/{SEDE}/2026-12-03/P{:03}", i + 1))
+                    .send()
+                    .await
+            } else {
+                Ok(kiosk.pull(&base, 0, None).await)
+            };
+            r.map(|r| r.status()).map_err(|e| e.to_string())
+        }));
+    }
+    let (status, body) = health(patient.clone(), base.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let why = body["database"].as_str().unwrap();
+    assert!(why.contains("within 3s"), "health says why: {body}");
+    for a in asked {
+        assert_eq!(
+            a.await.unwrap(),
+            Ok(StatusCode::SERVICE_UNAVAILABLE),
+            "a frozen database is a 503"
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited < hub::server::REQUEST_DEADLINE + Duration::from_secs(5),
+        "answered within the deadline: {waited:?}"
+    );
+
+    drop(frozen);
+    let thawed = Instant::now();
+    loop {
+        let (status, body) = health(patient.clone(), base.clone()).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            thawed.elapsed() < Duration::from_secs(30),
+            "the hub came back by itself: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(kiosk.pull(&base, 0, None).await.status(), StatusCode::OK);
+    eprintln!(
+        "frozen database: 24 requests and /health answered 503 in {waited:?}; serving again {:?} after SIGCONT",
+        thawed.elapsed()
+    );
+}

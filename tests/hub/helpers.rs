@@ -24,7 +24,7 @@ pub(crate) const STAFF_PASSWORD: &str = "una password lunga";
 
 pub(crate) struct Hub {
     // Dropped last: the database outlives the servers.
-    pub(crate) _db: TestDb,
+    pub(crate) _db: Option<TestDb>,
     pub(crate) pool: deadpool_postgres::Pool,
     pub(crate) servers: Vec<hub::HubServer>,
     pub(crate) client: reqwest::Client,
@@ -54,18 +54,25 @@ impl Hub {
 
     /// `instances` hub servers over one database.
     pub(crate) async fn start(instances: usize) -> Hub {
+        let db = TestDb::new().await;
+        let mut hub = Hub::over(&db.url, instances).await;
+        hub._db = Some(db);
+        hub
+    }
+
+    /// `instances` hub servers over the empty database at `url`, which the caller keeps.
+    pub(crate) async fn over(url: &str, instances: usize) -> Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let db = TestDb::new().await;
-        let pool = db::pool(&db.url, 8).unwrap();
+        let pool = db::pool(url, 8).unwrap();
         db::migrate(&pool).await.unwrap();
         let tls = web::tls::self_signed().unwrap();
         let mut servers = Vec::new();
         for _ in 0..instances {
-            let state = HubState::new(db::pool(&db.url, 8).unwrap())
+            let state = HubState::new(db::pool(url, 8).unwrap())
                 .with_person_key_secret(Some(demo::DEMO_PERSON_KEY_SECRET));
             let identity = state.identity.clone();
             let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
@@ -89,7 +96,7 @@ impl Hub {
             .build()
             .unwrap();
         Hub {
-            _db: db,
+            _db: None,
             pool,
             servers,
             client,

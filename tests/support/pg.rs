@@ -173,6 +173,55 @@ impl PgCluster {
     pub fn restart(&self) {
         self.ctl(&["restart", "-m", "fast"]);
     }
+
+    /// Stops the server and every process of it (SIGSTOP) until the value is dropped: open
+    /// connections stay open and nothing answers on them, and new ones are not accepted — a
+    /// database host that froze.
+    pub fn freeze(&self) -> Frozen {
+        let pid_file = self.dir.path().join("data").join("postmaster.pid");
+        let postmaster: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("the postmaster's pid");
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (name) state ppid …`: the name may hold spaces, so read after its `)`.
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if parent == Some(postmaster)
+                && let Ok(pid) = entry.file_name().to_string_lossy().parse()
+            {
+                pids.push(pid);
+            }
+        }
+        for &pid in &pids {
+            // SAFETY: kill has no memory preconditions; the pids are this cluster's.
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+        }
+        Frozen { pids }
+    }
+}
+
+/// A frozen server ([`PgCluster::freeze`]); it runs on when this is dropped, even on a failed
+/// assertion, so the cluster can be stopped.
+pub struct Frozen {
+    pids: Vec<i32>,
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            // SAFETY: as in `freeze`.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+    }
 }
 
 impl Drop for PgCluster {

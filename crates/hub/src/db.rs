@@ -1,6 +1,8 @@
 //! The hub's PostgreSQL: a connection pool and the numbered migrations of `migrations/hub/`.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 use crate::HubError;
 
@@ -72,11 +74,41 @@ pub fn schema_version() -> i32 {
 /// Any number: the lock that serialises migrators across instances.
 const MIGRATION_LOCK: i64 = 0x5350_5254_4855_4231;
 
-/// A pool of connections to `url` (`postgres://user@host:port/db`).
+/// How long a request waits for a pooled connection, or for a new one to be made, before it is
+/// answered 503: long enough to ride out a burst, short enough that a frozen database is
+/// reported while the visitor still looks at the screen.
+pub const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The longest one statement may run on the server; PostgreSQL cancels it past this. A query
+/// that long is a bug or an attack (a day's replay on a huge branch), not a visitor to wait for.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A transaction left open and idle this long is ended by the server, so a request that died
+/// half-way cannot hold its locks.
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(30);
+
+/// A pool of connections to `url` (`postgres://user@host:port/db`), every wait in it bounded:
+/// for a free connection and for a new one ([`POOL_WAIT`]), and for each statement on the server
+/// ([`STATEMENT_TIMEOUT`]) unless the URL's `options` set their own. A database that stops
+/// answering altogether is the request deadline's to bound (the server's).
 pub fn pool(url: &str, size: usize) -> Result<Pool, HubError> {
-    let config: tokio_postgres::Config = url
+    let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| HubError::Config(format!("hub.database_url: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(POOL_WAIT);
+    }
+    let given = config.get_options().unwrap_or_default().to_owned();
+    let mut options = given.clone();
+    for (name, value) in [
+        ("statement_timeout", STATEMENT_TIMEOUT),
+        ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION),
+    ] {
+        if !given.contains(name) {
+            options.push_str(&format!(" -c {name}={}", value.as_millis()));
+        }
+    }
+    config.options(options.trim());
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,
@@ -86,6 +118,10 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, HubError> {
     );
     Pool::builder(manager)
         .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_WAIT))
+        .recycle_timeout(Some(POOL_WAIT))
         .build()
         .map_err(|e| HubError::Config(format!("database pool: {e}")))
 }
@@ -95,6 +131,8 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, HubError> {
 pub async fn migrate(pool: &Pool) -> Result<usize, HubError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // A migration of a large table, or the wait for another instance's, may take minutes.
+    tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     tx.batch_execute(

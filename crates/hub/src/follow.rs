@@ -94,14 +94,16 @@ async fn render(
         config.services.clone(),
         config.counters.clone(),
     );
-    for row in c
+    let events = c
         .query(
             "SELECT payload FROM queue_event WHERE branch_id = $1 AND business_day = $2
              ORDER BY log_id, event_seq",
             &[&branch, &day],
         )
-        .await?
-    {
+        .await?;
+    // The day's replay needs no connection: give it back for the next request.
+    drop(c);
+    for row in events {
         if let Ok(event) = serde_json::from_value::<queue::Event>(row.get(0)) {
             queue.apply(&event);
         }

@@ -2,10 +2,11 @@
 //! and the HTTPS listener.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,25 +16,58 @@ use crate::jobs::Registry;
 use crate::notify::Notifier;
 use crate::{HubError, HubState};
 
-/// The hub's routes: each feature brings its own.
+/// The longest the hub takes to answer a request before it says 503: a database that froze, a
+/// provider that does not answer. The statement and pool bounds ([`crate::db`]) come first;
+/// this catches what they cannot, a server that stopped answering on an open connection.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The deadline of a phone's upload of its attachments, which may come slowly over a mobile
+/// network (the idle timeout still closes one that stops).
+pub const UPLOAD_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The hub's routes: each feature brings its own, and every one answers within its deadline
+/// (a kiosk's long poll waits up to [`crate::pull::MAX_WAIT`] on top).
 pub fn router(state: HubState) -> Router {
-    Router::new()
+    let within = |router: Router<HubState>, deadline: Duration| {
+        router.layer(axum::middleware::from_fn_with_state(
+            deadline,
+            answer_within,
+        ))
+    };
+    let pages_and_api = Router::new()
         .route("/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .merge(crate::devices::router())
         .merge(crate::push::router())
-        .merge(crate::pull::router())
         .merge(crate::follow::router())
         .merge(crate::handoff::router())
         .merge(crate::cassetto::router())
         .merge(crate::contatti::router())
         .merge(crate::istanze::router())
         .merge(crate::agenda::router())
-        .merge(crate::desk::router())
         .merge(crate::idp::router())
-        .merge(crate::console::router())
+        .merge(crate::console::router());
+    Router::new()
+        .merge(within(pages_and_api, REQUEST_DEADLINE))
+        .merge(within(
+            crate::pull::router(),
+            Duration::from_secs(crate::pull::MAX_WAIT) + REQUEST_DEADLINE,
+        ))
+        .merge(within(crate::desk::router(), UPLOAD_DEADLINE))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// A 503 when the answer is not ready by `deadline`. Dropping the handler drops its pooled
+/// connection; the pool recycles it when the server answers again. Only the time to the
+/// answer's head is bounded: a body that streams after it is the idle timeout's.
+async fn answer_within(State(deadline): State<Duration>, request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => HubError::Unavailable(format!("{method} {path}: no answer within {deadline:?}"))
+            .into_response(),
+    }
 }
 
 /// The headers every answer carries. The pages have no script and draw with their own inline
@@ -74,9 +108,57 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn health(State(state): State<HubState>) -> Result<&'static str, HubError> {
-    state.pool.get().await?.query_one("SELECT 1", &[]).await?;
-    Ok("ok")
+/// How long `/health` gives the database: inside a balancer's usual 5 s check.
+const HEALTH_WAIT: Duration = Duration::from_secs(3);
+
+/// `GET /health`: 200 when a query goes through, else 503 with why — no free connection, no
+/// new one, or a database that takes the connection and does not answer — and the pool's
+/// counts either way, so whoever is paged knows where to look.
+async fn health(State(state): State<HubState>) -> Response {
+    let problem = match tokio::time::timeout(HEALTH_WAIT, state.pool.get()).await {
+        Err(_) | Ok(Err(deadpool_postgres::PoolError::Timeout(_))) => {
+            let s = state.pool.status();
+            Some(if s.size == s.max_size && s.available == 0 {
+                format!(
+                    "no free database connection within {HEALTH_WAIT:?}: all {} in use",
+                    s.max_size
+                )
+            } else {
+                format!("no new database connection within {HEALTH_WAIT:?}")
+            })
+        }
+        Ok(Err(e)) => Some(HubError::from(e).to_string()),
+        Ok(Ok(db)) => {
+            match tokio::time::timeout(HEALTH_WAIT, db.query_one("SELECT 1", &[])).await {
+                Err(_) => Some(format!(
+                    "the database took the connection but did not answer within {HEALTH_WAIT:?}"
+                )),
+                Ok(Err(e)) => Some(HubError::from(e).to_string()),
+                Ok(Ok(_)) => None,
+            }
+        }
+    };
+    let s = state.pool.status();
+    let connections = serde_json::json!({
+        "max": s.max_size,
+        "open": s.size,
+        "in_use": s.size.saturating_sub(s.available),
+        "waiting": s.waiting,
+    });
+    let (status, body) = match problem {
+        None => (
+            StatusCode::OK,
+            serde_json::json!({ "status": "ok", "database": "ok", "connections": connections }),
+        ),
+        Some(why) => {
+            tracing::warn!(%why, "health: unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "status": "unavailable", "database": why, "connections": connections }),
+            )
+        }
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// A running hub server.

@@ -77,6 +77,79 @@ async fn login_sets_a_strict_cookie_and_failures_are_rate_limited() {
     lan.server.shutdown().await;
 }
 
+/// A password reset or a withdrawn account that reaches the kiosk in the hub's feed ends the
+/// account's sessions at the console; the same account sent again (a feed replayed from a
+/// new epoch) ends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_or_withdrawn_account_from_the_feed_ends_its_sessions() {
+    use protocol::wire::{ENTITY_STAFF, FeedChange, StaffPayload};
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    let reset = Session::login(&lan, "operatore1").await;
+    let withdrawn = Session::login(&lan, "operatore2").await;
+    let unchanged = Session::login(&lan, "supervisore").await;
+    let same_hash = lan
+        .branch
+        .with_store(|s| s.staff("supervisore"))
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    let change = |seq, user: &str, payload: Option<StaffPayload>| FeedChange {
+        seq,
+        entity: ENTITY_STAFF.into(),
+        entity_id: user.into(),
+        op: if payload.is_some() { "put" } else { "remove" }.into(),
+        schema_version: 1,
+        payload: payload.map(|p| serde_json::to_value(p).unwrap()),
+    };
+    let page = [
+        change(
+            1,
+            "operatore1",
+            Some(StaffPayload {
+                role: "operator".into(),
+                password_hash: web::auth::hash_password("una password nuova").unwrap(),
+                disabled: false,
+            }),
+        ),
+        change(2, "operatore2", None),
+        change(
+            3,
+            "supervisore",
+            Some(StaffPayload {
+                role: "supervisor".into(),
+                password_hash: same_hash,
+                disabled: false,
+            }),
+        ),
+    ];
+    lan.branch
+        .with_store(|s| s.apply_feed("branch", &page, 3, "epoch-1"))
+        .unwrap();
+    for (who, session) in [("operatore1", &reset), ("operatore2", &withdrawn)] {
+        let r = session.get("/console").await;
+        assert_eq!(r.status(), 303, "{who} is logged out");
+        assert_eq!(r.headers()["location"], "/login");
+    }
+    assert_eq!(unchanged.get("/supervisor").await.status(), 200);
+    // The old password no longer opens a session; the new one does.
+    let r = client(&lan.tls)
+        .post(format!("{}/login", lan.base))
+        .form(&[("username", "operatore1"), ("password", support::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    Session::login_at(
+        client(&lan.tls),
+        &lan.base,
+        "operatore1",
+        "una password nuova",
+    )
+    .await;
+    lan.server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_need_the_csrf_token_and_the_same_origin() {
     let dir = tempfile::tempdir().unwrap();

@@ -181,6 +181,45 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
         .unwrap();
     assert_eq!(discovery["issuer"], "https://hub.example/idp");
 
+    // A reset from the command line logs out whoever was in with the old password.
+    let browser = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&hub_cert).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = browser
+        .post(format!("{url}/console/login"))
+        .form(&[
+            ("username", "root"),
+            ("password", "un'altra password lunga"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let console = || {
+        browser
+            .get(format!("{url}/console"))
+            .header("cookie", &cookie)
+            .send()
+    };
+    assert_eq!(console().await.unwrap().status(), StatusCode::OK);
+    let reset = admin(
+        &["reset-password", "--username", "root"],
+        "una terza password lunga\n",
+    );
+    assert!(reset.status.success());
+    let r = console().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old session is over");
+    assert_eq!(r.headers()["location"], "/console/login");
+
     let data = dir.path().join("demo");
     let out = sportello()
         .args(["demo-data", "--data-dir"])

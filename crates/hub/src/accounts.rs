@@ -173,8 +173,9 @@ async fn put_user(
     Ok(())
 }
 
-/// Sets a new password (an administrator's reset, or the user's own change); the branch's
-/// console gets it through the feed.
+/// Sets a new password (an administrator's reset, or the CLI's) and ends the account's
+/// sessions, in one transaction: whoever logged in with the old password logs in again. The
+/// branch's console gets it through the feed, and ends its sessions there too.
 pub async fn reset_password(
     db: &mut deadpool_postgres::Object,
     actor: &str,
@@ -191,6 +192,8 @@ pub async fn reset_password(
         )
         .await?
         .ok_or_else(|| HubError::BadRequest(format!("no account {username}")))?;
+    tx.execute("DELETE FROM hub_session WHERE username = $1", &[&username])
+        .await?;
     let role = Role::parse(row.get(0)).unwrap_or(Role::Admin);
     let branch: Option<i32> = row.get(1);
     if let (Some(b), Some(console_role)) = (branch, role.console_role()) {

@@ -57,25 +57,51 @@ pub struct StaffSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Writes an account (`?1` name, `?2` role, `?3` password hash, `?4` now, `?5` disabled), first
+/// ending its sessions if the password, the role or the state changes: whoever logged in with
+/// the old password, or holds the old role's rights, logs in again. The same account sent again
+/// (a feed replayed from a new epoch) keeps them.
+pub(crate) fn put_account(
+    tx: &rusqlite::Transaction<'_>,
+    account: [&dyn rusqlite::ToSql; 5],
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM staff_session WHERE username = ?1 AND EXISTS (
+             SELECT 1 FROM staff_account WHERE username = ?1
+             AND (role <> ?2 OR password_hash <> ?3 OR disabled <> ?5))",
+        account,
+    )?;
+    tx.execute(
+        "INSERT INTO staff_account (username, role, password_hash, created_at, disabled)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (username) DO UPDATE SET role = excluded.role,
+           password_hash = excluded.password_hash, disabled = excluded.disabled",
+        account,
+    )?;
+    Ok(())
+}
+
 impl Store {
-    /// Creates or replaces a local staff account.
+    /// Creates or replaces a local staff account; a new password, role or state ends its
+    /// sessions.
     pub fn put_staff(&mut self, account: &StaffAccount) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO staff_account (username, role, password_hash, created_at, disabled)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (username) DO UPDATE SET role = excluded.role,
-                   password_hash = excluded.password_hash, disabled = excluded.disabled",
-                params![
-                    account.username,
-                    account.role.name(),
-                    account.password_hash,
-                    ts(Utc::now()),
-                    account.disabled
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::classify(e, &path))?;
+        put_account(
+            &tx,
+            [
+                &account.username,
+                &account.role.name(),
+                &account.password_hash,
+                &ts(Utc::now()),
+                &account.disabled,
+            ],
+        )
+        .and_then(|()| tx.commit())
+        .map_err(|e| StoreError::classify(e, &path))
     }
 
     /// A staff account by login name.

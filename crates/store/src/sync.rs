@@ -206,18 +206,20 @@ impl Store {
                 (ENTITY_STAFF, Some(p)) => {
                     let s: StaffPayload =
                         serde_json::from_value(p.clone()).map_err(|e| bad("staff", &e))?;
-                    tx.execute(
-                        "INSERT INTO staff_account (username, role, password_hash, created_at, disabled)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT (username) DO UPDATE SET role = excluded.role,
-                           password_hash = excluded.password_hash, disabled = excluded.disabled",
-                        params![c.entity_id, s.role, s.password_hash, now, s.disabled],
+                    crate::staff::put_account(
+                        &tx,
+                        [&c.entity_id, &s.role, &s.password_hash, &now, &s.disabled],
                     )
                     .map_err(classify)?;
                 }
                 (ENTITY_STAFF, None) => {
                     tx.execute(
                         "UPDATE staff_account SET disabled = 1 WHERE username = ?1",
+                        [&c.entity_id],
+                    )
+                    .map_err(classify)?;
+                    tx.execute(
+                        "DELETE FROM staff_session WHERE username = ?1",
                         [&c.entity_id],
                     )
                     .map_err(classify)?;

@@ -261,11 +261,7 @@ async fn reset(
     let password = accounts::temporary_password();
     let done = async {
         let mut c = state.pool.get().await?;
-        accounts::reset_password(&mut c, &me.username, &username, &password).await?;
-        // Whoever was logged in with the old password is logged out.
-        c.execute("DELETE FROM hub_session WHERE username = $1", &[&username])
-            .await?;
-        Ok::<_, HubError>(())
+        accounts::reset_password(&mut c, &me.username, &username, &password).await
     }
     .await;
     match done {

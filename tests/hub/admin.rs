@@ -70,7 +70,7 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
     std::fs::write(
         &config,
         format!(
-            // With a public address: identification through the built-in provider is on.
+            // With a public address (the built-in provider is asked for below).
             "[hub]\ndatabase_url = {:?}\ntls_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\
              public_url = \"https://hub.example\"\n",
             db.url,
@@ -150,6 +150,22 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
     let code = String::from_utf8(code.stdout).unwrap().trim().to_owned();
     assert_eq!(code.len(), 19, "{code}");
 
+    // A public address and no provider: the hub does not fall back to demo identities.
+    let refused = sportello()
+        .arg("--config")
+        .arg(&config)
+        .arg("hub")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("hub.demo_identity = true"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("demo_identity = true\n");
+    std::fs::write(&config, text).unwrap();
     let mut hub = Child(
         sportello()
             .arg("--config")

@@ -79,6 +79,40 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
     assert!(page.contains(&full_name), "{page}");
     let mut form = login_form(&page);
     form.push(("cf".into(), person.cf.as_str().to_owned()));
+    // The test provider sends a code to the hub's callback only: not to an address slipped
+    // into the link, whether the page is asked for or the choice posted.
+    let mut elsewhere = reqwest::Url::parse(&to_idp).unwrap();
+    let query: Vec<(String, String)> = elsewhere
+        .query_pairs()
+        .map(|(k, v)| match &*k {
+            "redirect_uri" => (k.into_owned(), "https://evil.example/h/callback".to_owned()),
+            _ => (k.into_owned(), v.into_owned()),
+        })
+        .collect();
+    elsewhere.query_pairs_mut().clear().extend_pairs(query);
+    let r = phone.get(elsewhere).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Indirizzo di ritorno non registrato")
+    );
+    let forged: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "redirect_uri" => (k.clone(), "https://evil.example/h/callback".to_owned()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let r = phone
+        .post(format!("{base}/idp/authorize"))
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
     let back = location(
         &phone
             .post(format!("{base}/idp/authorize"))

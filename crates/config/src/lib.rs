@@ -94,8 +94,11 @@ pub struct HubConfig {
     pub min_client_version: Option<String>,
     /// The hub's address as visitors' phones reach it; unset: no identification.
     pub public_url: Option<String>,
-    /// The OpenID Connect provider's issuer (SPID/CIE adapter); unset: the built-in test one.
+    /// The OpenID Connect provider's issuer (SPID/CIE adapter).
     pub oidc_issuer: Option<String>,
+    /// Identify visitors through the built-in test provider instead (demo identities; never
+    /// in production). With `public_url` set, one of the two must be.
+    pub demo_identity: bool,
     /// The hub's client id at that provider.
     pub oidc_client_id: String,
     /// The hub's client secret at the provider (the built-in one accepts this one).
@@ -130,6 +133,7 @@ impl Default for HubConfig {
             min_client_version: None,
             public_url: None,
             oidc_issuer: None,
+            demo_identity: false,
             oidc_client_id: "sportello-hub".into(),
             oidc_client_secret: "sportello-demo-secret".into(),
             oidc_ca: None,

@@ -63,8 +63,10 @@ impl IdentityConfig {
         })
     }
 
-    /// From the hub's configuration: the external provider when one is set, else the built-in
-    /// test provider; `None` without a public address.
+    /// From the hub's configuration: the external provider, or the built-in test provider when
+    /// asked for by name (`demo_identity`); `None` without a public address. Anything else is
+    /// refused at start: a hub facing the internet must never fall back to demo identities,
+    /// nor talk to a real provider with the published demo secret.
     pub fn from_config(
         config: &config::HubConfig,
         hub_cert_pem: &[u8],
@@ -72,6 +74,29 @@ impl IdentityConfig {
         let Some(public_url) = config.public_url.as_deref() else {
             return Ok(None);
         };
+        match (&config.oidc_issuer, config.demo_identity) {
+            (Some(_), true) => {
+                return Err(HubError::Config(
+                    "hub.oidc_issuer and hub.demo_identity are both set: choose the real provider or the test one".into(),
+                ));
+            }
+            (None, false) => {
+                return Err(HubError::Config(
+                    "hub.public_url is set but no identity provider is: set hub.oidc_issuer \
+                     (the SPID/CIE provider), or hub.demo_identity = true for the built-in test \
+                     provider (demo identities, never in production)"
+                        .into(),
+                ));
+            }
+            (Some(_), false)
+                if config.oidc_client_secret == config::HubConfig::default().oidc_client_secret =>
+            {
+                return Err(HubError::Config(
+                    "hub.oidc_client_secret is the published demo secret: set the one the provider gave the hub".into(),
+                ));
+            }
+            _ => {}
+        }
         let trust = match &config.oidc_ca {
             Some(path) => std::fs::read(path)
                 .map_err(|e| HubError::Config(format!("{}: {e}", path.display())))?,
@@ -84,5 +109,59 @@ impl IdentityConfig {
             identity.builtin = false;
         }
         Ok(Some(identity))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_hub_names_its_provider_and_never_falls_back_to_the_test_one() {
+        let tls = web::tls::self_signed().unwrap();
+        let config = |issuer: Option<&str>, demo: bool, secret: Option<&str>| {
+            let mut c = config::HubConfig {
+                public_url: Some("https://hub.example".into()),
+                oidc_issuer: issuer.map(str::to_owned),
+                demo_identity: demo,
+                ..Default::default()
+            };
+            if let Some(s) = secret {
+                c.oidc_client_secret = s.into();
+            }
+            c
+        };
+        let refusal = |c: &config::HubConfig| {
+            IdentityConfig::from_config(c, &tls.cert)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refusal(&config(None, false, None)).contains("hub.demo_identity = true"));
+        assert!(refusal(&config(Some("https://idp.example"), true, None)).contains("both"));
+        assert!(refusal(&config(Some("https://idp.example"), false, None)).contains("demo secret"));
+
+        let demo = IdentityConfig::from_config(&config(None, true, None), &tls.cert)
+            .unwrap()
+            .unwrap();
+        assert!(demo.builtin);
+        assert_eq!(demo.issuer, "https://hub.example/idp");
+        let real = IdentityConfig::from_config(
+            &config(
+                Some("https://idp.example/"),
+                false,
+                Some("dato dal provider"),
+            ),
+            &tls.cert,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!real.builtin);
+        assert_eq!(real.issuer, "https://idp.example");
+        let private = config::HubConfig::default();
+        assert!(
+            IdentityConfig::from_config(&private, &tls.cert)
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -152,12 +152,17 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 }
 
 /// The checks an authorisation request must pass, on the page and when it is submitted.
-fn check_request(q: &AuthorizeQuery) -> Result<(), &'static str> {
+/// Its one client, the hub, and that client's one redirect: a request naming any other
+/// address is refused before anything is shown, so the provider never sends a code elsewhere.
+fn check_request(q: &AuthorizeQuery, public_url: &str) -> Result<(), &'static str> {
     if q.response_type != "code" {
         return Err("Solo il flusso con codice di autorizzazione è accettato.");
     }
     if q.client_id != CLIENT_ID {
         return Err("Applicazione sconosciuta.");
+    }
+    if q.redirect_uri != format!("{public_url}/h/callback") {
+        return Err("Indirizzo di ritorno non registrato per questa applicazione.");
     }
     if q.code_challenge.as_deref().is_none_or(str::is_empty)
         || q.code_challenge_method.as_deref() != Some("S256")
@@ -168,10 +173,11 @@ fn check_request(q: &AuthorizeQuery) -> Result<(), &'static str> {
 }
 
 async fn login_page(State(state): State<HubState>, Query(q): Query<AuthorizeQuery>) -> Response {
-    if let Err(e) = public_url(&state) {
-        return e.into_response();
-    }
-    if let Err(why) = check_request(&q) {
+    let base = match public_url(&state) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(why) = check_request(&q, &base) {
         return refuse(StatusCode::BAD_REQUEST, why);
     }
     let rows = async {
@@ -205,10 +211,11 @@ struct AuthorizeForm {
 }
 
 async fn authorize(State(state): State<HubState>, Form(form): Form<AuthorizeForm>) -> Response {
-    if let Err(e) = public_url(&state) {
-        return e.into_response();
-    }
-    if let Err(why) = check_request(&form.q) {
+    let base = match public_url(&state) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(why) = check_request(&form.q, &base) {
         return refuse(StatusCode::BAD_REQUEST, why);
     }
     let code = web::auth::random_hex(32);

@@ -75,6 +75,59 @@ async fn console_logins_are_limited_before_hashing_and_oversized_fields_are_coun
     );
 }
 
+/// Behind the load balancer every visitor reaches the hub from its address: with it named in
+/// `hub.trusted_proxies`, the login limit counts the client `X-Forwarded-For` names, so one
+/// person's wrong guesses do not lock out the rest of the country; without it, the header is
+/// the client's own words and is ignored, so writing it does not escape the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_balancer_each_client_has_its_own_login_limit() {
+    use hub::accounts::Role;
+    let users = [
+        ("capo", Role::Supervisor, Some(5105)),
+        ("altro", Role::Supervisor, Some(5105)),
+    ];
+    let login = |hub: &Hub, user: &str, password: &str, client: &str| {
+        let r = hub
+            .client
+            .post(format!("{}/console/login", hub.base(0)))
+            .header("x-forwarded-for", client.to_owned())
+            .form(&[("username", user), ("password", password)]);
+        async move { r.send().await.unwrap().status() }
+    };
+    let behind = Hub::start_with(1, |s| {
+        s.with_trusted_proxies(&["127.0.0.0/8".into()]).unwrap()
+    })
+    .await;
+    behind.staff(&users).await;
+    for i in 0..web::auth::MAX_FAILURES {
+        let status = login(&behind, "capo", &format!("tentativo-{i}"), "203.0.113.5").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        login(&behind, "altro", "sbagliata", "203.0.113.5").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guesser's address is blocked"
+    );
+    assert_eq!(
+        login(&behind, "altro", STAFF_PASSWORD, "198.51.100.20").await,
+        StatusCode::SEE_OTHER,
+        "another client behind the same balancer is not"
+    );
+
+    let direct = Hub::start(1).await;
+    direct.staff(&users).await;
+    for i in 0..web::auth::MAX_FAILURES {
+        let client = format!("203.0.113.{}", 10 + i);
+        let status = login(&direct, "capo", &format!("tentativo-{i}"), &client).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        login(&direct, "altro", STAFF_PASSWORD, "198.51.100.20").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a header from an untrusted peer names nobody"
+    );
+}
+
 /// Every answer of the hub carries the security headers: pages may not be framed, run no
 /// script, leak no referrer and are not cached; browsers keep to HTTPS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,14 +54,30 @@ impl Hub {
 
     /// `instances` hub servers over one database.
     pub(crate) async fn start(instances: usize) -> Hub {
+        Hub::start_with(instances, |s| s).await
+    }
+
+    /// The same, each instance's state set up by `configure` as its configuration would.
+    pub(crate) async fn start_with(
+        instances: usize,
+        configure: impl Fn(HubState) -> HubState,
+    ) -> Hub {
         let db = TestDb::new().await;
-        let mut hub = Hub::over(&db.url, instances).await;
+        let mut hub = Hub::over_with(&db.url, instances, configure).await;
         hub._db = Some(db);
         hub
     }
 
     /// `instances` hub servers over the empty database at `url`, which the caller keeps.
     pub(crate) async fn over(url: &str, instances: usize) -> Hub {
+        Hub::over_with(url, instances, |s| s).await
+    }
+
+    async fn over_with(
+        url: &str,
+        instances: usize,
+        configure: impl Fn(HubState) -> HubState,
+    ) -> Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -72,8 +88,10 @@ impl Hub {
         let tls = web::tls::self_signed().unwrap();
         let mut servers = Vec::new();
         for _ in 0..instances {
-            let state = HubState::new(db::pool(url, 8).unwrap())
-                .with_person_key_secret(Some(demo::DEMO_PERSON_KEY_SECRET));
+            let state = configure(
+                HubState::new(db::pool(url, 8).unwrap())
+                    .with_person_key_secret(Some(demo::DEMO_PERSON_KEY_SECRET)),
+            );
             let identity = state.identity.clone();
             let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
             // Each instance identifies visitors through the built-in provider at its own

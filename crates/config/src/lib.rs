@@ -119,6 +119,9 @@ pub struct HubConfig {
     /// The secret of the pseudonymous person keys in booking tokens: the kiosks'
     /// `privacy.person_key_secret`; unset: the Agenda cannot book.
     pub person_key_secret: Option<String>,
+    /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`) of the load balancers in front of
+    /// the hub, whose `X-Forwarded-For` names the client; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HubConfig {
@@ -143,6 +146,7 @@ impl Default for HubConfig {
             sms_token: None,
             sms_from: "INPS".into(),
             person_key_secret: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

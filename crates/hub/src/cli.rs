@@ -51,7 +51,8 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
         )?;
         let state = HubState::new(pool.clone())
             .with_min_client_version(config.min_client_version.clone())
-            .with_person_key_secret(config.person_key_secret.as_deref());
+            .with_person_key_secret(config.person_key_secret.as_deref())
+            .with_trusted_proxies(&config.trusted_proxies)?;
         if config.person_key_secret.is_none() {
             tracing::warn!("hub.person_key_secret is not set: the Agenda cannot book");
         }

@@ -5,19 +5,79 @@
 //!   taken from the request as it arrived, never retyped by a handler;
 //! - [`Visitor`]: a signed request about the kiosk's own hand-off `{id}`, whose visitor is
 //!   identified and whose binding is live;
-//! - [`Delegated`]: a visitor's request about `{matricola}`, a company the visitor may act for.
+//! - [`Delegated`]: a visitor's request about `{matricola}`, a company the visitor may act for;
+//! - [`ClientIp`]: the address a request came from, through the trusted load balancers.
 //!
 //! Whatever is not the caller's is the same bare 404 ([`HubError::NotFound`]), so a kiosk
 //! cannot learn which hand-offs, matricole, requests or bookings exist.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use deadpool_postgres::{GenericClient, Object};
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use crate::devices::{self, Device};
 use crate::{HubError, HubState};
+
+/// The address a request came from: the TCP peer, or, when the peer is one of the configured
+/// load balancers (`hub.trusted_proxies`), the address they name in `X-Forwarded-For`. The
+/// header is read from its right end, past every trusted hop, so a client that writes its own
+/// header gains nothing: the first address no trusted proxy vouches for is the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<HubState> for ClientIp {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HubState) -> Result<Self, Response> {
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| HubError::internal("client address", "no peer").into_response())?;
+        Ok(Self(client_ip(
+            peer.ip(),
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
+    }
+}
+
+/// [`ClientIp`]'s rule, on its own.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(&ip.to_canonical()));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip.to_canonical();
+                if !is_trusted(&client) {
+                    break;
+                }
+            }
+            // Garbage in the chain: nothing left of it can be believed; the last good hop is
+            // the nearest one a trusted proxy vouched for.
+            Err(_) => break,
+        }
+    }
+    client
+}
 
 /// A request an enrolled kiosk signed.
 pub struct Signed {
@@ -165,4 +225,65 @@ async fn bound_person(
             domain::PersonalCf::parse(&cf).map_err(|e| HubError::internal("stored person_cf", e))
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_first_address_no_trusted_proxy_vouches_for() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let balancers: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        // Straight from the internet: the header is the client's own words.
+        assert_eq!(
+            client_ip(ip("198.51.100.7"), &forwarded(&["203.0.113.1"]), &balancers),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), &forwarded(&["203.0.113.1"]), &balancers),
+            ip("203.0.113.1")
+        );
+        // A client that sends its own header cannot pick its address: the balancer appends.
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.5"),
+                &forwarded(&["1.2.3.4, 203.0.113.1", "10.0.0.9"]),
+                &balancers
+            ),
+            ip("203.0.113.1")
+        );
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.5"),
+                &forwarded(&["203.0.113.1, nonsense"]),
+                &balancers
+            ),
+            ip("10.0.0.5")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), &HeaderMap::new(), &balancers),
+            ip("10.0.0.5")
+        );
+        assert_eq!(
+            client_ip(
+                ip("::ffff:10.0.0.5"),
+                &forwarded(&["2001:db8::1"]),
+                &balancers
+            ),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), &forwarded(&["203.0.113.1"]), &[]),
+            ip("10.0.0.5")
+        );
+    }
 }

@@ -23,6 +23,8 @@ pub struct HubState {
     /// The pseudonymous person keys booking tokens carry, with the kiosks' secret; unset:
     /// the Agenda cannot book.
     pub person_keyer: Option<Arc<domain::PersonKeyer>>,
+    /// The load balancers whose `X-Forwarded-For` names the client ([`crate::extract::ClientIp`]).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl HubState {
@@ -41,7 +43,25 @@ impl HubState {
             min_client_version: None,
             identity: Arc::default(),
             person_keyer: None,
+            trusted_proxies: Arc::new([]),
         }
+    }
+
+    /// Believes `X-Forwarded-For` from these addresses or networks (`hub.trusted_proxies`).
+    pub fn with_trusted_proxies(mut self, proxies: &[String]) -> Result<Self, crate::HubError> {
+        self.trusted_proxies = proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        crate::HubError::Config(format!(
+                            "hub.trusted_proxies: {p:?} is not an address or a network (10.0.0.0/24)"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
     }
 
     /// Books with person keys made with `secret` (the kiosks' `privacy.person_key_secret`).

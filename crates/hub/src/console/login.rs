@@ -1,10 +1,12 @@
 //! Logging in and out of the console. Failed logins are counted in PostgreSQL by address and
 //! by account, so a second hub instance is no way around the limit.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
+
+use crate::extract::ClientIp;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -98,10 +100,9 @@ struct LoginForm {
 }
 async fn login(
     State(state): State<HubState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let ip = peer.ip();
     let result = async {
         {
             let mut c = state.pool.get().await?;

@@ -33,6 +33,7 @@ impl Identification for Answers {
             id: "bench".into(),
             url: "https://hub.example/h/0123456789abcdef0123456789abcdef0123456789abcdef".into(),
             expires_at: chrono::Utc::now() + chrono::Duration::minutes(3),
+            code: "0427".into(),
         })
     }
     fn status(&self, _: &str) -> Result<HandoffState, SyncError> {

@@ -48,13 +48,22 @@ fn main() {
         let phone = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&tls.cert).unwrap()])
             .redirect(reqwest::redirect::Policy::none())
+            // The flow is tied to the phone's browser by a cookie.
+            .cookie_store(true)
             .build()
             .unwrap();
 
         let mut times = Vec::new();
         for _ in 0..rounds {
             let started = kiosk.start_handoff().await.unwrap();
-            let r = phone.get(&started.url).send().await.unwrap();
+            // The QR's page, then the kiosk's code typed on the phone.
+            assert_eq!(phone.get(&started.url).send().await.unwrap().status(), 200);
+            let r = phone
+                .post(&started.url)
+                .form(&[("code", started.code.as_str())])
+                .send()
+                .await
+                .unwrap();
             let to_idp = r.headers()["location"].to_str().unwrap().to_owned();
             let page = phone.get(&to_idp).send().await.unwrap().text().await.unwrap();
             let mut form: Vec<(String, String)> = page

@@ -618,6 +618,13 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, 390, 844, profile.path()).await;
     c.goto(&started.url).await.unwrap();
+    // The QR's page names the sede and asks for the code beside the QR on the kiosk.
+    wait_for(&c, "#code").await;
+    assert!(text(&c, "h1").await.contains("chiosco della sede di"));
+    assert_accessible_controls(&c).await;
+    screenshot(&c, "phone-confirm.png").await;
+    fill(&c, &[("#code", started.code.as_str())]).await;
+    click(&c, "button[type=submit]").await;
     let choice = format!("input[value='{}']", person.cf.as_str());
     wait_for(&c, &choice).await;
     click(&c, &choice).await;

@@ -547,6 +547,7 @@ impl kiosk::identify::Identification for Scripted {
             id: format!("h{n}"),
             url: format!("https://hub.example/h/{n}"),
             expires_at: chrono::Utc::now() + chrono::Duration::minutes(3),
+            code: "0427".into(),
         })
     }
     fn status(

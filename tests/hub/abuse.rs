@@ -272,3 +272,193 @@ async fn a_frozen_database_is_a_prompt_503_and_the_hub_recovers_by_itself() {
         thawed.elapsed()
     );
 }
+
+/// A kiosk's hand-off started and read back as the kiosk does.
+async fn start_handoff(
+    kiosk: &Kiosk,
+    base: &str,
+) -> (
+    protocol::wire::HandoffStarted,
+    impl AsyncFn() -> protocol::wire::HandoffState,
+) {
+    let started: protocol::wire::HandoffStarted = kiosk
+        .signed(base, "POST", "/v1/handoff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/handoff/{}", started.id);
+    let status = async move || -> protocol::wire::HandoffState {
+        kiosk.signed(base, "GET", &path).await.json().await.unwrap()
+    };
+    (started, status)
+}
+
+/// QR phishing: someone at a kiosk sends its link to a victim elsewhere and hopes to read the
+/// victim's Cassetto on his own screen. Relaying the provider's link after confirming at the
+/// kiosk binds no one, and ends the hand-off so the victim's answer cannot be replayed in the
+/// attacker's browser; guessing the kiosk's code ends it after three tries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_hand_off_binds_no_one_and_guessing_its_code_ends_it() {
+    use protocol::wire::HandoffState;
+    let hub = Hub::start(1).await;
+    let now = chrono::Utc::now()
+        .with_timezone(&domain::TIME_ZONE)
+        .naive_local();
+    let demo = demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 3, now)
+        .await
+        .unwrap();
+    let victim_cf = demo
+        .people
+        .iter()
+        .find(|p| !p.companies.is_empty())
+        .unwrap()
+        .cf
+        .as_str()
+        .to_owned();
+    let kiosk = hub.enrol().await;
+    let base = hub.base(0);
+
+    let (started, status) = start_handoff(&kiosk, &base).await;
+    let (attacker, victim) = (hub.phone(), hub.phone());
+    let to_idp = confirm_at(&attacker, &started.url, &started.code).await;
+    let back = choose_identity(&victim, &base, &to_idp, &victim_cf).await;
+    let r = victim.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("da un altro telefono"));
+    assert_eq!(status().await, HandoffState::Ended);
+    let r = attacker.get(&back).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "the answer replayed where it began"
+    );
+    assert_eq!(status().await, HandoffState::Ended);
+    assert_eq!(
+        count(
+            &hub.pool,
+            "SELECT count(*) FROM handoff WHERE person_cf IS NOT NULL"
+        )
+        .await,
+        0,
+        "no one bound"
+    );
+
+    let (started, status) = start_handoff(&kiosk, &base).await;
+    let guesser = hub.phone();
+    let wrong: Vec<String> = (0..10_000)
+        .map(|n| format!("{n:04}"))
+        .filter(|c| *c != started.code)
+        .take(3)
+        .collect();
+    for (i, code) in wrong.iter().enumerate() {
+        let r = guesser
+            .post(&started.url)
+            .form(&[("code", code.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let expected = if i < 2 {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::GONE
+        };
+        assert_eq!(r.status(), expected, "try {}", i + 1);
+    }
+    let r = guesser
+        .post(&started.url)
+        .form(&[("code", started.code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::GONE,
+        "the right code comes too late"
+    );
+    assert_eq!(status().await, HandoffState::Ended);
+}
+
+/// Opening a QR link (a link preview does), a wrong secret and a wrong code reach no one: the
+/// identity provider is called only once the kiosk's code is typed right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_kiosks_code_calls_the_identity_provider() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let provider = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let provider_port = provider.local_addr().unwrap().port();
+    let calls = Arc::new(AtomicUsize::new(0));
+    tokio::spawn({
+        let calls = calls.clone();
+        async move {
+            while let Ok((socket, _)) = provider.accept().await {
+                calls.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+            }
+        }
+    });
+    let cert = web::tls::self_signed().unwrap().cert;
+    let hub = Hub::start_with(1, move |state| {
+        let mut identity =
+            hub::identity::IdentityConfig::builtin("https://hub.example", &cert, "x").unwrap();
+        identity.issuer = format!("https://127.0.0.1:{provider_port}");
+        identity.builtin = false;
+        state.identity.set(identity).unwrap();
+        state
+    })
+    .await;
+    let now = chrono::Utc::now()
+        .with_timezone(&domain::TIME_ZONE)
+        .naive_local();
+    demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 3, now)
+        .await
+        .unwrap();
+    let kiosk = hub.enrol().await;
+    let base = hub.base(0);
+    let (started, _) = start_handoff(&kiosk, &base).await;
+    // The QR holds the public address; this hub answers on loopback.
+    let url = started.url.replace("https://hub.example", &base);
+    let phone = hub.phone();
+    assert_eq!(
+        phone.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let forged = format!("{base}/h/{}", "0".repeat(48));
+    assert_eq!(
+        phone.get(&forged).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let r = phone
+        .post(&forged)
+        .form(&[("code", started.code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::GONE);
+    let wrong = if started.code == "0000" {
+        "1111"
+    } else {
+        "0000"
+    };
+    let r = phone
+        .post(&url)
+        .form(&[("code", wrong)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "no call to the provider yet"
+    );
+
+    let r = phone
+        .post(&url)
+        .form(&[("code", started.code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    // This provider hangs up: the visitor is told, and it was called.
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(calls.load(Ordering::SeqCst) >= 1);
+}

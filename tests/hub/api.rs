@@ -164,6 +164,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             id: "i".into(),
             url: "u".into(),
             expires_at: chrono::Utc::now(),
+            code: "0427".into(),
         })
         .unwrap(),
     ));

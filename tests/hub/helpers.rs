@@ -95,17 +95,19 @@ impl Hub {
             let identity = state.identity.clone();
             let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
             // Each instance identifies visitors through the built-in provider at its own
-            // address, as a hub without SPID configured does.
-            identity
-                .set(
-                    hub::identity::IdentityConfig::builtin(
-                        &format!("https://127.0.0.1:{}", server.addr.port()),
-                        &tls.cert,
-                        "segreto di prova",
+            // address, as a demo hub does, unless the test set up another.
+            if identity.get().is_none() {
+                identity
+                    .set(
+                        hub::identity::IdentityConfig::builtin(
+                            &format!("https://127.0.0.1:{}", server.addr.port()),
+                            &tls.cert,
+                            "segreto di prova",
+                        )
+                        .unwrap(),
                     )
-                    .unwrap(),
-                )
-                .unwrap();
+                    .unwrap();
+            }
             servers.push(server);
         }
         let client = reqwest::Client::builder()
@@ -550,7 +552,14 @@ impl Visitor {
             .await
             .unwrap();
         let phone = hub.phone();
-        phone_login(&phone, &base, &started.url, person.cf.as_str()).await;
+        phone_login(
+            &phone,
+            &base,
+            &started.url,
+            &started.code,
+            person.cf.as_str(),
+        )
+        .await;
         Visitor {
             demo,
             person,
@@ -565,11 +574,51 @@ impl Visitor {
     }
 }
 
-/// The phone's whole login for a kiosk's hand-off URL, as `cf`, at the hub at `base`.
-pub(crate) async fn phone_login(phone: &reqwest::Client, base: &str, url: &str, cf: &str) {
-    let to_idp = location(&phone.get(url).send().await.unwrap());
+/// The phone's whole login for a kiosk's hand-off URL, as `cf`, at the hub at `base`: the
+/// QR's page, the kiosk's `code` typed in, the provider, back to the hub. The phone must keep
+/// cookies ([`Hub::phone`]): the flow is tied to its browser.
+pub(crate) async fn phone_login(
+    phone: &reqwest::Client,
+    base: &str,
+    url: &str,
+    code: &str,
+    cf: &str,
+) {
+    let to_idp = confirm_at(phone, url, code).await;
+    let back = choose_identity(phone, base, &to_idp, cf).await;
+    assert_eq!(
+        phone.get(&back).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+/// Opens the QR's page and types the kiosk's code; the provider's address it leads to.
+pub(crate) async fn confirm_at(phone: &reqwest::Client, url: &str, code: &str) -> String {
+    let page = phone.get(url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let r = phone
+        .post(url)
+        .form(&[("code", code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the kiosk's code is accepted"
+    );
+    location(&r)
+}
+
+/// At the test provider's page, picks the identity `cf`; the hub's callback it sends back to.
+pub(crate) async fn choose_identity(
+    phone: &reqwest::Client,
+    base: &str,
+    to_idp: &str,
+    cf: &str,
+) -> String {
     let page = phone
-        .get(&to_idp)
+        .get(to_idp)
         .send()
         .await
         .unwrap()
@@ -578,18 +627,14 @@ pub(crate) async fn phone_login(phone: &reqwest::Client, base: &str, url: &str, 
         .unwrap();
     let mut form = login_form(&page);
     form.push(("cf".into(), cf.to_owned()));
-    let back = location(
+    location(
         &phone
             .post(format!("{base}/idp/authorize"))
             .form(&form)
             .send()
             .await
             .unwrap(),
-    );
-    assert_eq!(
-        phone.get(&back).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    )
 }
 
 /// A small valid PNG, `w` pixels wide.

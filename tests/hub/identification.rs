@@ -50,9 +50,70 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
         HandoffState::Pending { opened: false }
     );
 
-    // The phone: the QR code, the provider's page, the choice of identity, back to the hub.
-    let phone = &hub.client;
-    let to_idp = location(&phone.get(&started.url).send().await.unwrap());
+    // The phone: the QR code's page, which names the sede and spends nothing (a link
+    // preview opens it too) and asks for the code beside the QR on the kiosk.
+    let phone = &hub.phone();
+    assert_eq!(started.code.len(), 4, "{}", started.code);
+    assert!(started.code.chars().all(|c| c.is_ascii_digit()));
+    let sede: String = hub
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT name FROM branch WHERE branch_id = $1",
+            &[&i32::from(SEDE)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    for _ in 0..2 {
+        let page = phone.get(&started.url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(&format!("chiosco della sede di {sede}")),
+            "{page}"
+        );
+        assert!(page.contains("codice di 4 cifre mostrato sul chiosco"));
+    }
+    assert_eq!(
+        status(started.id.clone()).await,
+        HandoffState::Pending { opened: false },
+        "opening the link spends nothing"
+    );
+    let wrong = if started.code == "0000" {
+        "1111"
+    } else {
+        "0000"
+    };
+    let r = phone
+        .post(&started.url)
+        .form(&[("code", wrong)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("non corrisponde"));
+    // The right code: on to the provider, this browser holding the flow's cookie.
+    let r = phone
+        .post(&started.url)
+        .form(&[("code", started.code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let flow_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attr in [
+        "__Host-sportello_flow=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(flow_cookie.contains(attr), "{attr}: {flow_cookie}");
+    }
+    let to_idp = location(&r);
     assert!(to_idp.contains("/idp/authorize?"), "{to_idp}");
     assert!(to_idp.contains("code_challenge_method=S256") && to_idp.contains("nonce="));
     assert_eq!(
@@ -402,7 +463,10 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         assert!(url.starts_with(&format!("{base}/h/")), "{url}");
 
         // The phone, meanwhile.
-        handle.block_on(phone_login(&phone, &base, &url, person.cf.as_str()));
+        // The code the phone asks for is on the screen beside the QR.
+        let code = a.get_confirm_code().to_string();
+        assert_eq!(code.len(), 4, "{code}");
+        handle.block_on(phone_login(&phone, &base, &url, &code, person.cf.as_str()));
 
         // The screen's next half-second step finds the visitor identified.
         ui.cassetto_step();

@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "agenda",
         include_str!("../../../migrations/hub/0011_agenda.sql"),
     ),
+    (
+        12,
+        "handoff_confirm",
+        include_str!("../../../migrations/hub/0012_handoff_confirm.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

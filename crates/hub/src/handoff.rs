@@ -6,11 +6,20 @@
 //! kiosk session for a few minutes, and the kiosk, asking with its device signature, learns
 //! the person's name and the companies they may act for. An expired or already opened QR
 //! code is refused; the kiosk ends the binding at logout, timeout or a new visitor.
+//!
+//! A QR code is a link, and links get forwarded: someone at a kiosk could send its link to a
+//! victim elsewhere and read the victim's Cassetto on his own screen. So opening the link
+//! (`GET /h/{secret}`, which link previews do too) spends nothing and calls no one: it names
+//! the sede and asks for the 4-digit code the kiosk shows beside the QR. Only that code,
+//! posted from the phone, opens the flow to the provider; three wrong ones end the hand-off.
+//! The flow is then tied to the browser that confirmed by a cookie of its own: the provider's
+//! answer arriving in any other browser (a relayed provider link) ends the hand-off.
 
+use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Redirect, Response};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
@@ -34,7 +43,21 @@ pub fn router() -> Router<HubState> {
         .route("/v1/handoff/{id}", get(status))
         .route("/v1/handoff/{id}/end", post(end))
         .route("/h/callback", get(callback))
-        .route("/h/{secret}", get(open))
+        .route("/h/{secret}", get(open).post(confirm))
+}
+
+/// The cookie that ties a confirmed flow to the phone's browser until the provider answers.
+const FLOW_COOKIE: &str = "__Host-sportello_flow";
+
+/// Wrong confirmation codes before the hand-off is ended: a guess has 3 in 10,000 chances.
+const MAX_CONFIRM_FAILURES: i32 = 3;
+
+/// The code the kiosk shows beside the QR and the phone asks for: 4 digits, read aloud or
+/// typed on a phone's number pad.
+fn confirm_code() -> String {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("the system random source works");
+    format!("{:04}", u32::from_le_bytes(b) % 10_000)
 }
 
 /// `POST /v1/handoff`: a one-time QR code for the kiosk's screen.
@@ -45,17 +68,19 @@ async fn start(
     let identity = state.identity()?;
     let Signed { device, db, .. } = signed;
     let secret = web::auth::random_hex(24);
+    let code = confirm_code();
     let id = uuid::Uuid::now_v7();
     let expires_at: chrono::DateTime<chrono::Utc> = db
         .query_one(
-            "INSERT INTO handoff (branch_id, id, device_id, token_hash, expires_at)
-             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) RETURNING expires_at",
+            "INSERT INTO handoff (branch_id, id, device_id, token_hash, expires_at, confirm_code)
+             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6) RETURNING expires_at",
             &[
                 &device.branch,
                 &id,
                 &device.device_id,
                 &web::auth::token_hash(&secret),
                 &(QR_SECONDS as f64),
+                &code,
             ],
         )
         .await?
@@ -64,6 +89,7 @@ async fn start(
         id: id.to_string(),
         url: format!("{}/h/{secret}", identity.public_url),
         expires_at,
+        code,
     }))
 }
 
@@ -226,12 +252,144 @@ async fn client(identity: &IdentityConfig) -> Result<Client, String> {
     ))
 }
 
-/// The phone opens the kiosk's QR code: once, before it expires; on to the provider.
+#[derive(Template)]
+#[template(path = "handoff_confirm.html")]
+struct ConfirmPage {
+    sede: String,
+    error: Option<String>,
+}
+
+/// Where a QR code's hand-off stands, as the phone may learn it.
+enum Claimable {
+    /// Open: the sede's name.
+    Yes(String),
+    /// Opened already.
+    Used,
+    /// Expired, ended or never there.
+    Gone,
+}
+
+async fn claimable(state: &HubState, secret: &str) -> Result<Claimable, HubError> {
+    let c = state.pool.get().await?;
+    let row = c
+        .query_opt(
+            "SELECT h.opened_at IS NOT NULL, h.ended_at IS NULL AND h.expires_at > now(), b.name
+             FROM handoff h JOIN branch b USING (branch_id) WHERE h.token_hash = $1",
+            &[&web::auth::token_hash(secret)],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) if r.get::<_, bool>(0) => Claimable::Used,
+        Some(r) if r.get::<_, bool>(1) => Claimable::Yes(r.get(2)),
+        _ => Claimable::Gone,
+    })
+}
+
+fn used() -> Response {
+    phone_page(
+        StatusCode::CONFLICT,
+        "Codice già usato",
+        "Questo codice QR è già stato usato. Al chiosco, tocchi di nuovo «Il mio cassetto» per averne uno nuovo.",
+    )
+}
+
+fn gone() -> Response {
+    phone_page(
+        StatusCode::GONE,
+        "Codice scaduto",
+        "Questo codice QR non è più valido. Al chiosco, tocchi di nuovo «Il mio cassetto» per averne uno nuovo.",
+    )
+}
+
+fn confirm_page(status: StatusCode, sede: String, error: Option<String>) -> Response {
+    match (ConfirmPage { sede, error }).render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => HubError::internal("template", e).into_response(),
+    }
+}
+
+/// `GET /h/{secret}`: the phone opens the kiosk's QR code. Nothing is spent and no one is
+/// called: the page names the sede and asks for the kiosk's short code.
 async fn open(State(state): State<HubState>, Path(secret): Path<String>) -> Response {
+    if let Err(e) = state.identity() {
+        return e.into_response();
+    }
+    match claimable(&state, &secret).await {
+        Ok(Claimable::Yes(sede)) => confirm_page(StatusCode::OK, sede, None),
+        Ok(Claimable::Used) => used(),
+        Ok(Claimable::Gone) => gone(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    code: String,
+}
+
+/// `POST /h/{secret}`: the visitor typed the kiosk's code. A right one claims the QR code (a
+/// second opening finds it taken), ties the flow to this browser and goes on to the provider;
+/// a wrong one counts, and the third ends the hand-off.
+async fn confirm(
+    State(state): State<HubState>,
+    Path(secret): Path<String>,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
     let identity = match state.identity() {
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
+    let sede = match claimable(&state, &secret).await {
+        Ok(Claimable::Yes(sede)) => sede,
+        Ok(Claimable::Used) => return used(),
+        Ok(Claimable::Gone) => return gone(),
+        Err(e) => return e.into_response(),
+    };
+    let hash = web::auth::token_hash(&secret);
+    let typed = form.code.trim();
+    let right = async {
+        let c = state.pool.get().await?;
+        let row = c
+            .query_opt(
+                "SELECT 1 FROM handoff WHERE token_hash = $1 AND confirm_code = $2",
+                &[&hash, &typed],
+            )
+            .await?;
+        if row.is_some() {
+            return Ok(None);
+        }
+        let failures: Option<i32> = c
+            .query_opt(
+                "UPDATE handoff SET confirm_failures = confirm_failures + 1,
+                     ended_at = CASE WHEN confirm_failures + 1 >= $2 THEN now() END
+                 WHERE token_hash = $1 AND opened_at IS NULL AND ended_at IS NULL
+                 RETURNING confirm_failures",
+                &[&hash, &MAX_CONFIRM_FAILURES],
+            )
+            .await?
+            .map(|r| r.get(0));
+        Ok::<_, HubError>(Some(failures.unwrap_or(MAX_CONFIRM_FAILURES)))
+    }
+    .await;
+    match right {
+        Ok(None) => {}
+        Ok(Some(n)) if n >= MAX_CONFIRM_FAILURES => {
+            tracing::warn!("hand-off ended after {n} wrong confirmation codes");
+            return phone_page(
+                StatusCode::GONE,
+                "Codice non corrispondente",
+                "Il codice non corrisponde a quello del chiosco per troppe volte: questo codice QR non vale più. Se è davanti al chiosco, tocchi di nuovo «Il mio cassetto».",
+            );
+        }
+        Ok(Some(_)) => {
+            return confirm_page(
+                StatusCode::BAD_REQUEST,
+                sede,
+                Some("Il codice non corrisponde a quello mostrato sul chiosco. Riprovi.".into()),
+            );
+        }
+        Err(e) => return e.into_response(),
+    }
     let client = match client(identity).await {
         Ok(c) => c,
         Err(e) => {
@@ -261,45 +419,56 @@ async fn open(State(state): State<HubState>, Path(secret): Path<String>) -> Resp
         verifier.secret().clone(),
         nonce.secret().clone(),
     );
+    let flow = web::auth::random_hex(32);
     let claimed = async {
         let c = state.pool.get().await?;
-        // Opening claims the code: a second opening (a photo of the screen, a replay) finds
-        // it taken.
-        let row = c
-            .query_opt(
-                "UPDATE handoff SET opened_at = now(), oidc_state = $2, pkce_verifier = $3, nonce = $4
-                 WHERE token_hash = $1 AND opened_at IS NULL AND ended_at IS NULL
-                   AND expires_at > now()
-                 RETURNING 1",
-                &[&web::auth::token_hash(&secret), &csrf, &verifier, &nonce],
+        Ok::<_, HubError>(
+            c.execute(
+                "UPDATE handoff SET opened_at = now(), oidc_state = $2, pkce_verifier = $3,
+                     nonce = $4, flow_hash = $5
+                 WHERE token_hash = $1 AND confirm_code = $6 AND opened_at IS NULL
+                   AND ended_at IS NULL AND expires_at > now()",
+                &[
+                    &hash,
+                    &csrf,
+                    &verifier,
+                    &nonce,
+                    &web::auth::token_hash(&flow),
+                    &typed,
+                ],
             )
-            .await?;
-        if row.is_some() {
-            return Ok(None);
-        }
-        let why = c
-            .query_opt(
-                "SELECT opened_at IS NOT NULL, ended_at IS NOT NULL FROM handoff WHERE token_hash = $1",
-                &[&web::auth::token_hash(&secret)],
-            )
-            .await?;
-        Ok::<_, HubError>(Some(why.map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1)))))
+            .await?,
+        )
     }
     .await;
     match claimed {
-        Ok(None) => Redirect::to(url.as_str()).into_response(),
-        Ok(Some(Some((true, _)))) => phone_page(
-            StatusCode::CONFLICT,
-            "Codice già usato",
-            "Questo codice QR è già stato usato. Al chiosco, tocchi di nuovo «Il mio cassetto» per averne uno nuovo.",
-        ),
-        Ok(Some(_)) => phone_page(
-            StatusCode::GONE,
-            "Codice scaduto",
-            "Questo codice QR non è più valido. Al chiosco, tocchi di nuovo «Il mio cassetto» per averne uno nuovo.",
-        ),
+        Ok(1) => {
+            let cookie = format!(
+                "{FLOW_COOKIE}={flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
+                QR_SECONDS + 600
+            );
+            let mut r = Redirect::to(url.as_str()).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        // Taken meanwhile by another phone, or expired while the provider was asked.
+        Ok(_) => used(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The flow cookie's value, if the browser sent one.
+fn flow_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == FLOW_COOKIE)
+        .map(|(_, v)| v.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -311,7 +480,11 @@ struct CallbackQuery {
 
 /// The provider sends the phone back: the code is exchanged, the ID token checked (signature,
 /// issuer, audience, expiry, nonce) and the identity bound to the kiosk's hand-off.
-async fn callback(State(state): State<HubState>, Query(q): Query<CallbackQuery>) -> Response {
+async fn callback(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
     let refused = |why: &str| {
         phone_page(
             StatusCode::BAD_REQUEST,
@@ -330,22 +503,44 @@ async fn callback(State(state): State<HubState>, Query(q): Query<CallbackQuery>)
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
+    let flow = flow_cookie(&headers)
+        .map(|f| web::auth::token_hash(&f))
+        .unwrap_or_default();
     let pending = async {
         let c = state.pool.get().await?;
-        Ok::<_, HubError>(
-            c.query_opt(
-                "SELECT pkce_verifier, nonce FROM handoff
+        let row = c
+            .query_opt(
+                "SELECT pkce_verifier, nonce, flow_hash = $3 FROM handoff
                  WHERE oidc_state = $1 AND person_cf IS NULL AND ended_at IS NULL
                    AND opened_at > now() - make_interval(secs => $2)",
-                &[&oidc_state, &(QR_SECONDS as f64 + 600.0)],
+                &[&oidc_state, &(QR_SECONDS as f64 + 600.0), &flow],
             )
-            .await?,
-        )
+            .await?;
+        if let Some(r) = &row
+            && !r.get::<_, Option<bool>>(2).unwrap_or(false)
+        {
+            // The provider's answer came to a browser that did not confirm at the kiosk's
+            // code: a relayed link. The hand-off ends, so the answer cannot be replayed in
+            // the browser that did.
+            c.execute(
+                "UPDATE handoff SET ended_at = now() WHERE oidc_state = $1 AND person_cf IS NULL",
+                &[&oidc_state],
+            )
+            .await?;
+            return Ok(Err(()));
+        }
+        Ok::<_, HubError>(Ok(row))
     }
     .await;
     let (verifier, nonce): (String, String) = match pending {
-        Ok(Some(r)) => (r.get(0), r.get(1)),
-        Ok(None) => return refused("Questo accesso non corrisponde a un codice valido."),
+        Ok(Ok(Some(r))) => (r.get(0), r.get(1)),
+        Ok(Ok(None)) => return refused("Questo accesso non corrisponde a un codice valido."),
+        Ok(Err(())) => {
+            tracing::warn!("provider answer in a browser that did not open the hand-off: ended");
+            return refused(
+                "L'accesso è stato avviato da un altro telefono o browser: per sicurezza non vale più.",
+            );
+        }
         Err(e) => return e.into_response(),
     };
     let verified = async {
@@ -397,7 +592,8 @@ async fn callback(State(state): State<HubState>, Query(q): Query<CallbackQuery>)
                 "UPDATE handoff SET person_cf = $2, person_name = $3, bound_at = now(),
                      session_expires_at = now() + make_interval(secs => $4),
                      phone_hash = $5, email = $6, mobile = $7
-                 WHERE oidc_state = $1 AND person_cf IS NULL AND ended_at IS NULL",
+                 WHERE oidc_state = $1 AND person_cf IS NULL AND ended_at IS NULL
+                   AND flow_hash = $8",
                 &[
                     &oidc_state,
                     &cf,
@@ -406,6 +602,7 @@ async fn callback(State(state): State<HubState>, Query(q): Query<CallbackQuery>)
                     &web::auth::token_hash(&phone_secret),
                     &email,
                     &mobile,
+                    &flow,
                 ],
             )
             .await?,
@@ -413,7 +610,16 @@ async fn callback(State(state): State<HubState>, Query(q): Query<CallbackQuery>)
     }
     .await;
     match bound {
-        Ok(1) => crate::desk::welcome(identity, &phone_secret, &name),
+        Ok(1) => {
+            let mut r = crate::desk::welcome(identity, &phone_secret, &name);
+            // The flow is over: its cookie goes.
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{FLOW_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+            )) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
         Ok(_) => refused("Questo accesso è già stato usato."),
         Err(e) => e.into_response(),
     }

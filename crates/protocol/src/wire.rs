@@ -270,6 +270,10 @@ pub struct HandoffStarted {
     pub url: String,
     /// Until when the QR code can be used.
     pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The short code the kiosk shows beside the QR, which the phone asks for before it goes
+    /// on (empty from a hub that does not ask).
+    #[serde(default)]
+    pub code: String,
 }
 
 /// Where a hand-off stands, as the kiosk asks for it.

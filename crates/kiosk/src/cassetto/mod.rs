@@ -330,6 +330,8 @@ struct Handoff {
     id: String,
     url: String,
     expires_at: DateTime<Utc>,
+    /// The short code shown beside the QR, which the phone asks for.
+    code: String,
 }
 
 /// One visitor's *Il mio Cassetto*, from the code to the company they chose.
@@ -529,6 +531,15 @@ impl Session {
         match self.phase {
             Phase::Qr | Phase::Opened => self.handoff.as_ref().map(|h| h.url.as_str()),
             _ => None,
+        }
+    }
+
+    /// The short code the phone asks for, shown beside the QR while there is one to scan
+    /// (empty from a hub that does not ask for it).
+    pub fn confirm_code(&self) -> &str {
+        match self.phase {
+            Phase::Qr | Phase::Opened => self.handoff.as_ref().map_or("", |h| h.code.as_str()),
+            _ => "",
         }
     }
 
@@ -749,6 +760,7 @@ impl Session {
                     id: h.id,
                     url: h.url,
                     expires_at: h.expires_at,
+                    code: h.code,
                 });
                 self.set_phase(Phase::Qr);
                 self.changed.code = true;

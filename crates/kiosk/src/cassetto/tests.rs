@@ -35,6 +35,7 @@ fn started(url: &str, seconds: i64) -> Reply {
         id: "h1".into(),
         url: url.into(),
         expires_at: now() + chrono::Duration::seconds(seconds),
+        code: "0427".into(),
     }))
 }
 
@@ -125,6 +126,7 @@ fn a_code_then_the_companies_then_the_summary() {
     ));
     assert_eq!(s.phase(), Phase::Qr);
     assert_eq!(s.code(), Some("https://hub.example/h/secret"));
+    assert_eq!(s.confirm_code(), "0427", "the phone asks for it");
     assert_eq!(s.valid_for().as_deref(), Some("2:05"));
 
     let ask = one(s.handle(Event::Tick {
@@ -156,6 +158,7 @@ fn a_code_then_the_companies_then_the_summary() {
     s.handle(Event::Reply(ask.generation, bound(choice.clone(), None)));
     assert_eq!(s.phase(), Phase::Bound);
     assert_eq!(s.code(), None, "the code leaves the screen once used");
+    assert_eq!(s.confirm_code(), "");
     assert_eq!(s.person(), "Maria Rossi");
     assert_eq!(s.view(), View::Companies);
     let read = one(s.handle(Event::ChooseCompany(0)));

@@ -224,6 +224,7 @@ fn draw(w: &MainWindow, s: &Session, changed: Changed) {
     }
     if changed.code {
         a.set_qr(s.code().map(qr_image).unwrap_or_default());
+        a.set_confirm_code(s.confirm_code().into());
     }
     if changed.clock {
         a.set_valid_for(s.valid_for().unwrap_or_default().into());

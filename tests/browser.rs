@@ -193,9 +193,16 @@ async fn assert_accessible_controls(c: &Client) {
 }
 
 async fn screenshot(c: &Client, name: &str) {
+    screenshot_at(c, name, "body").await;
+}
+
+/// The same, scrolled so that `css` is in view (the top of the page for `body`).
+async fn screenshot_at(c: &Client, name: &str, css: &str) {
     c.execute(
-        "window.scrollTo(0, 0); document.activeElement.blur();",
-        vec![],
+        "if (arguments[0] === 'body') { window.scrollTo(0, 0); } \
+         else { document.querySelector(arguments[0]).scrollIntoView({block: 'center'}); } \
+         document.activeElement.blur();",
+        vec![json!(css)],
     )
     .await
     .unwrap();
@@ -688,6 +695,26 @@ async fn a_visitor_fills_the_kiosks_forms_on_their_phone_in_a_browser() {
     )
     .await;
     screenshot(&c, "phone-request.png").await;
+    // Notifications go only to the contacts the identity provider vouched for, both ticked
+    // at first; no address of the visitor's choosing can be typed.
+    let offered = c
+        .execute(
+            "return [...document.querySelectorAll('input[type=checkbox]')]
+               .map(b => [b.name, b.checked, b.labels[0].textContent.trim()]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (email, mobile) = demo::hub::contacts(person);
+    assert_eq!(
+        offered,
+        json!([
+            ["notify_email", true, format!("Per e-mail a {email}")],
+            ["notify_mobile", true, format!("Per SMS al {mobile}")]
+        ])
+    );
+    assert!(c.find(Locator::Css("input[type=email]")).await.is_err());
+    screenshot_at(&c, "phone-request-notify.png", "input[name=notify_email]").await;
     click(&c, "form button[type=submit]").await;
     wait_for(&c, "p.ok").await;
     let sent = text(&c, "p.ok strong").await;

@@ -229,8 +229,12 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     );
     let (email, mobile) = demo::hub::contacts(&person);
     assert!(
-        page.contains(&format!("value=\"{email}\"")),
+        page.contains(&format!("Per e-mail a {email}")) && page.contains("name=\"notify_email\""),
         "the provider's e-mail is offered: {page}"
+    );
+    assert!(
+        !page.contains("type=\"email\""),
+        "no address of the visitor's choosing: {page}"
     );
     let csrf = page
         .split("name=\"csrf\" value=\"")
@@ -250,8 +254,11 @@ async fn the_phone_sends_a_request_with_three_attachments() {
                 "body".to_owned(),
                 "Allego la quietanza dell'F24 del 16/04 e le ricevute.".to_owned(),
             ),
-            ("email".to_owned(), email.clone()),
-            ("mobile".to_owned(), mobile.clone()),
+            ("notify_email".to_owned(), "1".to_owned()),
+            ("notify_mobile".to_owned(), "1".to_owned()),
+            // Fields the page does not have, as a relay would post them: ignored.
+            ("email".to_owned(), "chiunque@altrove.test".to_owned()),
+            ("mobile".to_owned(), "+39 333 0000000".to_owned()),
         ]
     };
     let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
@@ -492,7 +499,9 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     assert_eq!(about("è stata chiusa"), 1, "{texts:#?}");
     for (_, body) in &texts {
         assert!(
-            !body.contains("nessuna differenza") && !body.contains("quietanza dell'F24"),
+            !body.contains("nessuna differenza")
+                && !body.contains("quietanza dell'F24")
+                && !body.contains("Versamento di marzo"),
             "what was written stays at the hub: {body}"
         );
     }

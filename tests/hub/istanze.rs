@@ -91,7 +91,7 @@ async fn each_of_the_eleven_istanze_is_filed_from_the_phone_and_moves_through_it
                 ("csrf".to_owned(), csrf),
                 ("matricola".to_owned(), mine.to_string()),
                 ("modulo".to_owned(), code.to_owned()),
-                ("email".to_owned(), "studio@esempio.test".to_owned()),
+                ("notify_email".to_owned(), "1".to_owned()),
             ];
             form.extend(fields);
             let r = phone

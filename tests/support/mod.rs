@@ -57,6 +57,11 @@ pub fn open_branch(dir: &Path) -> (Arc<Branch>, DemoBranch) {
         ("operatore2", StaffRole::Operator),
         ("supervisore", StaffRole::Supervisor),
     ] {
+        // A restart keeps the accounts: a new hash would be a new password, which ends the
+        // account's sessions.
+        if store.staff(name).unwrap().is_some() {
+            continue;
+        }
         store
             .put_staff(&StaffAccount {
                 username: name.into(),

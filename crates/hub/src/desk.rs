@@ -137,8 +137,17 @@ struct Draft {
     topic: String,
     subject: String,
     body: String,
-    email: String,
-    mobile: String,
+    /// Whether to be told by e-mail and by SMS, at the contacts the provider vouched for.
+    notify_email: bool,
+    notify_mobile: bool,
+    /// The form came back from the phone (else it is shown the first time, both ticked).
+    posted: bool,
+}
+
+/// A contact the identity provider vouched for, offered for the notifications.
+struct Offer {
+    address: String,
+    checked: bool,
 }
 
 #[derive(Template)]
@@ -158,6 +167,9 @@ struct DeskPage {
     istanza: Option<IstanzaForm>,
     topics: Vec<Topic>,
     draft: Draft,
+    /// The provider's e-mail and mobile, the only places notifications go.
+    email_offer: Option<Offer>,
+    mobile_offer: Option<Offer>,
     max_files: usize,
 }
 
@@ -186,6 +198,8 @@ pub fn welcome(identity: &IdentityConfig, secret: &str, name: &str) -> Response 
         istanza: None,
         topics: Vec::new(),
         draft: Draft::default(),
+        email_offer: None,
+        mobile_offer: None,
         max_files: MAX_FILES,
     };
     let secure = if identity.public_url.starts_with("https:") {
@@ -307,19 +321,15 @@ async fn page_with(
         _ => None,
     };
     let request_form = matches!(s.task, Some(DeskTask::Richiesta { .. }));
-    let draft = Draft {
-        email: if draft.email.is_empty() {
-            s.email.clone().unwrap_or_default()
-        } else {
-            draft.email
-        },
-        mobile: if draft.mobile.is_empty() {
-            s.mobile.clone().unwrap_or_default()
-        } else {
-            draft.mobile
-        },
-        ..draft
+    let vouched = vouched_contacts(s);
+    let offer = |address: Option<String>, ticked: bool| {
+        address.map(|address| Offer {
+            address,
+            checked: !draft.posted || ticked,
+        })
     };
+    let email_offer = offer(vouched.email, draft.notify_email);
+    let mobile_offer = offer(vouched.mobile, draft.notify_mobile);
     Ok(DeskPage {
         title: if request_form {
             "Scriva alla sede".into()
@@ -341,6 +351,8 @@ async fn page_with(
             .map(|(code, text)| Topic { code, text })
             .collect(),
         draft,
+        email_offer,
+        mobile_offer,
         max_files: MAX_FILES,
     })
 }
@@ -376,8 +388,9 @@ async fn send_istanza(
         );
     }
     let draft = Draft {
-        email: get("email").trim().to_owned(),
-        mobile: get("mobile").trim().to_owned(),
+        notify_email: get("notify_email") == "1",
+        notify_mobile: get("notify_mobile") == "1",
+        posted: true,
         ..Draft::default()
     };
     let refused = |why: String, draft: Draft| {
@@ -391,10 +404,7 @@ async fn send_istanza(
             }
         }
     };
-    let contacts = match check_contacts(&draft) {
-        Ok(c) => c,
-        Err(why) => return refused(why, draft).await,
-    };
+    let contacts = chosen_contacts(&draft, &s);
     let filed = async {
         let mut c = state.pool.get().await?;
         let tx = c.transaction().await?;
@@ -493,6 +503,7 @@ struct Posted {
 /// the page that says why instead of a broken connection.
 async fn read_form(mut form: Multipart) -> Result<Posted, String> {
     let mut p = Posted::default();
+    p.draft.posted = true;
     let mut seen_files = 0;
     while let Some(mut field) = form.next_field().await.map_err(|_| too_large_or_broken())? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -545,8 +556,8 @@ async fn read_form(mut form: Multipart) -> Result<Posted, String> {
             "topic" => p.draft.topic = text,
             "subject" => p.draft.subject = text,
             "body" => p.draft.body = text,
-            "email" => p.draft.email = text.trim().to_owned(),
-            "mobile" => p.draft.mobile = text.trim().to_owned(),
+            "notify_email" => p.draft.notify_email = text == "1",
+            "notify_mobile" => p.draft.notify_mobile = text == "1",
             _ => {}
         }
     }
@@ -560,31 +571,33 @@ fn too_large_or_broken() -> String {
     )
 }
 
-/// Checks the contact details, in Italian; empty means "do not notify me that way".
-fn check_contacts(d: &Draft) -> Result<Contacts, String> {
-    let email = (!d.email.is_empty()).then(|| d.email.clone());
-    if let Some(e) = &email {
-        let ok = e.len() <= 254
+/// The e-mail and mobile the identity provider vouched for, when well formed: the only
+/// places the hub's notifications go. An address typed on the phone would make the hub's
+/// INPS-branded messages a relay to anyone.
+fn vouched_contacts(s: &PhoneSession) -> Contacts {
+    let email = s.email.clone().filter(|e| {
+        e.len() <= 254
             && !e.contains(char::is_whitespace)
             && e.split_once('@')
-                .is_some_and(|(u, h)| !u.is_empty() && h.contains('.') && !h.starts_with('.'));
-        if !ok {
-            return Err("L'indirizzo e-mail non è valido.".into());
-        }
-    }
-    let mobile = (!d.mobile.is_empty()).then(|| d.mobile.clone());
-    if let Some(m) = &mobile {
+                .is_some_and(|(u, h)| !u.is_empty() && h.contains('.') && !h.starts_with('.'))
+    });
+    let mobile = s.mobile.clone().filter(|m| {
         let digits = m.chars().filter(char::is_ascii_digit).count();
-        let ok = m
-            .chars()
+        m.chars()
             .enumerate()
             .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (i == 0 && c == '+'))
-            && (8..=15).contains(&digits);
-        if !ok {
-            return Err("Il numero di cellulare non è valido.".into());
-        }
+            && (8..=15).contains(&digits)
+    });
+    Contacts { email, mobile }
+}
+
+/// The vouched contacts the visitor ticked.
+fn chosen_contacts(d: &Draft, s: &PhoneSession) -> Contacts {
+    let vouched = vouched_contacts(s);
+    Contacts {
+        email: vouched.email.filter(|_| d.notify_email),
+        mobile: vouched.mobile.filter(|_| d.notify_mobile),
     }
-    Ok(Contacts { email, mobile })
 }
 
 async fn send_request(
@@ -634,9 +647,7 @@ async fn send_request(
                 subject: posted.draft.subject.clone(),
                 body: posted.draft.body.clone(),
             };
-            contatti::check(&req)
-                .and_then(|()| check_contacts(&posted.draft))
-                .map(|contacts| (req, contacts))
+            contatti::check(&req).map(|()| (req, chosen_contacts(&posted.draft, &s)))
         }
     };
     let (req, contacts) = match checked {
@@ -705,17 +716,44 @@ mod tests {
     }
 
     #[test]
-    fn contacts_are_optional_but_checked() {
-        let d = |email: &str, mobile: &str| Draft {
-            email: email.into(),
-            mobile: mobile.into(),
+    fn notifications_go_only_to_the_vouched_contacts_ticked() {
+        let session = |email: Option<&str>, mobile: Option<&str>| PhoneSession {
+            branch: 7001,
+            id: uuid::Uuid::nil(),
+            cf: String::new(),
+            name: String::new(),
+            email: email.map(str::to_owned),
+            mobile: mobile.map(str::to_owned),
+            task: None,
+            sent: None,
+            csrf: String::new(),
+        };
+        let ticked = |e: bool, m: bool| Draft {
+            notify_email: e,
+            notify_mobile: m,
+            posted: true,
             ..Draft::default()
         };
-        assert_eq!(check_contacts(&d("", "")), Ok(Contacts::default()));
-        assert!(check_contacts(&d("mario.rossi@esempio.test", "+39 399 1234567")).is_ok());
-        assert!(check_contacts(&d("mario@", "")).is_err());
-        assert!(check_contacts(&d("mario rossi@esempio.test", "")).is_err());
-        assert!(check_contacts(&d("", "12345")).is_err());
-        assert!(check_contacts(&d("", "+39 399 12a4567")).is_err());
+        let s = session(Some("mario.rossi@esempio.test"), Some("+39 399 1234567"));
+        assert_eq!(
+            chosen_contacts(&ticked(true, true), &s),
+            Contacts {
+                email: Some("mario.rossi@esempio.test".into()),
+                mobile: Some("+39 399 1234567".into()),
+            }
+        );
+        assert_eq!(
+            chosen_contacts(&ticked(false, false), &s),
+            Contacts::default()
+        );
+        assert_eq!(
+            chosen_contacts(&ticked(true, true), &session(None, None)),
+            Contacts::default()
+        );
+        let malformed = session(Some("mario rossi@esempio.test"), Some("+39 399 12a4567"));
+        assert_eq!(
+            chosen_contacts(&ticked(true, true), &malformed),
+            Contacts::default()
+        );
     }
 }

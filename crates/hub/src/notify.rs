@@ -186,7 +186,7 @@ pub async fn queue(
 ) -> Result<(), HubError> {
     let Some(r) = tx
         .query_opt(
-            "SELECT r.protocol, r.subject, r.email, r.mobile, coalesce(b.name, '')
+            "SELECT r.protocol, NULL, r.email, r.mobile, coalesce(b.name, '')
              FROM contact_request r LEFT JOIN branch b ON b.branch_id = r.branch_id
              WHERE r.branch_id = $1 AND r.id = $2",
             &[&branch, &request],
@@ -198,7 +198,8 @@ pub async fn queue(
     let target = Target {
         noun: "richiesta",
         protocol: r.get(0),
-        what: r.get(1),
+        // The subject is the visitor's own words: never in a message the hub sends.
+        what: None,
         email: r.get(2),
         mobile: r.get(3),
         sede: r.get(4),
@@ -228,7 +229,7 @@ pub async fn queue_istanza(
     let target = Target {
         noun: "istanza",
         protocol: r.get(0),
-        what: domain::istanze::modulo(&code).map_or(code.clone(), |m| m.title.to_owned()),
+        what: Some(domain::istanze::modulo(&code).map_or(code.clone(), |m| m.title.to_owned())),
         email: r.get(2),
         mobile: r.get(3),
         sede: r.get(4),
@@ -249,8 +250,8 @@ struct Target {
     /// `richiesta` or `istanza`.
     noun: &'static str,
     protocol: String,
-    /// The subject or the istanza's title.
-    what: String,
+    /// The istanza's title, from the catalogue; nothing the visitor typed.
+    what: Option<String>,
     email: Option<String>,
     mobile: Option<String>,
     sede: String,
@@ -269,8 +270,12 @@ async fn queue_target(
         sede,
         ..
     } = t;
+    let what = what
+        .as_ref()
+        .map(|w| format!(" («{w}»)"))
+        .unwrap_or_default();
     let body = format!(
-        "Buongiorno,\n\nla sua {noun} {protocol} («{what}») alla sede INPS di {sede} {words}.\n\n\
+        "Buongiorno,\n\nla sua {noun} {protocol}{what} alla sede INPS di {sede} {words}.\n\n\
          Può leggerla, con le risposte della sede, al chiosco della sede (Il mio Cassetto) \
          o nel Cassetto previdenziale.\n\n\
          Questo è un messaggio automatico: non risponda a questo indirizzo.\n"

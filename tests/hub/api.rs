@@ -84,6 +84,11 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     };
     let props = |name: &str| -> BTreeSet<String> { keys(schemas[name]["properties"].clone()) };
     let op = queue_op(1, 1);
+    let stuck = protocol::wire::FeedStuck {
+        since: chrono::Utc::now(),
+        after: 41,
+        error: "feed staff: invalid type".into(),
+    };
     let samples: Vec<(&str, serde_json::Value)> = vec![
         (
             "EnrolRequest",
@@ -104,8 +109,13 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
         ),
         (
             "DeviceStatus",
-            serde_json::to_value(DeviceStatus::default()).unwrap(),
+            serde_json::to_value(DeviceStatus {
+                feed_stuck: Some(stuck.clone()),
+                ..DeviceStatus::default()
+            })
+            .unwrap(),
         ),
+        ("FeedStuck", serde_json::to_value(&stuck).unwrap()),
         ("PushOp", serde_json::to_value(&op).unwrap()),
         (
             "PushRequest",

@@ -878,3 +878,94 @@ async fn a_signed_request_over_the_body_limit_is_shed_and_nothing_is_applied() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(count(&hub.pool, "SELECT count(*) FROM applied_op").await, 1);
 }
+
+/// A page of the feed the kiosk cannot apply is said loudly: the kiosk keeps working and
+/// retrying, reports it with its status (a quiet kiosk too: nothing else to push), the hub's
+/// console alerts on its fleet page, and once the page is mended the report goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_page_the_kiosk_cannot_apply_is_reported_and_alerted_in_the_console() {
+    use branch::sync::agent::Agent;
+    use domain::{Clock, SystemClock};
+    let hub = Hub::start(1).await;
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    demo::hub::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        11,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    hub.staff(&[("root", hub::accounts::Role::Admin, None)])
+        .await;
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    {
+        let mut c = hub.pool.get().await.unwrap();
+        let tx = c.transaction().await.unwrap();
+        feed::publish(
+            &tx,
+            i32::from(SEDE),
+            &[feed::Change {
+                entity: "staff".into(),
+                entity_id: "rotto".into(),
+                payload: Some(serde_json::json!({ "role": 5 })),
+            }],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    let task = tokio::spawn(agent.run(
+        Duration::from_millis(200),
+        Duration::from_millis(400),
+        stopped,
+    ));
+    let stuck = "SELECT count(*) FROM device WHERE status->'feed_stuck' IS NOT NULL \
+                 AND status->'feed_stuck' <> 'null'::jsonb";
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while count(&hub.pool, stuck).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kiosk never told the hub its feed is stuck"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let admin = ConsoleSession::login(&hub, 0, "root", STAFF_PASSWORD).await;
+    let (status, page) = admin.get("/console").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("non riesce ad applicare gli aggiornamenti della sede")
+            && page.contains("role="),
+        "{page}"
+    );
+
+    // The hub's data mended: the kiosk applies the page and the alert goes.
+    hub.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE branch_feed SET payload = $1 WHERE entity_id = 'rotto'",
+            &[&serde_json::json!({
+                "role": "operator", "password_hash": "x", "disabled": true
+            })],
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while count(&hub.pool, stuck).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the report outlived the mended page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, page) = admin.get("/console").await;
+    assert!(!page.contains("non riesce ad applicare"));
+    assert!(branch.read(|_, s| s.staff("rotto").unwrap()).is_some());
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

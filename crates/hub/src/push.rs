@@ -15,6 +15,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 
+use deadpool_postgres::GenericClient;
+
+use crate::devices::Device;
 use crate::extract::Signed;
 use crate::{HubError, HubState};
 use protocol::Op;
@@ -82,6 +85,23 @@ async fn push(
         return Err(HubError::BadRequest(
             "operations must be contiguous and ascending".into(),
         ));
+    }
+    if req.ops.is_empty() {
+        // Only the kiosk's status: no stream is started (a new incarnation's first push of
+        // operations must still start it where they start).
+        let acked_through: i64 = client
+            .query_opt(
+                "SELECT last_seq FROM device_cursor
+                 WHERE branch_id = $1 AND device_id = $2 AND incarnation = $3",
+                &[&device.branch, &device.device_id, &req.incarnation],
+            )
+            .await?
+            .map_or(0, |r| r.get(0));
+        record_status(&client, &device, &req).await?;
+        return Ok(Ok(PushResponse {
+            acked_through,
+            results: Vec::new(),
+        }));
     }
     let tx = client.transaction().await?;
     // A stream's first push starts it where its operations start: a kiosk that moved to a new
@@ -197,17 +217,27 @@ async fn push(
         ],
     )
     .await?;
-    let status = serde_json::to_value(&req.status).unwrap_or_default();
-    tx.execute(
-        "UPDATE device SET last_seen = now(), client_version = $2, status = $3 WHERE device_id = $1",
-        &[&device.device_id, &req.client_version, &status],
-    )
-    .await?;
+    record_status(&tx, &device, &req).await?;
     tx.commit().await?;
     Ok(Ok(PushResponse {
         acked_through: last_seq,
         results,
     }))
+}
+
+/// The kiosk's version and status, as it reported them with this push.
+async fn record_status(
+    db: &impl GenericClient,
+    device: &Device,
+    req: &PushRequest,
+) -> Result<(), HubError> {
+    let status = serde_json::to_value(&req.status).unwrap_or_default();
+    db.execute(
+        "UPDATE device SET last_seen = now(), client_version = $2, status = $3 WHERE device_id = $1",
+        &[&device.device_id, &req.client_version, &status],
+    )
+    .await?;
+    Ok(())
 }
 
 fn status_name(s: OpStatus) -> &'static str {

@@ -83,6 +83,22 @@ pub struct DeviceStatus {
     pub scanner: String,
     /// Whether the kiosk's clock is verified.
     pub clock_trusted: bool,
+    /// The branch's feed this kiosk cannot apply, while that lasts (absent when it can).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_stuck: Option<FeedStuck>,
+}
+
+/// A page of the hub's feed that fails every time the kiosk applies it: the kiosk keeps
+/// working on what it has and retries, but changes after it (staff, cancellations, keys) do
+/// not arrive until someone looks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedStuck {
+    /// The first failure of the run.
+    pub since: DateTime<Utc>,
+    /// The cursor the kiosk is stuck after.
+    pub after: i64,
+    /// Why, as the kiosk saw it (at most 300 characters).
+    pub error: String,
 }
 
 /// One outbox row, as pushed.

@@ -27,6 +27,11 @@ fn jitter(d: Duration) -> Duration {
     Duration::from_millis(fastrand::u64(0..=d.as_millis() as u64 / 2))
 }
 
+/// A kiosk with nothing to send still tells the hub how it is: at once when that changes
+/// (the next push round), and at least this often, so the console's fleet page is never
+/// silent about a quiet kiosk.
+pub const HEARTBEAT: Duration = Duration::from_secs(300);
+
 /// The kiosk's name for its branch's feed (the `sync_cursor` row).
 pub const FEED: &str = "branch";
 
@@ -37,6 +42,8 @@ pub struct AgentState {
     pub last_success: Option<DateTime<Utc>>,
     /// The last failure, while it lasts.
     pub last_error: Option<String>,
+    /// The feed fails to apply, and since when: reported to the hub with every push.
+    pub feed_stuck: Option<protocol::wire::FeedStuck>,
 }
 
 /// The sync agent of one kiosk.
@@ -44,6 +51,8 @@ pub struct Agent {
     branch: Arc<Branch>,
     client: HubClient,
     state: Arc<Mutex<AgentState>>,
+    /// The status the hub last took, and when.
+    reported: Mutex<Option<(DeviceStatus, std::time::Instant)>>,
 }
 
 impl Agent {
@@ -58,6 +67,7 @@ impl Agent {
             )?,
             branch,
             state: Arc::default(),
+            reported: Mutex::default(),
         })
     }
 
@@ -83,14 +93,16 @@ impl Agent {
         .iter()
         .find(|(a, _)| alerts.contains(a))
         .map_or("ready", |(_, s)| s);
+        // One lock, taken and let go here: a temporary guard would live to the end of the
+        // struct below and deadlock a second.
+        let (last_success, feed_stuck) = {
+            let state = self.lock_state();
+            (state.last_success, state.feed_stuck.clone())
+        };
         DeviceStatus {
             outbox_depth: depth,
             oldest_pending_age_s: oldest.map(|t| (Utc::now() - t).num_seconds().max(0) as u64),
-            last_success: self
-                .state
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .last_success,
+            last_success,
             printer: printer.into(),
             scanner: if alerts.contains(&DeviceAlert::ScannerGone) {
                 "gone"
@@ -99,19 +111,33 @@ impl Agent {
             }
             .into(),
             clock_trusted: self.branch.clock().trust() == domain::ClockTrust::Trusted,
+            feed_stuck,
         }
     }
 
-    /// One push of up to [`BATCH`] pending operations. Returns how many the hub settled (0:
-    /// nothing was waiting).
+    /// One push of up to [`BATCH`] pending operations, with the kiosk's status. Returns how
+    /// many the hub settled (0: nothing was waiting). With nothing waiting, it still goes when
+    /// the status changed since the hub last took it, or [`HEARTBEAT`] has passed.
     pub async fn push_once(&self) -> Result<usize, SyncError> {
         let (rows, device) = self
             .branch
             .read(|_, s| (s.outbox_pending(BATCH), s.device()));
         let store = |e: store::StoreError| SyncError::Protocol(e.to_string());
         let (rows, device) = (rows.map_err(store)?, device.map_err(store)?);
+        let status = self.status();
+        // The time of the last push changes with every push: not a change worth one.
+        let comparable = DeviceStatus {
+            last_success: None,
+            ..status.clone()
+        };
         if rows.is_empty() {
-            return Ok(0);
+            let due = match &*self.reported.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some((last, at)) => *last != comparable || at.elapsed() >= HEARTBEAT,
+                None => true,
+            };
+            if !due {
+                return Ok(0);
+            }
         }
         let ops = rows
             .iter()
@@ -131,7 +157,7 @@ impl Agent {
             client_version: env!("CARGO_PKG_VERSION").into(),
             schema_version: protocol::OP_SCHEMA_VERSION,
             ops,
-            status: self.status(),
+            status,
         };
         match self.client.push(&req).await {
             Ok(PushOutcome::Done(resp)) => {
@@ -144,6 +170,8 @@ impl Agent {
                     Ok(())
                 })
                 .map_err(store)?;
+                *self.reported.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((comparable, std::time::Instant::now()));
                 let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.last_success = Some(Utc::now());
                 st.last_error = None;
@@ -249,10 +277,21 @@ impl Agent {
             let wait = match self.pull_waiting(LONG_POLL_S).await {
                 Ok(_) => {
                     backoff = first;
+                    self.lock_state().feed_stuck = None;
                     Duration::ZERO
                 }
-                Err(e) => {
+                Err(SyncError::Network(e)) => {
                     tracing::info!(error = %e, retry_in = ?backoff, "pull failed");
+                    let wait = backoff + jitter(backoff);
+                    backoff = (backoff * 2).min(max_backoff);
+                    wait
+                }
+                Err(e) => {
+                    // The hub answered and the answer cannot be used: the same page will fail
+                    // again. Retried all the same (a fixed hub or a newer kiosk mends it),
+                    // but said loudly, here and to the hub.
+                    self.feed_failed(&e);
+                    tracing::error!(error = %e, retry_in = ?backoff, "the hub's feed cannot be applied");
                     let wait = backoff + jitter(backoff);
                     backoff = (backoff * 2).min(max_backoff);
                     wait
@@ -266,6 +305,31 @@ impl Agent {
                 return;
             }
         }
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, AgentState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a pull that reached the hub and could not be applied.
+    fn feed_failed(&self, e: &SyncError) {
+        let after = self
+            .branch
+            .read(|_, s| s.sync_cursor(FEED))
+            .ok()
+            .flatten()
+            .map_or(0, |(a, _)| a);
+        let error: String = e.to_string().chars().take(300).collect();
+        let mut state = self.lock_state();
+        let since = match &state.feed_stuck {
+            Some(f) if f.after == after => f.since,
+            _ => Utc::now(),
+        };
+        state.feed_stuck = Some(protocol::wire::FeedStuck {
+            since,
+            after,
+            error,
+        });
     }
 
     async fn push_loop(

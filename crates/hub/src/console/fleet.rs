@@ -34,6 +34,8 @@ struct DeviceRow {
     scanner: String,
     scanner_bad: bool,
     clock_trusted: bool,
+    /// The branch's feed the kiosk cannot apply: since when and why, in words for staff.
+    feed_stuck: Option<String>,
     revoked: bool,
 }
 /// The printer state a kiosk reports, in words for staff.
@@ -167,6 +169,20 @@ async fn render_devices(
                 .to_owned(),
                 scanner_bad: status["scanner"].as_str() == Some("gone"),
                 clock_trusted: status["clock_trusted"].as_bool().unwrap_or(false),
+                feed_stuck: serde_json::from_value::<protocol::wire::FeedStuck>(
+                    status["feed_stuck"].clone(),
+                )
+                .ok()
+                .map(|f| {
+                    format!(
+                        "dal {} dopo il cambiamento n. {}: {}",
+                        f.since
+                            .with_timezone(&domain::TIME_ZONE)
+                            .format("%d/%m/%Y %H:%M"),
+                        f.after,
+                        f.error
+                    )
+                }),
                 revoked: r.get(5),
             }
         })

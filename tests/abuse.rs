@@ -176,3 +176,83 @@ async fn silent_connections_do_not_starve_the_kiosk() {
     );
     drop(held);
 }
+
+/// The hall display's endpoints need no login. A flood of them from four lobby addresses —
+/// event streams held open and replaying, state reads, audio asked for every sequence — leaves
+/// a walk-in ticket as quick as it was, and each endpoint holds its bound: streams over the cap
+/// are a 503, not a thread or a lock taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_hall_requests_does_not_slow_a_ticket() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let mut kiosk = Kiosk::start(&dir.path().join("demo"));
+    let at_rest: Vec<_> = (0..3).map(|_| kiosk.walk_in()).collect();
+    let client = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 20 + last]))
+            .tls_certs_only([reqwest::Certificate::from_pem(&kiosk.cert).unwrap()])
+            .build()
+            .unwrap()
+    };
+    // Streams held open from every address, past the cap.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for i in 0..(branch::lan::HALL_STREAMS + 14) {
+        let r = client((i % 4) as u8)
+            .get(format!("{}/hall/events?after=0", kiosk.base))
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            200 => held.push(r),
+            503 => refused += 1,
+            other => panic!("hall stream: {other}"),
+        }
+    }
+    assert_eq!(held.len(), branch::lan::HALL_STREAMS);
+    assert_eq!(refused, 14);
+    // State reads and audio requests, as fast as four addresses can send them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut flood = Vec::new();
+    for i in 0..32u8 {
+        let (c, base, stop, answered) = (
+            client(i % 4),
+            kiosk.base.clone(),
+            stop.clone(),
+            answered.clone(),
+        );
+        flood.push(tokio::spawn(async move {
+            let mut n = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let path = if n % 2 == 0 {
+                    "/hall/state".to_owned()
+                } else {
+                    format!("/hall/audio/{n}")
+                };
+                if c.get(format!("{base}{path}")).send().await.is_ok() {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let during: Vec<_> = (0..3)
+        .map(|_| tokio::task::block_in_place(|| kiosk.walk_in()))
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    for f in flood {
+        f.await.unwrap();
+    }
+    println!(
+        "hall flood: {} requests answered, {} streams held, {refused} refused; walk-in at rest {at_rest:?}, during {during:?}",
+        answered.load(Ordering::Relaxed),
+        held.len()
+    );
+    for t in &during {
+        assert!(t.as_millis() < 1000, "walk-in during the flood in {t:?}");
+    }
+    drop(held);
+}

@@ -290,7 +290,20 @@ async fn free_text_is_escaped_in_every_page() {
 }
 
 /// Reads server-sent events until `n` events with an id have arrived.
-async fn read_events(mut r: reqwest::Response, n: usize) -> Vec<(String, String, String)> {
+async fn read_events(r: reqwest::Response, n: usize) -> Vec<(String, String, String)> {
+    read_blocks(r, n, true).await
+}
+
+/// The first `n` named events of a stream, those without an id (`hello`, `resync`) too.
+async fn read_named_events(r: reqwest::Response, n: usize) -> Vec<(String, String, String)> {
+    read_blocks(r, n, false).await
+}
+
+async fn read_blocks(
+    mut r: reqwest::Response,
+    n: usize,
+    with_id_only: bool,
+) -> Vec<(String, String, String)> {
     let mut buf = String::new();
     let mut out = Vec::new();
     while out.len() < n {
@@ -309,7 +322,12 @@ async fn read_events(mut r: reqwest::Response, n: usize) -> Vec<(String, String,
                     .map(|v| v.trim().to_string())
                     .unwrap_or_default()
             };
-            if !field("id").is_empty() {
+            let wanted = if with_id_only {
+                !field("id").is_empty()
+            } else {
+                !field("event").is_empty()
+            };
+            if wanted && out.len() < n {
                 out.push((field("id"), field("event"), field("data")));
             }
         }
@@ -442,7 +460,7 @@ async fn the_hall_gets_a_spoken_italian_call_that_is_not_silent() {
     let lan = start(dir.path()).await;
     let s = Session::login(&lan, "operatore1").await;
     assert!(s.command(&[("action", "open"), ("counter", "3")]).await.1);
-    walk_in(&lan, "P");
+    let first = walk_in(&lan, "P");
     assert!(
         s.command(&[("action", "call_next"), ("counter", "3")])
             .await
@@ -477,5 +495,112 @@ async fn the_hall_gets_a_spoken_italian_call_that_is_not_silent() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404, "only calls have audio");
+
+    // A call the hall can no longer play costs no synthesis: anyone on the LAN could ask for
+    // every call of the day.
+    s.serve("3", &first).await;
+    walk_in(&lan, "P");
+    assert!(
+        s.command(&[("action", "call_next"), ("counter", "3")])
+            .await
+            .1
+    );
+    let old = lan.branch.read(|_, st| st.last_event_seq().unwrap());
+    let hour_ago = lan
+        .branch
+        .read(|_, st| st.events_after(old - 1, 1).unwrap())[0]
+        .event
+        .at
+        - chrono::Duration::hours(1);
+    rusqlite::Connection::open(dir.path().join("kiosk.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE queue_event SET payload = json_set(payload, '$.at', ?1) WHERE seq = ?2",
+            rusqlite::params![
+                serde_json::to_value(hour_ago).unwrap().as_str().unwrap(),
+                old
+            ],
+        )
+        .unwrap();
+    let r = c
+        .get(format!("{}/hall/audio/{old}", lan.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410, "an old call is not spoken again");
+    lan.server.shutdown().await;
+}
+
+/// The hall needs no login: its stream replays at most its latest events (a page further
+/// behind is told to reload its state), and only so many streams are open at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_halls_stream_replays_little_and_its_streams_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = start(dir.path()).await;
+    for _ in 0..60 {
+        walk_in(&lan, "P");
+    }
+    let c = client(&lan.tls);
+    let events = read_named_events(
+        c.get(format!("{}/hall/events?after=0", lan.base))
+            .send()
+            .await
+            .unwrap(),
+        2,
+    )
+    .await;
+    let kinds: Vec<&str> = events.iter().map(|(_, kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["hello", "resync"], "{events:?}");
+    let last = lan.branch.read(|_, st| st.last_event_seq().unwrap());
+    assert!(
+        events[0].2.contains(&format!("\"last\":{last}")),
+        "{events:?}"
+    );
+    // A page a few events behind gets them.
+    let events = read_named_events(
+        c.get(format!("{}/hall/events?after={}", lan.base, last - 3))
+            .send()
+            .await
+            .unwrap(),
+        4,
+    )
+    .await;
+    assert_eq!(
+        events.iter().filter(|e| e.1 == "update").count(),
+        3,
+        "{events:?}"
+    );
+
+    let mut open = Vec::new();
+    for _ in 0..branch::lan::HALL_STREAMS {
+        let r = c
+            .get(format!("{}/hall/events", lan.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        open.push(r);
+    }
+    let r = c
+        .get(format!("{}/hall/events", lan.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "one stream over the cap");
+    assert!(r.headers().contains_key("retry-after"));
+    drop(open);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = c
+            .get(format!("{}/hall/events", lan.base))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "places come back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     lan.server.shutdown().await;
 }

@@ -113,6 +113,9 @@ pub struct Branch {
     /// Moves whenever the hub's feed changes the branch configuration (sede, services,
     /// verifying keys…), so readers that cache it know to read it again.
     configuration: std::sync::atomic::AtomicU64,
+    /// Moves with every event committed, so readers that cache what they drew from the queue
+    /// know it changed without taking the lock.
+    committed: std::sync::atomic::AtomicU64,
 }
 
 /// Live subscribers that fall this far behind miss events and resync from the log.
@@ -167,6 +170,7 @@ impl Branch {
             events,
             clock,
             configuration: std::sync::atomic::AtomicU64::new(0),
+            committed: std::sync::atomic::AtomicU64::new(0),
         });
         spawn_checkpointer(Arc::downgrade(&branch), path);
         Ok(branch)
@@ -241,6 +245,11 @@ impl Branch {
             .load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// The queue's generation: it moves whenever events are committed.
+    pub fn committed(&self) -> u64 {
+        self.committed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Runs one command: the queue decides, the store commits, subscribers hear.
     pub fn execute(&self, command: Command) -> Result<Vec<StoredEvent>, NodeError> {
         self.run(command, Extras::default())
@@ -289,6 +298,8 @@ impl Branch {
         if day_events > 0 {
             inner.estimator = train(&inner.store, day);
         }
+        self.committed
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         for e in &stored {
             // No receivers is fine: nobody is watching.
             let _ = self.events.send(Arc::new(e.clone()));

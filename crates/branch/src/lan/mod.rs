@@ -8,7 +8,7 @@ mod sse;
 mod state;
 pub mod tls;
 
-pub use state::{AppState, AudioCache};
+pub use state::{AppState, AudioCache, CONSOLE_STREAMS, HALL_STREAMS};
 
 use std::net::SocketAddr;
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{COOKIE, Staff};
-use super::state::AppState;
+use super::state::{AppState, HALL_STATE_FRESH};
 use crate::node::NodeError;
 use domain::{
     CounterNumber, ServiceLetter, TIME_ZONE, TicketNumber, TicketPriority, TicketState, UserMessage,
@@ -884,22 +884,69 @@ pub(super) fn hall_state_of(q: &Queue) -> HallState {
     }
 }
 
-pub(super) async fn hall_state(State(state): State<AppState>) -> Json<HallState> {
-    Json(state.branch.read(|q, _| hall_state_of(q)))
+/// The hall's state, read from the queue once per change of it (or per [`HALL_STATE_FRESH`]):
+/// the page needs no login, and a flood of reads must not queue on the branch's lock before
+/// a check-in.
+pub(super) async fn hall_state(State(state): State<AppState>) -> Response {
+    let generation = (state.branch.committed(), state.branch.configuration());
+    let cached = state
+        .hall_state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .filter(|(g, at, _)| *g == generation && at.elapsed() < HALL_STATE_FRESH)
+        .map(|(_, _, json)| json.clone());
+    let json = match cached {
+        Some(json) => json,
+        None => {
+            let fresh = Arc::new(
+                serde_json::to_string(&state.branch.read(|q, _| hall_state_of(q)))
+                    .unwrap_or_else(|_| "{}".into()),
+            );
+            *state.hall_state.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((generation, Instant::now(), fresh.clone()));
+            fresh
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json.as_ref().clone(),
+    )
+        .into_response()
 }
 
 /// Calls kept in memory as audio.
 const AUDIO_KEPT: usize = 16;
 
-pub(super) async fn hall_audio(State(state): State<AppState>, Path(seq): Path<i64>) -> Response {
-    if let Some((_, wav)) = state
+/// A call is spoken only while the hall may still play it: an older one is 410, and costs no
+/// synthesis (the hall replays only calls under 20 s old).
+const AUDIO_MAX_AGE_S: i64 = 600;
+
+/// How long a request waits for its turn at the voice before a 503.
+const SPEECH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn cached_audio(state: &AppState, seq: i64) -> Option<Arc<Vec<u8>>> {
+    state
         .audio
         .lock()
-        .expect("audio cache")
+        .unwrap_or_else(|p| p.into_inner())
         .iter()
         .find(|(s, _)| *s == seq)
-    {
-        return wav_response(wav.clone());
+        .map(|(_, wav)| wav.clone())
+}
+
+pub(super) async fn hall_audio(State(state): State<AppState>, Path(seq): Path<i64>) -> Response {
+    if let Some(wav) = cached_audio(&state, seq) {
+        return wav_response(wav);
+    }
+    // One synthesis at a time: the others wait for it, and most then find their call made.
+    let Ok(Ok(_turn)) =
+        tokio::time::timeout(SPEECH_WAIT, state.speech_turn.clone().acquire_owned()).await
+    else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "voce occupata").into_response();
+    };
+    if let Some(wav) = cached_audio(&state, seq) {
+        return wav_response(wav);
     }
     let branch = state.branch.clone();
     let speech = state.speech.clone();
@@ -913,12 +960,20 @@ pub(super) async fn hall_audio(State(state): State<AppState>, Path(seq): Path<i6
             return None;
         }
         let (ticket, counter) = event.event.kind.announcement()?;
-        Some(crate::speech::call_audio(speech.as_ref(), ticket, counter))
+        if (branch.clock().now() - event.event.at).num_seconds() > AUDIO_MAX_AGE_S {
+            return Some(Err(None));
+        }
+        Some(crate::speech::call_audio(speech.as_ref(), ticket, counter).map_err(Some))
     })
     .await
     .ok()
     .flatten();
     match made {
+        Some(Err(None)) => (StatusCode::GONE, "chiamata non più recente").into_response(),
+        Some(Err(Some(e))) => {
+            tracing::error!(error = %e, "call audio failed");
+            (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+        }
         Some(Ok(wav)) => {
             let wav = Arc::new(wav);
             let mut cache = state.audio.lock().expect("audio cache");
@@ -927,10 +982,6 @@ pub(super) async fn hall_audio(State(state): State<AppState>, Path(seq): Path<i6
                 cache.pop_front();
             }
             wav_response(wav)
-        }
-        Some(Err(e)) => {
-            tracing::error!(error = %e, "call audio failed");
-            (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }

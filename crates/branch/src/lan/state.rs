@@ -1,8 +1,12 @@
 //! What every request of the LAN server shares: the branch node, the hall's voice, the login
-//! limiter and the recent calls' audio.
+//! limiter, the recent calls' audio, and the bounds on what the hall's open endpoints may cost
+//! (they need no login, so anyone on the lobby LAN can call them).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
 
 use crate::node::Branch;
 use crate::speech::Speech;
@@ -23,7 +27,28 @@ pub struct AppState {
     pub audio: Arc<Mutex<AudioCache>>,
     /// Login length.
     pub session_hours: u32,
+    /// Event streams open at once, the hall's and the console's ([`HALL_STREAMS`],
+    /// [`CONSOLE_STREAMS`]).
+    pub hall_streams: Arc<Semaphore>,
+    pub console_streams: Arc<Semaphore>,
+    /// One call's audio is synthesised at a time; the others wait for it or for the cache.
+    pub speech_turn: Arc<Semaphore>,
+    /// The hall's state as last read: a flood of reads takes the branch's lock once per
+    /// change of the queue, or per [`HALL_STATE_FRESH`].
+    pub hall_state: Arc<Mutex<Option<HallSnapshot>>>,
 }
+
+/// The hall's state as JSON, with the queue's and the configuration's generations it was read
+/// at and when.
+pub type HallSnapshot = ((u64, u64), Instant, Arc<String>);
+
+/// Hall displays streaming at once: a sede has a few screens.
+pub const HALL_STREAMS: usize = 16;
+/// Console streams at once: a browser each for a few dozen counters and supervisors.
+pub const CONSOLE_STREAMS: usize = 64;
+/// How long the hall's state is served unchanged while the queue does not move (its waiting
+/// figures follow the clock).
+pub const HALL_STATE_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AppState {
     /// State over a branch node.
@@ -34,6 +59,10 @@ impl AppState {
             limiter: Arc::default(),
             audio: Arc::default(),
             session_hours,
+            hall_streams: Arc::new(Semaphore::new(HALL_STREAMS)),
+            console_streams: Arc::new(Semaphore::new(CONSOLE_STREAMS)),
+            speech_turn: Arc::new(Semaphore::new(1)),
+            hall_state: Arc::default(),
         }
     }
 }

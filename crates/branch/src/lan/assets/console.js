@@ -53,24 +53,29 @@
   // hello needs no refresh (replacing the panel under the operator's pointer loses clicks).
   // After a reconnection the page may be stale: refresh.
   let connectedBefore = false;
-  const source = new EventSource("/console/events?after=" + main.dataset.after);
-  source.addEventListener("open", function () { offline.hidden = true; });
   let check = null;
-  source.addEventListener("error", function () {
-    offline.hidden = false;
-    // A stream refused because the login expired looks like a lost connection: ask the server
-    // (refresh goes to the login page on 401), at most every few seconds.
-    if (check) return;
-    check = setTimeout(function () {
-      check = null;
-      refresh().catch(function () { /* still offline */ });
-    }, 3000);
-  });
-  source.addEventListener("hello", function () {
-    offline.hidden = true;
-    if (connectedBefore) refresh();
-    connectedBefore = true;
-  });
-  source.addEventListener("queue", refresh);
-  source.addEventListener("resync", refresh);
+  function connect() {
+    const source = new EventSource("/console/events?after=" + main.dataset.after);
+    source.addEventListener("open", function () { offline.hidden = true; });
+    source.addEventListener("error", function () {
+      offline.hidden = false;
+      // A stream refused (the server's cap on open streams) is not retried by the browser.
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+      // A stream refused because the login expired looks like a lost connection: ask the server
+      // (refresh goes to the login page on 401), at most every few seconds.
+      if (check) return;
+      check = setTimeout(function () {
+        check = null;
+        refresh().catch(function () { /* still offline */ });
+      }, 3000);
+    });
+    source.addEventListener("hello", function () {
+      offline.hidden = true;
+      if (connectedBefore) refresh();
+      connectedBefore = true;
+    });
+    source.addEventListener("queue", refresh);
+    source.addEventListener("resync", refresh);
+  }
+  connect();
 })();

@@ -63,14 +63,23 @@
     text("clock", d.toLocaleTimeString("it-IT", { hour: "2-digit", minute: "2-digit" }));
   }, 1000);
 
-  const source = new EventSource("/hall/events?after=" + main.dataset.after);
-  source.addEventListener("hello", function () { refresh(false); });
-  source.addEventListener("update", function () { refresh(false); });
-  source.addEventListener("resync", function () { refresh(false); });
-  source.addEventListener("call", function (ev) {
-    const call = JSON.parse(ev.data);
-    refresh(true);
-    if (call.fresh && audioOn) { queue.push(call.audio); playNext(); }
-  });
+  let last = main.dataset.after;
+  function connect() {
+    const source = new EventSource("/hall/events?after=" + last);
+    source.addEventListener("hello", function () { refresh(false); });
+    source.addEventListener("update", function (ev) { last = ev.lastEventId || last; refresh(false); });
+    source.addEventListener("resync", function () { refresh(false); });
+    source.addEventListener("call", function (ev) {
+      last = ev.lastEventId || last;
+      const call = JSON.parse(ev.data);
+      refresh(true);
+      if (call.fresh && audioOn) { queue.push(call.audio); playNext(); }
+    });
+    // A stream refused (the server's cap on open streams) is not retried by the browser.
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+    });
+  }
+  connect();
   refresh(false);
 })();

@@ -165,3 +165,109 @@ async fn background_jobs_run_once_across_instances() {
         "nothing else due"
     );
 }
+
+/// The purge keeps personal data no longer than its purpose (docs/retention.md): on each side
+/// of every rule's line, one row that goes and one that stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_keeps_personal_data_no_longer_than_its_purpose() {
+    let hub = Hub::start(1).await;
+    let now = chrono::Utc::now()
+        .with_timezone(&domain::TIME_ZONE)
+        .naive_local();
+    demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 4, now)
+        .await
+        .unwrap();
+    let c = hub.pool.get().await.unwrap();
+    let booking: i64 = c
+        .query_one(
+            "SELECT booking_id FROM appointment WHERE branch_id = 7001 LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    c.batch_execute(&format!(
+        "INSERT INTO handoff (branch_id, id, device_id, token_hash, expires_at, ended_at, person_cf, email)
+         VALUES (7001, gen_random_uuid(), 'k', '\\x01', now() - interval '3 days', now() - interval '2 days', 'RSSMRA80A01H501U', 'a@b.it'),
+                (7001, gen_random_uuid(), 'k', '\\x02', now() + interval '2 minutes', NULL, NULL, NULL);
+         INSERT INTO idp_code (code_hash, client_id, redirect_uri, code_challenge, cf, expires_at)
+         VALUES ('\\x01', 'c', 'r', 'x', 'cf', now() - interval '2 days'),
+                ('\\x02', 'c', 'r', 'x', 'cf', now() + interval '1 minute');
+         INSERT INTO blob (sha256, mime, size, content, created_at)
+         VALUES (decode(repeat('aa', 32), 'hex'), 'image/png', 1, '\\x00', now() - interval '3 years'),
+                (decode(repeat('bb', 32), 'hex'), 'image/png', 1, '\\x00', now() - interval '3 years');
+         INSERT INTO contact_request (branch_id, protocol, matricola, person_cf, topic, subject, state, email, updated_at)
+         OVERRIDING SYSTEM VALUE VALUES
+             (7001, 'OLD', '5124776507', 'cf', 'f24', 's', 'chiusa', 'a@b.it', now() - interval '25 months'),
+             (7001, 'CLOSED', '5124776507', 'cf', 'f24', 's', 'chiusa', 'a@b.it', now() - interval '2 months'),
+             (7001, 'OPEN', '5124776507', 'cf', 'f24', 's', 'aperta', 'a@b.it', now() - interval '2 months');
+         INSERT INTO contact_message (branch_id, request_id, direction, author, body)
+         SELECT 7001, id, 'in', 'cf', 'testo' FROM contact_request WHERE protocol IN ('OLD', 'CLOSED');
+         INSERT INTO contact_attachment (branch_id, request_id, position, name, sha256)
+         SELECT 7001, id, 1, 'f.png', decode(repeat('aa', 32), 'hex') FROM contact_request WHERE protocol = 'OLD';
+         INSERT INTO contact_attachment (branch_id, request_id, position, name, sha256)
+         SELECT 7001, id, 1, 'f.png', decode(repeat('bb', 32), 'hex') FROM contact_request WHERE protocol = 'CLOSED';
+         INSERT INTO istanza (branch_id, protocol, matricola, person_cf, code, fields, state, email, updated_at)
+         VALUES (7001, 'I-DONE', '5124776507', 'cf', 'x', '{{}}', 'accolta', 'a@b.it', now() - interval '40 days'),
+                (7001, 'I-OPEN', '5124776507', 'cf', 'x', '{{}}', 'in_istruttoria', 'a@b.it', now() - interval '40 days');
+         INSERT INTO agenda_booking (branch_id, booking_id, matricola, person_cf, starts_at, service, token, email)
+         VALUES (7001, {booking}, '5124776507', 'cf', localtimestamp - interval '40 days', 'P', 't', 'a@b.it');
+         INSERT INTO applied_op (branch_id, device_id, incarnation, seq, op_id, op_hash, kind, status, applied_at)
+         VALUES (7001, 'k', 'i', 1, 'o1', '\\x01', 'queue', 'applied', now() - interval '100 days'),
+                (7001, 'k', 'i', 2, 'o2', '\\x02', 'queue', 'applied', now());
+         INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id)
+         VALUES (7001, 'l', 1, current_date - interval '14 months', 'k', '{{}}', 'k'),
+                (7001, 'l', 2, current_date, 'k', '{{}}', 'k');"
+    ))
+    .await
+    .unwrap();
+    hub::retention::schedule_daily(&c).await.unwrap();
+    let job = hub::jobs::claim(&c, "alive")
+        .await
+        .unwrap()
+        .expect("the purge");
+    hub::job_registry(hub.pool.clone(), Default::default())
+        .work(job)
+        .await
+        .unwrap();
+    for (sql, left) in [
+        ("SELECT count(*) FROM handoff", 1),
+        (
+            "SELECT count(*) FROM handoff WHERE person_cf IS NOT NULL",
+            0,
+        ),
+        ("SELECT count(*) FROM idp_code", 1),
+        ("SELECT count(*) FROM contact_request", 2),
+        (
+            "SELECT count(*) FROM contact_request WHERE protocol = 'OLD'",
+            0,
+        ),
+        (
+            "SELECT count(*) FROM contact_request WHERE email IS NOT NULL",
+            1,
+        ),
+        ("SELECT count(*) FROM contact_message", 1),
+        ("SELECT count(*) FROM contact_attachment", 1),
+        ("SELECT count(*) FROM blob", 1),
+        ("SELECT count(*) FROM istanza", 2),
+        ("SELECT count(*) FROM istanza WHERE email IS NOT NULL", 1),
+        (
+            "SELECT count(*) FROM agenda_booking WHERE email IS NOT NULL",
+            0,
+        ),
+        ("SELECT count(*) FROM applied_op", 1),
+        ("SELECT count(*) FROM queue_event", 1),
+    ] {
+        assert_eq!(count(&hub.pool, sql).await, left, "{sql}");
+    }
+    let policy = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/retention.md"),
+    )
+    .unwrap();
+    for (name, _) in hub::retention::RULES {
+        assert!(
+            policy.contains(&format!("`{name}`")),
+            "docs/retention.md gives the reason of `{name}`"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! What the hub keeps, and for how long: the daily purge, queued once a day across all
-//! instances. The audit log is kept 13 months (beyond the 6 the rules ask); expired console
-//! sessions, login failures past their window, enrolment codes a month past their expiry and
-//! finished jobs a month old go.
+//! instances. Each rule is one statement in [`RULES`], named in the log with what it removed;
+//! `docs/retention.md` gives each its reason (GDPR art. 5(1)(e): personal data kept no longer
+//! than its purpose needs).
 
 use deadpool_postgres::{GenericClient, Pool};
 
@@ -19,27 +19,112 @@ pub fn register(registry: &mut Registry, pool: Pool) {
     });
 }
 
+/// What the daily purge removes: a name for the log, and the statement. In `docs/retention.md`,
+/// with the reason of each.
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "audit",
+        "DELETE FROM audit_log WHERE at < now() - interval '13 months'",
+    ),
+    (
+        "sessions",
+        "DELETE FROM hub_session WHERE expires_at < now()",
+    ),
+    (
+        "login_failures",
+        "DELETE FROM login_failure WHERE at < now() - interval '1 day'",
+    ),
+    (
+        "enrolment_codes",
+        "DELETE FROM enrolment_code WHERE expires_at < now() - interval '1 month'",
+    ),
+    // Finished jobs hold notifications' addresses: a month of history is enough.
+    (
+        "jobs",
+        "DELETE FROM job WHERE state IN ('done', 'failed')
+           AND coalesce(done_at, run_at) < now() - interval '1 month'",
+    ),
+    // A hand-off holds the visitor's fiscal code, name, e-mail and mobile for a kiosk
+    // session of minutes: a day after it ended, expired or was never used, it goes whole.
+    (
+        "handoffs",
+        "DELETE FROM handoff
+         WHERE greatest(expires_at, coalesce(session_expires_at, expires_at),
+                        coalesce(ended_at, expires_at)) < now() - interval '1 day'",
+    ),
+    (
+        "provider_codes",
+        "DELETE FROM idp_code WHERE expires_at < now() - interval '1 day'",
+    ),
+    // Contacts left for notifications are for the life of the request or istanza.
+    (
+        "request_contacts",
+        "UPDATE contact_request SET email = NULL, mobile = NULL
+         WHERE state = 'chiusa' AND updated_at < now() - interval '30 days'
+           AND (email IS NOT NULL OR mobile IS NOT NULL)",
+    ),
+    (
+        "istanza_contacts",
+        "UPDATE istanza SET email = NULL, mobile = NULL
+         WHERE state IN ('accolta', 'accolta_parzialmente', 'respinta')
+           AND updated_at < now() - interval '30 days'
+           AND (email IS NOT NULL OR mobile IS NOT NULL)",
+    ),
+    (
+        "booking_contacts",
+        "UPDATE agenda_booking SET email = NULL, mobile = NULL
+         WHERE starts_at < (now() AT TIME ZONE 'Europe/Rome') - interval '30 days'
+           AND (email IS NOT NULL OR mobile IS NOT NULL)",
+    ),
+    // A closed request stays readable (kiosk, Cassetto, back office) for two years, then goes
+    // with its messages and attachments.
+    (
+        "request_attachments",
+        "DELETE FROM contact_attachment a USING contact_request r
+         WHERE a.branch_id = r.branch_id AND a.request_id = r.id
+           AND r.state = 'chiusa' AND r.updated_at < now() - interval '24 months'",
+    ),
+    (
+        "request_messages",
+        "DELETE FROM contact_message m USING contact_request r
+         WHERE m.branch_id = r.branch_id AND m.request_id = r.id
+           AND r.state = 'chiusa' AND r.updated_at < now() - interval '24 months'",
+    ),
+    (
+        "requests",
+        "DELETE FROM contact_request
+         WHERE state = 'chiusa' AND updated_at < now() - interval '24 months'",
+    ),
+    // A file no request points to any more; a day's grace for one being uploaded.
+    (
+        "files",
+        "DELETE FROM blob b WHERE created_at < now() - interval '1 day'
+           AND NOT EXISTS (SELECT 1 FROM contact_attachment a WHERE a.sha256 = b.sha256)",
+    ),
+    // The stored answers of applied operations serve a kiosk retrying a push whose answer
+    // it lost, within minutes; three months is far past any retry.
+    (
+        "applied_ops",
+        "DELETE FROM applied_op WHERE applied_at < now() - interval '90 days'",
+    ),
+    // The queue's events feed the figures: a year and a month, like the audit.
+    (
+        "queue_events",
+        "DELETE FROM queue_event WHERE business_day < current_date - interval '13 months'",
+    ),
+];
+
 async fn purge(pool: &Pool) -> Result<(), String> {
     let c = pool.get().await.map_err(|e| e.to_string())?;
     let mut purged = Vec::new();
-    for sql in [
-        "DELETE FROM audit_log WHERE at < now() - interval '13 months'",
-        "DELETE FROM hub_session WHERE expires_at < now()",
-        "DELETE FROM login_failure WHERE at < now() - interval '1 day'",
-        "DELETE FROM enrolment_code WHERE expires_at < now() - interval '1 month'",
-        // Finished jobs hold notifications' addresses: a month of history is enough.
-        "DELETE FROM job WHERE state IN ('done', 'failed') AND coalesce(done_at, run_at) < now() - interval '1 month'",
-    ] {
-        purged.push(c.execute(sql, &[]).await.map_err(|e| e.to_string())?);
+    for (name, sql) in RULES {
+        let n = c
+            .execute(*sql, &[])
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        purged.push(format!("{name}={n}"));
     }
-    tracing::info!(
-        audit = purged[0],
-        sessions = purged[1],
-        login_failures = purged[2],
-        enrolment_codes = purged[3],
-        jobs = purged[4],
-        "daily purge"
-    );
+    tracing::info!(purged = %purged.join(" "), "daily purge");
     Ok(())
 }
 

@@ -77,17 +77,6 @@ struct PhoneSession {
     csrf: String,
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())
-}
-
 /// The form token of a phone session: derived from the cookie, so a page from elsewhere
 /// (which cannot read the cookie) cannot post in the visitor's name.
 fn csrf_of(secret: &str) -> String {
@@ -98,7 +87,7 @@ fn csrf_of(secret: &str) -> String {
 }
 
 async fn session(state: &HubState, headers: &HeaderMap) -> Result<Option<PhoneSession>, HubError> {
-    let Some(secret) = cookie(headers) else {
+    let Some(secret) = crate::pages::cookie(headers, COOKIE) else {
         return Ok(None);
     };
     let c = state.pool.get().await?;

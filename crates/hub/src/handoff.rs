@@ -459,18 +459,6 @@ async fn confirm(
     }
 }
 
-/// The flow cookie's value, if the browser sent one.
-fn flow_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == FLOW_COOKIE)
-        .map(|(_, v)| v.to_owned())
-}
-
 #[derive(Deserialize)]
 struct CallbackQuery {
     code: Option<String>,
@@ -503,7 +491,7 @@ async fn callback(
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
-    let flow = flow_cookie(&headers)
+    let flow = crate::pages::cookie(&headers, FLOW_COOKIE)
         .map(|f| web::auth::token_hash(&f))
         .unwrap_or_default();
     let pending = async {

@@ -15,6 +15,16 @@ pub fn html(t: impl Template) -> Response {
     }
 }
 
+/// The value of the cookie `name` the browser sent, if any.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| web::auth::cookie_value(c, name))
+        .map(str::to_owned)
+}
+
 /// A page for the phone: a heading and a sentence, in Italian.
 pub fn phone_page(status: StatusCode, title: &str, text: &str) -> Response {
     let esc = |s: &str| {

@@ -39,7 +39,7 @@ pub fn enroll(
     ))?;
     store.set_hub_link(&enrolled.link(hub), chrono::Utc::now())?;
     println!(
-        "enrolled as {} in sede {:04}; hub certificate pinned: {}",
+        "enrolled as {} in sede {:04}; hub key pinned: {}",
         enrolled.device_id,
         enrolled.branch,
         protocol::wire::hex(&enrolled.cert_sha256)

@@ -120,8 +120,9 @@ enum Command {
         /// The one-time enrolment code.
         #[arg(long)]
         code: String,
-        /// SHA-256 of the hub's certificate in hex, as the administrator reads it; without it
-        /// the certificate the hub presents now is trusted and pinned.
+        /// The hub's key pin in hex (`Hub key pin:` as the hub prints it at start: the SHA-256
+        /// of its public key), or the SHA-256 of its certificate; without it the key the hub
+        /// presents now is trusted. Either way the kiosk pins the hub's key.
         #[arg(long)]
         fingerprint: Option<String>,
         /// Store file, overriding `store.path`.

@@ -29,6 +29,8 @@ pub(crate) struct Hub {
     pub(crate) servers: Vec<hub::HubServer>,
     pub(crate) client: reqwest::Client,
     pub(crate) cert: String,
+    /// The servers' certificate and key.
+    pub(crate) tls: web::tls::TlsPem,
 }
 
 impl Hub {
@@ -121,6 +123,7 @@ impl Hub {
             servers,
             client,
             cert: String::from_utf8_lossy(&tls.cert).into_owned(),
+            tls,
         }
     }
 

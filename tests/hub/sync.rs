@@ -969,3 +969,62 @@ async fn a_feed_page_the_kiosk_cannot_apply_is_reported_and_alerted_in_the_conso
     stop.send(true).unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
+
+/// The hub's certificate renewed on the same key (certbot `--reuse-key`, or the hub's own
+/// self-signed one): enrolled kiosks pin the key and keep syncing. A certificate on another
+/// key is another hub, and is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolled_kiosks_keep_syncing_through_a_certificate_renewal() {
+    use branch::sync::agent::Agent;
+    use domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+    let hub = Hub::start(1).await;
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    demo::hub::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        11,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    assert_eq!(
+        wire::hex(&link.cert_sha256),
+        web::tls::key_pin_of_pem(&hub.tls.cert).unwrap(),
+        "the kiosk pins the hub's key"
+    );
+    let url = hub._db.as_ref().unwrap().url.clone();
+    let serve = |tls: web::tls::TlsPem| {
+        let url = url.clone();
+        async move {
+            let state = HubState::new(db::pool(&url, 4).unwrap());
+            hub::start(state, "127.0.0.1:0", &tls).await.unwrap()
+        }
+    };
+    let at = |server: &hub::HubServer| store::HubLink {
+        hub_url: format!("https://127.0.0.1:{}", server.addr.port()),
+        ..link.clone()
+    };
+    let renewed = serve(web::tls::renewed(&hub.tls).unwrap()).await;
+    let agent = Agent::new(branch.clone(), &at(&renewed)).unwrap();
+    agent
+        .pull_once()
+        .await
+        .expect("the renewed hub is the same hub");
+    branch
+        .issue_ticket(ServiceLetter::parse("P").unwrap(), TicketPriority::WalkIn)
+        .unwrap();
+    assert!(agent.push_once().await.unwrap() > 0, "the ticket goes");
+
+    let impostor = serve(web::tls::self_signed().unwrap()).await;
+    let agent = Agent::new(branch.clone(), &at(&impostor)).unwrap();
+    match agent.pull_once().await {
+        Err(branch::sync::client::SyncError::Network(e)) => {
+            assert!(e.contains("not the pinned"), "{e}")
+        }
+        other => panic!("another key must be refused: {other:?}"),
+    }
+    renewed.stop().await;
+    impostor.stop().await;
+}

@@ -65,6 +65,12 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
         let notifier = crate::notify::Notifier::from_config(config)?;
         let server = crate::server::start(state, &config.listen, &tls).await?;
         println!("Hub: https://{}", server.addr);
+        // What an installer checks, or passes to `sportello enroll --fingerprint`: the kiosks
+        // pin the key, so it stays the same through a renewal on the same key.
+        match web::tls::key_pin_of_pem(&tls.cert) {
+            Ok(pin) => println!("Hub key pin: {pin}"),
+            Err(e) => tracing::warn!(error = %e, "cannot read the hub's certificate for its pin"),
+        }
         // Background jobs: every instance polls; the table's row locks share them out.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = format!("{}-{}", hostname(), std::process::id());

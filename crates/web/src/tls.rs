@@ -53,6 +53,26 @@ pub fn load_or_make(
 
 /// A new self-signed certificate for the names a branch PC may use to reach the kiosk.
 pub fn self_signed() -> anyhow::Result<TlsPem> {
+    let certified = rcgen::generate_simple_self_signed(names())?;
+    Ok(TlsPem {
+        cert: certified.cert.pem().into_bytes(),
+        key: certified.signing_key.serialize_pem().into_bytes(),
+    })
+}
+
+/// A new self-signed certificate on the key of `old`: a renewal, which the kiosks' pin of the
+/// key ([`key_pin`]) survives.
+pub fn renewed(old: &TlsPem) -> anyhow::Result<TlsPem> {
+    let key = rcgen::KeyPair::from_pem(std::str::from_utf8(&old.key)?)?;
+    let cert = rcgen::CertificateParams::new(names())?.self_signed(&key)?;
+    Ok(TlsPem {
+        cert: cert.pem().into_bytes(),
+        key: old.key.clone(),
+    })
+}
+
+/// The names a self-signed certificate is made for: loopback, mDNS, this host.
+fn names() -> Vec<String> {
     let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -66,11 +86,7 @@ pub fn self_signed() -> anyhow::Result<TlsPem> {
             names.push(format!("{host}.local"));
         }
     }
-    let certified = rcgen::generate_simple_self_signed(names)?;
-    Ok(TlsPem {
-        cert: certified.cert.pem().into_bytes(),
-        key: certified.signing_key.serialize_pem().into_bytes(),
-    })
+    names
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -84,4 +100,43 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// The SHA-256 of a DER certificate's public key (its SubjectPublicKeyInfo): how kiosks pin
+/// the hub, so that a certificate renewed on the same key is still the same hub.
+pub fn key_pin(cert_der: &[u8]) -> Result<[u8; 32], String> {
+    use sha2::Digest;
+    let der = rustls_pki_types::CertificateDer::from(cert_der);
+    let cert = webpki::EndEntityCert::try_from(&der).map_err(|e| format!("certificate: {e}"))?;
+    Ok(sha2::Sha256::digest(cert.subject_public_key_info().as_ref()).into())
+}
+
+/// [`key_pin`] of the first certificate of a PEM chain, in hex: what `sportello enroll
+/// --fingerprint` takes.
+pub fn key_pin_of_pem(pem: &[u8]) -> Result<String, String> {
+    use rustls_pki_types::pem::PemObject;
+    let first = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
+        .next()
+        .ok_or("no certificate in the PEM")?
+        .map_err(|e| format!("PEM: {e}"))?;
+    Ok(key_pin(first.as_ref())?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renewal_on_the_same_key_keeps_the_pin_and_a_new_key_does_not() {
+        let first = self_signed().unwrap();
+        let again = renewed(&first).unwrap();
+        assert_ne!(first.cert, again.cert, "a new certificate");
+        let pin = |p: &TlsPem| key_pin_of_pem(&p.cert).unwrap();
+        assert_eq!(pin(&first), pin(&again));
+        assert_eq!(pin(&first).len(), 64);
+        assert_ne!(pin(&first), pin(&self_signed().unwrap()));
+    }
 }

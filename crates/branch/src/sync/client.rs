@@ -32,8 +32,12 @@ pub enum SyncError {
     Protocol(String),
 }
 
-/// Accepts exactly one certificate (by SHA-256 of its DER), or, at enrolment without a
-/// fingerprint, whichever the hub presents — remembering it to pin from then on.
+/// Accepts the hub by its public key — the SHA-256 of its certificate's SubjectPublicKeyInfo —
+/// so a renewed certificate on the same key is the same hub (certbot `--reuse-key`, or the
+/// hub's own self-signed certificate, whose key stays in `tls_dir`). A pin made before
+/// kiosks pinned the key is the SHA-256 of the whole certificate, and still matches that
+/// certificate. At enrolment without a fingerprint, whichever key the hub presents is trusted
+/// and remembered, to pin from then on.
 #[derive(Debug)]
 struct Pinned {
     pin: Option<[u8; 32]>,
@@ -50,12 +54,13 @@ impl ServerCertVerifier for Pinned {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let digest: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(digest);
+        let key = web::tls::key_pin(end_entity.as_ref()).map_err(rustls::Error::General)?;
+        let whole: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(key);
         match self.pin {
-            Some(pin) if pin != digest => Err(rustls::Error::General(format!(
-                "the hub's certificate {} is not the pinned {}",
-                wire::hex(&digest),
+            Some(pin) if pin != key && pin != whole => Err(rustls::Error::General(format!(
+                "the hub's key {} is not the pinned {}",
+                wire::hex(&key),
                 wire::hex(&pin)
             ))),
             _ => Ok(ServerCertVerified::assertion()),
@@ -172,7 +177,7 @@ pub struct Enrolled {
     pub branch: u16,
     /// The key generated here; never leaves the kiosk.
     pub secret_key: [u8; 32],
-    /// SHA-256 of the hub's certificate, pinned from now on.
+    /// The hub's pin from now on: the SHA-256 of its public key ([`web::tls::key_pin`]).
     pub cert_sha256: [u8; 32],
 }
 
@@ -189,8 +194,9 @@ impl Enrolled {
     }
 }
 
-/// Enrols this kiosk with the hub at `base` using a one-time `code`. With `fingerprint`, the
-/// hub must present that certificate; without, the one it presents is trusted and pinned.
+/// Enrols this kiosk with the hub at `base` using a one-time `code`. With `fingerprint` (the
+/// SHA-256 of the hub's public key, or of its certificate), the hub must present that; without,
+/// the key it presents is trusted. Either way its key is what is pinned.
 pub async fn enrol(
     base: &str,
     code: &str,
@@ -228,7 +234,7 @@ pub async fn enrol(
         .seen
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .ok_or_else(|| SyncError::Protocol("no certificate seen".into()))?;
+        .ok_or_else(|| SyncError::Protocol("no hub key seen".into()))?;
     Ok(Enrolled {
         device_id: e.device_id,
         branch: e.branch,

@@ -33,7 +33,11 @@ fn main() {
         let person = demo.people.iter().find(|p| !p.companies.is_empty()).unwrap();
 
         let tls = web::tls::self_signed().unwrap();
-        let state = HubState::new(pool.clone());
+        let kek = std::sync::Arc::new(hub::keys::Kek::generate().unwrap());
+        hub::keys::prepare(&mut pool.get().await.unwrap(), &kek)
+            .await
+            .unwrap();
+        let state = HubState::new(pool.clone()).with_kek(kek);
         let identity = state.identity.clone();
         let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
         let base = format!("https://127.0.0.1:{}", server.addr.port());

@@ -61,8 +61,10 @@ fn main() {
         std::fs::write(
             &config,
             format!(
-                "[hub]\ndatabase_url = {url:?}\nlisten = \"127.0.0.1:0\"\npool_size = 16\ntls_dir = {:?}\n",
-                dir.path().join("tls").to_str().unwrap()
+                "[hub]\ndatabase_url = {url:?}\nlisten = \"127.0.0.1:0\"\npool_size = 16\ntls_dir = {:?}\n\
+                 key_encryption_key = {:?}\n",
+                dir.path().join("tls").to_str().unwrap(),
+                dir.path().join("kek").to_str().unwrap()
             ),
         )
         .unwrap();

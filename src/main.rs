@@ -226,6 +226,18 @@ enum AdminCommand {
         #[arg(long)]
         device: String,
     },
+    /// A new booking signing key from now on (the hub also rotates it every 90 days); QR
+    /// codes already given keep working until their appointments are past.
+    #[cfg(feature = "hub")]
+    RotateKeys,
+    /// Seals the hub's signing keys under a new key-encryption key (made in FILE if absent);
+    /// then point `hub.key_encryption_key` at it and restart every hub instance.
+    #[cfg(feature = "hub")]
+    ResealKeys {
+        /// The new key-encryption key's file.
+        #[arg(long, value_name = "FILE")]
+        new: std::path::PathBuf,
+    },
 }
 
 fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -460,6 +472,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             hub::cli::revoke_device(&config.hub, &device)?;
             println!("device {device} revoked");
+            Ok(())
+        }
+        #[cfg(feature = "hub")]
+        Command::Admin {
+            command: AdminCommand::RotateKeys,
+        } => {
+            let key = hub::cli::rotate_keys(&config.hub)?;
+            println!("booking key {key} signs from now on");
+            Ok(())
+        }
+        #[cfg(feature = "hub")]
+        Command::Admin {
+            command: AdminCommand::ResealKeys { new },
+        } => {
+            let n = hub::cli::reseal_keys(&config.hub, &new)?;
+            println!(
+                "{n} keys sealed under {}: set hub.key_encryption_key to it and restart every hub",
+                new.display()
+            );
             Ok(())
         }
     }

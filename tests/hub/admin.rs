@@ -72,9 +72,10 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
         format!(
             // With a public address (the built-in provider is asked for below).
             "[hub]\ndatabase_url = {:?}\ntls_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\
-             public_url = \"https://hub.example\"\n",
+             public_url = \"https://hub.example\"\nkey_encryption_key = {:?}\n",
             db.url,
-            dir.path().join("tls").to_str().unwrap()
+            dir.path().join("tls").to_str().unwrap(),
+            dir.path().join("keys/kek").to_str().unwrap(),
         ),
     )
     .unwrap();
@@ -196,6 +197,26 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
         .await
         .unwrap();
     assert_eq!(discovery["issuer"], "https://hub.example/idp");
+
+    // The key-encryption key was made at first start, for its owner's eyes only; the booking
+    // key rotates on demand.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("keys/kek"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    for expected in ["booking key 101 signs", "booking key 102 signs"] {
+        let rotated = admin(&["rotate-keys"], "");
+        assert!(
+            String::from_utf8_lossy(&rotated.stdout).contains(expected),
+            "{}{}",
+            String::from_utf8_lossy(&rotated.stdout),
+            String::from_utf8_lossy(&rotated.stderr)
+        );
+    }
 
     // A reset from the command line logs out whoever was in with the old password.
     let browser = reqwest::Client::builder()

@@ -26,6 +26,8 @@ pub(crate) struct Hub {
     // Dropped last: the database outlives the servers.
     pub(crate) _db: Option<TestDb>,
     pub(crate) pool: deadpool_postgres::Pool,
+    /// The key-encryption key every instance was given.
+    pub(crate) kek: Arc<hub::keys::Kek>,
     pub(crate) servers: Vec<hub::HubServer>,
     pub(crate) client: reqwest::Client,
     pub(crate) cert: String,
@@ -87,11 +89,17 @@ impl Hub {
             .try_init();
         let pool = db::pool(url, 8).unwrap();
         db::migrate(&pool).await.unwrap();
+        // One key-encryption key for all instances, as one file copied to each.
+        let kek = Arc::new(hub::keys::Kek::generate().unwrap());
+        hub::keys::prepare(&mut pool.get().await.unwrap(), &kek)
+            .await
+            .unwrap();
         let tls = web::tls::self_signed().unwrap();
         let mut servers = Vec::new();
         for _ in 0..instances {
             let state = configure(
                 HubState::new(db::pool(url, 8).unwrap())
+                    .with_kek(kek.clone())
                     .with_person_key_secret(Some(demo::DEMO_PERSON_KEY_SECRET)),
             );
             let identity = state.identity.clone();
@@ -119,6 +127,7 @@ impl Hub {
             .unwrap();
         Hub {
             _db: None,
+            kek,
             pool,
             servers,
             client,

@@ -21,4 +21,5 @@ mod contatti;
 mod identification;
 mod istanze;
 mod jobs;
+mod keys;
 mod sync;

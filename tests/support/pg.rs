@@ -94,14 +94,18 @@ fn as_postgres(program: &std::path::Path) -> std::process::Command {
     }
 }
 
+/// The folder of PostgreSQL's programs (the newest installed), or a failure that says how to
+/// install them.
+pub fn bin_dir() -> std::path::PathBuf {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).max())
+        .expect("PostgreSQL is not installed: run scripts/system-deps --test (package postgresql)")
+}
+
 impl PgCluster {
     pub fn start() -> PgCluster {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).max())
-            .expect(
-                "PostgreSQL is not installed: run scripts/system-deps --test (package postgresql)",
-            );
+        let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("sportello-pg-")
             .tempdir_in("/var/tmp")

@@ -90,6 +90,10 @@ pub struct HubConfig {
     pub key: Option<PathBuf>,
     /// Folder of the generated self-signed certificate.
     pub tls_dir: PathBuf,
+    /// The key-encryption key that seals the hub's signing keys in the database: a file of
+    /// 64 hexadecimal digits, mode 600, the same on every instance and never in a database
+    /// backup. Made on first start when the database has no sealed keys yet.
+    pub key_encryption_key: PathBuf,
     /// Kiosks older than this version must update before their pushes are applied.
     pub min_client_version: Option<String>,
     /// The hub's address as visitors' phones reach it; unset: no identification.
@@ -133,6 +137,7 @@ impl Default for HubConfig {
             cert: None,
             key: None,
             tls_dir: PathBuf::from("/var/lib/sportello/hub-tls"),
+            key_encryption_key: PathBuf::from("/var/lib/sportello/hub-keys/kek"),
             min_client_version: None,
             public_url: None,
             oidc_issuer: None,

@@ -18,7 +18,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use crate::extract::Delegated;
 use crate::jobs::{self, Registry};
 use crate::{HubError, HubState};
-use domain::token::{BookingClaims, TokenSigner};
+use domain::token::BookingClaims;
 use domain::{Appointment, AppointmentState, BookingId, CodiceFiscale, ServiceLetter, TIME_ZONE};
 use protocol::wire::{AgendaBooking, AgendaView, BranchConfigPayload, NewBooking};
 
@@ -218,32 +218,6 @@ async fn view(
     }))
 }
 
-/// The hub's current booking signing key, made on first use (every instance agrees: the
-/// insert of the first key is idempotent).
-async fn signer(c: &impl GenericClient) -> Result<TokenSigner, HubError> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| HubError::internal("random source", e))?;
-    c.execute(
-        "INSERT INTO booking_key (key_id, seed) VALUES (100, $1) ON CONFLICT (key_id) DO NOTHING",
-        &[&seed.as_slice()],
-    )
-    .await?;
-    let r = c
-        .query_one(
-            "SELECT key_id, seed FROM booking_key ORDER BY created_at DESC, key_id DESC LIMIT 1",
-            &[],
-        )
-        .await?;
-    let stored: Vec<u8> = r.get(1);
-    let seed: [u8; 32] = stored
-        .try_into()
-        .map_err(|_| HubError::Internal("a booking key is not 32 bytes".into()))?;
-    Ok(TokenSigner::from_seed(
-        u16::try_from(r.get::<_, i32>(0)).unwrap_or(100),
-        &seed,
-    ))
-}
-
 /// `GET /v1/handoff/{id}/agenda/{matricola}`.
 async fn show(company: Delegated) -> Result<Json<AgendaView>, HubError> {
     let Delegated { visitor, matricola } = company;
@@ -269,6 +243,7 @@ async fn book(
             "hub.person_key_secret is not set: bookings cannot be made".into(),
         ));
     };
+    let kek = state.kek()?;
     let Delegated { visitor, matricola } = company;
     let (device, mut c, cf) = (
         visitor.request.device,
@@ -306,7 +281,7 @@ async fn book(
         .get(0);
     let booking = BookingId::new(wanted.starts_at.year() as u16, progressive as u32)
         .ok_or_else(|| HubError::Internal("booking numbers are used up".into()))?;
-    let signer = signer(&tx).await?;
+    let signer = crate::keys::booking_signer(&tx, kek).await?;
     let key = (
         signer.key_id(),
         protocol::wire::hex(&signer.verifying_key()),
@@ -337,8 +312,8 @@ async fn book(
     crate::branch_data::put_appointments(&tx, branch, std::slice::from_ref(&appointment)).await?;
     tx.execute(
         "INSERT INTO agenda_booking (branch_id, booking_id, matricola, person_cf, starts_at,
-                                     service, token, email, mobile)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                     service, token, email, mobile, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &branch,
             &(booking.get() as i64),
@@ -349,6 +324,7 @@ async fn book(
             &token,
             &email,
             &mobile,
+            &i32::from(signer.key_id()),
         ],
     )
     .await?;

@@ -49,7 +49,11 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             &config.tls_dir,
             "hub",
         )?;
+        let kek = std::sync::Arc::new(
+            crate::keys::open_or_make(&mut pool.get().await?, &config.key_encryption_key).await?,
+        );
         let state = HubState::new(pool.clone())
+            .with_kek(kek.clone())
             .with_min_client_version(config.min_client_version.clone())
             .with_person_key_secret(config.person_key_secret.as_deref())
             .with_trusted_proxies(&config.trusted_proxies)?;
@@ -89,10 +93,13 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             let mut stopped = stopped;
             async move {
                 loop {
-                    if let Ok(c) = pool.get().await
-                        && let Err(e) = crate::retention::schedule_daily(&c).await
-                    {
-                        tracing::warn!(error = %e, "daily jobs not scheduled");
+                    if let Ok(mut c) = pool.get().await {
+                        if let Err(e) = crate::retention::schedule_daily(&c).await {
+                            tracing::warn!(error = %e, "daily jobs not scheduled");
+                        }
+                        if let Err(e) = crate::keys::upkeep(&mut c, &kek).await {
+                            tracing::warn!(error = %e, "signing keys' upkeep failed");
+                        }
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
@@ -158,6 +165,33 @@ pub fn new_feed_epoch(config: &HubConfig) -> anyhow::Result<u64> {
     runtime()?.block_on(async {
         let client = pool(config).await?.get().await?;
         Ok(crate::feed::new_epoch(&client, "cli").await?)
+    })
+}
+
+/// `sportello admin rotate-keys`: a new booking key signs from now on; the old one's
+/// bookings keep working until they are past.
+pub fn rotate_keys(config: &HubConfig) -> anyhow::Result<u16> {
+    runtime()?.block_on(async {
+        let pool = pool(config).await?;
+        let mut c = pool.get().await?;
+        let kek = crate::keys::open_or_make(&mut c, &config.key_encryption_key).await?;
+        Ok(crate::keys::rotate_booking_key(&mut c, &kek).await?)
+    })
+}
+
+/// `sportello admin reseal-keys --new FILE`: seals every signing key under the new
+/// key-encryption key; the hubs are then restarted with `hub.key_encryption_key` naming it.
+pub fn reseal_keys(config: &HubConfig, new: &std::path::Path) -> anyhow::Result<usize> {
+    runtime()?.block_on(async {
+        let pool = pool(config).await?;
+        let mut c = pool.get().await?;
+        let old = crate::keys::Kek::read(&config.key_encryption_key)?;
+        let new = if new.exists() {
+            crate::keys::Kek::read(new)?
+        } else {
+            crate::keys::Kek::create(new)?
+        };
+        Ok(crate::keys::reseal(&mut c, &old, &new).await?)
     })
 }
 

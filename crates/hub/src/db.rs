@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "handoff_confirm",
         include_str!("../../../migrations/hub/0012_handoff_confirm.sql"),
     ),
+    (
+        13,
+        "sealed_keys",
+        include_str!("../../../migrations/hub/0013_sealed_keys.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

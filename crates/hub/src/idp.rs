@@ -50,21 +50,13 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The signing key, made once and shared by every hub instance through the database.
+/// The signing key, made once and shared by every hub instance through the database, where it
+/// is sealed ([`crate::keys`]).
 async fn signing_key(
+    state: &HubState,
     db: &impl deadpool_postgres::GenericClient,
 ) -> Result<CoreEdDsaPrivateSigningKey, HubError> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).expect("the system random source works");
-    db.execute(
-        "INSERT INTO idp_key (kid, seed) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[&KID, &seed.as_slice()],
-    )
-    .await?;
-    let seed: Vec<u8> = db
-        .query_one("SELECT seed FROM idp_key WHERE kid = $1", &[&KID])
-        .await?
-        .get(0);
+    let seed = crate::keys::idp_seed(db, state.kek()?, KID).await?;
     // PKCS#8 for an Ed25519 seed: a fixed prefix, then the 32 bytes (RFC 8410).
     let mut der = hex_literal_prefix();
     der.extend_from_slice(&seed);
@@ -115,7 +107,7 @@ async fn discovery(State(state): State<HubState>) -> Response {
 async fn jwks(State(state): State<HubState>) -> Response {
     let key = async {
         let c = state.pool.get().await?;
-        signing_key(&c).await
+        signing_key(&state, &c).await
     }
     .await;
     match key {
@@ -352,7 +344,7 @@ async fn token(
         if b64(&sha2::Sha256::digest(form.code_verifier.as_bytes())) != challenge {
             return Ok(Err("the PKCE verifier does not match the challenge"));
         }
-        let key = signing_key(&c).await?;
+        let key = signing_key(&state, &c).await?;
         let now = chrono::Utc::now();
         let mut claims = CoreIdTokenClaims::new(
             IssuerUrl::new(issuer(&identity.public_url)).expect("a URL"),

@@ -32,6 +32,7 @@ pub mod identity;
 pub mod idp;
 pub mod istanze;
 pub mod jobs;
+pub mod keys;
 pub mod notify;
 pub mod pages;
 pub mod pull;

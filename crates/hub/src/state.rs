@@ -25,6 +25,9 @@ pub struct HubState {
     pub person_keyer: Option<Arc<domain::PersonKeyer>>,
     /// The load balancers whose `X-Forwarded-For` names the client ([`crate::extract::ClientIp`]).
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// The key that seals the signing keys in the database ([`crate::keys`]); unset: nothing
+    /// is signed (no bookings, no test provider).
+    pub kek: Option<Arc<crate::keys::Kek>>,
 }
 
 impl HubState {
@@ -44,6 +47,7 @@ impl HubState {
             identity: Arc::default(),
             person_keyer: None,
             trusted_proxies: Arc::new([]),
+            kek: None,
         }
     }
 
@@ -70,6 +74,21 @@ impl HubState {
             .and_then(|s| domain::PersonKeyer::new(s.as_bytes()))
             .map(Arc::new);
         self
+    }
+
+    /// Signs with the keys `kek` sealed (checked against the database by [`crate::keys`]).
+    pub fn with_kek(mut self, kek: Arc<crate::keys::Kek>) -> Self {
+        self.kek = Some(kek);
+        self
+    }
+
+    /// The key-encryption key, or why nothing can be signed.
+    pub fn kek(&self) -> Result<&crate::keys::Kek, crate::HubError> {
+        self.kek.as_deref().ok_or_else(|| {
+            crate::HubError::Unavailable(
+                "hub.key_encryption_key is not loaded: nothing can be signed".into(),
+            )
+        })
     }
 
     /// Refuses pushes from kiosks older than `version`.

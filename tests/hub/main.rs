@@ -22,4 +22,5 @@ mod identification;
 mod istanze;
 mod jobs;
 mod keys;
+mod postgres_tls;
 mod sync;

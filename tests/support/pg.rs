@@ -105,6 +105,16 @@ pub fn bin_dir() -> std::path::PathBuf {
 
 impl PgCluster {
     pub fn start() -> PgCluster {
+        PgCluster::start_with(None)
+    }
+
+    /// A cluster that takes connections over TLS only, with this certificate and key (PEM):
+    /// a client in clear is refused by the server.
+    pub fn start_tls(cert: &[u8], key: &[u8]) -> PgCluster {
+        PgCluster::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&[u8], &[u8])>) -> PgCluster {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("sportello-pg-")
@@ -142,6 +152,38 @@ impl PgCluster {
             .local_addr()
             .unwrap()
             .port();
+        if let Some((cert, key)) = tls {
+            let data = dir.path().join("data");
+            let private = |name: &str, bytes: &[u8]| {
+                use std::os::unix::fs::PermissionsExt as _;
+                let path = data.join(name);
+                std::fs::write(&path, bytes).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+                // SAFETY: getuid has no preconditions.
+                if unsafe { libc::getuid() } == 0 {
+                    let out = std::process::Command::new("chown")
+                        .arg("postgres")
+                        .arg(&path)
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success());
+                }
+            };
+            private("server.crt", cert);
+            private("server.key", key);
+            private(
+                "pg_hba.conf",
+                b"local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n",
+            );
+            let conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+            private(
+                "postgresql.conf",
+                format!(
+                    "{conf}\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+                )
+                .as_bytes(),
+            );
+        }
         let c = PgCluster { dir, bin, port };
         c.ctl(&["start"]);
         c

@@ -82,6 +82,10 @@ pub struct HubConfig {
     pub listen: String,
     /// PostgreSQL URL.
     pub database_url: String,
+    /// PEM certificates of the authority that signed PostgreSQL's certificate: set, the hub
+    /// connects only over TLS, to a server whose certificate chains to them and names the
+    /// URL's host; unset, as the URL says (no TLS; `sslmode=require` then asks for this).
+    pub database_ca: Option<PathBuf>,
     /// Connections to PostgreSQL per hub instance.
     pub pool_size: usize,
     /// PEM certificate chain; unset: self-signed, made on first start and kept.
@@ -133,6 +137,7 @@ impl Default for HubConfig {
         Self {
             listen: "0.0.0.0:8444".into(),
             database_url: "postgres://sportello@127.0.0.1:5432/sportello".into(),
+            database_ca: None,
             pool_size: 16,
             cert: None,
             key: None,

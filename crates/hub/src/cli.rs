@@ -11,7 +11,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn pool(config: &HubConfig) -> anyhow::Result<deadpool_postgres::Pool> {
-    let pool = db::pool(&config.database_url, config.pool_size)?;
+    let ca = match &config.database_ca {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!("hub.database_ca: cannot read {}: {e}", path.display())
+        })?),
+        None => None,
+    };
+    let pool = db::pool_with(&config.database_url, config.pool_size, ca.as_deref())?;
     let applied = db::migrate(&pool).await.map_err(|e| {
         anyhow::anyhow!("{e} (hub.database_url = {})", redact(&config.database_url))
     })?;

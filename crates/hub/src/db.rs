@@ -1,5 +1,6 @@
 //! The hub's PostgreSQL: a connection pool and the numbered migrations of `migrations/hub/`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -100,8 +101,16 @@ const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(30);
 /// A pool of connections to `url` (`postgres://user@host:port/db`), every wait in it bounded:
 /// for a free connection and for a new one ([`POOL_WAIT`]), and for each statement on the server
 /// ([`STATEMENT_TIMEOUT`]) unless the URL's `options` set their own. A database that stops
-/// answering altogether is the request deadline's to bound (the server's).
+/// answering altogether is the request deadline's to bound (the server's). No TLS: see
+/// [`pool_with`].
 pub fn pool(url: &str, size: usize) -> Result<Pool, HubError> {
+    pool_with(url, size, None)
+}
+
+/// The same, over TLS when `ca` (PEM certificates, `hub.database_ca`) is given: TLS is then
+/// required — a server that does not offer it is refused, never used in clear — and the
+/// server's certificate must chain to `ca` and name the URL's host.
+pub fn pool_with(url: &str, size: usize, ca: Option<&[u8]>) -> Result<Pool, HubError> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| HubError::Config(format!("hub.database_url: {e}")))?;
@@ -119,13 +128,27 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, HubError> {
         }
     }
     config.options(options.trim());
-    let manager = Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let recycling = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match ca {
+        None if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require => {
+            return Err(HubError::Config(
+                "hub.database_url asks for sslmode=require: set hub.database_ca to the certificate \
+                 authority of the database's certificate"
+                    .into(),
+            ));
+        }
+        None => Manager::from_config(config, tokio_postgres::NoTls, recycling),
+        Some(pem) => {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+            Manager::from_config(
+                config,
+                tokio_postgres_rustls::MakeRustlsConnect::new(tls_client(pem)?),
+                recycling,
+            )
+        }
+    };
     Pool::builder(manager)
         .max_size(size)
         .runtime(Runtime::Tokio1)
@@ -134,6 +157,28 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, HubError> {
         .recycle_timeout(Some(POOL_WAIT))
         .build()
         .map_err(|e| HubError::Config(format!("database pool: {e}")))
+}
+
+/// A TLS client that trusts only the certificates in `pem`.
+fn tls_client(pem: &[u8]) -> Result<rustls::ClientConfig, HubError> {
+    use rustls_pki_types::pem::PemObject as _;
+    let bad = |why: String| HubError::Config(format!("hub.database_ca: {why}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+        roots
+            .add(cert.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
 }
 
 /// Applies the migrations this build knows and the database lacks; returns how many. A

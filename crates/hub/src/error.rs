@@ -38,7 +38,7 @@ pub enum HubError {
     #[error("database: {}", db_message(.0))]
     Db(#[from] tokio_postgres::Error),
     /// No database connection (503).
-    #[error("database unavailable: {0}")]
+    #[error("database unavailable: {}", pool_message(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     /// Something the hub itself wrote cannot be read back, or an invariant broke (500).
     #[error("{0}")]
@@ -62,7 +62,24 @@ impl HubError {
 fn db_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(d) => format!("{} ({})", d.message(), d.code().code()),
-        None => e.to_string(),
+        None => {
+            // The cause is what the operator needs: "error performing TLS handshake" alone
+            // does not say whether the certificate or the server was wrong.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+fn pool_message(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => db_message(e),
+        e => e.to_string(),
     }
 }
 

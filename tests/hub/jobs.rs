@@ -210,8 +210,8 @@ async fn the_purge_keeps_personal_data_no_longer_than_its_purpose() {
          INSERT INTO istanza (branch_id, protocol, matricola, person_cf, code, fields, state, email, updated_at)
          VALUES (7001, 'I-DONE', '5124776507', 'cf', 'x', '{{}}', 'accolta', 'a@b.it', now() - interval '40 days'),
                 (7001, 'I-OPEN', '5124776507', 'cf', 'x', '{{}}', 'in_istruttoria', 'a@b.it', now() - interval '40 days');
-         INSERT INTO agenda_booking (branch_id, booking_id, matricola, person_cf, starts_at, service, token, email)
-         VALUES (7001, {booking}, '5124776507', 'cf', localtimestamp - interval '40 days', 'P', 't', 'a@b.it');
+         INSERT INTO agenda_booking (branch_id, booking_id, matricola, person_cf, starts_at, service, token, email, key_id)
+         VALUES (7001, {booking}, '5124776507', 'cf', localtimestamp - interval '40 days', 'P', 't', 'a@b.it', 101);
          INSERT INTO applied_op (branch_id, device_id, incarnation, seq, op_id, op_hash, kind, status, applied_at)
          VALUES (7001, 'k', 'i', 1, 'o1', '\\x01', 'queue', 'applied', now() - interval '100 days'),
                 (7001, 'k', 'i', 2, 'o2', '\\x02', 'queue', 'applied', now());

@@ -1028,3 +1028,217 @@ async fn enrolled_kiosks_keep_syncing_through_a_certificate_renewal() {
     renewed.stop().await;
     impostor.stop().await;
 }
+
+/// What a kiosk's store holds of its branch, as text, without the times it applied it.
+fn kiosk_state(db: &std::path::Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut out = Vec::new();
+    for table in [
+        "config",
+        "service",
+        "counter",
+        "counter_service",
+        "opening_hours",
+        "verifying_key",
+        "appointment",
+        "staff_account",
+    ] {
+        let mut stmt = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let names: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |r| {
+                Ok(names
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| !n.ends_with("_at") || *n == "starts_at")
+                    .map(|(i, n)| {
+                        use rusqlite::types::ValueRef;
+                        let v = match r.get_ref(i).unwrap() {
+                            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                            ValueRef::Blob(b) => wire::hex(b),
+                            ValueRef::Integer(i) => i.to_string(),
+                            ValueRef::Real(f) => f.to_string(),
+                            ValueRef::Null => "NULL".into(),
+                        };
+                        format!("{n}={v}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "))
+            })
+            .unwrap()
+            .map(|r| format!("{table}: {}", r.unwrap()))
+            .collect();
+        rows.sort();
+        out.extend(rows);
+    }
+    out
+}
+
+/// Pulls the feed after `after` into the kiosk store of `branch`; answers how many rows came.
+async fn pull_into(kiosk: &Kiosk, base: &str, branch: &branch::node::Branch, after: i64) -> usize {
+    let mut after = after;
+    let mut rows = 0;
+    loop {
+        let page: PullResponse = kiosk.pull(base, after, None).await.json().await.unwrap();
+        rows += page.changes.len();
+        branch
+            .with_store(|s| {
+                s.apply_feed(
+                    branch::sync::agent::FEED,
+                    &page.changes,
+                    page.next_after,
+                    &page.epoch,
+                )
+            })
+            .unwrap();
+        after = page.next_after;
+        if page.up_to_date {
+            return rows;
+        }
+    }
+}
+
+/// The daily purge compacts the branch feed — rows a later one of the same appointment or
+/// account replaces, appointments a month past, configurations no appointment needs — and a
+/// kiosk pulling from the start afterwards ends with the same branch as one that pulled the
+/// whole history, as does one that was part-way through when the purge ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compacted_feed_gives_a_kiosk_the_branch_the_whole_history_gave() {
+    use chrono::Datelike as _;
+    use domain::{AppointmentState, Clock, SystemClock};
+    let hub = Hub::start(1).await;
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let now = clock.local_now().naive_local();
+    let demo = demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 11, now)
+        .await
+        .unwrap();
+    let c = hub.pool.get().await.unwrap();
+    let mut config = hub::branch_data::config_of(&demo.replica()).unwrap();
+    let mut appointments: Vec<domain::Appointment> = demo
+        .appointments
+        .iter()
+        .map(|a| a.appointment.clone())
+        .collect();
+    // A history: the configuration renamed twice with nothing between, an appointment
+    // cancelled after the second, one a month and more past, an account made and disabled.
+    for name in ["Sede di prova", "Sede di prova (piano terra)"] {
+        config.sede.name = name.into();
+        hub::branch_data::put_config(&c, 7001, &config)
+            .await
+            .unwrap();
+    }
+    appointments[0].state = AppointmentState::CancelledBySede;
+    let mut past = appointments[1].clone();
+    past.id = domain::BookingId::new(past.starts_at.year() as u16, 990_001).unwrap();
+    past.starts_at -= chrono::Duration::days(40);
+    hub::branch_data::put_appointments(&c, 7001, &[appointments[0].clone(), past])
+        .await
+        .unwrap();
+    config.sede.name = "Sede di prova (primo piano)".into();
+    hub::branch_data::put_config(&c, 7001, &config)
+        .await
+        .unwrap();
+    for disabled in [false, true] {
+        let staff = wire::StaffPayload {
+            role: "operator".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            disabled,
+        };
+        hub::branch_data::put_staff(&c, 7001, "rossi.m", &staff)
+            .await
+            .unwrap();
+    }
+
+    let kiosk = hub.enrol().await;
+    let base = hub.base(0);
+    let (whole_dir, whole) = empty_kiosk(&clock);
+    let whole_rows = pull_into(&kiosk, &base, &whole, 0).await;
+    // One kiosk stopped half-way, before the purge.
+    let (half_dir, half) = empty_kiosk(&clock);
+    let page: PullResponse = kiosk.pull(&base, 0, None).await.json().await.unwrap();
+    let cut = page.changes.len() / 2;
+    let middle = page.changes[cut - 1].seq;
+    half.with_store(|s| {
+        s.apply_feed(
+            branch::sync::agent::FEED,
+            &page.changes[..cut],
+            middle,
+            &page.epoch,
+        )
+    })
+    .unwrap();
+
+    hub::retention::schedule_daily(&c).await.unwrap();
+    let job = hub::jobs::claim(&c, "alive")
+        .await
+        .unwrap()
+        .expect("the purge");
+    hub::job_registry(hub.pool.clone(), Default::default())
+        .work(job)
+        .await
+        .unwrap();
+    let left = count(&hub.pool, "SELECT count(*) FROM branch_feed").await as usize;
+    assert!(left < whole_rows, "{left} rows of {whole_rows}");
+    // The configurations that appointments follow stay (the seed's, the one before the
+    // cancellation, the last); the rename nothing followed goes. One row for the account.
+    let configs: Vec<String> = c
+        .query(
+            "SELECT payload->'sede'->>'name' FROM branch_feed
+             WHERE entity = 'branch_config' ORDER BY seq",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        configs,
+        [
+            demo.sede.name.as_str(),
+            "Sede di prova (piano terra)",
+            "Sede di prova (primo piano)"
+        ]
+    );
+    assert_eq!(
+        count(
+            &hub.pool,
+            "SELECT count(*) FROM branch_feed WHERE entity = 'staff'"
+        )
+        .await,
+        1
+    );
+
+    let (fresh_dir, fresh) = empty_kiosk(&clock);
+    assert_eq!(pull_into(&kiosk, &base, &fresh, 0).await, left);
+    pull_into(&kiosk, &base, &half, middle).await;
+    // The past appointment is what a kiosk starting over no longer gets.
+    let without_past = |state: Vec<String>| -> Vec<String> {
+        state
+            .into_iter()
+            .filter(|r| !r.starts_with("appointment: booking_id=") || !r.contains("990001"))
+            .collect()
+    };
+    let whole_state = kiosk_state(&whole_dir.path().join("kiosk.sqlite"));
+    let expected = without_past(whole_state.clone());
+    assert_eq!(
+        whole_state.len(),
+        expected.len() + 1,
+        "the past appointment"
+    );
+    assert!(expected.iter().any(|r| r.contains("primo piano")));
+    assert!(
+        expected
+            .iter()
+            .any(|r| r.contains("rossi.m") && r.contains("disabled=1"))
+    );
+    assert_eq!(
+        kiosk_state(&fresh_dir.path().join("kiosk.sqlite")),
+        expected
+    );
+    assert_eq!(
+        without_past(kiosk_state(&half_dir.path().join("kiosk.sqlite"))),
+        expected
+    );
+}

@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "sealed_keys",
         include_str!("../../../migrations/hub/0013_sealed_keys.sql"),
     ),
+    (
+        14,
+        "feed_compaction",
+        include_str!("../../../migrations/hub/0014_feed_compaction.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

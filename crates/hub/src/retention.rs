@@ -112,6 +112,45 @@ pub const RULES: &[(&str, &str)] = &[
         "queue_events",
         "DELETE FROM queue_event WHERE business_day < current_date - interval '13 months'",
     ),
+    // The branch feed: a kiosk that pulls from the start needs each appointment and account
+    // as it is now, not every state it went through (each row is the whole row). A kiosk
+    // part-way through reads the later row instead: pages step over the gaps.
+    (
+        "feed_superseded",
+        "DELETE FROM branch_feed f
+         WHERE f.entity IN ('appointment', 'staff')
+           AND EXISTS (SELECT 1 FROM branch_feed g
+                       WHERE g.branch_id = f.branch_id AND g.entity = f.entity
+                         AND g.entity_id = f.entity_id AND g.seq > f.seq)",
+    ),
+    // An appointment a month past is nobody's to check in: its rows go, with the visitor's
+    // pseudonymous key they carry (so does a withdrawal a month old).
+    (
+        "feed_past_appointments",
+        "DELETE FROM branch_feed
+         WHERE entity = 'appointment'
+           AND CASE WHEN payload IS NULL THEN committed_at < now() - interval '30 days'
+                    ELSE (payload->>'starts_at')::timestamp
+                         < (now() AT TIME ZONE 'Europe/Rome') - interval '30 days' END",
+    ),
+    // A configuration replaced by a later one, with no appointment between the two: no row
+    // needs its services any more. (One with appointments after it stays: a kiosk pulling
+    // from the start must know a service before an appointment for it.) After the rules
+    // above, so the appointments they removed free their configurations.
+    (
+        "feed_configs",
+        "DELETE FROM branch_feed f
+         WHERE f.entity = 'branch_config'
+           AND EXISTS (SELECT 1 FROM branch_feed g
+                       WHERE g.branch_id = f.branch_id AND g.entity = 'branch_config'
+                         AND g.seq > f.seq)
+           AND NOT EXISTS (
+               SELECT 1 FROM branch_feed a
+               WHERE a.branch_id = f.branch_id AND a.entity = 'appointment' AND a.seq > f.seq
+                 AND a.seq < (SELECT min(g.seq) FROM branch_feed g
+                              WHERE g.branch_id = f.branch_id AND g.entity = 'branch_config'
+                                AND g.seq > f.seq))",
+    ),
 ];
 
 async fn purge(pool: &Pool) -> Result<(), String> {

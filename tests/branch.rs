@@ -253,7 +253,7 @@ fn person_keys_are_purged_after_90_days_once_a_day() {
     let a = &demo.appointments[0].appointment;
     b.check_in(a.id, a.person_key).unwrap();
     let jobs = |b: &Branch| b.with_store(|s| s.run_daily_jobs(clock.as_ref()).unwrap());
-    assert_eq!(jobs(&b), ["purge_person_keys"]);
+    assert_eq!(jobs(&b), ["purge"]);
     assert!(jobs(&b).is_empty(), "once a day");
     let keys = |path: &Path| -> (i64, i64) {
         let conn = rusqlite::Connection::open(path).unwrap();
@@ -272,13 +272,86 @@ fn person_keys_are_purged_after_90_days_once_a_day() {
     jobs(&b);
     assert_eq!(keys(&path), (1, 12), "89 days: kept");
     clock.advance(Duration::days(2));
-    assert_eq!(jobs(&b), ["purge_person_keys"]);
+    assert_eq!(jobs(&b), ["purge"]);
     assert_eq!(keys(&path), (0, 0), "past 90 days: erased");
     // The facts stay: the check-in and its ticket are still there, without the key.
     assert!(
         b.read(|_, s| s.appointment(a.id).unwrap().unwrap().person_key)
             .is_none()
     );
+}
+
+/// The kiosk's file does not grow for ever: the daily purge forgets operations the hub
+/// acknowledged a month ago (never one still to push), queue events and print records of days
+/// more than 90 days past (never the current day's, which the queue is rebuilt from), and
+/// tickets 13 months on.
+#[test]
+fn the_kiosk_forgets_what_it_pushed_and_its_past_days_once_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let path = dir.path().join("k.sqlite");
+    let (b, _) = node(&path, &clock);
+    let counts = |path: &Path| -> [i64; 4] {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        [
+            "SELECT count(*) FROM outbox WHERE state = 'acked'",
+            "SELECT count(*) FROM outbox WHERE state = 'pending'",
+            "SELECT count(*) FROM queue_event",
+            "SELECT count(*) FROM ticket",
+        ]
+        .map(|sql| conn.query_row(sql, [], |r| r.get(0)).unwrap())
+    };
+    let jobs = |b: &Branch| b.with_store(|s| s.run_daily_jobs(clock.as_ref()).unwrap());
+    for _ in 0..3 {
+        b.issue_ticket(letter("P"), TicketPriority::WalkIn).unwrap();
+    }
+    // The hub acknowledged what there was; one more ticket waits to be pushed.
+    let pushed = b.read(|_, s| s.outbox_pending(100).unwrap().last().unwrap().seq);
+    b.with_store(|s| s.outbox_ack_through(pushed)).unwrap();
+    b.issue_ticket(letter("P"), TicketPriority::WalkIn).unwrap();
+    let [acked, pending, events, tickets] = counts(&path);
+    assert!(acked >= 3 && pending >= 1 && events >= 5 && tickets == 4);
+    jobs(&b);
+    assert_eq!(
+        counts(&path),
+        [acked, pending, events, tickets],
+        "a day on: all kept"
+    );
+
+    clock.advance(Duration::days(29));
+    jobs(&b);
+    assert_eq!(counts(&path)[0], acked, "29 days on: kept");
+    clock.advance(Duration::days(2));
+    jobs(&b);
+    assert_eq!(
+        counts(&path),
+        [0, pending, events, tickets],
+        "a month on: the acknowledged operations go, the one still to push stays"
+    );
+
+    // Four months on, with no new day opened, the last day's events stay: the queue is
+    // rebuilt from them. The next day (a Friday) opens.
+    clock.advance(Duration::days(88));
+    jobs(&b);
+    assert_eq!(counts(&path)[2], events);
+    clock.advance(Duration::days(1));
+    drop(b);
+    let b = reopen(&path, &clock);
+    b.issue_ticket(letter("P"), TicketPriority::WalkIn).unwrap();
+    jobs(&b);
+    let [_, _, events_now, tickets_now] = counts(&path);
+    assert!(
+        events_now < events,
+        "the old day's {events} events went ({events_now} left)"
+    );
+    assert_eq!(tickets_now, tickets + 1, "tickets stay 13 months");
+    // A restart rebuilds today's queue from what is left.
+    drop(b);
+    let b = reopen(&path, &clock);
+    assert_eq!(b.read(|q, _| q.tickets().count()), 1);
+    clock.advance(Duration::days(400));
+    jobs(&b);
+    assert_eq!(counts(&path)[3], 0, "13 months on, the tickets go too");
 }
 
 #[test]

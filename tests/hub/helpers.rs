@@ -341,7 +341,7 @@ pub(crate) async fn count(pool: &deadpool_postgres::Pool, sql: &str) -> i64 {
 
 /// A kiosk's branch node on a real SQLite file, with tickets issued (each an outbox row).
 pub(crate) fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<branch::node::Branch> {
-    use domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+    use domain::{Clock, SystemClock};
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
     let mut store =
@@ -349,6 +349,15 @@ pub(crate) fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<branch:
     let demo = demo::DemoBranch::generate(7, clock.local_now().naive_local());
     store.apply_replica(&demo.replica()).unwrap();
     let branch = branch::node::Branch::open(store, clock).unwrap();
+    kiosk_branch_issue(&branch, tickets);
+    branch
+}
+
+/// Makes `tickets` operations in the kiosk's outbox (walk-ins, or alerts when closed);
+/// answers how many outbox rows they added.
+pub(crate) fn kiosk_branch_issue(branch: &branch::node::Branch, tickets: usize) -> u64 {
+    use domain::{ServiceLetter, TicketPriority};
+    let before = branch.read(|_, s| s.outbox_depth().unwrap());
     for _ in 0..tickets {
         // Walk-ins at a service that takes them (the clock is real: it may be closed now, and
         // then the refusal is not a ticket; retry another letter).
@@ -371,7 +380,7 @@ pub(crate) fn kiosk_branch(dir: &std::path::Path, tickets: usize) -> Arc<branch:
                 .unwrap();
         }
     }
-    branch
+    branch.read(|_, s| s.outbox_depth().unwrap()) - before
 }
 
 pub(crate) fn sportello() -> std::process::Command {

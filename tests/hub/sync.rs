@@ -1242,3 +1242,64 @@ async fn the_compacted_feed_gives_a_kiosk_the_branch_the_whole_history_gave() {
         expected
     );
 }
+
+/// A hub restored from a backup older than what the kiosk still keeps of its pushed
+/// operations (the daily purge forgets acknowledged ones after 30 days) cannot have those
+/// back: the kiosk starts a new stream where its pending operations start, and they arrive,
+/// instead of being refused for ever with "send the earlier ones" it no longer can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_restored_from_an_old_backup_gets_what_the_kiosk_still_has() {
+    use branch::sync::agent::Agent;
+    use branch::sync::client;
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let dir = tempfile::tempdir().unwrap();
+    let branch = kiosk_branch(dir.path(), 4);
+    let enrolled = client::enrol(&base, &hub.code().await, None, "test")
+        .await
+        .unwrap();
+    let link = enrolled.link(&base);
+    branch
+        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
+        .unwrap();
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    while agent.push_once().await.unwrap() > 0 {}
+    let pushed = count(&hub.pool, "SELECT count(*) FROM applied_op").await;
+    assert!(pushed >= 4);
+
+    // The hub goes back to a backup that had only the first two; the kiosk, a month on, has
+    // forgotten what the hub acknowledged; then it issues more.
+    let c = hub.pool.get().await.unwrap();
+    c.batch_execute(
+        "UPDATE device_cursor SET last_seq = 2; DELETE FROM applied_op WHERE seq > 2;
+         DELETE FROM queue_event",
+    )
+    .await
+    .unwrap();
+    branch
+        .with_store(|s| s.purge_history(chrono::Utc::now() + chrono::Duration::days(31)))
+        .unwrap();
+    let more = kiosk_branch_issue(&branch, 2);
+    assert_eq!(branch.read(|_, s| s.outbox_depth().unwrap()), more);
+
+    let mut attempts = 0;
+    while branch.read(|_, s| s.outbox_depth().unwrap()) > 0 {
+        attempts += 1;
+        assert!(
+            attempts <= 3,
+            "the kiosk's pending operations never reach the hub"
+        );
+        agent.push_once().await.unwrap();
+    }
+    let arrived = count(&hub.pool, "SELECT count(*) FROM queue_event").await;
+    assert!(arrived as u64 >= more, "{arrived} events at the hub");
+    assert_eq!(
+        count(
+            &hub.pool,
+            "SELECT count(DISTINCT incarnation) FROM device_cursor"
+        )
+        .await,
+        2,
+        "a new stream"
+    );
+}

@@ -31,6 +31,16 @@ pub const APPLICATION_ID: i32 = 0x5350_5254;
 /// Days a pseudonymous person key is kept (GDPR storage limitation).
 pub const PERSON_KEY_RETENTION_DAYS: i64 = 90;
 
+/// Days an operation the hub acknowledged stays in the outbox: past a hub restored from a
+/// backup of up to a month, the kiosk starts a new stream instead (`branch::sync::agent`).
+pub const OUTBOX_ACKED_DAYS: i64 = 30;
+
+/// Days past queue events, print records and rejected operations stay.
+pub const HISTORY_DAYS: i64 = 90;
+
+/// Days past tickets and appointments stay (13 months, like the hub's queue events).
+pub const RECORD_DAYS: i64 = 396;
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../../migrations/kiosk/0001_init.sql")),
@@ -275,10 +285,59 @@ impl Store {
         purged.map_err(|e: rusqlite::Error| StoreError::classify(e, &self.path))
     }
 
+    /// Forgets what the kiosk no longer needs: operations the hub acknowledged a month ago (it
+    /// answers a retry from its own store within minutes, and a month covers sending them
+    /// again to a hub restored from its last backup; a rejected one is kept 90 days for
+    /// whoever looks into it), queue events and print records of days more than 90 days
+    /// past (the hub has the events, the day's figures are kept apart; the latest numbering
+    /// day is never touched, since the queue is rebuilt from it), and tickets and
+    /// appointments after 13 months, like the hub's queue events. Returns how many rows went.
+    pub fn purge_history(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let today = now.with_timezone(&domain::TIME_ZONE).date_naive();
+        let days_ago = |n: i64| day(today - chrono::Duration::days(n));
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::classify(e, &self.path))?;
+        let purged = (|| {
+            let mut n = tx.execute(
+                "DELETE FROM outbox WHERE state = 'acked' AND created_at < ?1",
+                [ts(now - chrono::Duration::days(OUTBOX_ACKED_DAYS))],
+            )?;
+            n += tx.execute(
+                "DELETE FROM outbox WHERE state = 'rejected' AND created_at < ?1",
+                [ts(now - chrono::Duration::days(HISTORY_DAYS))],
+            )?;
+            n += tx.execute(
+                "DELETE FROM queue_event WHERE business_day < ?1
+                   AND seq < (SELECT coalesce(max(seq), 0) FROM queue_event
+                              WHERE kind = 'day_opened')",
+                [days_ago(HISTORY_DAYS)],
+            )?;
+            n += tx.execute(
+                "DELETE FROM ticket_print WHERE business_day < ?1",
+                [days_ago(HISTORY_DAYS)],
+            )?;
+            n += tx.execute(
+                "DELETE FROM ticket WHERE business_day < ?1",
+                [days_ago(RECORD_DAYS)],
+            )?;
+            n += tx.execute(
+                "DELETE FROM appointment WHERE starts_at < ?1
+                   AND booking_id NOT IN (SELECT booking_id FROM ticket
+                                          WHERE booking_id IS NOT NULL)",
+                [days_ago(RECORD_DAYS)],
+            )?;
+            tx.commit()?;
+            Ok(n)
+        })();
+        purged.map_err(|e: rusqlite::Error| StoreError::classify(e, &self.path))
+    }
+
     /// Runs the daily jobs that have not run yet on the clock's local day. Returns the names of
     /// the jobs that ran.
     pub fn run_daily_jobs(&mut self, clock: &dyn Clock) -> Result<Vec<&'static str>, StoreError> {
-        const PURGE: &str = "purge_person_keys";
+        const PURGE: &str = "purge";
         let today = day(clock.today());
         let last: Option<String> = self
             .conn
@@ -292,7 +351,8 @@ impl Store {
         if last.as_deref().is_some_and(|l| l >= today.as_str()) {
             return Ok(vec![]);
         }
-        let purged = self.purge_person_keys(clock.now())?;
+        let keys = self.purge_person_keys(clock.now())?;
+        let rows = self.purge_history(clock.now())?;
         self.conn
             .execute(
                 "INSERT INTO job_run (job, last_run_day) VALUES (?1, ?2)
@@ -300,7 +360,7 @@ impl Store {
                 params![PURGE, today],
             )
             .map_err(|e| self.err(e))?;
-        tracing::info!(job = PURGE, purged, "daily job ran");
+        tracing::info!(job = PURGE, keys, rows, "daily job ran");
         Ok(vec![PURGE])
     }
 

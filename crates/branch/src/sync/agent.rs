@@ -183,11 +183,26 @@ impl Agent {
                     .branch
                     .with_store(|s| s.outbox_resend_from(expected_seq))
                     .map_err(store)?;
-                tracing::warn!(
-                    expected_seq,
-                    again,
-                    "the hub expects earlier operations: sending them again"
-                );
+                if again > 0 {
+                    tracing::warn!(
+                        expected_seq,
+                        again,
+                        "the hub expects earlier operations: sending them again"
+                    );
+                } else {
+                    // They are no longer here (the daily purge forgets acknowledged ones after
+                    // a while): the hub cannot have them back, and would refuse the rest for
+                    // ever. A new stream starts where what is pending starts.
+                    let inc = self
+                        .branch
+                        .with_store(|s| s.new_incarnation())
+                        .map_err(store)?;
+                    tracing::error!(
+                        expected_seq,
+                        incarnation = %inc,
+                        "the hub lost operations this kiosk no longer keeps: new outbox stream, those are lost"
+                    );
+                }
                 Ok(0)
             }
             Ok(PushOutcome::Refused(PushRefusal::IncarnationConflict { seq })) => {

@@ -196,9 +196,11 @@ pub fn kiosk(
     };
     // Enrolled kiosks push their outbox to the hub in the background; the kiosk never waits
     // for it (the branch works through a WAN outage).
+    let mut hub_pins = None;
     let _sync = match branch.read(|_, s| s.hub_link()) {
         Ok(Some(link)) => {
             let agent = branch::sync::agent::Agent::new(branch.clone(), &link)?;
+            hub_pins = Some(agent.pins());
             let (stop, stopped) = tokio::sync::watch::channel(false);
             runtime.spawn(agent.run(
                 std::time::Duration::from_millis(config.sync.interval_ms),
@@ -239,7 +241,8 @@ pub fn kiosk(
     }
     // Il mio Cassetto identifies visitors through the hub; without one it says it needs it.
     if let Ok(Some(link)) = branch.read(|_, s| s.hub_link()) {
-        match kiosk::identify::HubIdentification::new(&link, runtime.handle().clone()) {
+        let pins = hub_pins.unwrap_or_else(|| branch::sync::client::HubPins::of(&link));
+        match kiosk::identify::HubIdentification::new(&link, pins, runtime.handle().clone()) {
             Ok(ident) => kiosk = kiosk.with_identification(Arc::new(ident)),
             Err(e) => tracing::warn!(error = %e, "identification through the hub unavailable"),
         }

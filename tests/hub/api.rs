@@ -157,6 +157,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
                 changes: vec![],
                 next_after: 0,
                 up_to_date: true,
+                hub_keys: vec!["00".repeat(32)],
             })
             .unwrap(),
         ),

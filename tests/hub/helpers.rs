@@ -100,6 +100,7 @@ impl Hub {
             let state = configure(
                 HubState::new(db::pool(url, 8).unwrap())
                     .with_kek(kek.clone())
+                    .with_hub_keys(vec![web::tls::key_pin_of_pem(&tls.cert).unwrap()])
                     .with_person_key_secret(Some(demo::DEMO_PERSON_KEY_SECRET)),
             );
             let identity = state.identity.clone();

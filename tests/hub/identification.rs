@@ -408,7 +408,12 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
     tokio::task::spawn_blocking(move || {
         let renderer = Renderer::install().unwrap();
         let ident =
-            kiosk::identify::HubIdentification::new(&link, handle.clone()).unwrap();
+            kiosk::identify::HubIdentification::new(
+                &link,
+                branch::sync::client::HubPins::of(&link),
+                handle.clone(),
+            )
+            .unwrap();
         let paper_dir = tempfile::tempdir().unwrap();
         let paper = paper_dir.path().join("printer.bin");
         let replica_branch = branch.clone();

@@ -1029,6 +1029,82 @@ async fn enrolled_kiosks_keep_syncing_through_a_certificate_renewal() {
     impostor.stop().await;
 }
 
+/// A move to a certificate on a new key, announced ahead: the hub names its next key in the
+/// feed, the kiosks that pulled accept it (after a restart too), and once the hub presents
+/// only the new key and announces only it, the old key is refused — as is any key never
+/// announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_to_a_new_key_announced_ahead_keeps_the_fleet_syncing() {
+    use branch::sync::agent::Agent;
+    use domain::{Clock, SystemClock};
+    let hub = Hub::start(1).await;
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    demo::hub::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        11,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let enrolled = hub.enrol_branch(&branch).await;
+    let url = hub._db.as_ref().unwrap().url.clone();
+    let pin = |tls: &web::tls::TlsPem| web::tls::key_pin_of_pem(&tls.cert).unwrap();
+    let serve = |tls: web::tls::TlsPem, announced: Vec<String>| {
+        let url = url.clone();
+        async move {
+            let state = HubState::new(db::pool(&url, 4).unwrap()).with_hub_keys(announced);
+            hub::start(state, "127.0.0.1:0", &tls).await.unwrap()
+        }
+    };
+    // The kiosk as it starts: its link from its store, at this server's address.
+    let agent_at = |server: &hub::HubServer| {
+        let link = store::HubLink {
+            hub_url: format!("https://127.0.0.1:{}", server.addr.port()),
+            ..branch.read(|_, s| s.hub_link().unwrap().unwrap())
+        };
+        Agent::new(branch.clone(), &link).unwrap()
+    };
+    let refused = |r: Result<usize, branch::sync::client::SyncError>| match r {
+        Err(branch::sync::client::SyncError::Network(e)) => e.contains("not the pinned"),
+        _ => false,
+    };
+    let old = hub.tls.clone();
+    let next = web::tls::self_signed().unwrap();
+    assert_ne!(pin(&old), pin(&next));
+
+    // Never announced: the next key is refused.
+    let early = serve(next.clone(), vec![pin(&next)]).await;
+    assert!(refused(agent_at(&early).pull_once().await));
+    assert!(enrolled.announced.is_empty());
+
+    // The hub announces its next key; the kiosk keeps it.
+    let announcing = serve(old.clone(), vec![pin(&old), pin(&next)]).await;
+    agent_at(&announcing).pull_once().await.unwrap();
+    let kept = branch.read(|_, s| s.hub_link().unwrap().unwrap().announced);
+    assert_eq!(
+        kept.iter().map(|k| wire::hex(k)).collect::<Vec<_>>(),
+        [pin(&old), pin(&next)]
+    );
+
+    // The move: the hub presents the new key and announces only it. The kiosk, started
+    // again from its store, follows; the old key is refused from then on.
+    let moved = serve(next.clone(), vec![pin(&next)]).await;
+    let agent = agent_at(&moved);
+    agent
+        .pull_once()
+        .await
+        .expect("the announced key is accepted");
+    assert!(agent.pull_once().await.is_ok());
+    assert!(refused(agent_at(&announcing).pull_once().await));
+    let impostor = serve(web::tls::self_signed().unwrap(), vec![]).await;
+    assert!(refused(agent_at(&impostor).pull_once().await));
+    for server in [early, announcing, moved, impostor] {
+        server.stop().await;
+    }
+}
+
 /// What a kiosk's store holds of its branch, as text, without the times it applied it.
 fn kiosk_state(db: &std::path::Path) -> Vec<String> {
     let c = rusqlite::Connection::open(db).unwrap();

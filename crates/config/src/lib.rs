@@ -92,6 +92,9 @@ pub struct HubConfig {
     pub cert: Option<PathBuf>,
     /// PEM private key of the certificate.
     pub key: Option<PathBuf>,
+    /// The certificate the hub will move to, when it is on a new key: its key is announced to
+    /// the kiosks through the feed, so they accept it once the hub presents it.
+    pub next_cert: Option<PathBuf>,
     /// Folder of the generated self-signed certificate.
     pub tls_dir: PathBuf,
     /// The key-encryption key that seals the hub's signing keys in the database: a file of
@@ -141,6 +144,7 @@ impl Default for HubConfig {
             pool_size: 16,
             cert: None,
             key: None,
+            next_cert: None,
             tls_dir: PathBuf::from("/var/lib/sportello/hub-tls"),
             key_encryption_key: PathBuf::from("/var/lib/sportello/hub-keys/kek"),
             min_client_version: None,

@@ -58,8 +58,25 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
         let kek = std::sync::Arc::new(
             crate::keys::open_or_make(&mut pool.get().await?, &config.key_encryption_key).await?,
         );
+        // The kiosks pin the key; they learn the next one from the feed before it is used.
+        let mut hub_keys = vec![
+            web::tls::key_pin_of_pem(&tls.cert)
+                .map_err(|e| anyhow::anyhow!("the hub's certificate: {e}"))?,
+        ];
+        if let Some(next) = &config.next_cert {
+            let pem = std::fs::read(next).map_err(|e| {
+                anyhow::anyhow!("hub.next_cert: cannot read {}: {e}", next.display())
+            })?;
+            let pin = web::tls::key_pin_of_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("hub.next_cert {}: {e}", next.display()))?;
+            if !hub_keys.contains(&pin) {
+                tracing::info!(pin, "the next hub key is announced to the kiosks");
+                hub_keys.push(pin);
+            }
+        }
         let state = HubState::new(pool.clone())
             .with_kek(kek.clone())
+            .with_hub_keys(hub_keys)
             .with_min_client_version(config.min_client_version.clone())
             .with_person_key_secret(config.person_key_secret.as_deref())
             .with_trusted_proxies(&config.trusted_proxies)?;

@@ -86,10 +86,11 @@ async fn handle(
     let next_after = page.last_in_page.unwrap_or(q.after);
     // The shape of `PullResponse`, with the changes as the database wrote them.
     let body = format!(
-        "{{\"epoch\":{},\"changes\":{},\"next_after\":{next_after},\"up_to_date\":{}}}",
+        "{{\"epoch\":{},\"changes\":{},\"next_after\":{next_after},\"up_to_date\":{},\"hub_keys\":{}}}",
         serde_json::Value::String(page.epoch),
         page.changes_json,
-        next_after >= page.last
+        next_after >= page.last,
+        serde_json::Value::from(state.hub_keys.to_vec()),
     );
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -28,6 +28,8 @@ pub struct HubState {
     /// The key that seals the signing keys in the database ([`crate::keys`]); unset: nothing
     /// is signed (no bookings, no test provider).
     pub kek: Option<Arc<crate::keys::Kek>>,
+    /// The keys this hub may present, announced to the kiosks in every pull (hex key pins).
+    pub hub_keys: Arc<[String]>,
 }
 
 impl HubState {
@@ -48,6 +50,7 @@ impl HubState {
             person_keyer: None,
             trusted_proxies: Arc::new([]),
             kek: None,
+            hub_keys: Arc::new([]),
         }
     }
 
@@ -89,6 +92,13 @@ impl HubState {
                 "hub.key_encryption_key is not loaded: nothing can be signed".into(),
             )
         })
+    }
+
+    /// Announces these key pins to the kiosks: the current certificate's and, ahead of a move
+    /// to a new key, the next one's.
+    pub fn with_hub_keys(mut self, pins: Vec<String>) -> Self {
+        self.hub_keys = pins.into();
+        self
     }
 
     /// Refuses pushes from kiosks older than `version`.

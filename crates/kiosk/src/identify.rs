@@ -92,15 +92,15 @@ pub struct HubIdentification {
 }
 
 impl HubIdentification {
-    /// Over the kiosk's hub link; requests run on `runtime`.
-    pub fn new(link: &store::HubLink, runtime: tokio::runtime::Handle) -> Result<Self, SyncError> {
+    /// Over the kiosk's hub link, accepting the hub by `pins` (the sync agent's, so a key the
+    /// hub announced is accepted here too); requests run on `runtime`.
+    pub fn new(
+        link: &store::HubLink,
+        pins: std::sync::Arc<branch::sync::client::HubPins>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, SyncError> {
         Ok(Self {
-            client: HubClient::new(
-                &link.hub_url,
-                &link.device_id,
-                &link.secret_key,
-                link.cert_sha256,
-            )?,
+            client: HubClient::with_pins(&link.hub_url, &link.device_id, &link.secret_key, pins)?,
             runtime,
         })
     }

@@ -212,6 +212,11 @@ pub struct PullResponse {
     pub next_after: i64,
     /// Nothing more after `next_after` for now.
     pub up_to_date: bool,
+    /// The keys the hub may present (hex SHA-256 of each certificate's SubjectPublicKeyInfo):
+    /// its current one and, ahead of a move to a new certificate key, the next. Heard over a
+    /// connection to a key the kiosk already accepts.
+    #[serde(default)]
+    pub hub_keys: Vec<String>,
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ fn migrations() -> Migrations<'static> {
         )),
         M::up(include_str!("../../../migrations/kiosk/0004_hub_link.sql")),
         M::up(include_str!("../../../migrations/kiosk/0005_log_id.sql")),
+        M::up(include_str!("../../../migrations/kiosk/0006_hub_keys.sql")),
     ])
 }
 

@@ -17,8 +17,12 @@ pub struct HubLink {
     pub branch: u16,
     /// The device's Ed25519 secret key.
     pub secret_key: [u8; 32],
-    /// SHA-256 of the hub's certificate.
+    /// The hub's key pinned at enrolment (SHA-256 of its SubjectPublicKeyInfo; of the whole
+    /// certificate for kiosks enrolled before keys were pinned).
     pub cert_sha256: [u8; 32],
+    /// The keys the hub announced since (its current one and, before a move, the next):
+    /// when there are any, they are what the kiosk accepts.
+    pub announced: Vec<[u8; 32]>,
 }
 
 impl Store {
@@ -32,7 +36,8 @@ impl Store {
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (id) DO UPDATE SET hub_url = excluded.hub_url, device_id = excluded.device_id,
                branch = excluded.branch, secret_key = excluded.secret_key,
-               cert_sha256 = excluded.cert_sha256, enrolled_at = excluded.enrolled_at",
+               cert_sha256 = excluded.cert_sha256, enrolled_at = excluded.enrolled_at,
+               announced_keys = NULL",
             params![
                 link.hub_url,
                 link.device_id,
@@ -51,21 +56,44 @@ impl Store {
         tx.commit().map_err(classify)
     }
 
+    /// Keeps the keys the hub announced (see [`HubLink::announced`]).
+    pub fn set_announced_keys(&mut self, keys: &[[u8; 32]]) -> Result<(), StoreError> {
+        let text = keys
+            .iter()
+            .map(|k| protocol::wire::hex(k))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.conn
+            .execute(
+                "UPDATE hub_link SET announced_keys = ?1 WHERE id = 1",
+                [text],
+            )
+            .map_err(|e| self.err(e))
+            .map(drop)
+    }
+
     /// The enrolment, if this kiosk has one.
     pub fn hub_link(&self) -> Result<Option<HubLink>, StoreError> {
         self.conn
             .query_row(
-                "SELECT hub_url, device_id, branch, secret_key, cert_sha256 FROM hub_link WHERE id = 1",
+                "SELECT hub_url, device_id, branch, secret_key, cert_sha256, announced_keys
+                 FROM hub_link WHERE id = 1",
                 [],
                 |r| {
                     let key: Vec<u8> = r.get(3)?;
                     let cert: Vec<u8> = r.get(4)?;
+                    let announced: Option<String> = r.get(5)?;
                     Ok(HubLink {
                         hub_url: r.get(0)?,
                         device_id: r.get(1)?,
                         branch: r.get(2)?,
                         secret_key: key.try_into().unwrap_or([0; 32]),
                         cert_sha256: cert.try_into().unwrap_or([0; 32]),
+                        announced: announced
+                            .iter()
+                            .flat_map(|a| a.split(','))
+                            .filter_map(|k| protocol::wire::unhex(k)?.try_into().ok())
+                            .collect(),
                     })
                 },
             )

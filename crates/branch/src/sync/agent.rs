@@ -59,16 +59,35 @@ impl Agent {
     /// An agent for an enrolled kiosk.
     pub fn new(branch: Arc<Branch>, link: &HubLink) -> Result<Self, SyncError> {
         Ok(Self {
-            client: HubClient::new(
+            client: HubClient::with_pins(
                 &link.hub_url,
                 &link.device_id,
                 &link.secret_key,
-                link.cert_sha256,
+                super::client::HubPins::of(link),
             )?,
             branch,
             state: Arc::default(),
             reported: Mutex::default(),
         })
+    }
+
+    /// The hub keys this kiosk accepts, for its other clients of the hub to share.
+    pub fn pins(&self) -> Arc<super::client::HubPins> {
+        self.client.pins()
+    }
+
+    /// Keeps the keys the hub announced, so the kiosk follows it to a new certificate key
+    /// announced ahead (and drops a key it no longer announces).
+    fn hear_hub_keys(&self, announced: &[String]) -> Result<(), store::StoreError> {
+        let keys: Vec<[u8; 32]> = announced
+            .iter()
+            .filter_map(|k| protocol::wire::unhex(k)?.try_into().ok())
+            .collect();
+        if self.client.pins().announce(&keys) {
+            self.branch.with_store(|s| s.set_announced_keys(&keys))?;
+            tracing::info!(keys = ?announced, "the hub's keys, as it announced them");
+        }
+        Ok(())
     }
 
     /// What the agent last saw.
@@ -254,6 +273,7 @@ impl Agent {
                         .map_err(store)?;
                 }
                 PullOutcome::Page(page) => {
+                    self.hear_hub_keys(&page.hub_keys).map_err(store)?;
                     self.branch
                         .apply_feed(FEED, &page.changes, page.next_after, &page.epoch)
                         .map_err(store)?;

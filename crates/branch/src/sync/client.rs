@@ -32,15 +32,76 @@ pub enum SyncError {
     Protocol(String),
 }
 
-/// Accepts the hub by its public key — the SHA-256 of its certificate's SubjectPublicKeyInfo —
-/// so a renewed certificate on the same key is the same hub (certbot `--reuse-key`, or the
-/// hub's own self-signed certificate, whose key stays in `tls_dir`). A pin made before
-/// kiosks pinned the key is the SHA-256 of the whole certificate, and still matches that
-/// certificate. At enrolment without a fingerprint, whichever key the hub presents is trusted
-/// and remembered, to pin from then on.
+/// The hub keys a kiosk accepts, each the SHA-256 of a certificate's SubjectPublicKeyInfo, so
+/// a renewed certificate on the same key is the same hub (certbot `--reuse-key`, or the hub's
+/// own self-signed certificate, whose key stays in `tls_dir`). Until the hub has announced its
+/// keys, the one pinned at enrolment (for a kiosk enrolled before keys were pinned, the
+/// SHA-256 of the whole certificate, which still matches that certificate); from then on, the
+/// keys it announced in the feed — its current one and, ahead of a move to a new key, the
+/// next — heard over a connection to a key already accepted. Shared by every client of one
+/// kiosk, so what the sync agent hears, identification accepts too.
+#[derive(Debug)]
+pub struct HubPins {
+    enrolled: [u8; 32],
+    announced: Mutex<Vec<[u8; 32]>>,
+}
+
+impl HubPins {
+    /// The keys a kiosk's hub link accepts.
+    pub fn of(link: &store::HubLink) -> Arc<Self> {
+        Arc::new(Self {
+            enrolled: link.cert_sha256,
+            announced: Mutex::new(link.announced.clone()),
+        })
+    }
+
+    /// Only the key (or certificate) pinned at enrolment.
+    pub fn enrolled(pin: [u8; 32]) -> Arc<Self> {
+        Arc::new(Self {
+            enrolled: pin,
+            announced: Mutex::default(),
+        })
+    }
+
+    fn accepts(&self, key: &[u8; 32], whole: &[u8; 32]) -> bool {
+        let announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        if announced.is_empty() {
+            self.enrolled == *key || self.enrolled == *whole
+        } else {
+            announced.contains(key)
+        }
+    }
+
+    /// Takes the keys the hub announced; answers whether what is accepted changed. An empty
+    /// announcement (a hub that announces nothing) changes nothing.
+    pub fn announce(&self, keys: &[[u8; 32]]) -> bool {
+        let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.is_empty() || *announced == keys {
+            return false;
+        }
+        *announced = keys.to_vec();
+        true
+    }
+
+    fn describe(&self) -> String {
+        let announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        if announced.is_empty() {
+            wire::hex(&self.enrolled)
+        } else {
+            announced
+                .iter()
+                .map(|k| wire::hex(k))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        }
+    }
+}
+
+/// The verifier over [`HubPins`]. At enrolment without a fingerprint there are none: whichever
+/// key the hub presents is trusted and remembered, to pin from then on.
 #[derive(Debug)]
 struct Pinned {
-    pin: Option<[u8; 32]>,
+    pins: Option<Arc<HubPins>>,
     seen: Mutex<Option<[u8; 32]>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
@@ -57,11 +118,11 @@ impl ServerCertVerifier for Pinned {
         let key = web::tls::key_pin(end_entity.as_ref()).map_err(rustls::Error::General)?;
         let whole: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(key);
-        match self.pin {
-            Some(pin) if pin != key && pin != whole => Err(rustls::Error::General(format!(
+        match &self.pins {
+            Some(pins) if !pins.accepts(&key, &whole) => Err(rustls::Error::General(format!(
                 "the hub's key {} is not the pinned {}",
                 wire::hex(&key),
-                wire::hex(&pin)
+                pins.describe()
             ))),
             _ => Ok(ServerCertVerified::assertion()),
         }
@@ -102,10 +163,10 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-fn http(pin: Option<[u8; 32]>) -> Result<(reqwest::Client, Arc<Pinned>), SyncError> {
+fn http(pins: Option<Arc<HubPins>>) -> Result<(reqwest::Client, Arc<Pinned>), SyncError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(Pinned {
-        pin,
+        pins,
         seen: Mutex::new(None),
         provider: provider.clone(),
     });
@@ -190,6 +251,7 @@ impl Enrolled {
             branch: self.branch,
             secret_key: self.secret_key,
             cert_sha256: self.cert_sha256,
+            announced: Vec::new(),
         }
     }
 }
@@ -206,7 +268,7 @@ pub async fn enrol(
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| SyncError::Protocol(e.to_string()))?;
     let key = SigningKey::from_bytes(&seed);
-    let (client, verifier) = http(fingerprint)?;
+    let (client, verifier) = http(fingerprint.map(HubPins::enrolled))?;
     let r = client
         .post(format!("{}/v1/enrol", base.trim_end_matches('/')))
         .json(&EnrolRequest {
@@ -267,22 +329,39 @@ pub struct HubClient {
     device_id: String,
     key: SigningKey,
     http: reqwest::Client,
+    pins: Arc<HubPins>,
 }
 
 impl HubClient {
-    /// A client for an enrolled kiosk.
+    /// A client for an enrolled kiosk that accepts only the key pinned at enrolment.
     pub fn new(
         base: &str,
         device_id: &str,
         secret_key: &[u8; 32],
         cert_sha256: [u8; 32],
     ) -> Result<Self, SyncError> {
+        Self::with_pins(base, device_id, secret_key, HubPins::enrolled(cert_sha256))
+    }
+
+    /// A client that accepts the hub by `pins`, shared with the kiosk's other clients.
+    pub fn with_pins(
+        base: &str,
+        device_id: &str,
+        secret_key: &[u8; 32],
+        pins: Arc<HubPins>,
+    ) -> Result<Self, SyncError> {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             device_id: device_id.to_owned(),
             key: SigningKey::from_bytes(secret_key),
-            http: http(Some(cert_sha256))?.0,
+            http: http(Some(pins.clone()))?.0,
+            pins,
         })
+    }
+
+    /// The hub keys this client accepts.
+    pub fn pins(&self) -> Arc<HubPins> {
+        self.pins.clone()
     }
 
     fn signed(&self, method: reqwest::Method, path: &str, body: &[u8]) -> reqwest::RequestBuilder {

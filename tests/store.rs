@@ -42,6 +42,18 @@ fn pragmas_give_durability() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version as usize, store::schema_version());
+    let files = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/kiosk"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count();
+    assert_eq!(
+        store::schema_version(),
+        files,
+        "every migration file is applied"
+    );
     // Reopening is a no-op and keeps the identity.
     let a = open(&path).device().unwrap();
     let b = open(&path).device().unwrap();

@@ -41,22 +41,23 @@ pub const HISTORY_DAYS: i64 = 90;
 /// Days past tickets and appointments stay (13 months, like the hub's queue events).
 pub const RECORD_DAYS: i64 = 396;
 
+/// The schema's migrations, in order; a file's `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/kiosk/0001_init.sql"),
+    include_str!("../../../migrations/kiosk/0002_queue.sql"),
+    include_str!("../../../migrations/kiosk/0003_ticket_print.sql"),
+    include_str!("../../../migrations/kiosk/0004_hub_link.sql"),
+    include_str!("../../../migrations/kiosk/0005_log_id.sql"),
+    include_str!("../../../migrations/kiosk/0006_hub_keys.sql"),
+];
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(include_str!("../../../migrations/kiosk/0001_init.sql")),
-        M::up(include_str!("../../../migrations/kiosk/0002_queue.sql")),
-        M::up(include_str!(
-            "../../../migrations/kiosk/0003_ticket_print.sql"
-        )),
-        M::up(include_str!("../../../migrations/kiosk/0004_hub_link.sql")),
-        M::up(include_str!("../../../migrations/kiosk/0005_log_id.sql")),
-        M::up(include_str!("../../../migrations/kiosk/0006_hub_keys.sql")),
-    ])
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
 }
 
 /// Number of schema versions this build knows.
 pub fn schema_version() -> usize {
-    5
+    MIGRATIONS.len()
 }
 
 /// Options for opening a store.

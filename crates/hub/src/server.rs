@@ -49,10 +49,7 @@ pub fn router(state: HubState) -> Router {
         .merge(crate::console::router());
     Router::new()
         .merge(within(pages_and_api, REQUEST_DEADLINE))
-        .merge(within(
-            crate::pull::router(),
-            Duration::from_secs(crate::pull::MAX_WAIT) + REQUEST_DEADLINE,
-        ))
+        .merge(crate::pull::router().layer(axum::middleware::from_fn(answer_pull_within)))
         .merge(within(crate::desk::router(), UPLOAD_DEADLINE))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
@@ -68,6 +65,28 @@ async fn answer_within(State(deadline): State<Duration>, request: Request, next:
         Err(_) => HubError::Unavailable(format!("{method} {path}: no answer within {deadline:?}"))
             .into_response(),
     }
+}
+
+/// A pull's deadline: [`REQUEST_DEADLINE`] past the wait it asked for (at most
+/// [`crate::pull::MAX_WAIT`]), so a pull that does not wait is bounded like any request — one
+/// caught on a frozen database is a 503 at 20 s, not at 50.
+async fn answer_pull_within(request: Request, next: Next) -> Response {
+    let wait = request
+        .uri()
+        .query()
+        .and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("wait="))
+                .and_then(|w| w.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        .min(crate::pull::MAX_WAIT);
+    answer_within(
+        State(REQUEST_DEADLINE + Duration::from_secs(wait)),
+        request,
+        next,
+    )
+    .await
 }
 
 /// The headers every answer carries. The pages have no script and draw with their own inline

@@ -108,13 +108,7 @@ async fn the_agenda_books_a_slot_with_a_token_the_kiosks_accept_and_cancels_it()
     // The token is the hub's: the kiosk's feed carries its verifying key, and it verifies to
     // the booking, the slot and the visitor's pseudonymous key.
     let pulled: PullResponse = kiosk.pull(&base, 0, None).await.json().await.unwrap();
-    let config: wire::BranchConfigPayload = pulled
-        .changes
-        .iter()
-        .rev()
-        .find(|c| c.entity == wire::ENTITY_BRANCH_CONFIG)
-        .map(|c| serde_json::from_value(c.payload.clone().unwrap()).unwrap())
-        .unwrap();
+    let config = config_in(&pulled);
     // The hub's own keys are numbered past the imported ones'.
     assert!(config.verifying_keys.iter().any(|(id, _)| *id > 100));
     let mut verifier = domain::token::TokenVerifier::new();

@@ -868,3 +868,49 @@ pub(crate) fn valid_value(kind: domain::istanze::Kind) -> String {
         Kind::Text(_) => "Chiusura estiva dello stabilimento.".into(),
     }
 }
+
+impl Hub {
+    /// Runs today's daily purge now, as the job runner would.
+    pub(crate) async fn purge(&self) {
+        let c = self.pool.get().await.unwrap();
+        hub::retention::schedule_daily(&c).await.unwrap();
+        let job = hub::jobs::claim(&c, "alive")
+            .await
+            .unwrap()
+            .expect("the purge");
+        hub::job_registry(self.pool.clone(), Default::default())
+            .work(job)
+            .await
+            .unwrap();
+    }
+
+    /// The demo branch seeded, and an empty kiosk store of it enrolled here: the kiosk's
+    /// folder, its node, its link.
+    pub(crate) async fn demo_kiosk(
+        &self,
+        clock: &Arc<domain::SystemClock>,
+    ) -> (tempfile::TempDir, Arc<branch::node::Branch>, store::HubLink) {
+        use domain::Clock;
+        demo::hub::seed_demo(
+            &mut self.pool.get().await.unwrap(),
+            11,
+            clock.local_now().naive_local(),
+        )
+        .await
+        .unwrap();
+        let (dir, branch) = empty_kiosk(clock);
+        let link = self.enrol_branch(&branch).await;
+        (dir, branch, link)
+    }
+}
+
+/// The branch configuration last in a pull's page.
+pub(crate) fn config_in(pulled: &PullResponse) -> wire::BranchConfigPayload {
+    pulled
+        .changes
+        .iter()
+        .rev()
+        .find(|c| c.entity == wire::ENTITY_BRANCH_CONFIG)
+        .map(|c| serde_json::from_value(c.payload.clone().unwrap()).unwrap())
+        .expect("a configuration in the page")
+}

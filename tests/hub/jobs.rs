@@ -221,15 +221,7 @@ async fn the_purge_keeps_personal_data_no_longer_than_its_purpose() {
     ))
     .await
     .unwrap();
-    hub::retention::schedule_daily(&c).await.unwrap();
-    let job = hub::jobs::claim(&c, "alive")
-        .await
-        .unwrap()
-        .expect("the purge");
-    hub::job_registry(hub.pool.clone(), Default::default())
-        .work(job)
-        .await
-        .unwrap();
+    hub.purge().await;
     for (sql, left) in [
         ("SELECT count(*) FROM handoff", 1),
         (

@@ -73,13 +73,7 @@ async fn book(v: &Visitor) -> AgendaBooking {
 /// The verifying keys the kiosk's feed gives it now.
 async fn kiosk_keys(v: &Visitor) -> Vec<(u16, [u8; 32])> {
     let pulled: PullResponse = v.kiosk.pull(&v.base, 0, None).await.json().await.unwrap();
-    let config: wire::BranchConfigPayload = pulled
-        .changes
-        .iter()
-        .rev()
-        .find(|c| c.entity == wire::ENTITY_BRANCH_CONFIG)
-        .map(|c| serde_json::from_value(c.payload.clone().unwrap()).unwrap())
-        .unwrap();
+    let config = config_in(&pulled);
     config
         .verifying_keys
         .iter()

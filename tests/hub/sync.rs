@@ -976,19 +976,11 @@ async fn a_feed_page_the_kiosk_cannot_apply_is_reported_and_alerted_in_the_conso
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrolled_kiosks_keep_syncing_through_a_certificate_renewal() {
     use branch::sync::agent::Agent;
-    use domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
+    use domain::{ServiceLetter, SystemClock, TicketPriority};
     let hub = Hub::start(1).await;
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    demo::hub::seed_demo(
-        &mut hub.pool.get().await.unwrap(),
-        11,
-        clock.local_now().naive_local(),
-    )
-    .await
-    .unwrap();
-    let (_dir, branch) = empty_kiosk(&clock);
-    let link = hub.enrol_branch(&branch).await;
+    let (_dir, branch, link) = hub.demo_kiosk(&clock).await;
     assert_eq!(
         wire::hex(&link.cert_sha256),
         web::tls::key_pin_of_pem(&hub.tls.cert).unwrap(),
@@ -1036,19 +1028,11 @@ async fn enrolled_kiosks_keep_syncing_through_a_certificate_renewal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_to_a_new_key_announced_ahead_keeps_the_fleet_syncing() {
     use branch::sync::agent::Agent;
-    use domain::{Clock, SystemClock};
+    use domain::SystemClock;
     let hub = Hub::start(1).await;
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    demo::hub::seed_demo(
-        &mut hub.pool.get().await.unwrap(),
-        11,
-        clock.local_now().naive_local(),
-    )
-    .await
-    .unwrap();
-    let (_dir, branch) = empty_kiosk(&clock);
-    let enrolled = hub.enrol_branch(&branch).await;
+    let (_dir, branch, enrolled) = hub.demo_kiosk(&clock).await;
     let url = hub._db.as_ref().unwrap().url.clone();
     let pin = |tls: &web::tls::TlsPem| web::tls::key_pin_of_pem(&tls.cert).unwrap();
     let serve = |tls: web::tls::TlsPem, announced: Vec<String>| {
@@ -1245,15 +1229,7 @@ async fn the_compacted_feed_gives_a_kiosk_the_branch_the_whole_history_gave() {
     })
     .unwrap();
 
-    hub::retention::schedule_daily(&c).await.unwrap();
-    let job = hub::jobs::claim(&c, "alive")
-        .await
-        .unwrap()
-        .expect("the purge");
-    hub::job_registry(hub.pool.clone(), Default::default())
-        .work(job)
-        .await
-        .unwrap();
+    hub.purge().await;
     let left = count(&hub.pool, "SELECT count(*) FROM branch_feed").await as usize;
     assert!(left < whole_rows, "{left} rows of {whole_rows}");
     // The configurations that appointments follow stay (the seed's, the one before the

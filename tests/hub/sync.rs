@@ -1302,18 +1302,10 @@ async fn the_compacted_feed_gives_a_kiosk_the_branch_the_whole_history_gave() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_restored_from_an_old_backup_gets_what_the_kiosk_still_has() {
     use branch::sync::agent::Agent;
-    use branch::sync::client;
     let hub = Hub::start(1).await;
-    let base = hub.base(0);
     let dir = tempfile::tempdir().unwrap();
     let branch = kiosk_branch(dir.path(), 4);
-    let enrolled = client::enrol(&base, &hub.code().await, None, "test")
-        .await
-        .unwrap();
-    let link = enrolled.link(&base);
-    branch
-        .with_store(|s| s.set_hub_link(&link, chrono::Utc::now()))
-        .unwrap();
+    let link = hub.enrol_branch(&branch).await;
     let agent = Agent::new(branch.clone(), &link).unwrap();
     while agent.push_once().await.unwrap() > 0 {}
     let pushed = count(&hub.pool, "SELECT count(*) FROM applied_op").await;

@@ -158,6 +158,17 @@ impl Kek {
     }
 }
 
+/// A transaction holding the keys' lock, so instances that check the seal, rotate or reseal
+/// at the same moment take turns.
+async fn locked(
+    c: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, HubError> {
+    let tx = c.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
+        .await?;
+    Ok(tx)
+}
+
 fn random_32() -> Result<[u8; 32], HubError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|e| HubError::internal("random source", e))?;
@@ -172,9 +183,7 @@ fn booking_label(key_id: i32) -> String {
 /// nothing yet, then [`prepare`]d. A missing file on a database with sealed keys is an error
 /// that says what to copy, never a new key that would lock them away.
 pub async fn open_or_make(c: &mut deadpool_postgres::Client, path: &Path) -> Result<Kek, HubError> {
-    let tx = c.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
-        .await?;
+    let tx = locked(c).await?;
     let recorded = recorded_kek(&tx).await?;
     let kek = match (path.exists(), recorded) {
         (true, _) => Kek::read(path)?,
@@ -199,9 +208,7 @@ pub async fn open_or_make(c: &mut deadpool_postgres::Client, path: &Path) -> Res
 /// seals what an older build left in clear: its booking key is retired at once, since every
 /// backup made until now holds it, and the test provider's key is dropped (it is made again).
 pub async fn prepare(c: &mut deadpool_postgres::Client, kek: &Kek) -> Result<(), HubError> {
-    let tx = c.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
-        .await?;
+    let tx = locked(c).await?;
     seal_database(&tx, kek).await?;
     tx.commit().await?;
     Ok(())
@@ -310,9 +317,7 @@ pub async fn rotate_booking_key(
     c: &mut deadpool_postgres::Client,
     kek: &Kek,
 ) -> Result<u16, HubError> {
-    let tx = c.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
-        .await?;
+    let tx = locked(c).await?;
     let retired = tx
         .execute(
             "UPDATE booking_key SET retired_at = now(), sealed = NULL WHERE retired_at IS NULL",
@@ -349,9 +354,7 @@ pub async fn upkeep(c: &mut deadpool_postgres::Client, kek: &Kek) -> Result<Upke
     if due.is_some() {
         done.rotated = Some(rotate_booking_key(c, kek).await?);
     }
-    let tx = c.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
-        .await?;
+    let tx = locked(c).await?;
     // A booking's token is read at its check-in: the day after, nobody shows it any more.
     let spent: Vec<i32> = tx
         .query(
@@ -428,9 +431,7 @@ pub async fn reseal(
     old: &Kek,
     new: &Kek,
 ) -> Result<usize, HubError> {
-    let tx = c.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
-        .await?;
+    let tx = locked(c).await?;
     seal_database(&tx, old).await?;
     let mut n = 0;
     for r in tx

@@ -131,6 +131,7 @@ fn main() {
                 service: letter(i),
                 priority: priority(i),
                 booking: None,
+                kiosk: None,
             },
             at,
         )

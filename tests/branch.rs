@@ -446,3 +446,76 @@ fn numbers_taken_outside_the_event_log_are_never_given_again() {
         "after the numbers already on paper"
     );
 }
+
+#[test]
+fn leases_top_up_and_tickets_printed_offline_are_taken_in_once_across_a_restart() {
+    use branch::node::{Adopted, LEASE_MIN};
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let clock = clock();
+    let (b, demo) = node(&path, &clock);
+    walk_in(&b, "P");
+    // A kiosk with nothing left gets a block of every service; one with enough gets none.
+    let leases = b.top_up_leases("kiosk-2", &BTreeMap::new()).unwrap();
+    let services = b.read(|q, _| q.services().count());
+    assert_eq!(leases.len(), services);
+    let p = leases.iter().find(|l| l.service == letter("P")).unwrap();
+    assert_eq!((p.first, p.last), (2, 1 + LEASE_MIN));
+    let enough: BTreeMap<_, _> = leases.iter().map(|l| (l.service, LEASE_MIN)).collect();
+    assert!(b.top_up_leases("kiosk-2", &enough).unwrap().is_empty());
+    assert_eq!(walk_in(&b, "P"), format!("P{:03}", p.last + 1));
+
+    // kiosk-2 printed its first P and checked a booking in while cut off.
+    let a = &demo.appointments[0].appointment;
+    let a_lease = leases.iter().find(|l| l.service == a.service).unwrap();
+    let offline = |ticket: String, booking: Option<(BookingId, chrono::NaiveDateTime)>| {
+        queue::OfflineTicket {
+            kiosk: "kiosk-2".into(),
+            ticket: domain::TicketNumber::parse(&ticket).unwrap(),
+            priority: if booking.is_some() {
+                TicketPriority::Appointment
+            } else {
+                TicketPriority::WalkIn
+            },
+            booking,
+            issued_at: clock.now() - Duration::minutes(3),
+            clock_trusted: true,
+        }
+    };
+    let walk = offline(format!("P{:03}", p.first), None);
+    let checked = offline(
+        format!("{}{:03}", a.service, a_lease.first),
+        Some((a.id, a.starts_at)),
+    );
+    assert_eq!(b.adopt(walk.clone(), None).unwrap(), Adopted::Taken);
+    assert_eq!(
+        b.adopt(checked.clone(), a.person_key).unwrap(),
+        Adopted::Taken
+    );
+    assert_eq!(
+        b.read(|_, s| s.appointment(a.id).unwrap().unwrap().state),
+        AppointmentState::CheckedIn
+    );
+    // After a restart the node knows its leases and what it took in.
+    let b = reopen(&path, &clock);
+    assert_eq!(b.adopt(walk, None).unwrap(), Adopted::Already);
+    assert_eq!(b.read(|q, _| q.leases().len()), services);
+    let rows = b.read(|_, s| s.tickets_on(clock.today()).unwrap());
+    let row = rows
+        .iter()
+        .find(|t| t.number.to_string() == format!("P{:03}", p.first))
+        .unwrap();
+    assert_eq!(row.issued_at, clock.now() - Duration::minutes(3));
+    // The node's own kiosk checks the same booking in: the booking's ticket is kiosk-2's.
+    let again = b.check_in(a.id, a.person_key).unwrap();
+    assert!(again.already);
+    assert_eq!(again.ticket.number, checked.ticket);
+    let outbox = b.read(|_, s| s.outbox_pending(100).unwrap());
+    assert!(
+        outbox
+            .iter()
+            .any(|o| o.payload.contains(r#""kiosk":"kiosk-2""#) && o.payload.contains("offline_at")),
+        "the hub hears which kiosk printed it, and when"
+    );
+}

@@ -141,6 +141,7 @@ fn simulate_day(date: NaiveDate, rng: &mut fastrand::Rng) -> Vec<WaitSample> {
                     service,
                     priority,
                     booking: None,
+                    kiosk: None,
                 },
                 now,
             ) && let EventKind::TicketIssued { ticket, ahead, .. } = events[0].kind

@@ -10,7 +10,8 @@ use domain::{
 };
 use proptest::prelude::*;
 use queue::{
-    Calendar, Closed, Command, Event, EventKind, Now, Queue, QueueError, QueueRules, local_to_utc,
+    Calendar, CancelReason, Closed, Command, Event, EventKind, Now, OfflineTicket, Queue,
+    QueueError, QueueRules, local_to_utc,
 };
 
 fn letter(s: &str) -> ServiceLetter {
@@ -123,6 +124,7 @@ impl Run {
                 service: letter(s),
                 priority,
                 booking: None,
+                kiosk: None,
             },
             now,
         );
@@ -246,6 +248,7 @@ fn appointments_are_called_from_their_booked_time_and_keep_it_when_late() {
             service: letter("A"),
             priority: TicketPriority::Appointment,
             booking: Some((booking(1), local(9, 30))),
+            kiosk: None,
         },
         t0,
     );
@@ -270,6 +273,7 @@ fn appointments_are_called_from_their_booked_time_and_keep_it_when_late() {
             service: letter("A"),
             priority: TicketPriority::Appointment,
             booking: Some((booking(2), local(9, 20))),
+            kiosk: None,
         },
         at(9, 31),
     );
@@ -290,6 +294,7 @@ fn appointments_are_called_from_their_booked_time_and_keep_it_when_late() {
             service: letter("A"),
             priority: TicketPriority::Appointment,
             booking: Some((booking(1), local(9, 30))),
+            kiosk: None,
         },
         now,
     );
@@ -424,7 +429,8 @@ fn stale_and_impossible_commands_are_refused_with_a_message_and_change_nothing()
             Command::Issue {
                 service: letter("A"),
                 priority: TicketPriority::WalkIn,
-                booking: None
+                booking: None,
+                kiosk: None,
             },
             t0
         ),
@@ -492,6 +498,7 @@ fn the_calendar_and_the_daily_cap_stop_walk_ins_with_their_reason() {
                 service: letter("P"),
                 priority: TicketPriority::WalkIn,
                 booking: None,
+                kiosk: None,
             },
             now,
         )
@@ -629,6 +636,240 @@ fn events_round_trip_through_json_and_replay_to_the_same_state() {
     assert_same(&r.q, &replayed);
 }
 
+// ---- several kiosks: leased numbers and tickets taken in from a kiosk cut off ----
+
+impl Run {
+    fn lease(&mut self, kiosk: &str, s: &str, count: u16, now: Now) -> (u16, u16) {
+        let events = self.ok(
+            Command::Lease {
+                kiosk: kiosk.into(),
+                service: letter(s),
+                count,
+            },
+            now,
+        );
+        match events[0].kind {
+            EventKind::NumbersLeased { first, last, .. } => (first, last),
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    fn adopt(
+        &mut self,
+        kiosk: &str,
+        ticket: &str,
+        booking: Option<(BookingId, NaiveDateTime)>,
+        printed: Now,
+        now: Now,
+    ) -> Result<Vec<Event>, QueueError> {
+        let priority = if booking.is_some() {
+            TicketPriority::Appointment
+        } else {
+            TicketPriority::WalkIn
+        };
+        self.cmd(
+            Command::Adopt(OfflineTicket {
+                kiosk: kiosk.into(),
+                ticket: TicketNumber::parse(ticket).unwrap(),
+                priority,
+                booking,
+                issued_at: printed.at,
+                clock_trusted: true,
+            }),
+            now,
+        )
+    }
+}
+
+#[test]
+fn leased_numbers_are_never_given_by_the_node_and_a_ticket_printed_offline_waits_from_its_print() {
+    let t0 = at(9, 0);
+    let mut r = Run::new(QueueRules::default(), t0);
+    r.open(1, t0);
+    assert_eq!(r.walk_in("P", t0).to_string(), "P001");
+    assert_eq!(r.lease("kiosk-2", "P", 10, t0), (2, 11));
+    assert_eq!(r.lease("kiosk-3", "P", 5, t0), (12, 16));
+    assert_eq!(
+        r.walk_in("P", at(9, 1)).to_string(),
+        "P017",
+        "the node goes on after the blocks"
+    );
+    // kiosk-2, cut off at 09:02, printed P002 at 09:05; the node hears of it at 09:20, after
+    // P018 was issued at 09:10. P002 waited longer: it is called first.
+    let p18 = r.walk_in("P", at(9, 10));
+    let events = r
+        .adopt("kiosk-2", "P002", None, at(9, 5), at(9, 20))
+        .unwrap();
+    let EventKind::TicketIssued {
+        kiosk, offline_at, ..
+    } = &events[0].kind
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(kiosk.as_deref(), Some("kiosk-2"));
+    assert_eq!(*offline_at, Some(at(9, 5).at));
+    let p2 = r.q.ticket(TicketNumber::parse("P002").unwrap()).unwrap();
+    assert_eq!(
+        p2.issued_at,
+        at(9, 5).at,
+        "the printed time, not the merge's"
+    );
+    assert!(p2.offline);
+    for first in ["P001", "P017"] {
+        let t = TicketNumber::parse(first).unwrap();
+        assert_eq!(r.call_next(1, at(9, 21)).unwrap(), t);
+        r.serve(1, t, at(9, 21));
+    }
+    assert_eq!(
+        r.call_next(1, at(9, 22)).unwrap().to_string(),
+        "P002",
+        "09:05 before 09:10"
+    );
+    r.serve(1, TicketNumber::parse("P002").unwrap(), at(9, 22));
+    assert_eq!(r.call_next(1, at(9, 23)).unwrap(), p18);
+    // The same ticket handed over again (the answer was lost) changes nothing.
+    assert_eq!(
+        r.adopt("kiosk-2", "P002", None, at(9, 5), at(9, 30)),
+        Ok(vec![])
+    );
+    // Numbers never leased to the kiosk, or already given, are refused.
+    assert_eq!(
+        r.adopt("kiosk-2", "P012", None, at(9, 6), at(9, 30)),
+        Err(QueueError::NotLeased {
+            ticket: TicketNumber::parse("P012").unwrap(),
+            kiosk: "kiosk-2".into()
+        })
+    );
+    assert!(matches!(
+        r.adopt("kiosk-3", "P017", None, at(9, 6), at(9, 30)),
+        Err(QueueError::NotLeased { .. })
+    ));
+    assert_eq!(
+        r.adopt("kiosk-9", "P001", None, at(9, 6), at(9, 30)),
+        Err(QueueError::NotLeased {
+            ticket: TicketNumber::parse("P001").unwrap(),
+            kiosk: "kiosk-9".into()
+        })
+    );
+    let mut replayed = branch(QueueRules::default());
+    for e in &r.log {
+        let json = serde_json::to_string(e).unwrap();
+        replayed.apply(&serde_json::from_str::<Event>(&json).unwrap());
+    }
+    assert_same(&r.q, &replayed);
+    assert_eq!(replayed.leases(), r.q.leases());
+}
+
+#[test]
+fn a_booking_checked_in_on_both_sides_of_a_partition_is_called_once() {
+    let t0 = at(9, 0);
+    let mut r = Run::new(QueueRules::default(), t0);
+    r.open(2, t0);
+    let booking = BookingId::new(2026, 7).unwrap();
+    r.lease("kiosk-2", "A", 5, t0);
+    // At the node's kiosk, then at kiosk-2 cut off (the visitor tried both).
+    let first = r.ok(
+        Command::Issue {
+            service: letter("A"),
+            priority: TicketPriority::Appointment,
+            booking: Some((booking, local(9, 10))),
+            kiosk: None,
+        },
+        at(9, 1),
+    );
+    let EventKind::TicketIssued { ticket: first, .. } = first[0].kind else {
+        panic!()
+    };
+    assert_eq!(first.to_string(), "A006");
+    let events = r
+        .adopt(
+            "kiosk-2",
+            "A001",
+            Some((booking, local(9, 10))),
+            at(9, 2),
+            at(9, 3),
+        )
+        .unwrap();
+    assert!(
+        matches!(
+            events[1].kind,
+            EventKind::TicketCancelled {
+                reason: CancelReason::Duplicate,
+                ..
+            }
+        ),
+        "{events:?}"
+    );
+    assert_eq!(r.q.ticket_of_booking(booking).unwrap().number, first);
+    assert_eq!(r.call_next(2, at(9, 10)).unwrap(), first);
+    r.serve(2, first, at(9, 11));
+    assert!(matches!(
+        r.call_next(2, at(9, 12)),
+        Err(QueueError::NobodyWaiting { .. })
+    ));
+}
+
+#[test]
+fn a_ticket_printed_offline_and_handed_over_after_the_day_closed_is_kept_as_closed() {
+    let t0 = at(9, 0);
+    let mut r = Run::new(QueueRules::default(), t0);
+    r.lease("kiosk-2", "R", 5, t0);
+    r.ok(Command::CloseDay, at(17, 0));
+    let events = r
+        .adopt("kiosk-2", "R003", None, at(16, 59), at(17, 5))
+        .unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let t = r.q.ticket(TicketNumber::parse("R003").unwrap()).unwrap();
+    assert_eq!(t.state, TicketState::Cancelled);
+    // A closed day leases nothing more.
+    assert_eq!(
+        r.cmd(
+            Command::Lease {
+                kiosk: "kiosk-2".into(),
+                service: letter("R"),
+                count: 5
+            },
+            at(17, 6)
+        ),
+        Err(QueueError::DayClosed)
+    );
+}
+
+#[test]
+fn a_lease_is_cut_at_the_daily_cap_and_none_is_given_past_it() {
+    let t0 = at(9, 0);
+    let rules = QueueRules {
+        daily_cap: 8,
+        ..QueueRules::default()
+    };
+    let mut r = Run::new(rules, t0);
+    r.walk_in("P", t0);
+    assert_eq!(r.lease("kiosk-2", "P", 30, t0), (2, 8));
+    assert!(matches!(
+        r.cmd(
+            Command::Lease {
+                kiosk: "kiosk-3".into(),
+                service: letter("P"),
+                count: 5
+            },
+            t0
+        ),
+        Err(QueueError::DailyCapReached { .. })
+    ));
+    assert!(matches!(
+        r.cmd(
+            Command::Issue {
+                service: letter("P"),
+                priority: TicketPriority::WalkIn,
+                booking: None,
+                kiosk: None
+            },
+            t0
+        ),
+        Err(QueueError::DailyCapReached { .. })
+    ));
+}
+
 fn assert_same(a: &Queue, b: &Queue) {
     assert_eq!(
         a.tickets().collect::<Vec<_>>(),
@@ -733,10 +974,11 @@ proptest! {
                             service,
                             priority: TicketPriority::Appointment,
                             booking: Some((BookingId::new(2026, booking).unwrap(), now.local)),
+                            kiosk: None,
                         })
                     } else {
                         let priority = if p == 0 { PREGNANCY } else { TicketPriority::WalkIn };
-                        Some(Command::Issue { service, priority, booking: None })
+                        Some(Command::Issue { service, priority, booking: None, kiosk: None })
                     }
                 }
                 Op::CallNext(c) => Some(Command::CallNext { counter: counter(c) }),
@@ -841,10 +1083,11 @@ proptest! {
                             service,
                             priority: TicketPriority::Appointment,
                             booking: Some((BookingId::new(2026, booking).unwrap(), booked)),
+                            kiosk: None,
                         }
                     } else {
                         let priority = if a.kind == 0 { PREGNANCY } else { TicketPriority::WalkIn };
-                        Command::Issue { service, priority, booking: None }
+                        Command::Issue { service, priority, booking: None, kiosk: None }
                     };
                     r.ok(cmd, now);
                 }

@@ -86,6 +86,25 @@ pub struct CheckIn {
     pub already: bool,
 }
 
+/// What became of a ticket a kiosk issued while cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopted {
+    /// It waits in the queue by the time it was printed.
+    Taken,
+    /// It was handed over before.
+    Already,
+    /// Its booking was checked in elsewhere first: the booking waits under `first`.
+    Duplicate {
+        /// The booking's ticket.
+        first: domain::TicketNumber,
+    },
+}
+
+/// The smallest block of numbers leased to a kiosk.
+pub const LEASE_MIN: u16 = 5;
+/// The largest block of numbers leased to a kiosk.
+pub const LEASE_MAX: u16 = 30;
+
 struct Inner {
     store: Store,
     queue: Queue,
@@ -307,10 +326,29 @@ impl Branch {
         result.map(|()| stored).map_err(NodeError::from)
     }
 
-    /// Checks in a booked appointment and issues its ticket; a second check-in of the same
-    /// booking returns the first ticket.
+    /// Checks in a booked appointment at the node's own kiosk and issues its ticket; a second
+    /// check-in of the same booking returns the first ticket.
     pub fn check_in(
         &self,
+        booking: BookingId,
+        person: Option<PersonKey>,
+    ) -> Result<CheckIn, NodeError> {
+        self.check_in_from(None, booking, person)
+    }
+
+    /// [`Self::check_in`] for another kiosk of the branch, by its device id.
+    pub fn check_in_for(
+        &self,
+        kiosk: &str,
+        booking: BookingId,
+        person: Option<PersonKey>,
+    ) -> Result<CheckIn, NodeError> {
+        self.check_in_from(Some(kiosk.to_owned()), booking, person)
+    }
+
+    fn check_in_from(
+        &self,
+        kiosk: Option<String>,
         booking: BookingId,
         person: Option<PersonKey>,
     ) -> Result<CheckIn, NodeError> {
@@ -338,6 +376,7 @@ impl Branch {
             service: appointment.service,
             priority: TicketPriority::Appointment,
             booking: Some((booking, appointment.starts_at)),
+            kiosk,
         };
         let extras = Extras {
             person,
@@ -363,9 +402,28 @@ impl Branch {
         }
     }
 
-    /// Issues a walk-in or priority ticket.
+    /// Issues a walk-in or priority ticket at the node's own kiosk.
     pub fn issue_ticket(
         &self,
+        service: ServiceLetter,
+        priority: TicketPriority,
+    ) -> Result<Ticket, NodeError> {
+        self.issue_from(None, service, priority)
+    }
+
+    /// [`Self::issue_ticket`] for another kiosk of the branch, by its device id.
+    pub fn issue_for(
+        &self,
+        kiosk: &str,
+        service: ServiceLetter,
+        priority: TicketPriority,
+    ) -> Result<Ticket, NodeError> {
+        self.issue_from(Some(kiosk.to_owned()), service, priority)
+    }
+
+    fn issue_from(
+        &self,
+        kiosk: Option<String>,
         service: ServiceLetter,
         priority: TicketPriority,
     ) -> Result<Ticket, NodeError> {
@@ -373,8 +431,92 @@ impl Branch {
             service,
             priority,
             booking: None,
+            kiosk,
         })?;
         Ok(issued(&events).ok_or(QueueError::NoDay)?)
+    }
+
+    /// Tops up a kiosk's leases: for each service whose numbers left at the kiosk
+    /// (`left`, as the kiosk counts them; a service it does not name has none) are under half
+    /// a block, a new block is set aside. A block is the service's tickets of the last hour,
+    /// between [`LEASE_MIN`] and [`LEASE_MAX`]: enough for the kiosk to take the whole
+    /// branch's traffic alone for a while, few enough that the day's 999 are not spent.
+    /// Returns the new blocks; none on a closed day or when the numbers have run out.
+    pub fn top_up_leases(
+        &self,
+        kiosk: &str,
+        left: &std::collections::BTreeMap<ServiceLetter, u16>,
+    ) -> Result<Vec<queue::Lease>, NodeError> {
+        let now = self.now();
+        let wanted: Vec<(ServiceLetter, u16)> = self.read(|q, _| {
+            let hour_ago = now.at - chrono::Duration::hours(1);
+            q.services()
+                .map(|s| {
+                    let recent = q
+                        .tickets()
+                        .filter(|t| t.number.letter() == s.letter && t.issued_at >= hour_ago)
+                        .count();
+                    let size = (recent as u16).clamp(LEASE_MIN, LEASE_MAX);
+                    (s.letter, size)
+                })
+                .filter(|(letter, size)| left.get(letter).copied().unwrap_or(0) * 2 < *size)
+                .collect()
+        });
+        let mut leased = Vec::new();
+        for (service, count) in wanted {
+            let command = Command::Lease {
+                kiosk: kiosk.to_owned(),
+                service,
+                count,
+            };
+            match self.execute(command) {
+                Ok(events) => leased.extend(events.iter().filter_map(|e| match &e.event.kind {
+                    EventKind::NumbersLeased {
+                        kiosk,
+                        service,
+                        first,
+                        last,
+                    } => Some(queue::Lease {
+                        kiosk: kiosk.clone(),
+                        service: *service,
+                        first: *first,
+                        last: *last,
+                    }),
+                    _ => None,
+                })),
+                // The day is over or its numbers are spent: the kiosk keeps what it has.
+                Err(NodeError::Queue(
+                    QueueError::DayClosed | QueueError::DailyCapReached { .. },
+                )) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(leased)
+    }
+
+    /// Takes in a ticket a kiosk printed from its lease while cut off. Handing the same
+    /// ticket over again changes nothing.
+    pub fn adopt(
+        &self,
+        ticket: queue::OfflineTicket,
+        person: Option<PersonKey>,
+    ) -> Result<Adopted, NodeError> {
+        let number = ticket.ticket;
+        let booking = ticket.booking.map(|(id, _)| id);
+        let first =
+            booking.and_then(|b| self.read(|q, _| q.ticket_of_booking(b).map(|t| t.number)));
+        let extras = Extras {
+            person,
+            checked_in: booking.filter(|_| first.is_none()),
+        };
+        let events = self.run(Command::Adopt(ticket), extras)?;
+        if events.is_empty() {
+            return Ok(Adopted::Already);
+        }
+        Ok(match first {
+            Some(first) if first != number => Adopted::Duplicate { first },
+            _ => Adopted::Taken,
+        })
     }
 
     /// People ahead of `ticket` and the estimated wait range.

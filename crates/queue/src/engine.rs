@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use super::error::QueueError;
-use super::events::{CancelReason, Command, DeviceAlert, Event, EventKind};
+use super::events::{CancelReason, Command, DeviceAlert, Event, EventKind, OfflineTicket};
 use super::figures::DailyFigures;
 use super::rules::{Calendar, QueueRules};
 use super::ticket::QueuedTicket;
@@ -132,6 +132,26 @@ pub struct Assistance {
     pub at: DateTime<Utc>,
 }
 
+/// A block of numbers set aside for one kiosk today.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The kiosk (its device id).
+    pub kiosk: String,
+    /// Service.
+    pub service: ServiceLetter,
+    /// First number.
+    pub first: u16,
+    /// Last number, included.
+    pub last: u16,
+}
+
+impl Lease {
+    /// Whether `ticket` is one of the block's numbers.
+    pub fn holds(&self, ticket: TicketNumber) -> bool {
+        self.service == ticket.letter() && (self.first..=self.last).contains(&ticket.number())
+    }
+}
+
 /// One branch's queue for one day.
 #[derive(Debug, Clone)]
 pub struct Queue {
@@ -142,6 +162,7 @@ pub struct Queue {
     closed: bool,
     tickets: BTreeMap<TicketNumber, QueuedTicket>,
     issued: BTreeMap<ServiceLetter, u16>,
+    leases: Vec<Lease>,
     bookings: BTreeMap<BookingId, TicketNumber>,
     counters: BTreeMap<CounterNumber, CounterState>,
     calls: VecDeque<CallRecord>,
@@ -170,6 +191,7 @@ impl Queue {
             closed: false,
             tickets: BTreeMap::new(),
             issued: BTreeMap::new(),
+            leases: Vec::new(),
             bookings: BTreeMap::new(),
             counters: counters
                 .into_iter()
@@ -228,6 +250,16 @@ impl Queue {
             let issued = self.issued.entry(service).or_insert(0);
             *issued = (*issued).max(number);
         }
+    }
+
+    /// Today's leases, oldest first.
+    pub fn leases(&self) -> &[Lease] {
+        &self.leases
+    }
+
+    /// The last number given or leased today for `service`.
+    pub fn last_number(&self, service: ServiceLetter) -> u16 {
+        self.issued.get(&service).copied().unwrap_or(0)
     }
 
     /// One ticket.
@@ -385,10 +417,36 @@ impl Queue {
                 service,
                 priority,
                 booking,
+                kiosk,
             } => {
                 open_day()?;
-                vec![self.decide_issue(service, priority, booking, now)?]
+                vec![self.decide_issue(service, priority, booking, kiosk, now)?]
             }
+            Command::Lease {
+                kiosk,
+                service,
+                count,
+            } => {
+                open_day()?;
+                if !self.services.contains_key(&service) {
+                    return Err(QueueError::UnknownService(service));
+                }
+                let cap = self.rules.daily_cap.min(TicketNumber::MAX);
+                let issued = self.last_number(service);
+                if issued >= cap || count == 0 {
+                    return Err(QueueError::DailyCapReached {
+                        service,
+                        cap: self.rules.daily_cap,
+                    });
+                }
+                vec![E::NumbersLeased {
+                    kiosk,
+                    service,
+                    first: issued + 1,
+                    last: issued.saturating_add(count).min(cap),
+                }]
+            }
+            Command::Adopt(offline) => self.decide_adopt(offline)?,
             Command::CallNext { counter } => {
                 open_day()?;
                 let c = self.open_counter(counter)?;
@@ -595,6 +653,7 @@ impl Queue {
         service: ServiceLetter,
         priority: TicketPriority,
         booking: Option<(BookingId, NaiveDateTime)>,
+        kiosk: Option<String>,
         now: Now,
     ) -> Result<EventKind, QueueError> {
         let conf = self
@@ -625,7 +684,7 @@ impl Queue {
                 (now.at, now.at, None)
             }
         };
-        let issued = self.issued.get(&service).copied().unwrap_or(0);
+        let issued = self.last_number(service);
         if issued >= self.rules.daily_cap.min(TicketNumber::MAX) {
             return Err(QueueError::DailyCapReached {
                 service,
@@ -636,13 +695,6 @@ impl Queue {
             service,
             cap: self.rules.daily_cap,
         })?;
-        // A new ticket's score is 0 when it becomes eligible: everyone of its service already
-        // waiting and eligible by then is ahead of it.
-        let ahead = self
-            .tickets
-            .values()
-            .filter(|t| t.service == service && t.is_waiting(eligible_at))
-            .count() as u32;
         Ok(EventKind::TicketIssued {
             ticket,
             priority,
@@ -650,8 +702,85 @@ impl Queue {
             eligible_at,
             wait_from,
             clock_trusted: now.trusted,
-            ahead,
+            ahead: self.ahead_at(service, eligible_at),
+            kiosk,
+            offline_at: None,
         })
+    }
+
+    /// A new ticket's score is 0 when it becomes eligible: everyone of its service already
+    /// waiting and eligible by then is ahead of it.
+    fn ahead_at(&self, service: ServiceLetter, eligible_at: DateTime<Utc>) -> u32 {
+        self.tickets
+            .values()
+            .filter(|t| t.service == service && t.is_waiting(eligible_at))
+            .count() as u32
+    }
+
+    /// A ticket printed from a lease is already in a visitor's hand: the node takes it in
+    /// whatever the hour, the cap or the day's state, and only checks the number was the
+    /// kiosk's to give. It waits from when it was printed, like any other; a booking already
+    /// in the queue keeps its first ticket and the second is cancelled as a duplicate.
+    fn decide_adopt(&self, offline: OfflineTicket) -> Result<Vec<EventKind>, QueueError> {
+        use EventKind as E;
+        let OfflineTicket {
+            kiosk,
+            ticket,
+            priority,
+            booking,
+            issued_at,
+            clock_trusted,
+        } = offline;
+        if !self
+            .leases
+            .iter()
+            .any(|l| l.kiosk == kiosk && l.holds(ticket))
+        {
+            return Err(QueueError::NotLeased { ticket, kiosk });
+        }
+        if let Some(t) = self.tickets.get(&ticket) {
+            // The same ticket handed over again (an answer lost on the way) changes nothing.
+            return if t.kiosk.as_deref() == Some(kiosk.as_str()) && t.offline {
+                Ok(Vec::new())
+            } else {
+                Err(QueueError::NumberTaken(ticket))
+            };
+        }
+        let service = ticket.letter();
+        if !self.services.contains_key(&service) {
+            return Err(QueueError::UnknownService(service));
+        }
+        let (eligible_at, wait_from) = match booking {
+            Some((_, booked)) => {
+                let booked = local_to_utc(booked);
+                (booked.max(issued_at), booked)
+            }
+            None => (issued_at, issued_at),
+        };
+        let duplicate = booking.is_some_and(|(id, _)| self.bookings.contains_key(&id));
+        let mut events = vec![E::TicketIssued {
+            ticket,
+            priority,
+            booking: booking.map(|(id, _)| id),
+            eligible_at,
+            wait_from,
+            clock_trusted,
+            ahead: self.ahead_at(service, eligible_at),
+            kiosk: Some(kiosk),
+            offline_at: Some(issued_at),
+        }];
+        if duplicate {
+            events.push(E::TicketCancelled {
+                ticket,
+                reason: CancelReason::Duplicate,
+            });
+        } else if self.closed {
+            events.push(E::TicketCancelled {
+                ticket,
+                reason: CancelReason::DayClosed,
+            });
+        }
+        Ok(events)
     }
 
     /// The ticket `c` calls next at `now`, and whether it takes a priority slot.
@@ -742,6 +871,7 @@ impl Queue {
                 self.closed = false;
                 self.tickets.clear();
                 self.issued.clear();
+                self.leases.clear();
                 self.bookings.clear();
                 self.calls.clear();
                 self.assistance.clear();
@@ -774,12 +904,15 @@ impl Queue {
                 eligible_at,
                 wait_from,
                 clock_trusted,
+                kiosk,
+                offline_at,
                 ..
             } => {
                 let n = self.issued.entry(ticket.letter()).or_default();
                 *n = (*n).max(ticket.number());
                 if let Some(b) = booking {
-                    self.bookings.insert(*b, *ticket);
+                    // A duplicate check-in keeps the booking's first ticket.
+                    self.bookings.entry(*b).or_insert(*ticket);
                 }
                 self.tickets.insert(
                     *ticket,
@@ -789,7 +922,7 @@ impl Queue {
                         priority: *priority,
                         booking: *booking,
                         state: TicketState::Issued,
-                        issued_at: at,
+                        issued_at: offline_at.unwrap_or(at),
                         eligible_at: *eligible_at,
                         wait_from: *wait_from,
                         clock_trusted: *clock_trusted,
@@ -799,8 +932,25 @@ impl Queue {
                         started_at: None,
                         finished_at: None,
                         counter: None,
+                        kiosk: kiosk.clone(),
+                        offline: offline_at.is_some(),
                     },
                 );
+            }
+            EventKind::NumbersLeased {
+                kiosk,
+                service,
+                first,
+                last,
+            } => {
+                let n = self.issued.entry(*service).or_default();
+                *n = (*n).max(*last);
+                self.leases.push(Lease {
+                    kiosk: kiosk.clone(),
+                    service: *service,
+                    first: *first,
+                    last: *last,
+                });
             }
             EventKind::TicketCalled {
                 ticket,

@@ -85,6 +85,15 @@ pub enum QueueError {
     ClockUntrusted,
     /// No such assistance request.
     UnknownAssistance(u32),
+    /// A kiosk handed over a ticket whose number the node never leased to it.
+    NotLeased {
+        /// The number.
+        ticket: TicketNumber,
+        /// The kiosk.
+        kiosk: String,
+    },
+    /// A kiosk handed over a ticket whose number is already another ticket's.
+    NumberTaken(TicketNumber),
 }
 
 impl Localized for QueueError {
@@ -190,6 +199,12 @@ impl Localized for QueueError {
                     id
                 )
             }
+            Self::NotLeased { ticket, kiosk } => msg!(
+                "il numero {} non era stato assegnato al chiosco {}",
+                ticket,
+                kiosk
+            ),
+            Self::NumberTaken(t) => msg!("il numero {} è già stato emesso oggi", t),
         }
     }
 }
@@ -220,6 +235,8 @@ impl UserMessage for QueueError {
             Self::ReactivationExpired { .. } => "queue-reactivation-expired",
             Self::ClockUntrusted => "queue-clock-untrusted",
             Self::UnknownAssistance(_) => "queue-unknown-assistance",
+            Self::NotLeased { .. } => "queue-not-leased",
+            Self::NumberTaken(_) => "queue-number-taken",
         }
     }
 }

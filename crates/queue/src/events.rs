@@ -24,7 +24,21 @@ pub enum Command {
         priority: TicketPriority,
         /// The booking and its booked local time, for appointments.
         booking: Option<(BookingId, NaiveDateTime)>,
+        /// The kiosk it is issued at, when the branch has several.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kiosk: Option<String>,
     },
+    /// Set numbers aside for a kiosk to issue from while it cannot reach the branch node.
+    Lease {
+        /// The kiosk (its device id).
+        kiosk: String,
+        /// Service.
+        service: ServiceLetter,
+        /// How many numbers; fewer are given when the day's numbers run out.
+        count: u16,
+    },
+    /// Take into the queue a ticket a kiosk issued from its lease while cut off from the node.
+    Adopt(OfflineTicket),
     /// Call the next ticket by the calling order.
     CallNext {
         /// Counter.
@@ -129,6 +143,23 @@ pub enum Command {
     },
 }
 
+/// A ticket a kiosk printed from its leased numbers while it could not reach the branch node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineTicket {
+    /// The kiosk (its device id).
+    pub kiosk: String,
+    /// The number printed, from a block leased to that kiosk.
+    pub ticket: TicketNumber,
+    /// Entry path.
+    pub priority: TicketPriority,
+    /// The booking and its booked local time, for a check-in.
+    pub booking: Option<(BookingId, NaiveDateTime)>,
+    /// When the kiosk printed it, by the kiosk's clock.
+    pub issued_at: DateTime<Utc>,
+    /// Whether the kiosk's clock was trusted then.
+    pub clock_trusted: bool,
+}
+
 /// A device fault shown on the staff console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,6 +200,9 @@ pub enum CancelReason {
     Staff,
     /// The day closed with the ticket still open.
     DayClosed,
+    /// A second ticket for a booking already in the queue: a kiosk cut off from the node
+    /// checked it in again. The booking waits once, under its first ticket.
+    Duplicate,
 }
 
 /// A fact, with the time it happened.
@@ -212,6 +246,25 @@ pub enum EventKind {
         /// Tickets of its service ahead of it when it was issued (wait-estimate history).
         #[serde(default)]
         ahead: u32,
+        /// The kiosk that issued it, when the branch has several.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kiosk: Option<String>,
+        /// Set when a kiosk issued it from its lease while cut off from the node: when, by
+        /// the kiosk's clock (the event's own time is when the node took it in).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offline_at: Option<DateTime<Utc>>,
+    },
+    /// Numbers set aside for a kiosk to issue while cut off from the node: the node itself
+    /// never gives them.
+    NumbersLeased {
+        /// The kiosk (its device id).
+        kiosk: String,
+        /// Service.
+        service: ServiceLetter,
+        /// First number of the block.
+        first: u16,
+        /// Last number of the block, included.
+        last: u16,
     },
     /// A ticket was called to a counter (a first call, or a call after a transfer or
     /// reactivation).
@@ -330,6 +383,7 @@ impl EventKind {
             Self::DayOpened { .. } => "day_opened",
             Self::DayClosed { .. } => "day_closed",
             Self::TicketIssued { .. } => "ticket_issued",
+            Self::NumbersLeased { .. } => "numbers_leased",
             Self::TicketCalled { .. } => "ticket_called",
             Self::TicketRecalled { .. } => "ticket_recalled",
             Self::TicketNoShow { .. } => "ticket_no_show",

@@ -12,9 +12,11 @@ mod figures;
 mod rules;
 mod ticket;
 
-pub use engine::{Assistance, CallRecord, CounterState, CounterStatus, Now, Queue, local_to_utc};
+pub use engine::{
+    Assistance, CallRecord, CounterState, CounterStatus, Lease, Now, Queue, local_to_utc,
+};
 pub use error::QueueError;
-pub use events::{CancelReason, Command, DeviceAlert, Event, EventKind};
+pub use events::{CancelReason, Command, DeviceAlert, Event, EventKind, OfflineTicket};
 pub use figures::{CounterFigures, DailyFigures, ServiceFigures, percentile};
 pub use rules::{Calendar, Closed, QueueRules};
 pub use ticket::QueuedTicket;

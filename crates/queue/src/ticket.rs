@@ -39,6 +39,10 @@ pub struct QueuedTicket {
     pub finished_at: Option<DateTime<Utc>>,
     /// The counter that served or called it last.
     pub counter: Option<CounterNumber>,
+    /// The kiosk that issued it, when the branch has several.
+    pub kiosk: Option<String>,
+    /// Issued from a kiosk's lease while that kiosk was cut off from the node.
+    pub offline: bool,
 }
 
 impl QueuedTicket {

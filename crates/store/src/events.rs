@@ -239,18 +239,24 @@ fn update_read_model(
             eligible_at,
             clock_trusted,
             ahead,
+            kiosk,
+            offline_at,
             ..
         } => {
             let category = match priority {
                 TicketPriority::Priority(c) => Some(c.name()),
                 _ => None,
             };
+            // A booking has one ticket row: a duplicate check-in from a kiosk that was cut off
+            // is kept without it (the queue cancels it as a duplicate).
             exec(
                 tx,
                 "INSERT INTO ticket (business_day, service_letter, number, booking_id, priority,
                    priority_category, state, issued_at, clock_trusted, person_key, queue_service, eligible_at,
-                   ahead_at_issue)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'issued', ?7, ?8, ?9, ?2, ?10, ?11)",
+                   ahead_at_issue, kiosk, issued_offline)
+                 VALUES (?1, ?2, ?3,
+                   CASE WHEN EXISTS (SELECT 1 FROM ticket WHERE booking_id = ?4) THEN NULL ELSE ?4 END,
+                   ?5, ?6, 'issued', ?7, ?8, ?9, ?2, ?10, ?11, ?12, ?13)",
                 params![
                     d,
                     ticket.letter().to_string(),
@@ -258,11 +264,13 @@ fn update_read_model(
                     booking.map(|b| b.get() as i64),
                     priority.as_str(),
                     category,
-                    at,
+                    offline_at.map_or(at.clone(), ts),
                     clock_trusted,
                     extras.person.map(|p| p.0.to_vec()),
                     ts(*eligible_at),
-                    ahead
+                    ahead,
+                    kiosk,
+                    offline_at.is_some()
                 ],
             )?;
         }
@@ -299,6 +307,7 @@ fn update_read_model(
             let reason = match reason {
                 CancelReason::Staff => "staff",
                 CancelReason::DayClosed => "day_closed",
+                CancelReason::Duplicate => "duplicate",
             };
             set(
                 *ticket,
@@ -306,8 +315,9 @@ fn update_read_model(
                 &[&at, &reason],
             )?
         }
-        // The day, counters, alerts and assistance requests live in the event log only.
+        // The day, leases, counters, alerts and assistance requests live in the event log only.
         EventKind::DayOpened { .. }
+        | EventKind::NumbersLeased { .. }
         | EventKind::CounterOpened { .. }
         | EventKind::CounterPaused { .. }
         | EventKind::CounterClosed { .. }

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/kiosk/0004_hub_link.sql"),
     include_str!("../../../migrations/kiosk/0005_log_id.sql"),
     include_str!("../../../migrations/kiosk/0006_hub_keys.sql"),
+    include_str!("../../../migrations/kiosk/0007_branch_kiosks.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -44,7 +44,7 @@ fn main() {
         identity
             .set(hub::identity::IdentityConfig::builtin(&base, &tls.cert, "bench").unwrap())
             .unwrap();
-        let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001)
+        let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001, protocol::wire::DeviceRole::Node)
             .await
             .unwrap();
         let e = client::enrol(&base, &code, None, "bench").await.unwrap();

@@ -86,7 +86,7 @@ fn main() {
 
         let mut kiosks = Vec::with_capacity(n);
         for _ in 0..n {
-            let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001)
+            let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001, protocol::wire::DeviceRole::Node)
                 .await
                 .unwrap();
             let e = client::enrol(&base, &code, None, "bench").await.unwrap();

@@ -98,9 +98,14 @@ fn main() {
         let base = format!("https://127.0.0.1:{}", server.addr.port());
         let mut kiosks = Vec::new();
         for _ in 0..KIOSKS {
-            let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001)
-                .await
-                .unwrap();
+            let code = devices::create_code(
+                &mut pool.get().await.unwrap(),
+                "bench",
+                7001,
+                protocol::wire::DeviceRole::Node,
+            )
+            .await
+            .unwrap();
             let e = client::enrol(&base, &code, None, "bench").await.unwrap();
             kiosks.push(Arc::new(
                 HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap(),

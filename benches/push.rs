@@ -109,7 +109,7 @@ fn main() {
         let base = format!("https://127.0.0.1:{}", server.addr.port());
         let mut kiosks = Vec::new();
         for _ in 0..4 {
-            let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001)
+            let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001, protocol::wire::DeviceRole::Node)
                 .await
                 .unwrap();
             let e = client::enrol(&base, &code, None, "bench").await.unwrap();

@@ -203,6 +203,11 @@ enum AdminCommand {
         /// The sede (4 digits).
         #[arg(long)]
         branch: u16,
+        /// A kiosk that issues tickets through the sede's node, instead of the node itself
+        /// (the node is a kiosk with the node inside, the only kiosk of a small sede, or a
+        /// headless `sportello node`).
+        #[arg(long)]
+        kiosk: bool,
     },
     /// Seeds the demo branch into the hub: its configuration and today's demo appointments
     /// (the kiosks of the branch receive them through the feed).
@@ -452,9 +457,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "hub")]
         Command::Admin {
-            command: AdminCommand::EnrolmentCode { branch },
+            command: AdminCommand::EnrolmentCode { branch, kiosk },
         } => {
-            let code = hub::cli::enrolment_code(&config.hub, branch)?;
+            let role = if kiosk {
+                protocol::wire::DeviceRole::Kiosk
+            } else {
+                protocol::wire::DeviceRole::Node
+            };
+            let code = hub::cli::enrolment_code(&config.hub, branch, role)?;
             println!("{code}");
             Ok(())
         }

@@ -445,9 +445,14 @@ impl TestHub {
                     .unwrap(),
             )
             .unwrap();
-        let code = devices::create_code(&mut pool.get().await.unwrap(), "cli", 7001)
-            .await
-            .unwrap();
+        let code = devices::create_code(
+            &mut pool.get().await.unwrap(),
+            "cli",
+            7001,
+            protocol::wire::DeviceRole::Node,
+        )
+        .await
+        .unwrap();
         let e = client::enrol(&base, &code, None, "1.0-test").await.unwrap();
         let kiosk = HubClient::new(&base, &e.device_id, &e.secret_key, e.cert_sha256).unwrap();
         TestHub {

@@ -474,9 +474,14 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
             .output()
             .unwrap();
         assert!(out.status.success());
-        let code = devices::create_code(&mut pool.get().await.unwrap(), "harness", 7001)
-            .await
-            .unwrap();
+        let code = devices::create_code(
+            &mut pool.get().await.unwrap(),
+            "harness",
+            7001,
+            protocol::wire::DeviceRole::Node,
+        )
+        .await
+        .unwrap();
         let out = sportello()
             .args(["enroll", "--hub", &hub_url, "--code", &code, "--db"])
             .arg(data.join("kiosk.sqlite"))

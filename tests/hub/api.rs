@@ -104,6 +104,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             serde_json::to_value(EnrolResponse {
                 device_id: "d".into(),
                 branch: 1,
+                role: protocol::wire::DeviceRole::Kiosk,
             })
             .unwrap(),
         ),
@@ -111,6 +112,10 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             "DeviceStatus",
             serde_json::to_value(DeviceStatus {
                 feed_stuck: Some(stuck.clone()),
+                lan: Some(protocol::wire::LanEndpoint {
+                    url: "https://10.0.0.2:8443".into(),
+                    key: "00".repeat(32),
+                }),
                 ..DeviceStatus::default()
             })
             .unwrap(),

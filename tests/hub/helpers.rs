@@ -142,8 +142,14 @@ impl Hub {
     }
 
     pub(crate) async fn code(&self) -> String {
+        self.code_for(protocol::wire::DeviceRole::Node).await
+    }
+
+    pub(crate) async fn code_for(&self, role: protocol::wire::DeviceRole) -> String {
         let mut c = self.pool.get().await.unwrap();
-        devices::create_code(&mut c, "admin", SEDE).await.unwrap()
+        devices::create_code(&mut c, "admin", SEDE, role)
+            .await
+            .unwrap()
     }
 
     /// Enrols a kiosk's branch node as `sportello enroll` does (the hub's certificate trusted
@@ -161,26 +167,44 @@ impl Hub {
     }
 
     pub(crate) async fn enrol(&self) -> Kiosk {
+        self.enrol_as(protocol::wire::DeviceRole::Node).await
+    }
+
+    /// Enrols a device of `role` with a fresh key, as a kiosk would.
+    pub(crate) async fn enrol_as(&self, role: protocol::wire::DeviceRole) -> Kiosk {
+        let r = self.try_enrol(&self.code_for(role).await).await;
+        assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+        r.2.unwrap()
+    }
+
+    pub(crate) async fn try_enrol(&self, code: &str) -> (StatusCode, String, Option<Kiosk>) {
         let key = SigningKey::from_bytes(&rand_seed());
         let r = self
             .client
             .post(format!("{}/v1/enrol", self.base(0)))
             .json(&EnrolRequest {
-                code: self.code().await,
+                code: code.into(),
                 public_key: wire::hex(key.verifying_key().as_bytes()),
                 client_version: "test".into(),
             })
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+        let status = r.status();
+        if status != StatusCode::OK {
+            return (status, r.text().await.unwrap(), None);
+        }
         let e: EnrolResponse = r.json().await.unwrap();
         assert_eq!(e.branch, SEDE);
-        Kiosk {
-            id: e.device_id,
-            key,
-            client: self.client.clone(),
-        }
+        (
+            status,
+            String::new(),
+            Some(Kiosk {
+                id: e.device_id,
+                key,
+                client: self.client.clone(),
+            }),
+        )
     }
 }
 

@@ -16,6 +16,7 @@ mod abuse;
 mod admin;
 mod agenda;
 mod api;
+mod branch_devices;
 mod console;
 mod contatti;
 mod identification;

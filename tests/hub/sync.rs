@@ -276,8 +276,10 @@ async fn the_feed_cursor_never_skips_a_row_that_commits_late() {
             done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }));
     }
-    let total = (WRITERS * EACH) as i64;
-    let (mut after, mut epoch, mut seen) = (0i64, None::<String>, Vec::new());
+    // The feed already lists the enrolled kiosk.
+    let start = count(&hub.pool, "SELECT last_seq FROM branch_feed_head").await;
+    let total = start + (WRITERS * EACH) as i64;
+    let (mut after, mut epoch, mut seen) = (start, None::<String>, Vec::new());
     let (mut naive_after, mut naive_seen) = (0i64, Vec::new());
     let reader = hub.pool.get().await.unwrap();
     loop {
@@ -311,9 +313,17 @@ async fn the_feed_cursor_never_skips_a_row_that_commits_late() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(seen, (1..=total).collect::<Vec<_>>(), "every row, in order");
+    assert_eq!(
+        seen,
+        (start + 1..=total).collect::<Vec<_>>(),
+        "every row, in order"
+    );
     // Under the same load the bigserial reader usually skips some (it is timing: not asserted).
-    eprintln!("bigserial reader saw {} of {total}", naive_seen.len());
+    eprintln!(
+        "bigserial reader saw {} of {}",
+        naive_seen.len(),
+        total - start
+    );
     // The negative control, step by step: over a bigserial, a row that commits late behind a
     // cursor is skipped — the checker above would see it.
     let c = hub.pool.get().await.unwrap();
@@ -529,8 +539,16 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     let link = hub.enrol_branch(&branch).await;
     let agent = Agent::new(branch.clone(), &link).unwrap();
     let applied = agent.pull_once().await.unwrap();
-    assert_eq!(applied, 1 + demo.appointments.len());
+    assert_eq!(
+        applied,
+        1 + demo.appointments.len() + 1,
+        "configuration, appointments, the kiosk itself"
+    );
     assert_eq!(agent.pull_once().await.unwrap(), 0, "up to date");
+    let devices = branch.read(|_, s| s.branch_devices().unwrap());
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].device_id, link.device_id);
+    assert_eq!(devices[0].role, protocol::wire::DeviceRole::Node);
 
     let mut kiosk = Kiosk::new(branch.clone()).unwrap();
     assert_eq!(kiosk.sede().code, demo.sede.code);
@@ -616,8 +634,13 @@ async fn a_new_kiosk_gets_its_branch_from_the_feed_and_follows_changes() {
     let again = agent.pull_once().await.unwrap();
     assert_eq!(
         again,
-        1 + demo.appointments.len() + 2 + 1,
+        1 + demo.appointments.len() + 2 + 1 + 1,
         "everything, from the start"
+    );
+    assert_eq!(
+        branch.read(|_, s| s.branch_devices().unwrap()).len(),
+        1,
+        "the devices listed again"
     );
     let (cursor, _) = branch.read(|_, s| s.sync_cursor("branch").unwrap().unwrap());
     assert_eq!(cursor, again as i64);

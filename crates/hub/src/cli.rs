@@ -167,10 +167,14 @@ pub fn reset_password(config: &HubConfig, username: &str, password: &str) -> any
 }
 
 /// `sportello admin enrolment-code`: prints a one-time code.
-pub fn enrolment_code(config: &HubConfig, branch: u16) -> anyhow::Result<String> {
+pub fn enrolment_code(
+    config: &HubConfig,
+    branch: u16,
+    role: protocol::wire::DeviceRole,
+) -> anyhow::Result<String> {
     runtime()?.block_on(async {
         let mut client = pool(config).await?.get().await?;
-        Ok(devices::create_code(&mut client, "cli", branch).await?)
+        Ok(devices::create_code(&mut client, "cli", branch, role).await?)
     })
 }
 

@@ -80,6 +80,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "feed_compaction",
         include_str!("../../../migrations/hub/0014_feed_compaction.sql"),
     ),
+    (
+        15,
+        "branch_devices",
+        include_str!("../../../migrations/hub/0015_branch_devices.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -1,6 +1,8 @@
 //! Kiosk enrolment and device authentication. An administrator makes a one-time code for a
-//! branch; the kiosk generates its Ed25519 key pair, sends the public key with the code, and
-//! from then on signs every sync request. A revoked device is refused at its next request.
+//! branch and a role (its node, or a kiosk that uses the node); the device generates its
+//! Ed25519 key pair, sends the public key with the code, and from then on signs every sync
+//! request. A revoked device is refused at its next request. The branch's feed lists its
+//! devices, so the node serves exactly the branch's kiosks and they find and pin the node.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,9 +14,11 @@ use sha2::{Digest, Sha256};
 use axum::Router;
 use axum::routing::post;
 
+use crate::feed::{self, Change};
 use crate::{HubError, HubState, accounts};
 use protocol::wire::{
-    self, DEVICE_HEADER, EnrolRequest, EnrolResponse, SIGNATURE_HEADER, TIME_HEADER,
+    self, DEVICE_HEADER, DevicePayload, DeviceRole, ENTITY_DEVICE, EnrolRequest, EnrolResponse,
+    LanEndpoint, SIGNATURE_HEADER, TIME_HEADER,
 };
 
 /// How long an enrolment code stays valid.
@@ -37,6 +41,7 @@ pub async fn create_code(
     db: &mut deadpool_postgres::Object,
     actor: &str,
     branch: u16,
+    role: DeviceRole,
 ) -> Result<String, HubError> {
     let mut random = [0u8; 16];
     getrandom::fill(&mut random).map_err(|e| HubError::internal("random source", e))?;
@@ -54,13 +59,14 @@ pub async fn create_code(
     let tx = db.transaction().await?;
     accounts::ensure_branch(&tx, branch).await?;
     tx.execute(
-        "INSERT INTO enrolment_code (code_hash, branch_id, created_by, expires_at)
-         VALUES ($1, $2, $3, now() + make_interval(hours => $4))",
+        "INSERT INTO enrolment_code (code_hash, branch_id, created_by, expires_at, role)
+         VALUES ($1, $2, $3, now() + make_interval(hours => $4), $5)",
         &[
             &code_hash(&code),
             &i32::from(branch),
             &actor,
             &(CODE_HOURS as i32),
+            &role.name(),
         ],
     )
     .await?;
@@ -69,7 +75,7 @@ pub async fn create_code(
         actor,
         "enrolment_code.create",
         Some(branch),
-        serde_json::json!({}),
+        serde_json::json!({ "role": role.name() }),
     )
     .await?;
     tx.commit().await?;
@@ -87,6 +93,18 @@ pub async fn revoke(db: &impl GenericClient, actor: &str, device_id: &str) -> Re
         .await?
         .ok_or_else(|| HubError::BadRequest(format!("no device {device_id}")))?;
     let branch: i32 = row.get(0);
+    // The node refuses the revoked kiosk, and kiosks stop trusting a revoked node, from
+    // their next pull.
+    feed::publish(
+        db,
+        branch,
+        &[Change {
+            entity: ENTITY_DEVICE.into(),
+            entity_id: device_id.into(),
+            payload: None,
+        }],
+    )
+    .await?;
     crate::audit::record(
         db,
         actor,
@@ -117,13 +135,45 @@ async fn enrol(
     let refused = || HubError::Refused("the enrolment code is not valid".into());
     let row = tx
         .query_opt(
-            "SELECT branch_id FROM enrolment_code
+            "SELECT branch_id, role FROM enrolment_code
              WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now() FOR UPDATE",
             &[&code_hash(&req.code)],
         )
         .await?
         .ok_or_else(refused)?;
     let branch: i32 = row.get(0);
+    let role = DeviceRole::parse(row.get(1))
+        .ok_or_else(|| HubError::Internal("unknown device role".into()))?;
+    // The branch's devices are taken in turn, so two nodes cannot enrol side by side.
+    tx.execute(
+        "SELECT 1 FROM branch WHERE branch_id = $1 FOR UPDATE",
+        &[&branch],
+    )
+    .await?;
+    if role == DeviceRole::Node {
+        let sharing: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM device
+                 WHERE branch_id = $1 AND revoked_at IS NULL AND role = 'kiosk'",
+                &[&branch],
+            )
+            .await?
+            .get(0);
+        let nodes: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM device
+                 WHERE branch_id = $1 AND revoked_at IS NULL AND role = 'node'",
+                &[&branch],
+            )
+            .await?
+            .get(0);
+        // A second node where kiosks share one would split the sede's numbering in two.
+        if sharing > 0 && nodes > 0 {
+            return Err(HubError::Refused(
+                "this sede's kiosks share a node already: enrol a kiosk, or promote one".into(),
+            ));
+        }
+    }
     let n: i64 = tx
         .query_one(
             "SELECT count(*) + 1 FROM device WHERE branch_id = $1",
@@ -134,10 +184,18 @@ async fn enrol(
     let suffix = &web::auth::random_hex(3);
     let device_id = format!("kiosk-{branch:04}-{n:02}-{suffix}");
     tx.execute(
-        "INSERT INTO device (branch_id, device_id, public_key, client_version) VALUES ($1, $2, $3, $4)",
-        &[&branch, &device_id, &key.to_vec(), &req.client_version],
+        "INSERT INTO device (branch_id, device_id, public_key, client_version, role)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &branch,
+            &device_id,
+            &key.to_vec(),
+            &req.client_version,
+            &role.name(),
+        ],
     )
     .await?;
+    publish_device(&tx, &device_id).await?;
     tx.execute(
         "UPDATE enrolment_code SET used_at = now(), device_id = $2 WHERE code_hash = $1",
         &[&code_hash(&req.code), &device_id],
@@ -148,16 +206,87 @@ async fn enrol(
         &device_id,
         "device.enrol",
         u16::try_from(branch).ok(),
-        serde_json::json!({ "client_version": req.client_version }),
+        serde_json::json!({ "client_version": req.client_version, "role": role.name() }),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(%device_id, branch, "kiosk enrolled");
+    tracing::info!(%device_id, branch, role = role.name(), "device enrolled");
     Ok(Json(EnrolResponse {
         device_id,
         branch: u16::try_from(branch)
             .map_err(|_| HubError::Internal("branch out of range".into()))?,
+        role,
     }))
+}
+
+/// Publishes a device, as it is now, to its branch's feed.
+async fn publish_device(tx: &impl GenericClient, device_id: &str) -> Result<(), HubError> {
+    let row = tx
+        .query_one(
+            "SELECT branch_id, public_key, role, lan_url, lan_key FROM device WHERE device_id = $1",
+            &[&device_id],
+        )
+        .await?;
+    let lan = match (
+        row.get::<_, Option<String>>(3),
+        row.get::<_, Option<Vec<u8>>>(4),
+    ) {
+        (Some(url), Some(key)) => Some(LanEndpoint {
+            url,
+            key: wire::hex(&key),
+        }),
+        _ => None,
+    };
+    let payload = DevicePayload {
+        device_id: device_id.to_owned(),
+        public_key: wire::hex(&row.get::<_, Vec<u8>>(1)),
+        role: DeviceRole::parse(row.get(2))
+            .ok_or_else(|| HubError::Internal("unknown device role".into()))?,
+        lan,
+    };
+    feed::publish(
+        tx,
+        row.get(0),
+        &[Change {
+            entity: ENTITY_DEVICE.into(),
+            entity_id: device_id.into(),
+            payload: Some(serde_json::to_value(payload).expect("plain data serialises")),
+        }],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records where a branch node serves its kiosks, as it reported with its status, and tells
+/// the branch when that changed. Only a node's report counts: a kiosk cannot make its
+/// branch's kiosks talk to it.
+pub async fn report_lan(
+    db: &mut deadpool_postgres::Object,
+    device: &Device,
+    lan: &LanEndpoint,
+) -> Result<(), HubError> {
+    // A bad report must not stop the node's pushes: it is logged and the last good one kept.
+    let url = lan.url.trim();
+    let key = wire::unhex(&lan.key).filter(|k| k.len() == 32);
+    let Some(key) = key.filter(|_| url.len() <= 200 && url.starts_with("https://")) else {
+        tracing::warn!(device = %device.device_id, "a LAN address that is not an https URL and a key: ignored");
+        return Ok(());
+    };
+    let tx = db.transaction().await?;
+    let changed = tx
+        .execute(
+            "UPDATE device SET lan_url = $2, lan_key = $3
+             WHERE device_id = $1 AND role = 'node'
+               AND (lan_url IS DISTINCT FROM $2 OR lan_key IS DISTINCT FROM $3)",
+            &[&device.device_id, &url, &key],
+        )
+        .await?;
+    if changed > 0 {
+        publish_device(&tx, &device.device_id).await?;
+        tracing::info!(device = %device.device_id, %url, "branch node's LAN address changed");
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A device whose signature checked out.

@@ -98,6 +98,9 @@ async fn push(
             .await?
             .map_or(0, |r| r.get(0));
         record_status(&client, &device, &req).await?;
+        if let Some(lan) = &req.status.lan {
+            crate::devices::report_lan(&mut client, &device, lan).await?;
+        }
         return Ok(Ok(PushResponse {
             acked_through,
             results: Vec::new(),
@@ -219,6 +222,9 @@ async fn push(
     .await?;
     record_status(&tx, &device, &req).await?;
     tx.commit().await?;
+    if let Some(lan) = &req.status.lan {
+        crate::devices::report_lan(&mut client, &device, lan).await?;
+    }
     Ok(Ok(PushResponse {
         acked_through: last_seq,
         results,

@@ -65,6 +65,50 @@ pub struct EnrolResponse {
     pub device_id: String,
     /// The branch (sede code).
     pub branch: u16,
+    /// What the device is in its branch.
+    #[serde(default)]
+    pub role: DeviceRole,
+}
+
+/// What a device is in its branch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceRole {
+    /// The branch node: the one sequencer of the branch's queue, with its LAN server (a kiosk
+    /// with the node inside, or a headless box).
+    #[default]
+    Node,
+    /// A kiosk that issues tickets through the branch's node, and from numbers the node
+    /// leased to it while the node cannot be reached.
+    Kiosk,
+}
+
+impl DeviceRole {
+    /// The name stored and sent.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Node => "node",
+            Self::Kiosk => "kiosk",
+        }
+    }
+
+    /// The role of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "node" => Some(Self::Node),
+            "kiosk" => Some(Self::Kiosk),
+            _ => None,
+        }
+    }
+}
+
+/// Where a branch node serves its LAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanEndpoint {
+    /// Its base URL (`https://10.1.2.3:8443`).
+    pub url: String,
+    /// The SHA-256 of its certificate's SubjectPublicKeyInfo, hex: what the branch's kiosks pin.
+    pub key: String,
 }
 
 /// How a kiosk is doing, reported with every push.
@@ -86,6 +130,9 @@ pub struct DeviceStatus {
     /// The branch's feed this kiosk cannot apply, while that lasts (absent when it can).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_stuck: Option<FeedStuck>,
+    /// A branch node: where it serves the branch's kiosks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lan: Option<LanEndpoint>,
 }
 
 /// A page of the hub's feed that fails every time the kiosk applies it: the kiosk keeps
@@ -253,6 +300,22 @@ pub const ENTITY_BRANCH_CONFIG: &str = "branch_config";
 pub const ENTITY_APPOINTMENT: &str = "appointment";
 /// Feed entity: one staff account of the branch console.
 pub const ENTITY_STAFF: &str = "staff";
+/// Feed entity: one device of the branch (removed when revoked).
+pub const ENTITY_DEVICE: &str = "device";
+
+/// A `device` of the branch feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePayload {
+    /// Its id.
+    pub device_id: String,
+    /// Its Ed25519 public key, hex: what its signed requests are checked with.
+    pub public_key: String,
+    /// What it is in the branch.
+    pub role: DeviceRole,
+    /// A node: where it serves the branch's kiosks, as it last reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lan: Option<LanEndpoint>,
+}
 
 /// The `branch_config` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use rusqlite_migration::{M, Migrations};
 pub use error::StoreError;
 pub use events::{Extras, StoredEvent};
 pub use staff::{StaffAccount, StaffRole, StaffSession};
-pub use sync::HubLink;
+pub use sync::{BranchDevice, HubLink};
 
 use domain::Clock;
 

@@ -164,6 +164,21 @@ impl Store {
     }
 }
 
+/// A device of the branch, as the hub's feed lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchDevice {
+    /// Its id.
+    pub device_id: String,
+    /// Its Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// What it is in the branch.
+    pub role: protocol::wire::DeviceRole,
+    /// A node: where it serves the branch's kiosks.
+    pub lan_url: Option<String>,
+    /// A node: the SHA-256 of its certificate's public key.
+    pub lan_key: Option<[u8; 32]>,
+}
+
 impl Store {
     /// Applies a page of the hub's feed and moves the cursor, in one transaction: a crash
     /// leaves either both or neither. Entities this build does not know are skipped (a newer
@@ -176,8 +191,8 @@ impl Store {
         epoch: &str,
     ) -> Result<(), StoreError> {
         use protocol::wire::{
-            BranchConfigPayload, ENTITY_APPOINTMENT, ENTITY_BRANCH_CONFIG, ENTITY_STAFF,
-            StaffPayload,
+            BranchConfigPayload, DevicePayload, ENTITY_APPOINTMENT, ENTITY_BRANCH_CONFIG,
+            ENTITY_DEVICE, ENTITY_STAFF, StaffPayload,
         };
         let now = ts(Utc::now());
         let path = self.path.clone();
@@ -252,6 +267,42 @@ impl Store {
                     )
                     .map_err(classify)?;
                 }
+                (ENTITY_DEVICE, Some(p)) => {
+                    let d: DevicePayload =
+                        serde_json::from_value(p.clone()).map_err(|e| bad("device", &e))?;
+                    let key = protocol::wire::unhex(&d.public_key)
+                        .filter(|k| k.len() == 32)
+                        .ok_or_else(|| bad("device key", &d.device_id))?;
+                    let lan_key = match &d.lan {
+                        Some(lan) => Some(
+                            protocol::wire::unhex(&lan.key)
+                                .filter(|k| k.len() == 32)
+                                .ok_or_else(|| bad("node key", &d.device_id))?,
+                        ),
+                        None => None,
+                    };
+                    tx.execute(
+                        "INSERT INTO branch_device (device_id, public_key, role, lan_url, lan_key)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (device_id) DO UPDATE SET public_key = excluded.public_key,
+                           role = excluded.role, lan_url = excluded.lan_url, lan_key = excluded.lan_key",
+                        params![
+                            d.device_id,
+                            key,
+                            d.role.name(),
+                            d.lan.as_ref().map(|l| l.url.as_str()),
+                            lan_key
+                        ],
+                    )
+                    .map_err(classify)?;
+                }
+                (ENTITY_DEVICE, None) => {
+                    tx.execute(
+                        "DELETE FROM branch_device WHERE device_id = ?1",
+                        [&c.entity_id],
+                    )
+                    .map_err(classify)?;
+                }
                 (other, _) => {
                     tracing::debug!(entity = other, "feed entity not known here: skipped")
                 }
@@ -267,11 +318,42 @@ impl Store {
         tx.commit().map_err(classify)
     }
 
-    /// Forgets a feed's cursor: the next pull starts from the beginning.
+    /// Forgets a feed's cursor: the next pull starts from the beginning. The branch's devices
+    /// go with it, so one revoked while the feed was compacted is not kept.
     pub fn reset_feed(&mut self, feed: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM sync_cursor WHERE feed = ?1", [feed])
-            .map(drop)
-            .map_err(|e| self.err(e))
+        let reset = (|| {
+            let tx = self.conn.transaction()?;
+            tx.execute("DELETE FROM sync_cursor WHERE feed = ?1", [feed])?;
+            tx.execute("DELETE FROM branch_device", [])?;
+            tx.commit()
+        })();
+        reset.map_err(|e| self.err(e))
+    }
+
+    /// The branch's devices, as the hub's feed last listed them.
+    pub fn branch_devices(&self) -> Result<Vec<BranchDevice>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<BranchDevice>> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT device_id, public_key, role, lan_url, lan_key FROM branch_device
+                 ORDER BY device_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let key: Vec<u8> = r.get(1)?;
+                let lan_key: Option<Vec<u8>> = r.get(4)?;
+                let role: String = r.get(2)?;
+                Ok(BranchDevice {
+                    device_id: r.get(0)?,
+                    public_key: key.try_into().map_err(|_| super::invalid("device key"))?,
+                    role: protocol::wire::DeviceRole::parse(&role)
+                        .ok_or_else(|| super::invalid("device role"))?,
+                    lan_url: r.get(3)?,
+                    lan_key: lan_key
+                        .map(|k| k.try_into().map_err(|_| super::invalid("node key")))
+                        .transpose()?,
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.err(e))
     }
 }

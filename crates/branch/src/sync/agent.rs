@@ -53,6 +53,8 @@ pub struct Agent {
     state: Arc<Mutex<AgentState>>,
     /// The status the hub last took, and when.
     reported: Mutex<Option<(DeviceStatus, std::time::Instant)>>,
+    /// A node: where it serves the branch's kiosks, reported with its status.
+    lan: Option<protocol::wire::LanEndpoint>,
 }
 
 impl Agent {
@@ -68,7 +70,15 @@ impl Agent {
             branch,
             state: Arc::default(),
             reported: Mutex::default(),
+            lan: None,
         })
+    }
+
+    /// Reports to the hub where this node serves the branch's kiosks, so they find it and pin
+    /// its certificate's key.
+    pub fn with_lan(mut self, lan: protocol::wire::LanEndpoint) -> Self {
+        self.lan = Some(lan);
+        self
     }
 
     /// The hub keys this kiosk accepts, for its other clients of the hub to share.
@@ -131,6 +141,7 @@ impl Agent {
             .into(),
             clock_trusted: self.branch.clock().trust() == domain::ClockTrust::Trusted,
             feed_stuck,
+            lan: self.lan.clone(),
         }
     }
 

@@ -25,6 +25,8 @@ pub(super) fn router() -> Router<HubState> {
 struct DeviceRow {
     device_id: String,
     branch: String,
+    /// "nodo della sede" or "chiosco", with where the node serves the kiosks.
+    role: String,
     last_seen: String,
     version: String,
     backlog: String,
@@ -89,7 +91,7 @@ async fn render_devices(
         Ok::<_, HubError>(
             c.query(
                 "SELECT device_id, branch_id, to_char(last_seen AT TIME ZONE 'Europe/Rome', 'DD/MM/YYYY HH24:MI'),
-                        coalesce(client_version, ''), status, revoked_at IS NOT NULL
+                        coalesce(client_version, ''), status, revoked_at IS NOT NULL, role, lan_url
                  FROM device WHERE $1::integer IS NULL OR branch_id = $1
                  ORDER BY branch_id, device_id",
                 &[&if user.role == Role::Admin { None } else { user.branch }],
@@ -147,6 +149,11 @@ async fn render_devices(
             DeviceRow {
                 device_id: r.get(0),
                 branch: format!("{:04}", r.get::<_, i32>(1)),
+                role: match (r.get::<_, &str>(6), r.get::<_, Option<String>>(7)) {
+                    ("kiosk", _) => "chiosco (usa il nodo)".to_owned(),
+                    (_, Some(url)) => format!("nodo della sede ({url})"),
+                    _ => "nodo della sede".to_owned(),
+                },
                 last_seen: r
                     .get::<_, Option<String>>(2)
                     .unwrap_or_else(|| "mai".into()),
@@ -199,6 +206,8 @@ async fn render_devices(
 struct CodeForm {
     csrf: String,
     branch: String,
+    #[serde(default)]
+    role: Option<String>,
 }
 async fn create_code(
     State(state): State<HubState>,
@@ -223,7 +232,12 @@ async fn create_code(
     };
     let code = async {
         let mut c = state.pool.get().await?;
-        devices::create_code(&mut c, &user.username, branch).await
+        let role = form
+            .role
+            .as_deref()
+            .and_then(protocol::wire::DeviceRole::parse)
+            .unwrap_or_default();
+        devices::create_code(&mut c, &user.username, branch, role).await
     }
     .await;
     match code {

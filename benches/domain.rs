@@ -113,8 +113,8 @@ fn render_ticket(bencher: Bencher, qr: &str) {
         number: "A042".into(),
         service: "Aziende, consulenti e intermediari".into(),
         issued: "26/11/2026 09:41".into(),
-        ahead: 3,
-        wait: "10–25 minuti".into(),
+        ahead: Some(3),
+        wait: Some("10–25 minuti".into()),
         follow_url: "https://sportello.example/coda/7001/2026-11-26/A042".into(),
     };
     let options = PrintOptions {

@@ -59,8 +59,8 @@ pub fn print_test(config: &Config, preview: &Path) -> anyhow::Result<()> {
             .local_now()
             .format("%d/%m/%Y %H:%M")
             .to_string(),
-        ahead: 0,
-        wait: format!(
+        ahead: Some(0),
+        wait: Some(format!(
             "carta {} mm, codepage ESC t {}",
             if options.paper == ticket::Paper::Mm58 {
                 58
@@ -68,7 +68,7 @@ pub fn print_test(config: &Config, preview: &Path) -> anyhow::Result<()> {
                 80
             },
             options.code_page
-        ),
+        )),
         follow_url: "https://sportello.example/prova-di-stampa".into(),
     };
     let bytes = ticket::render(&layout, &options)?;

@@ -9,5 +9,6 @@
 
 pub mod lan;
 pub mod node;
+pub mod remote;
 pub mod speech;
 pub mod sync;

@@ -494,6 +494,52 @@ impl Branch {
         Ok(leased)
     }
 
+    /// Keeps a ticket a kiosk printed from a past day's lease, handed over only now: in that
+    /// day's log (and so at the hub) as issued and closed with the day. Handing it over again
+    /// changes nothing.
+    pub fn record_past_offline(
+        &self,
+        day: chrono::NaiveDate,
+        ticket: &queue::OfflineTicket,
+    ) -> Result<(), NodeError> {
+        let mut inner = self.lock();
+        let known = inner
+            .store
+            .tickets_on(day)?
+            .iter()
+            .any(|t| t.number == ticket.ticket);
+        if known {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let events = [
+            Event {
+                at: now,
+                kind: EventKind::TicketIssued {
+                    ticket: ticket.ticket,
+                    priority: ticket.priority,
+                    // The booking's own ticket, if any, is that day's; this one keeps none.
+                    booking: None,
+                    eligible_at: ticket.issued_at,
+                    wait_from: ticket.issued_at,
+                    clock_trusted: ticket.clock_trusted,
+                    ahead: 0,
+                    kiosk: Some(ticket.kiosk.clone()),
+                    offline_at: Some(ticket.issued_at),
+                },
+            },
+            Event {
+                at: now,
+                kind: EventKind::TicketCancelled {
+                    ticket: ticket.ticket,
+                    reason: queue::CancelReason::DayClosed,
+                },
+            },
+        ];
+        inner.store.record_events(day, &events, Extras::default())?;
+        Ok(())
+    }
+
     /// Takes in a ticket a kiosk printed from its lease while cut off. Handing the same
     /// ticket over again changes nothing.
     pub fn adopt(

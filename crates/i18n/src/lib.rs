@@ -62,6 +62,24 @@ impl Message {
         self.template
     }
 
+    /// The values put into the template.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// A message another process of this program sent as its template and values: the
+    /// template is looked up among the catalogue's, so it translates like one made here; a
+    /// template this build does not know (another version) stays in Italian.
+    pub fn received(template: &str, args: Vec<String>) -> Self {
+        match catalogues().0.get_key_value(template) {
+            Some((known, _)) => Self {
+                template: known.as_str(),
+                args,
+            },
+            None => msg!("{}", fill(template, &args)),
+        }
+    }
+
     /// The text in `lang`. A value that is itself a catalogue text (a state's label made with
     /// `msg!`) is translated too; codes and numbers never are catalogue texts.
     pub fn text(&self, lang: Lang) -> String {
@@ -173,5 +191,10 @@ mod tests {
         assert_eq!(m.text(Lang::En), "3 waiting");
         assert_eq!(m.text(Lang::De), "3 wartend");
         assert_eq!(m.to_string(), "3 in attesa");
+        let sent = Message::received(m.template(), m.args().to_vec());
+        assert_eq!(sent, m);
+        assert_eq!(sent.text(Lang::En), "3 waiting");
+        let unknown = Message::received("{} altrove", vec!["5".into()]);
+        assert_eq!(unknown.text(Lang::En), "5 altrove");
     }
 }

@@ -57,8 +57,7 @@ pub fn for_answer(answer: &Answer) -> String {
     match answer {
         Answer::Ticket {
             ticket,
-            ahead,
-            wait,
+            estimate,
             reprint,
             printed,
         } => {
@@ -72,11 +71,17 @@ pub fn for_answer(answer: &Answer) -> String {
             } else {
                 " Il biglietto non è stato stampato: ricordi il numero, o lo fotografi sullo schermo, e lo mostri allo sportello."
             };
+            let queue = match estimate {
+                Some(e) => format!(
+                    "Persone prima di lei: {}. Attesa stimata: {}.",
+                    e.ahead,
+                    e.wait.text().replace('–', " a ")
+                ),
+                None => "Il biglietto è stato emesso senza collegamento al sistema della sede: l'attesa non è nota, sarà chiamato secondo l'ora di emissione.".into(),
+            };
             format!(
-                "{again}Il suo biglietto è {}. Persone prima di lei: {}. Attesa stimata: {}.{paper}",
+                "{again}Il suo biglietto è {}. {queue}{paper}",
                 branch::speech::spell_ticket(ticket.number),
-                ahead,
-                wait.text().replace('–', " a ")
             )
         }
         Answer::Assistance => "Un operatore è stato avvisato e arriverà al più presto.".into(),

@@ -35,10 +35,9 @@ pub enum Answer {
         ticket: Ticket,
         /// True when this is a reprint of an earlier check-in.
         reprint: bool,
-        /// Tickets of the same service waiting before this one.
-        ahead: u32,
-        /// Estimated wait.
-        wait: WaitRange,
+        /// The people ahead and the wait; `None` for a ticket a kiosk issued from its lease
+        /// while cut off from the branch's node, which cannot know them.
+        estimate: Option<Estimate>,
         /// Whether the ticket came out of the printer; if not, the screen is the ticket.
         printed: bool,
     },
@@ -51,6 +50,15 @@ pub enum Answer {
         /// The text, in any language of the kiosk (`Display` is Italian).
         message: Message,
     },
+}
+
+/// Where a ticket stands when it is issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    /// Tickets of the same service waiting before this one.
+    pub ahead: u32,
+    /// Estimated wait.
+    pub wait: WaitRange,
 }
 
 /// The kiosk's application state, independent of how it is displayed.
@@ -70,6 +78,10 @@ pub struct Kiosk {
     pending: Vec<Ticket>,
     follow_base: String,
     identification: Arc<dyn identify::Identification>,
+    /// The branch's node, when it runs elsewhere: tickets are numbered there.
+    remote: Option<Arc<remote::RemoteNode>>,
+    /// The printer's last state, for the node's view of this kiosk.
+    printer_state: Arc<std::sync::Mutex<&'static str>>,
 }
 
 /// A ticket committed this long before a restart without reaching paper is offered again; an
@@ -93,6 +105,9 @@ pub const FOLLOW_BASE: &str = "https://sportello.inps.invalid/coda";
 pub const CHECK_IN_OPENS_MIN: i64 = 30;
 /// …and closes this many minutes after it.
 pub const CHECK_IN_CLOSES_MIN: i64 = 15;
+
+/// What a ticket issued from the lease says instead of the people ahead and the wait.
+pub const OFFLINE_NOTE: &str = "emesso senza collegamento al sistema della sede: attesa non nota, il turno segue l'ora di emissione";
 
 /// A refusal; operator details of a store failure stay in the log (see `NodeError`).
 fn refused<E: UserMessage + Localized>(e: &E) -> Answer {
@@ -159,7 +174,21 @@ impl Kiosk {
             pending: Vec::new(),
             follow_base: FOLLOW_BASE.to_owned(),
             identification: identify::offline(),
+            remote: None,
+            printer_state: Arc::new(std::sync::Mutex::new("ready")),
         })
+    }
+
+    /// Numbers tickets at the branch's node elsewhere on the LAN (and from the node's leases
+    /// while it cannot be reached) instead of in this kiosk's store.
+    pub fn with_node(mut self, node: Arc<remote::RemoteNode>) -> Self {
+        self.remote = Some(node);
+        self
+    }
+
+    /// The printer's state as the node shows it (`ready`, `paper_out`…), kept up to date.
+    pub fn printer_state(&self) -> Arc<std::sync::Mutex<&'static str>> {
+        self.printer_state.clone()
     }
 
     /// Lets visitors type the booking code with their codice fiscale (checked through the
@@ -291,6 +320,21 @@ impl Kiosk {
 
     /// The visitor pressed *chiama un operatore*: the request shows on every staff console.
     pub fn call_staff(&mut self) -> Answer {
+        if let Some(node) = &self.remote {
+            return match node.assist(&self.branch) {
+                Ok(true) => Answer::Assistance,
+                Ok(false) => Answer::Refused {
+                    key: "assist-node-unreachable",
+                    message: msg!(
+                        "il sistema della sede non risponde e gli operatori non possono essere avvisati da qui: si rivolga all'accoglienza"
+                    ),
+                },
+                Err(r) => Answer::Refused {
+                    key: remote::key_of(&r.key),
+                    message: r.message(),
+                },
+            };
+        }
         let kiosk = self
             .branch
             .read(|_, s| s.device().map(|d| d.device_id))
@@ -460,6 +504,15 @@ impl Kiosk {
                 };
             }
         }
+        if let Some(node) = self.remote.clone() {
+            let service = match self.branch.read(|_, s| s.appointment(booking)) {
+                Ok(Some(a)) => a.service,
+                Ok(None) => return refused(&branch::node::NodeError::UnknownBooking(booking)),
+                Err(e) => return refused(&branch::node::NodeError::Store(e)),
+            };
+            let outcome = node.check_in(&self.branch, booking, starts_at, service, Some(person));
+            return self.remote_answer(outcome);
+        }
         match self.branch.check_in(booking, Some(person)) {
             Ok(CheckIn { ticket, already }) => {
                 tracing::info!(booking = %booking, ticket = %ticket.number, reprint = already, "checked in");
@@ -475,6 +528,10 @@ impl Kiosk {
     /// A walk-in ticket for a service.
     pub fn walk_in(&mut self, service: ServiceLetter) -> Answer {
         self.follow_configuration();
+        if let Some(node) = self.remote.clone() {
+            let outcome = node.issue(&self.branch, service, TicketPriority::WalkIn);
+            return self.remote_answer(outcome);
+        }
         match self.branch.issue_ticket(service, TicketPriority::WalkIn) {
             Ok(ticket) => {
                 tracing::info!(ticket = %ticket.number, "walk-in ticket issued");
@@ -487,11 +544,44 @@ impl Kiosk {
         }
     }
 
+    /// What the node (or the lease) gave, as the visitor's answer.
+    fn remote_answer(&mut self, outcome: remote::Outcome) -> Answer {
+        match outcome {
+            remote::Outcome::Online(issued) => {
+                tracing::info!(ticket = %issued.ticket.number, reprint = issued.reprint, "ticket from the node");
+                let estimate = Estimate {
+                    ahead: issued.ahead,
+                    wait: issued.wait,
+                };
+                self.answer_with(issued.ticket, issued.reprint, Some(estimate))
+            }
+            remote::Outcome::Offline { ticket, reprint } => self.answer_with(ticket, reprint, None),
+            remote::Outcome::Refused(r) => Answer::Refused {
+                key: remote::key_of(&r.key),
+                message: r.message(),
+            },
+            remote::Outcome::NoLease => Answer::Refused {
+                key: "offline-no-lease",
+                message: msg!(
+                    "il sistema della sede non risponde e questo chiosco ha finito i numeri di riserva: si rivolga all'accoglienza"
+                ),
+            },
+            remote::Outcome::Failed(e) => {
+                tracing::error!(error = %e, "ticket from the lease not saved");
+                refused(&branch::node::NodeError::Store(e))
+            }
+        }
+    }
+
     fn answer(&mut self, ticket: Ticket, reprint: bool) -> Answer {
         let (ahead, wait) = self.branch.estimate(&ticket);
+        self.answer_with(ticket, reprint, Some(Estimate { ahead, wait }))
+    }
+
+    fn answer_with(&mut self, ticket: Ticket, reprint: bool, estimate: Option<Estimate>) -> Answer {
         // The ticket is committed: printing comes after, and a failure only changes how the
         // visitor gets the number (the screen) and tells staff.
-        let printed = self.print(&ticket, ahead, &wait);
+        let printed = self.print(&ticket, estimate.as_ref());
         if printed {
             let (day, number, at) = (
                 ticket.business_day,
@@ -506,8 +596,7 @@ impl Kiosk {
         Answer::Ticket {
             ticket,
             reprint,
-            ahead,
-            wait,
+            estimate,
             printed,
         }
     }
@@ -565,7 +654,7 @@ impl Kiosk {
         format!("INPS – Sede di {}", self.sede.name)
     }
 
-    fn print(&mut self, ticket: &Ticket, ahead: u32, wait: &WaitRange) -> bool {
+    fn print(&mut self, ticket: &Ticket, estimate: Option<&Estimate>) -> bool {
         let service = self.service_name(ticket.number.letter());
         let follow_url = self.follow_url(ticket);
         let Some((printer, options)) = &mut self.printer else {
@@ -580,8 +669,8 @@ impl Kiosk {
                 .with_timezone(&domain::TIME_ZONE)
                 .format("%d/%m/%Y %H:%M")
                 .to_string(),
-            ahead,
-            wait: wait.text(),
+            ahead: estimate.map(|e| e.ahead),
+            wait: estimate.map(|e| e.wait.text()),
             follow_url,
         };
         let (ready, mut alert) = match printer.status() {
@@ -611,6 +700,17 @@ impl Kiosk {
                 }
             }
         }
+        *self.printer_state.lock().unwrap_or_else(|p| p.into_inner()) = match alert {
+            None => "ready",
+            Some(DeviceAlert::PrinterPaperLow) => "paper_low",
+            Some(DeviceAlert::PrinterOutOfPaper) => "paper_out",
+            Some(DeviceAlert::PrinterCoverOpen) => "cover_open",
+            Some(_) => "offline",
+        };
+        if self.remote.is_some() {
+            // The node hears of this kiosk's printer with its next sync, not as the branch's.
+            return printed;
+        }
         for a in [
             DeviceAlert::PrinterPaperLow,
             DeviceAlert::PrinterOutOfPaper,
@@ -635,8 +735,7 @@ impl Kiosk {
             Answer::Ticket {
                 ticket,
                 reprint,
-                ahead,
-                wait,
+                estimate,
                 printed,
             } => {
                 let service = self.service_name(ticket.number.letter());
@@ -650,14 +749,17 @@ impl Kiosk {
                 } else {
                     " – non stampato: mostri questo numero allo sportello"
                 };
+                let queue = match estimate {
+                    Some(e) => format!(
+                        "persone prima di lei: {} – attesa stimata: {}",
+                        e.ahead,
+                        e.wait.text()
+                    ),
+                    None => OFFLINE_NOTE.to_owned(),
+                };
                 format!(
-                    "BIGLIETTO {} – {}{} – persone prima di lei: {} – attesa stimata: {}{}",
-                    ticket.number,
-                    service,
-                    again,
-                    ahead,
-                    wait.text(),
-                    paper
+                    "BIGLIETTO {} – {}{} – {}{}",
+                    ticket.number, service, again, queue, paper
                 )
             }
             Answer::Assistance => {
@@ -718,5 +820,6 @@ pub mod devices;
 pub mod fascicolo;
 pub mod guide;
 pub mod identify;
+pub mod remote;
 pub mod screenshot;
 pub mod ui;

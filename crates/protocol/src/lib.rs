@@ -1,13 +1,14 @@
 //! What the kiosks and the hub say to each other: the operations a branch pushes from its
 //! outbox ([`Op`]), the signed requests and the branch feed ([`wire`]), the full copy of a
 //! branch the hub publishes ([`replica`]) and the company summary of *Il mio Cassetto*
-//! ([`cassetto`]).
+//! ([`cassetto`]); and what a kiosk says to its branch's node over the LAN ([`lan`]).
 //!
 //! Plain data and the rules of its format: both ends build on these types, so a change here
 //! is a change of the protocol. Nothing here does I/O, holds a connection or knows SQLite,
 //! PostgreSQL or HTTP servers.
 
 pub mod cassetto;
+pub mod lan;
 pub mod replica;
 pub mod wire;
 

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use domain::ServiceLetter;
 
@@ -31,7 +31,7 @@ pub struct WaitSample {
 }
 
 /// A wait range in minutes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitRange {
     /// Median estimate.
     pub low_min: u32,

@@ -7,6 +7,7 @@
 
 mod error;
 mod events;
+mod lease;
 mod replica;
 mod staff;
 mod sync;
@@ -319,6 +320,15 @@ impl Store {
             )?;
             n += tx.execute(
                 "DELETE FROM ticket_print WHERE business_day < ?1",
+                [days_ago(HISTORY_DAYS)],
+            )?;
+            // What the node never took stays until someone has looked (it is shown to staff).
+            n += tx.execute(
+                "DELETE FROM offline_ticket WHERE business_day < ?1 AND handed_at IS NOT NULL",
+                [days_ago(HISTORY_DAYS)],
+            )?;
+            n += tx.execute(
+                "DELETE FROM lease WHERE business_day < ?1",
                 [days_ago(HISTORY_DAYS)],
             )?;
             n += tx.execute(

@@ -60,10 +60,11 @@ pub struct TicketLayout {
     pub service: String,
     /// Local date and time of issue, "26/11/2026 09:41".
     pub issued: String,
-    /// People ahead when printed.
-    pub ahead: u32,
-    /// Estimated wait in words.
-    pub wait: String,
+    /// People ahead when printed; `None` for a ticket a kiosk issued while cut off from the
+    /// branch's node, which cannot know them.
+    pub ahead: Option<u32>,
+    /// Estimated wait in words, when known.
+    pub wait: Option<String>,
     /// Where to follow the queue on a phone (the QR code).
     pub follow_url: String,
 }
@@ -302,8 +303,19 @@ pub fn render(t: &TicketLayout, o: &PrintOptions) -> Result<Vec<u8>, RenderError
     // Double height, not width: more of a long service name fits on a line.
     b.size(1, 2).wrapped(&t.service, columns)?.size(1, 1);
     b.wrapped(&t.issued, columns)?;
-    b.wrapped(&format!("Persone prima di lei: {}", t.ahead), columns)?;
-    b.wrapped(&format!("Attesa stimata: {}", t.wait), columns)?;
+    match (t.ahead, &t.wait) {
+        (Some(ahead), Some(wait)) => {
+            b.wrapped(&format!("Persone prima di lei: {ahead}"), columns)?;
+            b.wrapped(&format!("Attesa stimata: {wait}"), columns)?;
+        }
+        _ => {
+            b.wrapped(
+                "Emesso senza collegamento al sistema della sede: attesa non nota. \
+                 Sarà chiamato secondo l'ora di emissione.",
+                columns,
+            )?;
+        }
+    }
     b.line(&rule(columns))?;
     b.line("Segua la coda dal telefono:")?;
     match o.qr {

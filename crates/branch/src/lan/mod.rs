@@ -1,8 +1,10 @@
-//! The branch LAN server, started by the kiosk process: the staff console (login, counters,
-//! calls), the hall display, the supervisor's figures, and server-sent events that keep them
-//! live. HTTPS only; pages are rendered on the server (askama) with a little JavaScript.
+//! The branch LAN server, started by the branch node: the staff console (login, counters,
+//! calls), the hall display, the supervisor's figures, server-sent events that keep them live,
+//! and the branch's other kiosks ([`kiosks`]). HTTPS only; pages are rendered on the server
+//! (askama) with a little JavaScript.
 
 pub mod auth;
+pub mod kiosks;
 mod pages;
 mod sse;
 mod state;
@@ -39,6 +41,16 @@ pub fn router(state: AppState) -> Router {
         .route("/hall/events", get(sse::hall_events))
         .route("/hall/audio/{seq}", get(pages::hall_audio))
         .route("/static/{file}", get(pages::asset))
+        .merge(
+            Router::new()
+                .route(protocol::lan::ISSUE, post(kiosks::issue))
+                .route(protocol::lan::CHECK_IN, post(kiosks::check_in))
+                .route(protocol::lan::ASSIST, post(kiosks::assist))
+                .route(protocol::lan::SYNC, post(kiosks::sync))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    protocol::lan::MAX_BODY,
+                )),
+        )
         .layer(axum::middleware::from_fn(guard))
         .with_state(state)
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     /// The hall's state as last read: a flood of reads takes the branch's lock once per
     /// change of the queue, or per [`HALL_STATE_FRESH`].
     pub hall_state: Arc<Mutex<Option<HallSnapshot>>>,
+    /// What the branch's other kiosks last reported.
+    pub kiosks: super::kiosks::KioskReports,
 }
 
 /// The hall's state as JSON, with the queue's and the configuration's generations it was read
@@ -63,6 +65,7 @@ impl AppState {
             console_streams: Arc::new(Semaphore::new(CONSOLE_STREAMS)),
             speech_turn: Arc::new(Semaphore::new(1)),
             hall_state: Arc::default(),
+            kiosks: Arc::default(),
         }
     }
 }

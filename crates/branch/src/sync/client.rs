@@ -100,7 +100,7 @@ impl HubPins {
 /// The verifier over [`HubPins`]. At enrolment without a fingerprint there are none: whichever
 /// key the hub presents is trusted and remembered, to pin from then on.
 #[derive(Debug)]
-struct Pinned {
+pub(crate) struct Pinned {
     pins: Option<Arc<HubPins>>,
     seen: Mutex<Option<[u8; 32]>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
@@ -164,6 +164,15 @@ impl ServerCertVerifier for Pinned {
 }
 
 fn http(pins: Option<Arc<HubPins>>) -> Result<(reqwest::Client, Arc<Pinned>), SyncError> {
+    http_with(pins, Duration::from_secs(10), Duration::from_secs(30))
+}
+
+/// A client that accepts only a server whose key `pins` holds, with these waits.
+pub(crate) fn http_with(
+    pins: Option<Arc<HubPins>>,
+    connect: Duration,
+    total: Duration,
+) -> Result<(reqwest::Client, Arc<Pinned>), SyncError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(Pinned {
         pins,
@@ -179,8 +188,8 @@ fn http(pins: Option<Arc<HubPins>>) -> Result<(reqwest::Client, Arc<Pinned>), Sy
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(connect)
+        .timeout(total)
         .build()
         .map_err(|e| SyncError::Protocol(e.to_string()))?;
     Ok((client, verifier))
@@ -215,7 +224,7 @@ async fn answer<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn network(e: reqwest::Error) -> SyncError {
+pub(crate) fn network(e: reqwest::Error) -> SyncError {
     // Paths carry matricole and hand-off ids, and this text goes to the kiosk's log: the hub's
     // address is enough to say what failed.
     let e = e.without_url();

@@ -72,8 +72,7 @@ pub(crate) fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome 
     match answer {
         Answer::Ticket {
             ticket,
-            ahead,
-            wait,
+            estimate,
             printed,
             ..
         } => {
@@ -83,8 +82,12 @@ pub(crate) fn outcome_of(kiosk: &Kiosk, answer: &Answer, lang: Lang) -> Outcome 
                 ok: true,
                 ticket: ticket.number.to_string().into(),
                 service: service.into(),
-                ahead: *ahead as i32,
-                wait: wait.message().text(lang).into(),
+                estimated: estimate.is_some(),
+                ahead: estimate.map_or(0, |e| e.ahead as i32),
+                wait: estimate
+                    .map(|e| e.wait.message().text(lang))
+                    .unwrap_or_default()
+                    .into(),
                 message: SharedString::default(),
                 printed: *printed,
                 follow: kiosk.follow_url(ticket).into(),

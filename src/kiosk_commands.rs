@@ -175,51 +175,18 @@ pub fn kiosk(
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let _lan = if config.lan.enabled {
-        let tls = branch::lan::tls::certificate(&config.lan, &config.lan.tls_dir)?;
-        let state = branch::lan::AppState::new(
-            branch.clone(),
-            Arc::new(branch::speech::EspeakNg::default()),
-            config.lan.session_hours,
-        );
-        let server = runtime.block_on(branch::lan::start(state, &config.lan.listen, &tls))?;
-        println!("Console operatori: https://{}/console", server.addr);
-        println!("Tabellone di sala: https://{}/hall", server.addr);
-        if demo {
-            println!(
-                "Accesso demo: supervisore / {DEMO_STAFF_PASSWORD}, operatore / {DEMO_STAFF_PASSWORD}"
-            );
-        }
-        Some(server)
-    } else {
+    let link = branch.read(|_, s| s.hub_link()).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the hub enrolment");
         None
-    };
-    // Enrolled kiosks push their outbox to the hub in the background; the kiosk never waits
-    // for it (the branch works through a WAN outage).
-    let mut hub_pins = None;
-    let _sync = match branch.read(|_, s| s.hub_link()) {
-        Ok(Some(link)) => {
-            let agent = branch::sync::agent::Agent::new(branch.clone(), &link)?;
-            hub_pins = Some(agent.pins());
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            runtime.spawn(agent.run(
-                std::time::Duration::from_millis(config.sync.interval_ms),
-                std::time::Duration::from_millis(config.sync.max_backoff_ms),
-                stopped,
-            ));
-            tracing::info!(hub = %link.hub_url, device = %link.device_id, "sync agent started");
-            Some(stop)
-        }
-        Ok(None) => {
-            tracing::info!("not enrolled with a hub: working on the branch alone");
-            None
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the hub enrolment");
-            None
-        }
-    };
-    if branch.clock().trust() == domain::ClockTrust::Untrusted {
+    });
+    // A kiosk enrolled as one of several numbers at the sede's node: it serves no LAN.
+    let client = link
+        .as_ref()
+        .is_some_and(|l| l.role == protocol::wire::DeviceRole::Kiosk);
+    let services = serve_branch(config, &branch, &runtime, demo, !client)?;
+    if client {
+        // Its clock and devices reach staff through the node's view of it.
+    } else if branch.clock().trust() == domain::ClockTrust::Untrusted {
         // Staff see it on the console until the clock is verified.
         branch.execute(queue::Command::RaiseAlert {
             alert: queue::DeviceAlert::ClockUntrusted,
@@ -235,14 +202,32 @@ pub fn kiosk(
         domain::PersonKeyer::new(config.person_key_secret()?.as_bytes())
             .ok_or_else(|| anyhow::anyhow!("privacy.person_key_secret is too short"))?
     };
-    let mut kiosk = Kiosk::new(branch.clone())?.with_keyer(keyer);
+    // A device enrolled a moment ago has its branch from its first pull.
+    let mut waited = false;
+    let kiosk = loop {
+        match Kiosk::new(branch.clone()) {
+            Ok(k) => break k,
+            Err(e) if link.is_some() && branch.read(|_, s| s.sede()).ok().flatten().is_none() => {
+                if !waited {
+                    tracing::info!(error = %e, "waiting for the branch's configuration from the hub");
+                    waited = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut kiosk = kiosk.with_keyer(keyer);
     if let Some(base) = &config.branch.follow_base {
         kiosk = kiosk.with_follow_base(base);
     }
     // Il mio Cassetto identifies visitors through the hub; without one it says it needs it.
-    if let Ok(Some(link)) = branch.read(|_, s| s.hub_link()) {
-        let pins = hub_pins.unwrap_or_else(|| branch::sync::client::HubPins::of(&link));
-        match kiosk::identify::HubIdentification::new(&link, pins, runtime.handle().clone()) {
+    if let Some(link) = &link {
+        let pins = services
+            .hub_pins
+            .clone()
+            .unwrap_or_else(|| branch::sync::client::HubPins::of(link));
+        match kiosk::identify::HubIdentification::new(link, pins, runtime.handle().clone()) {
             Ok(ident) => kiosk = kiosk.with_identification(Arc::new(ident)),
             Err(e) => tracing::warn!(error = %e, "identification through the hub unavailable"),
         }
@@ -254,10 +239,52 @@ pub fn kiosk(
     {
         kiosk = kiosk.with_printer(printer, kiosk::devices::print_options(&config.printer));
     }
-    let alerts = branch.clone();
+    let scanner_present = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    if let (true, Some(link)) = (client, &link) {
+        let node_link = Arc::new(branch::remote::NodeLink::default());
+        let nudge = Arc::new(tokio::sync::Notify::new());
+        let remote = kiosk::remote::RemoteNode::new(
+            runtime.handle().clone(),
+            &link.device_id,
+            link.secret_key,
+            node_link.clone(),
+            nudge.clone(),
+        );
+        kiosk = kiosk.with_node(Arc::new(remote));
+        let (printer, scanner, clock) = (
+            kiosk.printer_state(),
+            scanner_present.clone(),
+            branch.clock().clone(),
+        );
+        let health = move || protocol::lan::KioskHealth {
+            printer: (*printer.lock().unwrap_or_else(|p| p.into_inner())).to_owned(),
+            scanner: if scanner.load(std::sync::atomic::Ordering::Acquire) {
+                "present"
+            } else {
+                "gone"
+            }
+            .into(),
+            clock_trusted: clock.trust() == domain::ClockTrust::Trusted,
+            version: env!("CARGO_PKG_VERSION").into(),
+        };
+        runtime.spawn(branch::remote::run(
+            branch.clone(),
+            link.device_id.clone(),
+            link.secret_key,
+            node_link,
+            health,
+            nudge,
+        ));
+        tracing::info!(device = %link.device_id, "a kiosk of the sede's node: tickets are numbered there");
+    }
+    let alerts = (!client).then(|| branch.clone());
+    let present = scanner_present.clone();
     let scanner = kiosk::devices::scanner(
         &config.scanner,
-        Box::new(move |present| {
+        Box::new(move |is_present| {
+            present.store(is_present, std::sync::atomic::Ordering::Release);
+            let Some(alerts) = &alerts else { return };
+            let present = is_present;
             let alert = queue::DeviceAlert::ScannerGone;
             let command = if present {
                 queue::Command::ClearAlert { alert }
@@ -288,6 +315,118 @@ pub fn kiosk(
     }
     let mut scanner = scanner;
     kiosk.run_headless(scanner.as_mut(), &mut std::io::stdout().lock())?;
+    drop(services);
+    Ok(())
+}
+
+/// What runs beside a branch's flows: the LAN server of a node, and the sync agent of an
+/// enrolled device. Dropping it stops the agent.
+struct Services {
+    _lan: Option<branch::lan::LanServer>,
+    _sync: Option<tokio::sync::watch::Sender<bool>>,
+    hub_pins: Option<Arc<branch::sync::client::HubPins>>,
+}
+
+/// Starts the LAN server (for a node, `serve_lan`) and, once enrolled, the sync agent, which
+/// reports to the hub where the node serves the sede's kiosks.
+fn serve_branch(
+    config: &Config,
+    branch: &Arc<Branch>,
+    runtime: &tokio::runtime::Runtime,
+    demo: bool,
+    serve_lan: bool,
+) -> anyhow::Result<Services> {
+    let mut endpoint = None;
+    let lan = if serve_lan && config.lan.enabled {
+        let tls = branch::lan::tls::certificate(&config.lan, &config.lan.tls_dir)?;
+        let state = branch::lan::AppState::new(
+            branch.clone(),
+            Arc::new(branch::speech::EspeakNg::default()),
+            config.lan.session_hours,
+        );
+        let server = runtime.block_on(branch::lan::start(state, &config.lan.listen, &tls))?;
+        println!("Console operatori: https://{}/console", server.addr);
+        println!("Tabellone di sala: https://{}/hall", server.addr);
+        if demo {
+            println!(
+                "Accesso demo: supervisore / {DEMO_STAFF_PASSWORD}, operatore / {DEMO_STAFF_PASSWORD}"
+            );
+        }
+        match config.lan.advertised(server.addr) {
+            Some(url) => {
+                endpoint = Some(protocol::wire::LanEndpoint {
+                    url,
+                    key: web::tls::key_pin_of_pem(&tls.cert).map_err(anyhow::Error::msg)?,
+                });
+            }
+            None => tracing::info!(
+                "lan.advertise is not set and lan.listen is every address: the sede's other kiosks cannot be told where this node is"
+            ),
+        }
+        Some(server)
+    } else {
+        None
+    };
+    // Enrolled devices push their outbox to the hub in the background; nothing waits for it
+    // (the branch works through a WAN outage).
+    let mut hub_pins = None;
+    let sync = match branch.read(|_, s| s.hub_link()) {
+        Ok(Some(link)) => {
+            let mut agent = branch::sync::agent::Agent::new(branch.clone(), &link)?;
+            if let Some(endpoint) = endpoint {
+                agent = agent.with_lan(endpoint);
+            }
+            hub_pins = Some(agent.pins());
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            runtime.spawn(agent.run(
+                std::time::Duration::from_millis(config.sync.interval_ms),
+                std::time::Duration::from_millis(config.sync.max_backoff_ms),
+                stopped,
+            ));
+            tracing::info!(hub = %link.hub_url, device = %link.device_id, "sync agent started");
+            Some(stop)
+        }
+        Ok(None) => {
+            tracing::info!("not enrolled with a hub: working on the branch alone");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the hub enrolment");
+            None
+        }
+    };
+    Ok(Services {
+        _lan: lan,
+        _sync: sync,
+        hub_pins,
+    })
+}
+
+/// `sportello node`: the sede's branch node without a screen — the sequencer of its queue,
+/// the LAN server of its consoles, hall displays and kiosks, and its sync with the hub — until
+/// stopped (SIGINT or SIGTERM).
+pub fn node(config: &Config, clock: SystemClock) -> anyhow::Result<()> {
+    let clock = Arc::new(clock);
+    let store = Store::open(&config.store.path, &store_options(config))?;
+    let branch = Branch::open(store, clock)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let services = serve_branch(config, &branch, &runtime, false, true)?;
+    anyhow::ensure!(
+        services._lan.is_some(),
+        "a branch node serves the LAN: set lan.enabled = true"
+    );
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    })?;
+    tracing::info!("branch node stopping");
+    drop(services);
     Ok(())
 }
 

@@ -62,6 +62,14 @@ enum Command {
         #[arg(long, env = "SPORTELLO_LAN_LISTEN")]
         lan_listen: Option<String>,
     },
+    /// Runs the sede's branch node without a screen: the sequencer of its queue, the LAN
+    /// server of its staff consoles, hall displays and kiosks, and its sync with the hub.
+    #[cfg(feature = "kiosk")]
+    Node {
+        /// Address of the LAN server, overriding `lan.listen`; port 0 picks a free one.
+        #[arg(long, env = "SPORTELLO_LAN_LISTEN")]
+        lan_listen: Option<String>,
+    },
     /// Renders kiosk screens to PNG without a display.
     #[cfg(feature = "kiosk")]
     Screenshot {
@@ -320,6 +328,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.lan.listen = listen;
             }
             kiosk(&config, demo, headless, clock())
+        }
+        #[cfg(feature = "kiosk")]
+        Command::Node { lan_listen } => {
+            if let Some(listen) = lan_listen {
+                config.lan.listen = listen;
+            }
+            kiosk_commands::node(&config, clock())
         }
         #[cfg(feature = "kiosk")]
         Command::Screenshot {

@@ -6,6 +6,10 @@ ALTER TABLE ticket ADD COLUMN kiosk TEXT;
 ALTER TABLE ticket ADD COLUMN issued_offline INTEGER NOT NULL DEFAULT 0
     CHECK (issued_offline IN (0, 1));
 
+-- What this device is in its branch, as the hub said at enrolment: its node (every device
+-- enrolled before), or a kiosk that numbers its tickets at the node.
+ALTER TABLE hub_link ADD COLUMN role TEXT NOT NULL DEFAULT 'node' CHECK (role IN ('node', 'kiosk'));
+
 -- The branch's devices as the hub's feed lists them, kept through a WAN outage: the node
 -- accepts requests only from the kiosks here, and a kiosk reaches the node here names, at
 -- the address and with the certificate key the node reported to the hub.

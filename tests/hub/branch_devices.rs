@@ -128,3 +128,234 @@ async fn the_feed_lists_the_sedes_devices_and_only_its_node_says_where_it_serves
         "{listed:?}"
     );
 }
+
+/// Reads a child's standard output line by line on a thread of its own.
+fn lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Types `input` at the kiosk until its answer contains `want`, or gives up after `within`.
+fn ask_until(
+    kiosk: &mut Child,
+    answers: &std::sync::mpsc::Receiver<String>,
+    input: &str,
+    want: &str,
+    within: Duration,
+    log: impl Fn() -> String,
+) -> String {
+    use std::io::Write;
+    let deadline = std::time::Instant::now() + within;
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Err(e) = writeln!(kiosk.0.stdin.as_mut().unwrap(), "{input}") {
+            panic!("the kiosk is gone ({e}); its log: {}", log());
+        }
+        if let Ok(answer) = answers.recv_timeout(Duration::from_secs(5)) {
+            if answer.contains(want) {
+                return answer;
+            }
+            last = answer;
+        }
+        // Past the scanner's 2-second window for the same input.
+        std::thread::sleep(Duration::from_millis(2100));
+    }
+    panic!(
+        "no answer with {want:?} from the kiosk; the last: {last:?}; its log: {}",
+        log()
+    );
+}
+
+async fn wait_for(pool: &deadpool_postgres::Pool, sql: &str, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while count(pool, sql).await < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never reached the hub"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_outage() {
+    let hub = Hub::start(1).await;
+    let url = hub.base(0);
+    let now = domain::Clock::local_now(&support::morning_clock()).naive_local();
+    demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 2026, now)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (node_db, kiosk_dir) = (dir.path().join("node.sqlite"), dir.path().join("kiosk"));
+    std::fs::create_dir_all(&kiosk_dir).unwrap();
+    for (role, db) in [
+        (DeviceRole::Node, node_db.clone()),
+        (DeviceRole::Kiosk, kiosk_dir.join("kiosk.sqlite")),
+    ] {
+        let out = sportello()
+            .args([
+                "enroll",
+                "--hub",
+                &url,
+                "--code",
+                &hub.code_for(role).await,
+                "--db",
+            ])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let config = |name: &str, body: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    };
+    let node_config = config(
+        "node.toml",
+        format!(
+            "[store]\npath = {:?}\n[lan]\nlisten = \"127.0.0.1:0\"\ntls_dir = {:?}\n[sync]\ninterval_ms = 300\nmax_backoff_ms = 1000\n",
+            node_db,
+            dir.path().join("tls")
+        ),
+    );
+    let kiosk_config = config(
+        "kiosk.toml",
+        "[sync]\ninterval_ms = 300\nmax_backoff_ms = 1000\n".into(),
+    );
+    let start_node = || {
+        Child(
+            sportello()
+                .args(["--clock-from", support::MORNING, "--config"])
+                .arg(&node_config)
+                .arg("node")
+                .stdout(std::process::Stdio::null())
+                .stderr(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.path().join("node.log"))
+                        .unwrap(),
+                )
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut node = start_node();
+    let mut kiosk = Child(
+        sportello()
+            .args(["--clock-from", support::MORNING, "--config"])
+            .arg(&kiosk_config)
+            .args(["kiosk", "--demo", "--headless", "--data-dir"])
+            .arg(&kiosk_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("kiosk.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let answers = lines(&mut kiosk.0);
+    let log = || {
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
+        format!("{}\n--- node:\n{}", read("kiosk.log"), read("node.log"))
+    };
+    let kiosk_id = store::Store::open(&kiosk_dir.join("kiosk.sqlite"), &Default::default())
+        .unwrap()
+        .hub_link()
+        .unwrap()
+        .unwrap()
+        .device_id;
+
+    // Once the node has told the hub where it serves and the kiosk has heard, the kiosk's
+    // tickets are numbered there, with the people ahead.
+    let online = ask_until(
+        &mut kiosk,
+        &answers,
+        "P",
+        "persone prima di lei",
+        Duration::from_secs(40),
+        log,
+    );
+    assert!(online.contains("BIGLIETTO P0"), "{online}");
+    wait_for(
+        &hub.pool,
+        &format!(
+            "SELECT count(*) FROM queue_event WHERE kind = 'ticket_issued'
+             AND payload->>'kiosk' = '{kiosk_id}'"
+        ),
+        "the node's push of the kiosk's ticket",
+    )
+    .await;
+
+    // The node dies: the kiosk numbers from its lease, and says the wait is not known.
+    let leased = || {
+        store::Store::open(&kiosk_dir.join("kiosk.sqlite"), &Default::default())
+            .unwrap()
+            .leases_left(now.date())
+            .unwrap()
+            .get(&domain::ServiceLetter::parse("P").unwrap())
+            .copied()
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while leased() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no lease reached the kiosk"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = node.0.kill();
+    let _ = node.0.wait();
+    let offline = ask_until(
+        &mut kiosk,
+        &answers,
+        "P",
+        "attesa non nota",
+        Duration::from_secs(20),
+        log,
+    );
+    let number = offline
+        .split_whitespace()
+        .nth(1)
+        .expect("BIGLIETTO <number>")
+        .to_owned();
+
+    // Back: the ticket printed while the node was gone reaches the node and, once, the hub.
+    node = start_node();
+    wait_for(
+        &hub.pool,
+        &format!(
+            "SELECT count(*) FROM queue_event WHERE kind = 'ticket_issued'
+             AND payload->>'ticket' = '{number}' AND payload ? 'offline_at'"
+        ),
+        "the ticket printed offline",
+    )
+    .await;
+    assert_eq!(
+        count(
+            &hub.pool,
+            &format!(
+                "SELECT count(*) FROM queue_event WHERE kind = 'ticket_issued'
+                 AND payload->>'ticket' = '{number}'"
+            )
+        )
+        .await,
+        1,
+        "no number twice"
+    );
+    drop(node);
+}

@@ -306,6 +306,22 @@ pub struct LanConfig {
     pub tls_dir: PathBuf,
     /// Hours a staff login lasts.
     pub session_hours: u32,
+    /// A branch node: the address the branch's other kiosks reach it at
+    /// (`https://10.1.2.3:8443`), reported to the hub; unset, taken from `listen` when that
+    /// names one address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<String>,
+}
+
+impl LanConfig {
+    /// Where the branch's kiosks reach this node: `advertise`, or `listen` when it names one
+    /// address (a node listening on every address cannot tell which one the kiosks see).
+    pub fn advertised(&self, bound: std::net::SocketAddr) -> Option<String> {
+        if let Some(url) = &self.advertise {
+            return Some(url.trim_end_matches('/').to_owned());
+        }
+        (!bound.ip().is_unspecified()).then(|| format!("https://{bound}"))
+    }
 }
 
 impl Default for LanConfig {
@@ -317,6 +333,7 @@ impl Default for LanConfig {
             key: None,
             tls_dir: PathBuf::from("/var/lib/sportello/tls"),
             session_hours: 10,
+            advertise: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct HubLink {
     /// The keys the hub announced since (its current one and, before a move, the next):
     /// when there are any, they are what the kiosk accepts.
     pub announced: Vec<[u8; 32]>,
+    /// What the device is in its branch: its node, or a kiosk that numbers at the node.
+    pub role: protocol::wire::DeviceRole,
 }
 
 impl Store {
@@ -32,19 +34,20 @@ impl Store {
         let classify = |e| StoreError::classify(e, &path);
         let tx = self.conn.transaction().map_err(classify)?;
         tx.execute(
-            "INSERT INTO hub_link (id, hub_url, device_id, branch, secret_key, cert_sha256, enrolled_at)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO hub_link (id, hub_url, device_id, branch, secret_key, cert_sha256, enrolled_at, role)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (id) DO UPDATE SET hub_url = excluded.hub_url, device_id = excluded.device_id,
                branch = excluded.branch, secret_key = excluded.secret_key,
                cert_sha256 = excluded.cert_sha256, enrolled_at = excluded.enrolled_at,
-               announced_keys = NULL",
+               announced_keys = NULL, role = excluded.role",
             params![
                 link.hub_url,
                 link.device_id,
                 link.branch,
                 link.secret_key.to_vec(),
                 link.cert_sha256.to_vec(),
-                ts(at)
+                ts(at),
+                link.role.name()
             ],
         )
         .map_err(classify)?;
@@ -76,14 +79,17 @@ impl Store {
     pub fn hub_link(&self) -> Result<Option<HubLink>, StoreError> {
         self.conn
             .query_row(
-                "SELECT hub_url, device_id, branch, secret_key, cert_sha256, announced_keys
+                "SELECT hub_url, device_id, branch, secret_key, cert_sha256, announced_keys, role
                  FROM hub_link WHERE id = 1",
                 [],
                 |r| {
                     let key: Vec<u8> = r.get(3)?;
                     let cert: Vec<u8> = r.get(4)?;
                     let announced: Option<String> = r.get(5)?;
+                    let role: String = r.get(6)?;
                     Ok(HubLink {
+                        role: protocol::wire::DeviceRole::parse(&role)
+                            .ok_or_else(|| super::invalid("device role"))?,
                         hub_url: r.get(0)?,
                         device_id: r.get(1)?,
                         branch: r.get(2)?,

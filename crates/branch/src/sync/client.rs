@@ -249,6 +249,8 @@ pub struct Enrolled {
     pub secret_key: [u8; 32],
     /// The hub's pin from now on: the SHA-256 of its public key ([`web::tls::key_pin`]).
     pub cert_sha256: [u8; 32],
+    /// What the device is in its branch.
+    pub role: wire::DeviceRole,
 }
 
 impl Enrolled {
@@ -261,6 +263,7 @@ impl Enrolled {
             secret_key: self.secret_key,
             cert_sha256: self.cert_sha256,
             announced: Vec::new(),
+            role: self.role,
         }
     }
 }
@@ -311,6 +314,7 @@ pub async fn enrol(
         branch: e.branch,
         secret_key: seed,
         cert_sha256,
+        role: e.role,
     })
 }
 

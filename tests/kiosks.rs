@@ -26,6 +26,14 @@ fn open(dir: &Path, clock: &Arc<ManualClock>) -> (Arc<Branch>, DemoBranch) {
     let mut store = Store::open(&dir.join("kiosk.sqlite"), &StoreOptions::default()).unwrap();
     let demo = DemoBranch::generate(7, clock.local_now().naive_local());
     store.apply_replica(&demo.replica()).unwrap();
+    store
+        .put_staff(&store::StaffAccount {
+            username: "supervisore".into(),
+            role: store::StaffRole::Supervisor,
+            password_hash: web::auth::hash_password(support::PASSWORD).unwrap(),
+            disabled: false,
+        })
+        .unwrap();
     (Branch::open(store, clock.clone()).unwrap(), demo)
 }
 
@@ -170,6 +178,23 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
         .unwrap();
     assert_eq!(node.read(|q, _| q.leases().len()), answer.leases.len());
     assert!(state.kiosks.lock().unwrap().contains_key(&kiosk_id));
+    // Staff see which kiosk issued a ticket, and how each kiosk is.
+    let base = format!("https://{listen}");
+    let supervisor = rt.block_on(support::Session::login_at(
+        support::client(&tls),
+        &base,
+        "supervisore",
+        support::PASSWORD,
+    ));
+    let page = rt
+        .block_on(async { supervisor.get("/supervisor").await.text().await })
+        .unwrap();
+    assert!(page.contains("Chioschi della sede"), "{page}");
+    assert!(page.contains(&kiosk_id), "{page}");
+    assert!(
+        page.contains(&format!("P {}", branch::node::LEASE_MIN)),
+        "{page}"
+    );
 
     // The node is gone: tickets come from the lease, honest about what is not known.
     rt.block_on(server.shutdown());

@@ -7,40 +7,22 @@
 //! sede, a revoked one or a forged signature gets the same `401`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use super::AppState;
+use super::state::{AppState, KioskReport};
 use crate::node::{Adopted, Branch, NodeError};
 use domain::{PersonKey, UserMessage};
 use i18n::Localized;
 use protocol::lan::{
-    Block, CheckInRequest, Handed, IssueRequest, Issued, KioskHealth, MAX_HANDED, Refusal,
-    SyncRequest, SyncResponse, Taken,
+    Block, CheckInRequest, Handed, IssueRequest, Issued, MAX_HANDED, Refusal, SyncRequest,
+    SyncResponse, Taken,
 };
 use protocol::wire::{self, DEVICE_HEADER, DeviceRole, SIGNATURE_HEADER, TIME_HEADER};
-
-/// What the node last heard from each of its kiosks, for staff.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KioskReport {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// How it was.
-    pub health: KioskHealth,
-    /// Numbers it had left, per service.
-    pub left: BTreeMap<domain::ServiceLetter, u16>,
-    /// Tickets it printed while cut off that the node could not take.
-    pub refused: u32,
-}
-
-/// The kiosks' reports, by device id.
-pub type KioskReports = Arc<Mutex<BTreeMap<String, KioskReport>>>;
 
 fn unauthorized() -> Response {
     (StatusCode::UNAUTHORIZED, "unknown device or bad signature").into_response()
@@ -231,10 +213,15 @@ pub(super) async fn sync(
                 .iter()
                 .filter(|t| matches!(t, Taken::Refused { .. }))
                 .count() as u32;
+            // What the kiosk holds once it has this answer's blocks.
+            let mut holds = r.left;
+            for l in &leases {
+                *holds.entry(l.service).or_default() += l.last + 1 - l.first;
+            }
             let report = KioskReport {
-                at: Utc::now(),
+                at: branch.clock().now(),
                 health: r.health,
-                left: r.left,
+                left: holds,
                 refused,
             };
             reports

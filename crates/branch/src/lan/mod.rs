@@ -10,7 +10,7 @@ mod sse;
 mod state;
 pub mod tls;
 
-pub use state::{AppState, AudioCache, CONSOLE_STREAMS, HALL_STREAMS};
+pub use state::{AppState, AudioCache, CONSOLE_STREAMS, HALL_STREAMS, KioskReport, KioskReports};
 
 use std::net::SocketAddr;
 

@@ -227,6 +227,10 @@ pub(super) struct TicketView {
     mark: String,
     waited_min: i64,
     callable: bool,
+    /// Which of the sede's other kiosks issued it (empty: the node's own), and whether it
+    /// printed it while cut off from the node.
+    kiosk: String,
+    offline: bool,
 }
 
 fn ticket_view(q: &Queue, t: &QueuedTicket, now: DateTime<Utc>) -> TicketView {
@@ -246,6 +250,8 @@ fn ticket_view(q: &Queue, t: &QueuedTicket, now: DateTime<Utc>) -> TicketView {
         mark,
         waited_min: (now - t.eligible_at).num_minutes().max(0),
         callable: t.eligible_at <= now,
+        kiosk: t.kiosk.clone().unwrap_or_default(),
+        offline: t.offline,
     }
 }
 
@@ -761,6 +767,7 @@ struct SupervisorPage {
     services: Vec<FigureRow>,
     counters: Vec<FigureRow>,
     closed: bool,
+    kiosks: Vec<KioskRow>,
 }
 
 pub(super) async fn supervisor(staff: StaffOrLogin, State(state): State<AppState>) -> Response {
@@ -781,9 +788,66 @@ pub(super) async fn supervisor(staff: StaffOrLogin, State(state): State<AppState
             services,
             counters,
             closed: q.is_closed(),
+            kiosks: kiosk_rows(&state, now),
         }
     });
     html(&page)
+}
+
+/// A kiosk silent this long has lost the node (it syncs every 5 s).
+const KIOSK_SILENT_S: i64 = 30;
+
+pub(super) struct KioskRow {
+    id: String,
+    heard: String,
+    reachable: bool,
+    printer: &'static str,
+    printer_bad: bool,
+    scanner_bad: bool,
+    clock_trusted: bool,
+    left: String,
+    low: bool,
+    refused: u32,
+}
+
+fn kiosk_rows(state: &AppState, now: DateTime<Utc>) -> Vec<KioskRow> {
+    let reports = state.kiosks.lock().unwrap_or_else(|p| p.into_inner());
+    reports
+        .iter()
+        .map(|(id, r)| {
+            let silent = (now - r.at).num_seconds();
+            let (printer, printer_bad) = match r.health.printer.as_str() {
+                "ready" => ("pronta", false),
+                "paper_low" => ("carta in esaurimento", true),
+                "paper_out" => ("senza carta", true),
+                "cover_open" => ("coperchio aperto", true),
+                "offline" => ("non raggiungibile", true),
+                _ => ("—", false),
+            };
+            let min_left = r.left.values().copied().min().unwrap_or(0);
+            KioskRow {
+                id: id.clone(),
+                heard: if silent < 60 {
+                    format!("{} s fa", silent.max(0))
+                } else {
+                    format!("{} min fa", silent / 60)
+                },
+                reachable: silent <= KIOSK_SILENT_S,
+                printer,
+                printer_bad,
+                scanner_bad: r.health.scanner == "gone",
+                clock_trusted: r.health.clock_trusted,
+                left: r
+                    .left
+                    .iter()
+                    .map(|(s, n)| format!("{s} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                low: min_left < crate::node::LEASE_MIN,
+                refused: r.refused,
+            }
+        })
+        .collect()
 }
 
 pub(super) async fn figures_csv(staff: StaffOrLogin, State(state): State<AppState>) -> Response {

@@ -11,6 +11,22 @@ use tokio::sync::Semaphore;
 use crate::node::Branch;
 use crate::speech::Speech;
 
+/// What the node last heard from each of its kiosks, for staff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KioskReport {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// How it was.
+    pub health: protocol::lan::KioskHealth,
+    /// Numbers it had left, per service.
+    pub left: std::collections::BTreeMap<domain::ServiceLetter, u16>,
+    /// Tickets it printed while cut off that the node could not take.
+    pub refused: u32,
+}
+
+/// The kiosks' reports, by device id.
+pub type KioskReports = Arc<Mutex<std::collections::BTreeMap<String, KioskReport>>>;
+
 /// Recent calls' audio (WAV bytes) by event sequence, newest last.
 pub type AudioCache = VecDeque<(i64, Arc<Vec<u8>>)>;
 
@@ -37,7 +53,7 @@ pub struct AppState {
     /// change of the queue, or per [`HALL_STATE_FRESH`].
     pub hall_state: Arc<Mutex<Option<HallSnapshot>>>,
     /// What the branch's other kiosks last reported.
-    pub kiosks: super::kiosks::KioskReports,
+    pub kiosks: KioskReports,
 }
 
 /// The hall's state as JSON, with the queue's and the configuration's generations it was read

@@ -206,6 +206,20 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
     assert!(!link.reachable());
     let second = k.walk_in(letter("P"));
     assert_eq!(number(&second), format!("P{:03}", block.first + 1));
+    // The visitor checked in online scans again here: without the node the kiosk cannot know,
+    // and prints a second ticket for the booking.
+    let dup = k.scan(&ok.token);
+    assert!(
+        matches!(
+            dup,
+            Answer::Ticket {
+                estimate: None,
+                reprint: false,
+                ..
+            }
+        ),
+        "{dup:?}"
+    );
     // Meanwhile the node's own kiosk goes on after the leased blocks.
     clock.advance(chrono::Duration::minutes(1));
     let at_node = node
@@ -249,6 +263,28 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
             number(&second),
             at_node.number.to_string()
         ]
+    );
+    // The booking waits once, under its first ticket; staff see the pair.
+    let first_of_booking = number(&checked);
+    assert_eq!(
+        node.read(|q, _| q
+            .ticket_of_booking(ok.appointment.id)
+            .map(|t| t.number.to_string())),
+        Some(first_of_booking.clone())
+    );
+    let panel = rt
+        .block_on(async {
+            supervisor
+                .get("/console/panel?counter=1")
+                .await
+                .text()
+                .await
+        })
+        .unwrap();
+    assert!(panel.contains("Biglietti doppi"), "{panel}");
+    assert!(
+        panel.contains(&number(&dup)) && panel.contains(&first_of_booking),
+        "{panel}"
     );
     // Handing over again (an answer lost on the way) takes nothing twice.
     let again = rt

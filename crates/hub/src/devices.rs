@@ -151,22 +151,14 @@ async fn enrol(
     )
     .await?;
     if role == DeviceRole::Node {
-        let sharing: i64 = tx
+        let live = tx
             .query_one(
-                "SELECT count(*) FROM device
-                 WHERE branch_id = $1 AND revoked_at IS NULL AND role = 'kiosk'",
+                "SELECT count(*) FILTER (WHERE role = 'kiosk'), count(*) FILTER (WHERE role = 'node')
+                 FROM device WHERE branch_id = $1 AND revoked_at IS NULL",
                 &[&branch],
             )
-            .await?
-            .get(0);
-        let nodes: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM device
-                 WHERE branch_id = $1 AND revoked_at IS NULL AND role = 'node'",
-                &[&branch],
-            )
-            .await?
-            .get(0);
+            .await?;
+        let (sharing, nodes): (i64, i64) = (live.get(0), live.get(1));
         // A second node where kiosks share one would split the sede's numbering in two.
         if sharing > 0 && nodes > 0 {
             return Err(HubError::Refused(

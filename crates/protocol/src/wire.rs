@@ -135,6 +135,19 @@ pub struct DeviceStatus {
     pub lan: Option<LanEndpoint>,
 }
 
+/// A printer state as a device reports it (`ready`, `paper_low`, `paper_out`, `cover_open`,
+/// `offline`), in words for staff, and whether it needs someone.
+pub fn printer_words(state: &str) -> (&'static str, bool) {
+    match state {
+        "ready" => ("pronta", false),
+        "paper_low" => ("carta in esaurimento", true),
+        "paper_out" => ("senza carta", true),
+        "cover_open" => ("coperchio aperto", true),
+        "offline" => ("non raggiungibile", true),
+        _ => ("—", false),
+    }
+}
+
 /// A page of the hub's feed that fails every time the kiosk applies it: the kiosk keeps
 /// working on what it has and retries, but changes after it (staff, cancellations, keys) do
 /// not arrive until someone looks.

@@ -338,6 +338,9 @@ pub(super) struct Panel {
     assistance: Vec<AssistView>,
     fairness: String,
     day_closed: bool,
+    /// Second tickets of a booking, printed by a kiosk cut off from the node: (the second,
+    /// the booking's ticket).
+    duplicates: Vec<(String, String)>,
 }
 
 fn panel_for(q: &Queue, csrf: &str, number: CounterNumber, now: DateTime<Utc>) -> Option<Panel> {
@@ -366,7 +369,17 @@ fn panel_for(q: &Queue, csrf: &str, number: CounterNumber, now: DateTime<Utc>) -
             waiting: counts.get(&s.letter).copied().unwrap_or(0),
         })
         .collect();
+    // A booking's second ticket is cancelled; the visitor may still hold it.
+    let duplicates = q
+        .tickets()
+        .filter(|t| t.state == TicketState::Cancelled)
+        .filter_map(|t| {
+            let first = q.ticket_of_booking(t.booking?)?;
+            (first.number != t.number).then(|| (t.number.to_string(), first.number.to_string()))
+        })
+        .collect();
     Some(Panel {
+        duplicates,
         csrf: csrf.to_string(),
         counter,
         waiting,
@@ -816,14 +829,7 @@ fn kiosk_rows(state: &AppState, now: DateTime<Utc>) -> Vec<KioskRow> {
         .iter()
         .map(|(id, r)| {
             let silent = (now - r.at).num_seconds();
-            let (printer, printer_bad) = match r.health.printer.as_str() {
-                "ready" => ("pronta", false),
-                "paper_low" => ("carta in esaurimento", true),
-                "paper_out" => ("senza carta", true),
-                "cover_open" => ("coperchio aperto", true),
-                "offline" => ("non raggiungibile", true),
-                _ => ("—", false),
-            };
+            let (printer, printer_bad) = protocol::wire::printer_words(&r.health.printer);
             let min_left = r.left.values().copied().min().unwrap_or(0);
             KioskRow {
                 id: id.clone(),

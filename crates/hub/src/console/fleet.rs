@@ -13,6 +13,7 @@ use super::session::{CsrfForm, Me, checked, user};
 use crate::accounts::Role;
 use crate::pages::html;
 use crate::{HubError, HubState, devices};
+use protocol::wire::printer_words;
 
 /// The fleet's page and its forms.
 pub(super) fn router() -> Router<HubState> {
@@ -39,17 +40,6 @@ struct DeviceRow {
     /// The branch's feed the kiosk cannot apply: since when and why, in words for staff.
     feed_stuck: Option<String>,
     revoked: bool,
-}
-/// The printer state a kiosk reports, in words for staff.
-fn printer_text(state: &str) -> (&'static str, bool) {
-    match state {
-        "ready" => ("pronta", false),
-        "paper_low" => ("carta in esaurimento", true),
-        "paper_out" => ("senza carta", true),
-        "cover_open" => ("coperchio aperto", true),
-        "offline" => ("non raggiungibile", true),
-        _ => ("—", false),
-    }
 }
 /// Today's queue at one branch, from the events it pushed.
 struct TodayRow {
@@ -164,10 +154,10 @@ async fn render_devices(
                 },
                 // An outbox older than 10 minutes means the kiosk cannot reach the hub.
                 backlog_bad: age.is_some_and(|a| a > 600),
-                printer: printer_text(status["printer"].as_str().unwrap_or(""))
+                printer: printer_words(status["printer"].as_str().unwrap_or(""))
                     .0
                     .to_owned(),
-                printer_bad: printer_text(status["printer"].as_str().unwrap_or("")).1,
+                printer_bad: printer_words(status["printer"].as_str().unwrap_or("")).1,
                 scanner: match status["scanner"].as_str() {
                     Some("present") => "collegato",
                     Some("gone") => "scollegato",

@@ -99,6 +99,18 @@ async fn the_feed_lists_the_sedes_devices_and_only_its_node_says_where_it_serves
         count(&hub.pool, "SELECT last_seq FROM branch_feed_head").await,
         head
     );
+    // The fleet page shows the sede's node, where it serves, before its kiosks.
+    hub.staff(&[("admin", hub::accounts::Role::Admin, None)])
+        .await;
+    let admin = ConsoleSession::login(&hub, 0, "admin", STAFF_PASSWORD).await;
+    let (status, page) = admin.get("/console").await;
+    assert_eq!(status, StatusCode::OK);
+    let node_at = page.find("nodo della sede (https://10.0.0.2:8443)");
+    let kiosk_at = page.find("chiosco (usa il nodo)");
+    assert!(
+        matches!((node_at, kiosk_at), (Some(n), Some(k)) if n < k),
+        "{page}"
+    );
     // A report that is not an https URL and a key is not heard, and stops no push.
     let bad = LanEndpoint {
         url: "http://10.0.0.2".into(),

@@ -83,7 +83,7 @@ async fn render_devices(
                 "SELECT device_id, branch_id, to_char(last_seen AT TIME ZONE 'Europe/Rome', 'DD/MM/YYYY HH24:MI'),
                         coalesce(client_version, ''), status, revoked_at IS NOT NULL, role, lan_url
                  FROM device WHERE $1::integer IS NULL OR branch_id = $1
-                 ORDER BY branch_id, device_id",
+                 ORDER BY branch_id, role = 'kiosk', device_id",
                 &[&if user.role == Role::Admin { None } else { user.branch }],
             )
             .await?,

@@ -169,6 +169,12 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
         .block_on(sync_round(&kbranch, &client(), health.clone()))
         .unwrap();
     assert_eq!(answer.day, Some(clock.today()));
+    assert_eq!(
+        answer.waiting,
+        node.read(|q, _| q.waiting_counts()),
+        "the kiosk's screens show the node's queue"
+    );
+    assert_eq!(answer.waiting[&letter("P")], 1);
     let left = kbranch.read(|_, s| s.leases_left(clock.today()).unwrap());
     assert_eq!(left[&letter("P")], branch::node::LEASE_MIN);
     let block = answer

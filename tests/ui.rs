@@ -741,3 +741,67 @@ fn requests_and_bookings_without_the_network_are_refused_with_an_explanation() {
     assert_eq!(a.get_phase(), CassettoPhase::Bound, "the visitor stays");
     assert_eq!(a.get_view(), CassettoView::Summary);
 }
+
+#[test]
+fn a_ticket_from_the_lease_says_on_screen_and_aloud_that_the_wait_is_not_known() {
+    // A kiosk of a sede's node that has not heard of its node: it numbers from its lease.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    let f = fixture_with(move |branch, _| {
+        let today = branch.clock().today();
+        branch
+            .with_store(|s| {
+                s.add_leases(
+                    today,
+                    &[protocol::lan::Block {
+                        service: domain::ServiceLetter::parse("P").unwrap(),
+                        first: 40,
+                        last: 44,
+                    }],
+                )
+            })
+            .unwrap();
+        let node = kiosk::remote::RemoteNode::new(
+            handle,
+            "kiosk-7001-02-abcdef",
+            [1; 32],
+            Arc::new(branch::remote::NodeLink::default()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        Kiosk::new(branch.clone())
+            .unwrap()
+            .with_node(Arc::new(node))
+    });
+    let w = f.ui.window();
+    tap(w, "accessibility");
+    tap(w, "speech");
+    w.global::<SessionAdapter>().set_screen(Screen::Home);
+    tap(w, "go-walkin");
+    tap(w, "service-P");
+    let outcome = w.global::<OutcomeAdapter>().get_outcome();
+    assert!(outcome.shown && outcome.ok, "{outcome:?}");
+    assert_eq!(outcome.ticket, "P040");
+    assert!(!outcome.estimated);
+    assert!(
+        shows(
+            w,
+            "Biglietto emesso senza collegamento al sistema della sede: l'attesa non è nota. Sarà chiamato secondo l'ora di emissione."
+        ),
+        "the screen says what is not known"
+    );
+    assert!(
+        !shows(w, "Persone prima di lei: 0. Attesa stimata: ."),
+        "and shows no made-up figures"
+    );
+    let said = f.voice.said();
+    assert!(
+        said.last().unwrap().contains("l'attesa non è nota"),
+        "{said:?}"
+    );
+    // Nor does it say how many wait: it cannot know without the node.
+    assert!(!shows(w, "0 in attesa"), "no made-up counts");
+    drop(runtime);
+}

@@ -167,9 +167,21 @@ impl NodeClient {
 #[derive(Debug, Default)]
 pub struct NodeLink {
     reachable: AtomicBool,
+    waiting: std::sync::Mutex<std::collections::BTreeMap<domain::ServiceLetter, u32>>,
 }
 
 impl NodeLink {
+    /// People waiting per service as the node last said, while it answers; `None` when it
+    /// does not (the kiosk cannot know).
+    pub fn waiting(&self) -> Option<std::collections::BTreeMap<domain::ServiceLetter, u32>> {
+        self.reachable().then(|| {
+            self.waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        })
+    }
+
     /// The node answered the last round.
     pub fn reachable(&self) -> bool {
         self.reachable.load(Ordering::Acquire)
@@ -266,7 +278,10 @@ pub async fn run(
         }
         let ok = match &client {
             Some(c) => match sync_round(&branch, c, health()).await {
-                Ok(_) => true,
+                Ok(answer) => {
+                    *link.waiting.lock().unwrap_or_else(|p| p.into_inner()) = answer.waiting;
+                    true
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "sync with the node failed");
                     false

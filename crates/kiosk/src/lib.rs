@@ -287,6 +287,15 @@ impl Kiosk {
         })
     }
 
+    /// People waiting per service: the node's, for a kiosk that numbers there (`None` while
+    /// the node does not answer: the kiosk cannot know).
+    pub fn waiting_counts(&self) -> Option<std::collections::BTreeMap<ServiceLetter, u32>> {
+        match &self.remote {
+            Some(node) => node.waiting(),
+            None => Some(self.branch.read(|q, _| q.waiting_counts())),
+        }
+    }
+
     /// The branch.
     pub fn sede(&self) -> &Sede {
         &self.sede

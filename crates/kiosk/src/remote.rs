@@ -71,6 +71,11 @@ impl RemoteNode {
         self.link.reachable()
     }
 
+    /// People waiting per service as the node last said; `None` while it does not answer.
+    pub fn waiting(&self) -> Option<std::collections::BTreeMap<ServiceLetter, u32>> {
+        self.link.waiting()
+    }
+
     fn client(&self, branch: &Branch) -> Option<NodeClient> {
         let address = node_address(branch).ok().flatten()?;
         let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());

@@ -175,4 +175,7 @@ pub struct SyncResponse {
     pub leases: Vec<Block>,
     /// What became of each ticket handed over, in order.
     pub taken: Vec<Taken>,
+    /// People waiting per service now, for the kiosk's screens.
+    #[serde(default)]
+    pub waiting: BTreeMap<ServiceLetter, u32>,
 }

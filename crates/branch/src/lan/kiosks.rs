@@ -239,6 +239,7 @@ pub(super) async fn sync(
                     })
                     .collect(),
                 taken,
+                waiting: branch.read(|q, _| q.waiting_counts()),
             })
             .into_response()
         },

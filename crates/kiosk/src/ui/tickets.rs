@@ -90,13 +90,16 @@ pub(crate) fn refresh(w: &MainWindow, kiosk: &Mutex<Kiosk>) {
 
 /// The services and their waiting counts.
 pub(crate) fn services_model(kiosk: &Kiosk) -> ModelRc<ServiceRow> {
+    let counts = kiosk.waiting_counts();
     let rows: Vec<ServiceRow> = kiosk.branch().read(|q, _| {
-        let counts = q.waiting_counts();
         q.services()
             .map(|s| ServiceRow {
                 letter: s.letter.to_string().into(),
                 name: s.name.clone().into(),
-                waiting: counts.get(&s.letter).copied().unwrap_or(0) as i32,
+                // -1: not known (a kiosk that cannot reach its node).
+                waiting: counts
+                    .as_ref()
+                    .map_or(-1, |c| c.get(&s.letter).copied().unwrap_or(0) as i32),
                 appointment_only: s.appointment_only,
             })
             .collect()

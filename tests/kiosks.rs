@@ -320,5 +320,19 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
         matches!(after, Answer::Ticket { estimate: None, .. }),
         "{after:?}"
     );
+    // A body past the limit is shed before anyone reads or checks it.
+    let oversized = rt.block_on(async {
+        support::client(&tls)
+            .post(format!("{base}{}", protocol::lan::SYNC))
+            .header("content-type", "application/json")
+            .body(vec![b' '; protocol::lan::MAX_BODY + 1])
+            .send()
+            .await
+    });
+    match oversized {
+        Ok(r) => assert_eq!(r.status(), 413),
+        // The server may answer and close before the whole body is written.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e:?}"),
+    }
     rt.block_on(server.shutdown());
 }

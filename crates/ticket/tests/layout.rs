@@ -170,3 +170,22 @@ fn the_reader_refuses_bytes_the_kiosk_never_sends() {
         PreviewError::Unterminated
     );
 }
+
+#[test]
+fn a_ticket_from_a_lease_says_the_wait_is_not_known_instead_of_figures() {
+    let offline = TicketLayout {
+        ahead: None,
+        wait: None,
+        ..sample()
+    };
+    let bytes = render(&offline, &PrintOptions::default()).unwrap();
+    let p = preview(&bytes, Paper::Mm80, 16).unwrap();
+    if let Ok(dir) = std::env::var("SPORTELLO_TICKET_PNG") {
+        std::fs::write(format!("{dir}/ticket-offline.png"), p.png()).unwrap();
+    }
+    let text = p.transcript.replace('\n', " ");
+    assert!(text.contains("attesa non nota"), "{text}");
+    assert!(text.contains("Sarà chiamato secondo"), "{text}");
+    assert!(!text.contains("Persone prima di lei"), "{text}");
+    assert!(text.contains("A042"), "{text}");
+}

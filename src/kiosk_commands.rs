@@ -269,6 +269,7 @@ pub fn kiosk(
         };
         runtime.spawn(branch::remote::run(
             branch.clone(),
+            std::time::Duration::from_millis(config.lan.node_sync_ms.max(100)),
             link.device_id.clone(),
             link.secret_key,
             node_link,

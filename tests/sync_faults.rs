@@ -19,17 +19,19 @@
 
 #[path = "support/pg.rs"]
 mod pg;
+#[path = "support/proxy.rs"]
+mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hub::{branch_data, db, devices};
 use pg::PgCluster;
+use proxy::{Mode, Proxy};
 
 const KIOSKS: usize = 2;
 const HUBS: usize = 2;
@@ -42,91 +44,6 @@ fn sportello() -> Command {
         .env_remove("SPORTELLO_DATABASE_URL")
         .env_remove("SPORTELLO_HUB_BROKEN_APPLY");
     cmd
-}
-
-// ---------------------------------------------------------------------------------------------
-// The fault proxy.
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
-    Pass,
-    Delay(u64),
-    Refuse,
-    Blackhole,
-}
-
-#[derive(Clone)]
-struct Proxy {
-    port: u16,
-    mode: Arc<Mutex<Mode>>,
-    /// The hub instances; each new connection goes to the next one.
-    targets: Arc<Mutex<Vec<SocketAddr>>>,
-    next: Arc<std::sync::atomic::AtomicUsize>,
-    live: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
-    held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
-}
-
-impl Proxy {
-    async fn start(targets: Vec<SocketAddr>) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Proxy {
-            port: listener.local_addr().unwrap().port(),
-            mode: Arc::new(Mutex::new(Mode::Pass)),
-            targets: Arc::new(Mutex::new(targets)),
-            next: Arc::default(),
-            live: Arc::default(),
-            held: Arc::default(),
-        };
-        let p = proxy.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                // Dropped sockets reset the connection rather than close it politely.
-                let _ = client.set_zero_linger();
-                let mode = *p.mode.lock().unwrap();
-                let target = {
-                    let t = p.targets.lock().unwrap();
-                    t[p.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % t.len()]
-                };
-                match mode {
-                    Mode::Refuse => drop(client),
-                    Mode::Blackhole => p.held.lock().unwrap().push(client),
-                    Mode::Pass | Mode::Delay(_) => {
-                        let task = tokio::spawn(async move {
-                            let mut client = client;
-                            if let Mode::Delay(ms) = mode {
-                                tokio::time::sleep(Duration::from_millis(ms)).await;
-                            }
-                            if let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await {
-                                let _ = upstream.set_zero_linger();
-                                let _ =
-                                    tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                            }
-                        });
-                        let mut live = p.live.lock().unwrap();
-                        live.retain(|h| !h.is_finished());
-                        live.push(task.abort_handle());
-                    }
-                }
-            }
-        });
-        proxy
-    }
-
-    fn set(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
-        if mode != Mode::Blackhole {
-            self.held.lock().unwrap().clear();
-        }
-    }
-
-    /// Resets every connection in flight (some mid-request: the hub may have committed and
-    /// the kiosk never hears it).
-    fn reset_all(&self) {
-        for h in self.live.lock().unwrap().drain(..) {
-            h.abort();
-        }
-        self.held.lock().unwrap().clear();
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,7 +478,7 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
                     hubs[i].kill();
                     let (h, addr) = HubProcess::start(&hub_config, broken);
                     hubs[i] = h;
-                    proxy.targets.lock().unwrap()[i] = addr;
+                    proxy.retarget(i, addr);
                 }
                 _ => {
                     tokio::task::block_in_place(|| cluster.restart());

@@ -479,8 +479,9 @@ impl Branch {
                     } => Some(queue::Lease {
                         kiosk: kiosk.clone(),
                         service: *service,
-                        first: *first,
-                        last: *last,
+                        // Numbers the node gives itself: what the fault harness must catch.
+                        first: if broken_lease() { 1 } else { *first },
+                        last: if broken_lease() { last - first + 1 } else { *last },
                     }),
                     _ => None,
                 })),
@@ -633,4 +634,25 @@ fn issued(events: &[StoredEvent]) -> Option<Ticket> {
         }),
         _ => None,
     })
+}
+
+/// A deliberately broken node that leases numbers it also gives itself (from 1, unrecorded),
+/// for the branch fault harness to prove it catches a number printed twice
+/// (`SPORTELLO_NODE_BROKEN_LEASE=1`). Compiled out of release builds.
+fn broken_lease() -> bool {
+    #[cfg(debug_assertions)]
+    {
+        static BROKEN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *BROKEN.get_or_init(|| {
+            let on = std::env::var("SPORTELLO_NODE_BROKEN_LEASE").as_deref() == Ok("1");
+            if on {
+                tracing::error!("BROKEN LEASE: this node leases numbers it also issues (test only)");
+            }
+            on
+        })
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        false
+    }
 }

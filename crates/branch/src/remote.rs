@@ -21,7 +21,7 @@ use protocol::wire::{self, DeviceRole};
 
 /// A visitor waits at most this long for the node before the kiosk numbers from its lease.
 pub const VISITOR_WAIT: Duration = Duration::from_millis(1500);
-/// How often a kiosk syncs with its node.
+/// How often a kiosk syncs with its node, unless configured (`lan.node_sync_ms`).
 pub const SYNC_EVERY: Duration = Duration::from_secs(5);
 
 /// Where the branch's node is, as the hub's feed last said.
@@ -247,10 +247,12 @@ pub async fn sync_round(
     Ok(response)
 }
 
-/// Syncs with the node every [`SYNC_EVERY`] (and at once when `nudge` is notified), for as
-/// long as the kiosk runs; the node's address is read again from the store when it changes.
+/// Syncs with the node `every` (the default is [`SYNC_EVERY`]; at once when `nudge` is
+/// notified), for as long as the kiosk runs; the node's address is read again from the store
+/// when it changes.
 pub async fn run(
     branch: Arc<Branch>,
+    every: Duration,
     device_id: String,
     secret_key: [u8; 32],
     link: Arc<NodeLink>,
@@ -291,7 +293,7 @@ pub async fn run(
         };
         link.set_reachable(ok);
         tokio::select! {
-            () = tokio::time::sleep(SYNC_EVERY) => {}
+            () = tokio::time::sleep(every) => {}
             () = nudge.notified() => {}
         }
     }

@@ -311,6 +311,9 @@ pub struct LanConfig {
     /// names one address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advertise: Option<String>,
+    /// A kiosk of a node: milliseconds between its rounds with the node (hand over what it
+    /// printed while cut off, top up its leases, report its health).
+    pub node_sync_ms: u64,
 }
 
 impl LanConfig {
@@ -334,6 +337,7 @@ impl Default for LanConfig {
             tls_dir: PathBuf::from("/var/lib/sportello/tls"),
             session_hours: 10,
             advertise: None,
+            node_sync_ms: 5000,
         }
     }
 }

@@ -406,7 +406,7 @@ fn serve_branch(
 /// `sportello node`: the sede's branch node without a screen — the sequencer of its queue,
 /// the LAN server of its consoles, hall displays and kiosks, and its sync with the hub — until
 /// stopped (SIGINT or SIGTERM).
-pub fn node(config: &Config, clock: SystemClock) -> anyhow::Result<()> {
+pub fn node(config: &Config, clock: SystemClock, take_over: bool) -> anyhow::Result<()> {
     let clock = Arc::new(clock);
     let store = Store::open(&config.store.path, &store_options(config))?;
     let branch = Branch::open(store, clock)?;
@@ -414,6 +414,9 @@ pub fn node(config: &Config, clock: SystemClock) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if take_over {
+        take_over_day(config, &branch, &runtime)?;
+    }
     let services = serve_branch(config, &branch, &runtime, false, true)?;
     anyhow::ensure!(
         services._lan.is_some(),
@@ -428,6 +431,65 @@ pub fn node(config: &Config, clock: SystemClock) -> anyhow::Result<()> {
     })?;
     tracing::info!("branch node stopping");
     drop(services);
+    Ok(())
+}
+
+/// Before a replacing node numbers: the branch's configuration from the hub's feed, then what
+/// the hub holds of the sede's day, taken over. Nothing is served meanwhile, so no number is
+/// given before the node knows the last one given.
+fn take_over_day(
+    config: &Config,
+    branch: &Arc<Branch>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let link = branch
+        .read(|_, s| s.hub_link())?
+        .context("--take-over needs a node enrolled with the hub (sportello enroll)")?;
+    anyhow::ensure!(
+        link.role == protocol::wire::DeviceRole::Node,
+        "--take-over is for a node; this device is enrolled as a kiosk"
+    );
+    let sync = serve_branch(config, branch, runtime, false, false)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while branch.read(|_, s| s.sede())?.is_none() {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "no branch configuration from the hub within 2 minutes: a node taking over needs the hub"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let client = branch::sync::client::HubClient::with_pins(
+        &link.hub_url,
+        &link.device_id,
+        &link.secret_key,
+        sync.hub_pins
+            .clone()
+            .unwrap_or_else(|| branch::sync::client::HubPins::of(&link)),
+    )?;
+    let today = branch.clock().today();
+    let log = runtime
+        .block_on(client.day_log(today))
+        .context("cannot read the sede's day from the hub")?;
+    drop(sync);
+    match branch.take_over(&log) {
+        Ok(Some(day)) => {
+            let last: Vec<String> = day.last.iter().map(|(s, n)| format!("{s}{n:03}")).collect();
+            println!(
+                "Giornata ripresa dal nodo {}: ultimi numeri {}; {} blocchi dei chioschi; {} biglietti ancora in attesa",
+                day.from,
+                last.join(", "),
+                day.leases.len(),
+                day.open.len()
+            );
+            tracing::info!(from = %day.from, open = day.open.len(), "day taken over");
+        }
+        Ok(None) => println!("Nessun biglietto di oggi da riprendere presso l'hub."),
+        Err(branch::node::NodeError::Queue(queue::QueueError::DayStarted)) => {
+            // Started again with the flag still set: the day is this node's already.
+            tracing::info!("this node has numbered today already: nothing to take over");
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(())
 }
 

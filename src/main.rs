@@ -69,6 +69,11 @@ enum Command {
         /// Address of the LAN server, overriding `lan.listen`; port 0 picks a free one.
         #[arg(long, env = "SPORTELLO_LAN_LISTEN")]
         lan_listen: Option<String>,
+        /// A node that replaces the sede's previous one (dead for good, revoked at the hub):
+        /// before numbering today, go on from what the hub holds of the sede's day — numbers
+        /// after the last given, the kiosks' leases, the open tickets in their places.
+        #[arg(long)]
+        take_over: bool,
     },
     /// Renders kiosk screens to PNG without a display.
     #[cfg(feature = "kiosk")]
@@ -330,11 +335,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             kiosk(&config, demo, headless, clock())
         }
         #[cfg(feature = "kiosk")]
-        Command::Node { lan_listen } => {
+        Command::Node {
+            lan_listen,
+            take_over,
+        } => {
             if let Some(listen) = lan_listen {
                 config.lan.listen = listen;
             }
-            kiosk_commands::node(&config, clock())
+            kiosk_commands::node(&config, clock(), take_over)
         }
         #[cfg(feature = "kiosk")]
         Command::Screenshot {

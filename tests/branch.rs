@@ -481,6 +481,7 @@ fn leases_top_up_and_tickets_printed_offline_are_taken_in_once_across_a_restart(
             booking,
             issued_at: clock.now() - Duration::minutes(3),
             clock_trusted: true,
+            unanswered: false,
         }
     };
     let walk = offline(format!("P{:03}", p.first), None);

@@ -506,7 +506,10 @@ async fn check(pool: &deadpool_postgres::Pool, seen: &Observed) -> Vec<String> {
             ));
         }
         if d.pending != 0 {
-            wrong.push(format!("{}: {} operations still pending", d.name, d.pending));
+            wrong.push(format!(
+                "{}: {} operations still pending",
+                d.name, d.pending
+            ));
         }
         if d.cursor != head {
             wrong.push(format!("{}: feed cursor {} of {head}", d.name, d.cursor));
@@ -628,9 +631,10 @@ impl Round {
             let pool = pool.clone();
             let hub_url = hub_url.clone();
             async move {
-                let code = devices::create_code(&mut pool.get().await.unwrap(), "harness", 7001, role)
-                    .await
-                    .unwrap();
+                let code =
+                    devices::create_code(&mut pool.get().await.unwrap(), "harness", 7001, role)
+                        .await
+                        .unwrap();
                 let out = sportello()
                     .args(["enroll", "--hub", &hub_url, "--code", &code, "--db"])
                     .arg(&db)
@@ -700,7 +704,11 @@ impl Round {
                 killed: false,
             });
         }
-        let mut appointments: Vec<_> = demo.appointments.iter().map(|a| a.appointment.clone()).collect();
+        let mut appointments: Vec<_> = demo
+            .appointments
+            .iter()
+            .map(|a| a.appointment.clone())
+            .collect();
         appointments.sort_by_key(|a| a.id);
         Round {
             tokens: demo.appointments.iter().map(|a| a.token.clone()).collect(),
@@ -989,7 +997,9 @@ async fn a_node_and_three_kiosks_keep_one_queue_through_faults_and_the_checker_c
     // The negative control first: the checker must see the number printed twice.
     let wrong = round(&cluster, first, true).await;
     assert!(
-        wrong.iter().any(|w| w.contains("printed 2 times") || w.contains("printed 3 times")),
+        wrong
+            .iter()
+            .any(|w| w.contains("printed 2 times") || w.contains("printed 3 times")),
         "the checker missed a node that reuses numbers: {wrong:#?}"
     );
     for seed in first..first + rounds {

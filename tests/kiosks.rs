@@ -311,7 +311,13 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
         priority: domain::TicketPriority::WalkIn,
     }));
     assert!(
-        matches!(refused, Err(branch::sync::client::SyncError::Refused(_))),
+        matches!(
+            refused,
+            Err(branch::remote::Unanswered {
+                error: branch::sync::client::SyncError::Refused(_),
+                maybe_done: false
+            })
+        ),
         "{refused:?}"
     );
     list_devices(&node, 3, &[(kiosk_id.clone(), None)]);

@@ -675,6 +675,7 @@ impl Run {
                 booking,
                 issued_at: printed.at,
                 clock_trusted: true,
+                unanswered: false,
             }),
             now,
         )
@@ -807,6 +808,71 @@ fn a_booking_checked_in_on_both_sides_of_a_partition_is_called_once() {
         r.call_next(2, at(9, 12)),
         Err(QueueError::NobodyWaiting { .. })
     ));
+}
+
+#[test]
+fn a_check_in_whose_answer_never_reached_its_kiosk_is_replaced_by_the_ticket_the_kiosk_printed() {
+    let t0 = at(9, 0);
+    let mut r = Run::new(QueueRules::default(), t0);
+    r.open(2, t0);
+    let booking = BookingId::new(2026, 7).unwrap();
+    r.lease("kiosk-2", "A", 5, t0);
+    // kiosk-2 asked the node, which checked the booking in as A006; the answer was late, the
+    // kiosk gave up and printed A001 from its lease. Only A001 is on paper.
+    let online = r.ok(
+        Command::Issue {
+            service: letter("A"),
+            priority: TicketPriority::Appointment,
+            booking: Some((booking, local(9, 10))),
+            kiosk: Some("kiosk-2".into()),
+        },
+        at(9, 1),
+    );
+    let EventKind::TicketIssued { ticket: unseen, .. } = online[0].kind else {
+        panic!()
+    };
+    let events = r
+        .cmd(
+            Command::Adopt(OfflineTicket {
+                kiosk: "kiosk-2".into(),
+                ticket: TicketNumber::parse("A001").unwrap(),
+                priority: TicketPriority::Appointment,
+                booking: Some((booking, local(9, 10))),
+                issued_at: at(9, 1).at,
+                clock_trusted: true,
+                unanswered: true,
+            }),
+            at(9, 2),
+        )
+        .unwrap();
+    assert!(
+        matches!(
+            events[0].kind,
+            EventKind::TicketCancelled {
+                ticket,
+                reason: CancelReason::Replaced,
+            } if ticket == unseen
+        ),
+        "{events:?}"
+    );
+    let printed = TicketNumber::parse("A001").unwrap();
+    assert_eq!(r.q.ticket_of_booking(booking).unwrap().number, printed);
+    assert_eq!(r.call_next(2, at(9, 10)).unwrap(), printed);
+    r.serve(2, printed, at(9, 11));
+    assert!(
+        matches!(
+            r.call_next(2, at(9, 12)),
+            Err(QueueError::NobodyWaiting { .. })
+        ),
+        "the booking is called once"
+    );
+    // Replayed from the log, the booking's ticket is the printed one.
+    let mut replayed = branch(QueueRules::default());
+    for e in &r.log {
+        replayed.apply(e);
+    }
+    assert_same(&r.q, &replayed);
+    assert_eq!(replayed.ticket_of_booking(booking).unwrap().number, printed);
 }
 
 #[test]

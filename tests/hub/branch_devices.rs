@@ -199,7 +199,8 @@ async fn wait_for(pool: &deadpool_postgres::Pool, sql: &str, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_outage() {
+async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_outage_and_a_new_node_takes_the_day_over()
+ {
     let hub = Hub::start(1).await;
     let url = hub.base(0);
     let now = domain::Clock::local_now(&support::morning_clock()).naive_local();
@@ -369,5 +370,128 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
         1,
         "no number twice"
     );
-    drop(node);
+
+    // The node's machine dies for good. The kiosk goes on from its lease; the sede revokes the
+    // dead node, enrols a new one, which takes the day over from the hub's copy before it
+    // numbers anything.
+    let _ = node.0.kill();
+    let _ = node.0.wait();
+    let stranded = ask_until(
+        &mut kiosk,
+        &answers,
+        "R",
+        "attesa non nota",
+        Duration::from_secs(20),
+        log,
+    );
+    let stranded = stranded
+        .split_whitespace()
+        .nth(1)
+        .expect("BIGLIETTO <number>")
+        .to_owned();
+    let dead: String = store::Store::open(&node_db, &Default::default())
+        .unwrap()
+        .hub_link()
+        .unwrap()
+        .unwrap()
+        .device_id;
+    hub::devices::revoke(&hub.pool.get().await.unwrap(), "supervisore", &dead)
+        .await
+        .unwrap();
+    let new_db = dir.path().join("node-2.sqlite");
+    let out = sportello()
+        .args([
+            "enroll",
+            "--hub",
+            &url,
+            "--code",
+            &hub.code_for(DeviceRole::Node).await,
+            "--db",
+        ])
+        .arg(&new_db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a new node where the old one is revoked: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_config = config(
+        "node-2.toml",
+        format!(
+            "[store]\npath = {:?}\n[lan]\nlisten = \"127.0.0.1:0\"\ntls_dir = {:?}\n[sync]\ninterval_ms = 300\nmax_backoff_ms = 1000\n",
+            new_db,
+            dir.path().join("tls-2")
+        ),
+    );
+    let mut replacing = Child(
+        sportello()
+            .args(["--clock-from", support::MORNING, "--config"])
+            .arg(&new_config)
+            .args(["node", "--take-over"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("node-2.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let said = lines(&mut replacing.0)
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "the new node said nothing: {}",
+                std::fs::read_to_string(dir.path().join("node-2.log")).unwrap_or_default()
+            )
+        });
+    assert!(said.starts_with("Giornata ripresa dal nodo"), "{said}");
+    assert!(said.contains(&dead), "{said}");
+    // What the kiosk printed while no node was there reaches the new one (it knows the lease)
+    // and the hub; its next tickets are numbered there, after every number given before.
+    wait_for(
+        &hub.pool,
+        &format!(
+            "SELECT count(*) FROM queue_event WHERE kind = 'ticket_issued'
+             AND payload->>'ticket' = '{stranded}' AND device_id <> '{dead}'"
+        ),
+        "the ticket printed with no node, handed to the new one",
+    )
+    .await;
+    let next = ask_until(
+        &mut kiosk,
+        &answers,
+        "P",
+        "persone prima di lei",
+        Duration::from_secs(40),
+        log,
+    );
+    let next = next.split_whitespace().nth(1).unwrap().to_owned();
+    let given: Vec<String> = hub
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query(
+            "SELECT payload->>'ticket' FROM queue_event
+             WHERE kind = 'ticket_issued' AND payload->>'ticket' LIKE 'P%' AND device_id = $1",
+            &[&dead],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!given.is_empty());
+    assert!(
+        given.iter().all(|g| *g < next),
+        "{next} comes after every number the dead node gave: {given:?}"
+    );
+    assert_eq!(
+        count(
+            &hub.pool,
+            "SELECT count(*) FROM (SELECT payload->>'ticket' FROM queue_event
+             WHERE kind = 'ticket_issued' GROUP BY 1 HAVING count(*) > 1) twice"
+        )
+        .await,
+        0,
+        "no number given twice across the two nodes"
+    );
 }

@@ -436,6 +436,69 @@ impl Branch {
         Ok(issued(&events).ok_or(QueueError::NoDay)?)
     }
 
+    /// Goes on with today as the sede's previous node left it: `log` is what the hub holds of
+    /// the day from the sede's other devices ([`protocol::wire::DayLog`]). Replayed here, it
+    /// gives the last numbers to go on after, the kiosks' leases (what they printed from them
+    /// is still taken in) and the tickets still open, which wait here in their places.
+    /// Refused once this node has numbered today. `None`: nothing of today to take over.
+    pub fn take_over(
+        &self,
+        log: &protocol::wire::DayLog,
+    ) -> Result<Option<queue::DayTakeOver>, NodeError> {
+        let today = self.clock.today();
+        if log.day != Some(today) {
+            return Ok(None);
+        }
+        let mut from = std::collections::BTreeSet::new();
+        let mut events = Vec::new();
+        for e in &log.events {
+            match serde_json::from_value::<queue::Event>(e.event.clone()) {
+                Ok(event) => {
+                    from.insert(e.device.clone());
+                    events.push(event);
+                }
+                // An event of a later version: what this node can read still gives numbers.
+                Err(error) => {
+                    tracing::warn!(%error, device = %e.device, "an event of the day not understood")
+                }
+            }
+        }
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let mut previous = self.read(|_, s| {
+            Ok::<_, StoreError>(Queue::new(
+                s.queue_rules()?,
+                Calendar::new(s.opening_hours()?),
+                s.services()?,
+                s.counters()?,
+            ))
+        })?;
+        for e in &events {
+            previous.apply(e);
+        }
+        let open: std::collections::BTreeSet<_> = previous
+            .tickets()
+            .filter(|t| !t.state.is_final())
+            .map(|t| t.number)
+            .collect();
+        let day = queue::DayTakeOver {
+            from: from.into_iter().collect::<Vec<_>>().join(", "),
+            last: previous
+                .services()
+                .map(|s| (s.letter, previous.last_number(s.letter)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            leases: previous.leases().to_vec(),
+            open: events
+                .into_iter()
+                .filter(|e| matches!(&e.kind, EventKind::TicketIssued { ticket, .. } if open.contains(ticket)))
+                .collect(),
+        };
+        self.execute(Command::TakeOver(day.clone()))?;
+        Ok(Some(day))
+    }
+
     /// Tops up a kiosk's leases: for each service whose numbers left at the kiosk
     /// (`left`, as the kiosk counts them; a service it does not name has none) are under half
     /// a block, a new block is set aside. A block is the service's tickets of the last hour,
@@ -481,7 +544,11 @@ impl Branch {
                         service: *service,
                         // Numbers the node gives itself: what the fault harness must catch.
                         first: if broken_lease() { 1 } else { *first },
-                        last: if broken_lease() { last - first + 1 } else { *last },
+                        last: if broken_lease() {
+                            last - first + 1
+                        } else {
+                            *last
+                        },
                     }),
                     _ => None,
                 })),
@@ -560,8 +627,14 @@ impl Branch {
         if events.is_empty() {
             return Ok(Adopted::Already);
         }
+        let duplicate = events.iter().any(|e| {
+            matches!(e.event.kind, EventKind::TicketCancelled {
+                ticket,
+                reason: queue::CancelReason::Duplicate,
+            } if ticket == number)
+        });
         Ok(match first {
-            Some(first) if first != number => Adopted::Duplicate { first },
+            Some(first) if duplicate => Adopted::Duplicate { first },
             _ => Adopted::Taken,
         })
     }
@@ -646,7 +719,9 @@ fn broken_lease() -> bool {
         *BROKEN.get_or_init(|| {
             let on = std::env::var("SPORTELLO_NODE_BROKEN_LEASE").as_deref() == Ok("1");
             if on {
-                tracing::error!("BROKEN LEASE: this node leases numbers it also issues (test only)");
+                tracing::error!(
+                    "BROKEN LEASE: this node leases numbers it also issues (test only)"
+                );
             }
             on
         })

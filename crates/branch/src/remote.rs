@@ -54,6 +54,26 @@ pub fn node_address(branch: &Branch) -> Result<Option<NodeAddress>, store::Store
     })
 }
 
+/// A request the node did not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Unanswered {
+    /// Why.
+    pub error: SyncError,
+    /// Whether the request may have reached the node and been done there (it was sent and
+    /// the answer was lost or late), rather than never sent (no connection).
+    pub maybe_done: bool,
+}
+
+impl From<SyncError> for Unanswered {
+    fn from(error: SyncError) -> Self {
+        Self {
+            error,
+            maybe_done: false,
+        }
+    }
+}
+
 /// The signed client of a kiosk to its node.
 #[derive(Clone)]
 pub struct NodeClient {
@@ -92,7 +112,7 @@ impl NodeClient {
         &self,
         path: &str,
         body: &impl serde::Serialize,
-    ) -> Result<Result<R, Refusal>, SyncError> {
+    ) -> Result<Result<R, Refusal>, Unanswered> {
         let body = serde_json::to_vec(body).map_err(|e| SyncError::Protocol(e.to_string()))?;
         let time = chrono::Utc::now().timestamp();
         let sig = self.key.sign(&wire::signing_message(
@@ -112,24 +132,30 @@ impl NodeClient {
             .body(body)
             .send()
             .await
-            .map_err(network)?;
+            .map_err(|e| Unanswered {
+                maybe_done: !e.is_connect(),
+                error: network(e),
+            })?;
         let status = r.status();
-        let protocol = |e: reqwest::Error| SyncError::Protocol(e.to_string());
+        // An answer that cannot be read: the node may have done what was asked.
+        let protocol = |e: reqwest::Error| Unanswered {
+            error: SyncError::Protocol(e.to_string()),
+            maybe_done: true,
+        };
         match status {
-            s if s == reqwest::StatusCode::NO_CONTENT => Ok(Ok(
-                serde_json::from_str("null").map_err(|e| SyncError::Protocol(e.to_string()))?
-            )),
+            s if s == reqwest::StatusCode::NO_CONTENT => Ok(Ok(serde_json::from_str("null")
+                .map_err(|e| Unanswered::from(SyncError::Protocol(e.to_string())))?)),
             s if s.is_success() => Ok(Ok(r.json().await.map_err(protocol)?)),
             reqwest::StatusCode::UNPROCESSABLE_ENTITY => {
                 Ok(Err(r.json().await.map_err(protocol)?))
             }
             reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => Err(
-                SyncError::Refused(format!("{status}: {}", r.text().await.unwrap_or_default())),
+                SyncError::Refused(format!("{status}: {}", r.text().await.unwrap_or_default()))
+                    .into(),
             ),
-            s => Err(SyncError::Network(format!(
-                "{s}: {}",
-                r.text().await.unwrap_or_default()
-            ))),
+            s => Err(
+                SyncError::Network(format!("{s}: {}", r.text().await.unwrap_or_default())).into(),
+            ),
         }
     }
 
@@ -137,7 +163,7 @@ impl NodeClient {
     pub async fn issue(
         &self,
         request: &IssueRequest,
-    ) -> Result<Result<Issued, Refusal>, SyncError> {
+    ) -> Result<Result<Issued, Refusal>, Unanswered> {
         self.post(lan::ISSUE, request).await
     }
 
@@ -145,18 +171,18 @@ impl NodeClient {
     pub async fn check_in(
         &self,
         request: &CheckInRequest,
-    ) -> Result<Result<Issued, Refusal>, SyncError> {
+    ) -> Result<Result<Issued, Refusal>, Unanswered> {
         self.post(lan::CHECK_IN, request).await
     }
 
     /// *Chiama un operatore*.
-    pub async fn assist(&self) -> Result<Result<(), Refusal>, SyncError> {
+    pub async fn assist(&self) -> Result<Result<(), Refusal>, Unanswered> {
         self.post(lan::ASSIST, &serde_json::json!({})).await
     }
 
     /// One sync round.
     pub async fn sync(&self, request: &SyncRequest) -> Result<SyncResponse, SyncError> {
-        match self.post(lan::SYNC, request).await? {
+        match self.post(lan::SYNC, request).await.map_err(|u| u.error)? {
             Ok(r) => Ok(r),
             Err(refusal) => Err(SyncError::Protocol(refusal.message().to_string())),
         }

@@ -42,6 +42,7 @@ pub mod sede;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod takeover;
 
 pub use error::HubError;
 pub use server::{HubServer, job_registry, router, start};

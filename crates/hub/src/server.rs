@@ -39,6 +39,7 @@ pub fn router(state: HubState) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .merge(crate::devices::router())
         .merge(crate::push::router())
+        .merge(crate::takeover::router())
         .merge(crate::follow::router())
         .merge(crate::handoff::router())
         .merge(crate::cassetto::router())

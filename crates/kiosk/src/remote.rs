@@ -8,8 +8,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use branch::node::Branch;
-use branch::remote::{NodeClient, NodeLink, node_address};
-use branch::sync::client::SyncError;
+use branch::remote::{NodeClient, NodeLink, Unanswered, node_address};
 use domain::{BookingId, PersonKey, ServiceLetter, Ticket, TicketPriority, TicketState};
 use protocol::lan::{CheckInRequest, IssueRequest, Issued, Refusal};
 use queue::OfflineTicket;
@@ -87,21 +86,23 @@ impl RemoteNode {
         client.clone()
     }
 
+    /// The node's answer, or `Err(maybe_done)` when it gave none in time (`maybe_done`: the
+    /// request was sent, and the node may have done it).
     fn online<T>(
         &self,
         branch: &Branch,
-        ask: impl AsyncFnOnce(&NodeClient) -> Result<Result<T, Refusal>, SyncError>,
-    ) -> Option<Result<T, Refusal>> {
-        let client = self.client(branch)?;
+        ask: impl AsyncFnOnce(&NodeClient) -> Result<Result<T, Refusal>, Unanswered>,
+    ) -> Result<Result<T, Refusal>, bool> {
+        let client = self.client(branch).ok_or(false)?;
         match self.runtime.block_on(ask(&client)) {
             Ok(answer) => {
                 self.link.set_reachable(true);
-                Some(answer)
+                Ok(answer)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "the node did not answer in time");
+                tracing::warn!(error = %e.error, sent = e.maybe_done, "the node did not answer in time");
                 self.link.set_reachable(false);
-                None
+                Err(e.maybe_done)
             }
         }
     }
@@ -115,9 +116,9 @@ impl RemoteNode {
     ) -> Outcome {
         let request = IssueRequest { service, priority };
         match self.online(branch, async |c| c.issue(&request).await) {
-            Some(Ok(issued)) => Outcome::Online(issued),
-            Some(Err(refusal)) => Outcome::Refused(refusal),
-            None => self.offline(branch, service, priority, None, None),
+            Ok(Ok(issued)) => Outcome::Online(issued),
+            Ok(Err(refusal)) => Outcome::Refused(refusal),
+            Err(sent) => self.offline(branch, service, priority, None, None, sent),
         }
     }
 
@@ -135,14 +136,15 @@ impl RemoteNode {
             person: person.map(|p| protocol::wire::hex(&p.0)),
         };
         match self.online(branch, async |c| c.check_in(&request).await) {
-            Some(Ok(issued)) => Outcome::Online(issued),
-            Some(Err(refusal)) => Outcome::Refused(refusal),
-            None => self.offline(
+            Ok(Ok(issued)) => Outcome::Online(issued),
+            Ok(Err(refusal)) => Outcome::Refused(refusal),
+            Err(sent) => self.offline(
                 branch,
                 service,
                 TicketPriority::Appointment,
                 Some((booking, starts_at)),
                 person,
+                sent,
             ),
         }
     }
@@ -150,9 +152,9 @@ impl RemoteNode {
     /// *Chiama un operatore*: `false` when the node could not be reached.
     pub(crate) fn assist(&self, branch: &Branch) -> Result<bool, Refusal> {
         match self.online(branch, async |c| c.assist().await) {
-            Some(Ok(())) => Ok(true),
-            Some(Err(r)) => Err(r),
-            None => Ok(false),
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(r)) => Err(r),
+            Err(_) => Ok(false),
         }
     }
 
@@ -163,6 +165,7 @@ impl RemoteNode {
         priority: TicketPriority,
         booking: Option<(BookingId, chrono::NaiveDateTime)>,
         person: Option<PersonKey>,
+        unanswered: bool,
     ) -> Outcome {
         let clock = branch.clock().clone();
         let today = clock.today();
@@ -200,6 +203,7 @@ impl RemoteNode {
                     booking,
                     issued_at: clock.now(),
                     clock_trusted: clock.trust() == domain::ClockTrust::Trusted,
+                    unanswered,
                 },
             )
         });

@@ -599,3 +599,25 @@ pub struct ContactMessage {
     /// The text.
     pub body: String,
 }
+
+/// `GET` [`DAY_LOG`]`?day=YYYY-MM-DD`: what the sede's other devices pushed of a day's queue
+/// (for a node that replaces one that died). Only a node may ask.
+pub const DAY_LOG: &str = "/v1/sync/day";
+
+/// The answer to [`DAY_LOG`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DayLog {
+    /// The day.
+    pub day: Option<chrono::NaiveDate>,
+    /// Each event with the device that logged it, by device and then in its log's order.
+    pub events: Vec<DayLogEvent>,
+}
+
+/// One event of a [`DayLog`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayLogEvent {
+    /// The device that logged it.
+    pub device: String,
+    /// The event as that device pushed it (a `queue::Event`).
+    pub event: serde_json::Value,
+}

@@ -133,7 +133,7 @@ pub struct Assistance {
 }
 
 /// A block of numbers set aside for one kiosk today.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
     /// The kiosk (its device id).
     pub kiosk: String,
@@ -447,6 +447,15 @@ impl Queue {
                 }]
             }
             Command::Adopt(offline) => self.decide_adopt(offline)?,
+            Command::TakeOver(mut day) => {
+                open_day()?;
+                if !self.tickets.is_empty() || !self.leases.is_empty() {
+                    return Err(QueueError::DayStarted);
+                }
+                day.open
+                    .retain(|e| matches!(e.kind, EventKind::TicketIssued { .. }));
+                vec![E::DayTakenOver(day)]
+            }
             Command::CallNext { counter } => {
                 open_day()?;
                 let c = self.open_counter(counter)?;
@@ -730,6 +739,7 @@ impl Queue {
             booking,
             issued_at,
             clock_trusted,
+            unanswered,
         } = offline;
         if !self
             .leases
@@ -757,8 +767,27 @@ impl Queue {
             }
             None => (issued_at, issued_at),
         };
-        let duplicate = booking.is_some_and(|(id, _)| self.bookings.contains_key(&id));
-        let mut events = vec![E::TicketIssued {
+        let first = booking.and_then(|(id, _)| self.ticket_of_booking(id));
+        // The kiosk asked the node for this check-in and never had the answer, and the
+        // booking's ticket was issued online to this same kiosk and is not called yet: that
+        // is the answer that was lost, a ticket nobody printed. The visitor holds this paper:
+        // it takes that one's place. Any other first ticket is a paper someone holds: it
+        // stays, and this one is the duplicate.
+        let replaces = first.filter(|t| {
+            unanswered
+                && t.kiosk.as_deref() == Some(kiosk.as_str())
+                && !t.offline
+                && t.state == TicketState::Issued
+        });
+        let mut events = Vec::new();
+        if let Some(t) = replaces {
+            events.push(E::TicketCancelled {
+                ticket: t.number,
+                reason: CancelReason::Replaced,
+            });
+        }
+        let duplicate = first.is_some() && replaces.is_none();
+        events.push(E::TicketIssued {
             ticket,
             priority,
             booking: booking.map(|(id, _)| id),
@@ -768,7 +797,7 @@ impl Queue {
             ahead: self.ahead_at(service, eligible_at),
             kiosk: Some(kiosk),
             offline_at: Some(issued_at),
-        }];
+        });
         if duplicate {
             events.push(E::TicketCancelled {
                 ticket,
@@ -881,6 +910,22 @@ impl Queue {
                     c.operator = None;
                     c.recent.clear();
                     c.services = c.config.services.clone();
+                }
+            }
+            EventKind::DayTakenOver(day) => {
+                for (service, last) in &day.last {
+                    let n = self.issued.entry(*service).or_default();
+                    *n = (*n).max(*last);
+                }
+                for lease in &day.leases {
+                    let n = self.issued.entry(lease.service).or_default();
+                    *n = (*n).max(lease.last);
+                    self.leases.push(lease.clone());
+                }
+                for e in &day.open {
+                    if matches!(e.kind, EventKind::TicketIssued { .. }) {
+                        self.apply(e);
+                    }
                 }
             }
             EventKind::DayClosed { figures } => {
@@ -1028,10 +1073,14 @@ impl Queue {
                     t.counter = Some(*counter);
                 }
             }
-            EventKind::TicketCancelled { ticket, .. } => {
+            EventKind::TicketCancelled { ticket, reason } => {
                 if let Some(t) = self.tickets.get_mut(ticket) {
                     t.state = TicketState::Cancelled;
                     t.finished_at = Some(at);
+                }
+                if *reason == CancelReason::Replaced {
+                    // The booking's ticket is the one that replaces it, issued next.
+                    self.bookings.retain(|_, n| n != ticket);
                 }
             }
             EventKind::CounterOpened {

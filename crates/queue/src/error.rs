@@ -94,6 +94,8 @@ pub enum QueueError {
     },
     /// A kiosk handed over a ticket whose number is already another ticket's.
     NumberTaken(TicketNumber),
+    /// The day can be taken over from a previous node only before this one numbered.
+    DayStarted,
 }
 
 impl Localized for QueueError {
@@ -205,6 +207,9 @@ impl Localized for QueueError {
                 kiosk
             ),
             Self::NumberTaken(t) => msg!("il numero {} è già stato emesso oggi", t),
+            Self::DayStarted => msg!(
+                "questo nodo ha già emesso biglietti oggi: la giornata del nodo precedente non si può più riprendere"
+            ),
         }
     }
 }
@@ -237,6 +242,7 @@ impl UserMessage for QueueError {
             Self::UnknownAssistance(_) => "queue-unknown-assistance",
             Self::NotLeased { .. } => "queue-not-leased",
             Self::NumberTaken(_) => "queue-number-taken",
+            Self::DayStarted => "queue-day-started",
         }
     }
 }

@@ -13,7 +13,7 @@ use super::figures::DailyFigures;
 use domain::{BookingId, CounterNumber, ServiceLetter, TicketNumber, TicketPriority};
 
 /// Something staff, a kiosk or a job asks of the queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Issue a ticket; with a booking, it is the ticket of a checked-in appointment.
@@ -39,6 +39,9 @@ pub enum Command {
     },
     /// Take into the queue a ticket a kiosk issued from its lease while cut off from the node.
     Adopt(OfflineTicket),
+    /// Go on with the day as the sede's previous node left it (a node that replaces one that
+    /// died): only before this node has numbered anything today.
+    TakeOver(DayTakeOver),
     /// Call the next ticket by the calling order.
     CallNext {
         /// Counter.
@@ -158,6 +161,24 @@ pub struct OfflineTicket {
     pub issued_at: DateTime<Utc>,
     /// Whether the kiosk's clock was trusted then.
     pub clock_trusted: bool,
+    /// The kiosk had asked the node for this visitor first and the answer never came (the
+    /// request may have reached the node, which then issued a ticket nobody printed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unanswered: bool,
+}
+
+/// The day as the sede's previous node left it, from the hub's copy of that node's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayTakeOver {
+    /// The previous node (its device id).
+    pub from: String,
+    /// The last number it gave or leased, per service: numbering goes on after them.
+    pub last: std::collections::BTreeMap<ServiceLetter, u16>,
+    /// Its leases: what the kiosks print from them is still taken in.
+    pub leases: Vec<crate::Lease>,
+    /// The tickets still open, as it issued them (`ticket_issued` events): they wait here in
+    /// their places.
+    pub open: Vec<Event>,
 }
 
 /// A device fault shown on the staff console.
@@ -203,6 +224,9 @@ pub enum CancelReason {
     /// A second ticket for a booking already in the queue: a kiosk cut off from the node
     /// checked it in again. The booking waits once, under its first ticket.
     Duplicate,
+    /// A booking's ticket whose answer never reached the kiosk that asked for it: that kiosk
+    /// gave up on the node and printed one from its lease, which takes its place.
+    Replaced,
 }
 
 /// A fact, with the time it happened.
@@ -254,6 +278,8 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         offline_at: Option<DateTime<Utc>>,
     },
+    /// This node took the day over from the sede's previous one.
+    DayTakenOver(DayTakeOver),
     /// Numbers set aside for a kiosk to issue while cut off from the node: the node itself
     /// never gives them.
     NumbersLeased {
@@ -384,6 +410,7 @@ impl EventKind {
             Self::DayClosed { .. } => "day_closed",
             Self::TicketIssued { .. } => "ticket_issued",
             Self::NumbersLeased { .. } => "numbers_leased",
+            Self::DayTakenOver(_) => "day_taken_over",
             Self::TicketCalled { .. } => "ticket_called",
             Self::TicketRecalled { .. } => "ticket_recalled",
             Self::TicketNoShow { .. } => "ticket_no_show",

@@ -16,7 +16,9 @@ pub use engine::{
     Assistance, CallRecord, CounterState, CounterStatus, Lease, Now, Queue, local_to_utc,
 };
 pub use error::QueueError;
-pub use events::{CancelReason, Command, DeviceAlert, Event, EventKind, OfflineTicket};
+pub use events::{
+    CancelReason, Command, DayTakeOver, DeviceAlert, Event, EventKind, OfflineTicket,
+};
 pub use figures::{CounterFigures, DailyFigures, ServiceFigures, percentile};
 pub use rules::{Calendar, Closed, QueueRules};
 pub use ticket::QueuedTicket;

@@ -308,12 +308,23 @@ fn update_read_model(
                 CancelReason::Staff => "staff",
                 CancelReason::DayClosed => "day_closed",
                 CancelReason::Duplicate => "duplicate",
+                CancelReason::Replaced => "replaced",
             };
+            if reason == "replaced" {
+                // The booking's one ticket row is the one that replaces it.
+                set(*ticket, "booking_id = NULL", &[])?;
+            }
             set(
                 *ticket,
                 "state = 'cancelled', finished_at = ?4, cancel_reason = ?5",
                 &[&at, &reason],
             )?
+        }
+        // The previous node's open tickets get their rows here, as they were issued there.
+        EventKind::DayTakenOver(taken) => {
+            for e in &taken.open {
+                update_read_model(tx, business_day, e, Extras::default())?;
+            }
         }
         // The day, leases, counters, alerts and assistance requests live in the event log only.
         EventKind::DayOpened { .. }

@@ -482,6 +482,17 @@ impl HubClient {
             .map_err(|why| SyncError::Network(format!("409 Conflict: {why}")))
     }
 
+    /// What the sede's other devices pushed of `day`'s queue (a node replacing a dead one).
+    pub async fn day_log(&self, day: chrono::NaiveDate) -> Result<wire::DayLog, SyncError> {
+        Ok(self
+            .signed_json(
+                reqwest::Method::GET,
+                &format!("{}?day={day}", wire::DAY_LOG),
+            )
+            .await?
+            .unwrap_or_default())
+    }
+
     /// Starts an identification hand-off: the QR code to show.
     pub async fn start_handoff(&self) -> Result<wire::HandoffStarted, SyncError> {
         self.signed_json(reqwest::Method::POST, "/v1/handoff")

@@ -449,6 +449,12 @@ fn take_over_day(
         link.role == protocol::wire::DeviceRole::Node,
         "--take-over is for a node; this device is enrolled as a kiosk"
     );
+    // A node with a log of its own has numbered before: the flag left in its unit file does
+    // nothing, and it starts without the hub.
+    if branch.read(|_, s| s.has_queue_events())? {
+        tracing::info!("this node has numbered before: nothing to take over");
+        return Ok(());
+    }
     let sync = serve_branch(config, branch, runtime, false, false)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while branch.read(|_, s| s.sede())?.is_none() {
@@ -484,10 +490,6 @@ fn take_over_day(
             tracing::info!(from = %day.from, open = day.open.len(), "day taken over");
         }
         Ok(None) => println!("Nessun biglietto di oggi da riprendere presso l'hub."),
-        Err(branch::node::NodeError::Queue(queue::QueueError::DayStarted)) => {
-            // Started again with the flag still set: the day is this node's already.
-            tracing::info!("this node has numbered today already: nothing to take over");
-        }
         Err(e) => return Err(e.into()),
     }
     Ok(())

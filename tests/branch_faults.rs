@@ -128,8 +128,12 @@ impl Device {
         }
     }
 
+    /// Stops it at the round's end (not a fault: `killed` stays as it was).
     fn stop(&mut self) {
-        self.kill();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     fn alive(&self) -> bool {
@@ -347,6 +351,9 @@ struct Observed {
     /// Per kiosk: its device id, the numbers on its paper, whether it was killed.
     kiosks: Vec<(String, Vec<String>, bool)>,
     node: BTreeMap<String, NodeTicket>,
+    /// The node was killed this round (what it kept in memory of its kiosks' requests is
+    /// gone).
+    node_killed: bool,
     devices: Vec<DeviceView>,
 }
 
@@ -452,6 +459,25 @@ async fn check(pool: &deadpool_postgres::Pool, seen: &Observed) -> Vec<String> {
                     .map(|(n, t)| (n, t.cancelled.as_deref()))
                     .collect::<Vec<_>>()
             ));
+        }
+    }
+
+    // 3b. A walk-in nobody holds does not wait: the kiosk that never had its answer named it
+    // to the node, which withdrew it. (Both remember the request in memory only: a kiosk or
+    // node killed meanwhile forgets, and the ticket ends as a no-show.)
+    if !seen.node_killed {
+        for (number, t) in &seen.node {
+            if let Some(kiosk) = &t.kiosk
+                && t.booking.is_none()
+                && !t.offline
+                && t.cancelled.is_none()
+                && !on_paper.contains_key(number.as_str())
+                && !killed.contains(kiosk.as_str())
+            {
+                wrong.push(format!(
+                    "walk-in {number}, issued to kiosk {kiosk}, was never printed and still waits"
+                ));
+            }
         }
     }
 
@@ -909,7 +935,7 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
                 .all(|v| v.pending == 0 && v.unhanded == 0 && v.cursor == head);
         if settled {
             // One more hand-over round's worth, for a ticket printed as the last input ended.
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -938,6 +964,7 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
             })
             .collect(),
         node: node_tickets(&r.node.db),
+        node_killed: r.node.killed,
         devices: std::iter::once(&r.node)
             .chain(&r.kiosks)
             .map(|d| read_device(&d.name, &d.db))

@@ -166,7 +166,7 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
         version: "test".into(),
     };
     let answer = rt
-        .block_on(sync_round(&kbranch, &client(), health.clone()))
+        .block_on(sync_round(&kbranch, &client(), health.clone(), Vec::new()))
         .unwrap();
     assert_eq!(answer.day, Some(clock.today()));
     assert_eq!(
@@ -237,7 +237,7 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
     let server = rt
         .block_on(branch::lan::start(state.clone(), &listen, &tls))
         .unwrap();
-    rt.block_on(sync_round(&kbranch, &client(), health.clone()))
+    rt.block_on(sync_round(&kbranch, &client(), health.clone(), Vec::new()))
         .unwrap();
     assert!(
         kbranch
@@ -294,9 +294,51 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
     );
     // Handing over again (an answer lost on the way) takes nothing twice.
     let again = rt
-        .block_on(sync_round(&kbranch, &client(), health.clone()))
+        .block_on(sync_round(&kbranch, &client(), health.clone(), Vec::new()))
         .unwrap();
     assert!(again.taken.is_empty());
+
+    // A walk-in the node issued whose answer the kiosk never had (it gave up): named at the
+    // next round, it is withdrawn, since nobody holds its paper. A request id the node never
+    // saw, or another kiosk's, changes nothing.
+    let ask = |id: &str| protocol::lan::IssueRequest {
+        service: letter("R"),
+        priority: domain::TicketPriority::WalkIn,
+        request: Some(id.to_owned()),
+    };
+    let lost = rt
+        .block_on(client().issue(&ask("lost-1")))
+        .unwrap()
+        .unwrap()
+        .ticket
+        .number;
+    let kept = rt
+        .block_on(client().issue(&ask("kept-1")))
+        .unwrap()
+        .unwrap()
+        .ticket
+        .number;
+    rt.block_on(sync_round(
+        &kbranch,
+        &client(),
+        health.clone(),
+        vec!["lost-1".into(), "never-sent".into()],
+    ))
+    .unwrap();
+    let state = |n: domain::TicketNumber| node.read(|q, _| q.ticket(n).map(|t| t.state));
+    assert_eq!(state(lost), Some(domain::TicketState::Cancelled));
+    assert_eq!(state(kept), Some(domain::TicketState::Issued));
+    let withdrawn = node
+        .read(|_, s| s.current_day_events())
+        .unwrap()
+        .into_iter()
+        .any(|e| {
+            matches!(e.event.kind, queue::EventKind::TicketCancelled {
+                ticket,
+                reason: queue::CancelReason::Unanswered,
+            } if ticket == lost)
+        });
+    assert!(withdrawn, "withdrawn as unanswered, in the log");
 
     // A device the feed does not list as this branch's kiosk is refused; a revoked kiosk too,
     // and then numbers from its lease.
@@ -309,6 +351,7 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
     let refused = rt.block_on(stranger.issue(&protocol::lan::IssueRequest {
         service: letter("P"),
         priority: domain::TicketPriority::WalkIn,
+        request: None,
     }));
     assert!(
         matches!(

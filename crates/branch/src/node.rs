@@ -499,6 +499,16 @@ impl Branch {
         Ok(Some(day))
     }
 
+    /// `kiosk` never had the answer to the walk-in that was `ticket`: withdrawn if it still
+    /// waits. Whether it was.
+    pub fn unanswered(&self, kiosk: &str, ticket: domain::TicketNumber) -> Result<bool, NodeError> {
+        let events = self.execute(Command::Unanswered {
+            kiosk: kiosk.to_owned(),
+            ticket,
+        })?;
+        Ok(!events.is_empty())
+    }
+
     /// Tops up a kiosk's leases: for each service whose numbers left at the kiosk
     /// (`left`, as the kiosk counts them; a service it does not name has none) are under half
     /// a block, a new block is set aside. A block is the service's tickets of the last hour,

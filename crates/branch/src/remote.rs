@@ -193,6 +193,8 @@ impl NodeClient {
 #[derive(Debug, Default)]
 pub struct NodeLink {
     reachable: AtomicBool,
+    /// Walk-in requests sent whose answer never came, to name at the next round.
+    abandoned: std::sync::Mutex<Vec<String>>,
     waiting: std::sync::Mutex<std::collections::BTreeMap<domain::ServiceLetter, u32>>,
 }
 
@@ -213,6 +215,30 @@ impl NodeLink {
         self.reachable.load(Ordering::Acquire)
     }
 
+    /// A walk-in request sent whose answer never came: named to the node at the next round
+    /// (the newest [`lan::MAX_ABANDONED`] are kept).
+    pub fn abandon(&self, request: String) {
+        let mut list = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        if list.len() >= lan::MAX_ABANDONED {
+            list.remove(0);
+        }
+        list.push(request);
+    }
+
+    fn abandoned(&self) -> Vec<String> {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn told(&self, told: &[String]) {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|r| !told.contains(r));
+    }
+
     /// Records a round's outcome.
     pub fn set_reachable(&self, yes: bool) {
         if self.reachable.swap(yes, Ordering::AcqRel) != yes {
@@ -231,6 +257,7 @@ pub async fn sync_round(
     branch: &Branch,
     client: &NodeClient,
     health: KioskHealth,
+    abandoned: Vec<String>,
 ) -> Result<SyncResponse, SyncError> {
     let store_error = |e: store::StoreError| SyncError::Protocol(e.to_string());
     let today = branch.clock().today();
@@ -244,6 +271,7 @@ pub async fn sync_round(
         left,
         handed,
         health,
+        abandoned,
     };
     let response = client.sync(&request).await?;
     let taken: Vec<_> = request
@@ -304,9 +332,11 @@ pub async fn run(
             None => client = None,
             _ => {}
         }
+        let told = link.abandoned();
         let ok = match &client {
-            Some(c) => match sync_round(&branch, c, health()).await {
+            Some(c) => match sync_round(&branch, c, health(), told.clone()).await {
                 Ok(answer) => {
+                    link.told(&told);
                     *link.waiting.lock().unwrap_or_else(|p| p.into_inner()) = answer.waiting;
                     true
                 }

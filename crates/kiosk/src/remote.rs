@@ -114,11 +114,22 @@ impl RemoteNode {
         service: ServiceLetter,
         priority: TicketPriority,
     ) -> Outcome {
-        let request = IssueRequest { service, priority };
+        let id = request_id();
+        let request = IssueRequest {
+            service,
+            priority,
+            request: Some(id.clone()),
+        };
         match self.online(branch, async |c| c.issue(&request).await) {
             Ok(Ok(issued)) => Outcome::Online(issued),
             Ok(Err(refusal)) => Outcome::Refused(refusal),
-            Err(sent) => self.offline(branch, service, priority, None, None, sent),
+            Err(sent) => {
+                if sent {
+                    // The node may have issued it: it withdraws that ticket when told.
+                    self.link.abandon(id);
+                }
+                self.offline(branch, service, priority, None, None, sent)
+            }
         }
     }
 
@@ -220,6 +231,21 @@ impl RemoteNode {
             Err(e) => Outcome::Failed(e),
         }
     }
+}
+
+/// An id for a request of this kiosk to its node, unique across its restarts: the process's
+/// start time and a counter.
+fn request_id() -> String {
+    static START: OnceLock<u128> = OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let start = START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{start:x}-{n}")
 }
 
 /// The node's catalogue key as the kiosk's answers hold it. Keys come from the same program on

@@ -30,6 +30,10 @@ pub const SYNC: &str = "/node/v1/sync";
 pub const MAX_BODY: usize = 256 * 1024;
 /// Tickets handed over in one sync; more wait for the next.
 pub const MAX_HANDED: usize = 200;
+/// Requests a kiosk gave up on, reported in one sync; older ones are forgotten.
+pub const MAX_ABANDONED: usize = 100;
+/// The longest request id the node keeps.
+pub const MAX_REQUEST_ID: usize = 64;
 
 /// [`ISSUE`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +42,10 @@ pub struct IssueRequest {
     pub service: ServiceLetter,
     /// Entry path.
     pub priority: TicketPriority,
+    /// The kiosk's id for this request (at most [`MAX_REQUEST_ID`] bytes): named again in
+    /// [`SyncRequest::abandoned`] when its answer never came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// [`CHECK_IN`]: the kiosk checked the booking token's signature, sede and time window.
@@ -125,6 +133,9 @@ pub struct SyncRequest {
     pub left: BTreeMap<ServiceLetter, u16>,
     /// Tickets printed while cut off, oldest first, at most [`MAX_HANDED`].
     pub handed: Vec<Handed>,
+    /// [`IssueRequest::request`]s the kiosk gave up on (sent, no answer in time): a ticket the
+    /// node issued for one was never printed. At most [`MAX_ABANDONED`].
+    pub abandoned: Vec<String>,
     /// Health.
     pub health: KioskHealth,
 }

@@ -558,6 +558,22 @@ impl Queue {
                 v.push(E::TicketServed { ticket, counter });
                 v
             }
+            Command::Unanswered { kiosk, ticket } => match self.tickets.get(&ticket) {
+                // Only its own, never printed elsewhere, not called yet: anything else is a
+                // paper someone holds (or a stale report) and stays.
+                Some(t)
+                    if t.kiosk.as_deref() == Some(kiosk.as_str())
+                        && !t.offline
+                        && t.booking.is_none()
+                        && t.state == TicketState::Issued =>
+                {
+                    vec![E::TicketCancelled {
+                        ticket,
+                        reason: CancelReason::Unanswered,
+                    }]
+                }
+                _ => Vec::new(),
+            },
             Command::Cancel { ticket } => {
                 let t = self.get(ticket)?;
                 if !matches!(t.state, TicketState::Issued | TicketState::NoShow) {

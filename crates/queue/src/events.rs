@@ -96,6 +96,14 @@ pub enum Command {
         /// Ticket.
         ticket: TicketNumber,
     },
+    /// A kiosk never had the answer to the walk-in it asked for: withdraw that ticket if it
+    /// still waits (nobody holds its paper).
+    Unanswered {
+        /// The kiosk that asked.
+        kiosk: String,
+        /// The ticket the node issued for it.
+        ticket: TicketNumber,
+    },
     /// Withdraw a waiting ticket.
     Cancel {
         /// Ticket.
@@ -227,6 +235,8 @@ pub enum CancelReason {
     /// A booking's ticket whose answer never reached the kiosk that asked for it: that kiosk
     /// gave up on the node and printed one from its lease, which takes its place.
     Replaced,
+    /// A walk-in whose answer never reached the kiosk that asked for it: nobody holds it.
+    Unanswered,
 }
 
 /// A fact, with the time it happened.

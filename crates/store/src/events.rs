@@ -83,6 +83,15 @@ impl Store {
         Ok(stored)
     }
 
+    /// Whether this store has ever logged a queue event (a node that has numbered before).
+    pub fn has_queue_events(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM queue_event)", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// The events of the latest numbering day, in order: what rebuilds the queue at start.
     pub fn current_day_events(&self) -> Result<Vec<StoredEvent>, StoreError> {
         let from: Option<i64> = self
@@ -309,6 +318,7 @@ fn update_read_model(
                 CancelReason::DayClosed => "day_closed",
                 CancelReason::Duplicate => "duplicate",
                 CancelReason::Replaced => "replaced",
+                CancelReason::Unanswered => "unanswered",
             };
             if reason == "replaced" {
                 // The booking's one ticket row is the one that replaces it.

@@ -14,13 +14,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use super::state::{AppState, KioskReport};
+use super::state::{AppState, KioskReport, RECENT_REQUESTS};
 use crate::node::{Adopted, Branch, NodeError};
 use domain::{PersonKey, UserMessage};
 use i18n::Localized;
 use protocol::lan::{
-    Block, CheckInRequest, Handed, IssueRequest, Issued, MAX_HANDED, Refusal, SyncRequest,
-    SyncResponse, Taken,
+    Block, CheckInRequest, Handed, IssueRequest, Issued, MAX_ABANDONED, MAX_HANDED, MAX_REQUEST_ID,
+    Refusal, SyncRequest, SyncResponse, Taken,
 };
 use protocol::wire::{self, DEVICE_HEADER, DeviceRole, SIGNATURE_HEADER, TIME_HEADER};
 
@@ -119,13 +119,24 @@ pub(super) async fn issue(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let requests = state.requests.clone();
     as_kiosk(
         state,
         headers,
         protocol::lan::ISSUE,
         body,
-        |branch, kiosk, r: IssueRequest| match branch.issue_for(&kiosk, r.service, r.priority) {
-            Ok(ticket) => issued(branch, ticket, false),
+        move |branch, kiosk, r: IssueRequest| match branch.issue_for(&kiosk, r.service, r.priority)
+        {
+            Ok(ticket) => {
+                if let Some(id) = r.request.filter(|id| id.len() <= MAX_REQUEST_ID) {
+                    let mut recent = requests.lock().unwrap_or_else(|p| p.into_inner());
+                    if recent.len() >= RECENT_REQUESTS {
+                        recent.pop_front();
+                    }
+                    recent.push_back((kiosk, id, ticket.number));
+                }
+                issued(branch, ticket, false)
+            }
             Err(e) => failed(e),
         },
     )
@@ -183,6 +194,7 @@ pub(super) async fn sync(
     body: Bytes,
 ) -> Response {
     let reports = state.kiosks.clone();
+    let requests = state.requests.clone();
     as_kiosk(
         state,
         headers,
@@ -197,6 +209,21 @@ pub(super) async fn sync(
                     .into_response();
             }
             let taken: Vec<Taken> = r.handed.iter().map(|h| take(branch, &kiosk, h)).collect();
+            for id in r.abandoned.iter().take(MAX_ABANDONED) {
+                let ticket = requests
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .find(|(k, r, _)| *k == kiosk && r == id)
+                    .map(|(_, _, t)| *t);
+                if let Some(ticket) = ticket {
+                    match branch.unanswered(&kiosk, ticket) {
+                        Ok(true) => tracing::info!(%kiosk, %ticket, "a walk-in whose answer never reached its kiosk withdrawn"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, %ticket, "an unanswered walk-in not withdrawn"),
+                    }
+                }
+            }
             let day = branch.read(|q, _| q.day());
             // Leases are for the node's day: what the kiosk has left of another day is nothing.
             let left = if r.day.is_some() && r.day == day {

@@ -27,6 +27,14 @@ pub struct KioskReport {
 /// The kiosks' reports, by device id.
 pub type KioskReports = Arc<Mutex<std::collections::BTreeMap<String, KioskReport>>>;
 
+/// The walk-ins the node issued lately, by the kiosk and its request id, so that a kiosk that
+/// never had the answer can name it ([`protocol::lan::SyncRequest::abandoned`]). Kept in
+/// memory, newest last, at most [`RECENT_REQUESTS`].
+pub type RecentRequests = Arc<Mutex<VecDeque<(String, String, domain::TicketNumber)>>>;
+
+/// Walk-ins remembered by request: several minutes of a busy sede's kiosks.
+pub const RECENT_REQUESTS: usize = 2048;
+
 /// Recent calls' audio (WAV bytes) by event sequence, newest last.
 pub type AudioCache = VecDeque<(i64, Arc<Vec<u8>>)>;
 
@@ -54,6 +62,8 @@ pub struct AppState {
     pub hall_state: Arc<Mutex<Option<HallSnapshot>>>,
     /// What the branch's other kiosks last reported.
     pub kiosks: KioskReports,
+    /// The walk-ins the node issued for its kiosks lately.
+    pub requests: RecentRequests,
 }
 
 /// The hall's state as JSON, with the queue's and the configuration's generations it was read
@@ -82,6 +92,7 @@ impl AppState {
             speech_turn: Arc::new(Semaphore::new(1)),
             hall_state: Arc::default(),
             kiosks: Arc::default(),
+            requests: Arc::default(),
         }
     }
 }

@@ -142,6 +142,65 @@ async fn the_feed_lists_the_sedes_devices_and_only_its_node_says_where_it_serves
 }
 
 /// Reads a child's standard output line by line on a thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_node_reads_its_sedes_day_and_never_another_sedes() {
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let dead = hub.enrol_as(DeviceRole::Node).await;
+    assert_eq!(
+        dead.push(&base, &batch("inc-1", vec![queue_op(1, 1)]))
+            .await
+            .status(),
+        200
+    );
+    hub::devices::revoke(&hub.pool.get().await.unwrap(), "admin", &dead.id)
+        .await
+        .unwrap();
+    let node = hub.enrol_as(DeviceRole::Node).await;
+    let kiosk = hub.enrol_as(DeviceRole::Kiosk).await;
+    // Another sede's day, the same date: never in the answer.
+    hub.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO queue_event (branch_id, log_id, event_seq, business_day, kind, payload, device_id)
+             VALUES (9999, 'elsewhere', 1, '2026-11-26', 'day_opened', '{}', 'kiosk-9999-01-000000')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let path = |day: &str| format!("{}?day={day}", protocol::wire::DAY_LOG);
+    let r = node.signed(&base, "GET", &path("2026-11-26")).await;
+    assert_eq!(r.status(), 200);
+    let log: protocol::wire::DayLog = r.json().await.unwrap();
+    assert_eq!(log.events.len(), 1, "{log:?}");
+    assert_eq!(log.events[0].device, dead.id);
+    let r = node.signed(&base, "GET", &path("2026-11-27")).await;
+    assert!(
+        r.json::<protocol::wire::DayLog>()
+            .await
+            .unwrap()
+            .events
+            .is_empty()
+    );
+    assert_eq!(
+        kiosk
+            .signed(&base, "GET", &path("2026-11-26"))
+            .await
+            .status(),
+        403,
+        "a kiosk does not read the day"
+    );
+    assert_eq!(
+        dead.signed(&base, "GET", &path("2026-11-26"))
+            .await
+            .status(),
+        401,
+        "nor does the revoked node"
+    );
+}
+
 fn lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead;
     let out = child.stdout.take().unwrap();

@@ -161,6 +161,56 @@ async fn click(c: &Client, css: &str) {
     panic!("{css}: {last:?}");
 }
 
+/// The sede's feed lists two kiosks besides this node; `reporting` has told the node how it is.
+fn other_kiosks(lan: &Lan, reporting: &str, silent: &str) {
+    use protocol::wire::{DevicePayload, DeviceRole, ENTITY_DEVICE, FeedChange};
+    let changes: Vec<FeedChange> = [reporting, silent]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| FeedChange {
+            seq: 1000 + i as i64,
+            entity: ENTITY_DEVICE.into(),
+            entity_id: (*id).into(),
+            op: "put".into(),
+            schema_version: 1,
+            payload: Some(
+                serde_json::to_value(DevicePayload {
+                    device_id: (*id).into(),
+                    public_key: protocol::wire::hex(&[i as u8 + 1; 32]),
+                    role: DeviceRole::Kiosk,
+                    lan: None,
+                })
+                .unwrap(),
+            ),
+        })
+        .collect();
+    lan.branch
+        .apply_feed("branch", &changes, 1001, "epoch-1")
+        .unwrap();
+    kiosk_reports(lan, reporting);
+}
+
+/// `kiosk` tells the node how it is (as its sync rounds do; a restarted node has heard
+/// nothing yet).
+fn kiosk_reports(lan: &Lan, kiosk: &str) {
+    lan.kiosks.lock().unwrap().insert(
+        kiosk.into(),
+        branch::lan::KioskReport {
+            at: domain::Clock::now(lan.branch.clock().as_ref()),
+            health: protocol::lan::KioskHealth {
+                printer: "paper_low".into(),
+                scanner: "present".into(),
+                clock_trusted: true,
+                version: "1.0".into(),
+            },
+            left: [(ServiceLetter::parse("P").unwrap(), 12)]
+                .into_iter()
+                .collect(),
+            refused: 0,
+        },
+    );
+}
+
 fn walk_in(lan: &Lan, s: &str) -> String {
     lan.branch
         .issue_ticket(ServiceLetter::parse(s).unwrap(), TicketPriority::WalkIn)
@@ -256,7 +306,56 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
         Duration::from_secs(3),
     )
     .await;
+    // The sede's two other kiosks: one numbers here and printed one ticket from its lease while
+    // cut off; the other has not reached the node since it started. The console says which
+    // kiosk issued each ticket and which was printed without the node.
+    let (reporting, silent) = ("kiosk-7001-02-5e1f0a", "kiosk-7001-03-9c2b77");
+    other_kiosks(&lan, reporting, silent);
+    let r_online = lan
+        .branch
+        .issue_for(
+            reporting,
+            ServiceLetter::parse("F").unwrap(),
+            TicketPriority::WalkIn,
+        )
+        .unwrap()
+        .number
+        .to_string();
+    let lease = lan
+        .branch
+        .top_up_leases(reporting, &Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|l| l.service == ServiceLetter::parse("F").unwrap())
+        .unwrap();
+    let printed = domain::TicketNumber::new(lease.service, lease.first).unwrap();
+    lan.branch
+        .adopt(
+            queue::OfflineTicket {
+                kiosk: reporting.into(),
+                ticket: printed,
+                priority: TicketPriority::WalkIn,
+                booking: None,
+                issued_at: domain::Clock::now(lan.branch.clock().as_ref()),
+                clock_trusted: true,
+                unanswered: false,
+            },
+            None,
+        )
+        .unwrap();
+    wait_text(
+        &console,
+        "table.waiting tbody tr:nth-child(4) td.mono",
+        &printed.to_string(),
+        Duration::from_secs(3),
+    )
+    .await;
+    let waiting = text(&console, "table.waiting").await;
+    assert!(waiting.contains(reporting), "{waiting}");
+    assert!(waiting.contains(&r_online), "{waiting}");
+    assert!(waiting.contains("senza rete"), "{waiting}");
     screenshot(&console, "console.png").await;
+    screenshot_at(&console, "console-kiosks.png", "table.waiting").await;
     assert_accessible_controls(&console).await;
 
     click(&console, "#btn-call-next").await;
@@ -391,7 +490,17 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
     wait_for(&console, "a[href='/supervisor/figures.csv']").await;
     let served = text(&console, "tbody tr:nth-child(3) td:nth-child(3)").await;
     assert_eq!(served, "1", "P: one ticket served");
+    // Each kiosk of the sede with its health, the silent one too.
+    kiosk_reports(&lan, reporting);
+    console.refresh().await.unwrap();
+    wait_for(&console, "a[href='/supervisor/figures.csv']").await;
+    let kiosks = text(&console, "main").await;
+    assert!(kiosks.contains("Chioschi della sede"), "{kiosks}");
+    assert!(kiosks.contains("carta in esaurimento"), "{kiosks}");
+    assert!(kiosks.contains(silent), "{kiosks}");
+    assert!(kiosks.contains("mai dall'avvio del nodo"), "{kiosks}");
     screenshot(&console, "supervisor.png").await;
+    screenshot_at(&console, "supervisor-kiosks.png", "#kiosks").await;
     assert_accessible_controls(&console).await;
 
     console.close().await.unwrap();

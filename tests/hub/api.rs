@@ -328,46 +328,12 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
     use branch::sync::agent::Agent;
-    use domain::{Clock, ServiceLetter, SystemClock, TicketPriority};
-    use hub::branch_data;
+    use domain::{ServiceLetter, SystemClock, TicketPriority};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let demo = demo::hub::seed_demo(
-        &mut hub.pool.get().await.unwrap(),
-        11,
-        clock.local_now().naive_local(),
-    )
-    .await
-    .unwrap();
-    // Open around the clock, so the test does not depend on the hour it runs.
-    let mut replica = demo.replica();
-    for h in replica.hours.iter_mut() {
-        h.opens = chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap();
-        h.closes = chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap();
-        h.appointment_only = false;
-    }
-    replica.hours.extend(replica.services.iter().flat_map(|s| {
-        (1..=7).map(|weekday| domain::OpeningHours {
-            service: s.letter,
-            weekday,
-            opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
-            closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
-            appointment_only: false,
-        })
-    }));
-    replica.hours.sort_by_key(|h| (h.service, h.weekday));
-    replica.hours.dedup_by_key(|h| (h.service, h.weekday));
-    replica.rules.walk_in_stop_min = 0;
-    replica.rules.holidays.clear();
-    branch_data::put_config(
-        &hub.pool.get().await.unwrap(),
-        i32::from(SEDE),
-        &branch_data::config_of(&replica).unwrap(),
-    )
-    .await
-    .unwrap();
+    let (demo, replica) = open_around_the_clock(&hub, &clock).await;
 
     let (_dir, branch) = empty_kiosk(&clock);
     let link = hub.enrol_branch(&branch).await;
@@ -426,4 +392,82 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
     );
     assert_eq!(page("Z999").await.0, StatusCode::NOT_FOUND);
     assert_eq!(page("not-a-ticket").await.0, StatusCode::BAD_REQUEST);
+}
+
+/// A node that took the day over from a dead one: the visitor's follow page, replayed at the
+/// hub from both logs, shows what the new node did to a ticket the dead one issued; and the new
+/// node numbers after the dead one's last number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_take_over_the_follow_page_follows_the_new_node() {
+    use branch::sync::agent::Agent;
+    use domain::{ServiceLetter, SystemClock, TicketPriority};
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let (_, replica) = open_around_the_clock(&hub, &clock).await;
+    let p = ServiceLetter::parse("P").unwrap();
+
+    let (_dead_dir, dead) = empty_kiosk(&clock);
+    let dead_link = hub.enrol_branch(&dead).await;
+    let dead_agent = Agent::new(dead.clone(), &dead_link).unwrap();
+    dead_agent.pull_once().await.unwrap();
+    let issued: Vec<_> = (0..3)
+        .map(|_| dead.issue_ticket(p, TicketPriority::WalkIn).unwrap())
+        .collect();
+    while dead_agent.push_once().await.unwrap() > 0 {}
+    drop(dead_agent);
+    hub::devices::revoke(
+        &hub.pool.get().await.unwrap(),
+        "admin",
+        &dead_link.device_id,
+    )
+    .await
+    .unwrap();
+
+    let (_dir, node) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&node).await;
+    let agent = Agent::new(node.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    let client = branch::sync::client::HubClient::with_pins(
+        &base,
+        &link.device_id,
+        &link.secret_key,
+        agent.pins(),
+    )
+    .unwrap();
+    let log = client
+        .day_log(domain::Clock::today(clock.as_ref()))
+        .await
+        .unwrap();
+    let day = node.take_over(&log).unwrap().expect("a day to take over");
+    assert_eq!(day.from, dead_link.device_id);
+    assert_eq!(day.last.get(&p), Some(&issued[2].number.number()));
+    assert_eq!(day.open.len(), 3);
+    let next = node.issue_ticket(p, TicketPriority::WalkIn).unwrap();
+    assert_eq!(next.number.number(), issued[2].number.number() + 1);
+    // The new node's counter calls the first ticket the dead node issued.
+    let counter = replica
+        .counters
+        .iter()
+        .find(|c| c.services.iter().any(|(s, _)| *s == p))
+        .unwrap()
+        .number;
+    node.execute(queue::Command::OpenCounter {
+        counter,
+        services: vec![],
+        operator: "operatore".into(),
+    })
+    .unwrap();
+    node.execute(queue::Command::CallNext { counter }).unwrap();
+    while agent.push_once().await.unwrap() > 0 {}
+    let page = |t: domain::TicketNumber| {
+        let url = format!("{base}/coda/7001/{}/{t}", issued[0].business_day);
+        let client = hub.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let first = page(issued[0].number).await;
+    assert!(first.contains("È il suo turno"), "{first}");
+    let second = page(issued[1].number).await;
+    assert!(second.contains("prima di lei"), "{second}");
 }

@@ -938,3 +938,46 @@ pub(crate) fn config_in(pulled: &PullResponse) -> wire::BranchConfigPayload {
         .map(|c| serde_json::from_value(c.payload.clone().unwrap()).unwrap())
         .expect("a configuration in the page")
 }
+
+/// Seeds the demo sede at the hub, open around the clock (walk-ins at any hour, no holidays), so
+/// a test does not depend on when it runs; returns it and its replica.
+pub(crate) async fn open_around_the_clock(
+    hub: &Hub,
+    clock: &Arc<domain::SystemClock>,
+) -> (demo::DemoBranch, protocol::replica::Replica) {
+    use domain::Clock;
+    let demo = demo::hub::seed_demo(
+        &mut hub.pool.get().await.unwrap(),
+        11,
+        clock.local_now().naive_local(),
+    )
+    .await
+    .unwrap();
+    let mut replica = demo.replica();
+    for h in replica.hours.iter_mut() {
+        h.opens = chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+        h.closes = chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap();
+        h.appointment_only = false;
+    }
+    replica.hours.extend(replica.services.iter().flat_map(|s| {
+        (1..=7).map(|weekday| domain::OpeningHours {
+            service: s.letter,
+            weekday,
+            opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
+            closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
+            appointment_only: false,
+        })
+    }));
+    replica.hours.sort_by_key(|h| (h.service, h.weekday));
+    replica.hours.dedup_by_key(|h| (h.service, h.weekday));
+    replica.rules.walk_in_stop_min = 0;
+    replica.rules.holidays.clear();
+    hub::branch_data::put_config(
+        &hub.pool.get().await.unwrap(),
+        i32::from(SEDE),
+        &hub::branch_data::config_of(&replica).unwrap(),
+    )
+    .await
+    .unwrap();
+    (demo, replica)
+}

@@ -32,6 +32,8 @@ pub fn morning_clock() -> SystemClock {
 
 pub struct Lan {
     pub branch: Arc<Branch>,
+    /// What the sede's other kiosks last reported to this node.
+    pub kiosks: branch::lan::KioskReports,
     pub server: LanServer,
     pub tls: TlsPem,
     pub base: String,
@@ -83,10 +85,12 @@ pub async fn start_at(dir: &Path, listen: &str, tls: TlsPem) -> Lan {
     install_crypto();
     let (branch, demo) = open_branch(dir);
     let state = AppState::new(branch.clone(), Arc::new(EspeakNg::default()), 8);
+    let kiosks = state.kiosks.clone();
     let server = branch::lan::start(state, listen, &tls).await.unwrap();
     let base = format!("https://127.0.0.1:{}", server.addr.port());
     Lan {
         branch,
+        kiosks,
         server,
         tls,
         base,

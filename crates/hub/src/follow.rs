@@ -96,8 +96,12 @@ async fn render(
     );
     let events = c
         .query(
-            "SELECT payload FROM queue_event WHERE branch_id = $1 AND business_day = $2
-             ORDER BY log_id, event_seq",
+            // A log after the one it took the day over from: logs in the order they began.
+            "SELECT payload FROM queue_event q WHERE branch_id = $1 AND business_day = $2
+             ORDER BY (SELECT min(received_at) FROM queue_event f
+                       WHERE f.branch_id = q.branch_id AND f.business_day = q.business_day
+                         AND f.log_id = q.log_id),
+                      log_id, event_seq",
             &[&branch, &day],
         )
         .await?;

@@ -13,7 +13,8 @@ use crate::{HubError, HubState};
 
 /// The route.
 pub fn router() -> Router<HubState> {
-    Router::new().route(wire::DAY_LOG, get(handle))
+    // The literal, as every router has it: the OpenAPI test reads routes from the source.
+    Router::new().route("/v1/sync/day", get(handle))
 }
 
 #[derive(Debug, Deserialize)]

@@ -911,6 +911,9 @@ impl Queue {
     pub fn apply(&mut self, event: &Event) {
         let at = event.at;
         match &event.kind {
+            // The same open day again is another log of it (the hub replays a day a node took
+            // over after the dead node's log): what is known stays.
+            EventKind::DayOpened { day } if self.day == Some(*day) && !self.closed => {}
             EventKind::DayOpened { day } => {
                 self.day = Some(*day);
                 self.closed = false;
@@ -936,7 +939,9 @@ impl Queue {
                 for lease in &day.leases {
                     let n = self.issued.entry(lease.service).or_default();
                     *n = (*n).max(lease.last);
-                    self.leases.push(lease.clone());
+                    if !self.leases.contains(lease) {
+                        self.leases.push(lease.clone());
+                    }
                 }
                 for e in &day.open {
                     if matches!(e.kind, EventKind::TicketIssued { .. }) {

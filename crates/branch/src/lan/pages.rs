@@ -791,7 +791,7 @@ pub(super) async fn supervisor(staff: StaffOrLogin, State(state): State<AppState
         return (StatusCode::FORBIDDEN, "pagina riservata ai supervisori").into_response();
     }
     let now = state.branch.clock().now();
-    let page = state.branch.read(|q, _| {
+    let page = state.branch.read(|q, s| {
         let f = q.figures(now);
         let (services, counters) = figure_rows(q, &f);
         SupervisorPage {
@@ -801,7 +801,7 @@ pub(super) async fn supervisor(staff: StaffOrLogin, State(state): State<AppState
             services,
             counters,
             closed: q.is_closed(),
-            kiosks: kiosk_rows(&state, now),
+            kiosks: kiosk_rows(&state, s, now),
         }
     });
     html(&page)
@@ -812,6 +812,8 @@ const KIOSK_SILENT_S: i64 = 30;
 
 pub(super) struct KioskRow {
     id: String,
+    /// It reached the node since the node started.
+    known: bool,
     heard: String,
     reachable: bool,
     printer: &'static str,
@@ -823,16 +825,45 @@ pub(super) struct KioskRow {
     refused: u32,
 }
 
-fn kiosk_rows(state: &AppState, now: DateTime<Utc>) -> Vec<KioskRow> {
+/// The sede's kiosks as the feed lists them, each as it last reported: one that has not reached
+/// the node since it started is listed too, as not reachable (staff must see a kiosk that
+/// never calls in, not only those that do).
+fn kiosk_rows(state: &AppState, store: &store::Store, now: DateTime<Utc>) -> Vec<KioskRow> {
+    let roster: Vec<String> = store
+        .branch_devices()
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the sede's devices not read");
+            Vec::new()
+        })
+        .into_iter()
+        .filter(|d| d.role == protocol::wire::DeviceRole::Kiosk)
+        .map(|d| d.device_id)
+        .collect();
     let reports = state.kiosks.lock().unwrap_or_else(|p| p.into_inner());
-    reports
-        .iter()
-        .map(|(id, r)| {
+    roster
+        .into_iter()
+        .map(|id| {
+            let Some(r) = reports.get(&id) else {
+                return KioskRow {
+                    id,
+                    known: false,
+                    heard: "mai dall'avvio del nodo".into(),
+                    reachable: false,
+                    printer: "non nota",
+                    printer_bad: false,
+                    scanner_bad: false,
+                    clock_trusted: true,
+                    left: String::new(),
+                    low: false,
+                    refused: 0,
+                };
+            };
             let silent = (now - r.at).num_seconds();
             let (printer, printer_bad) = protocol::wire::printer_words(&r.health.printer);
             let min_left = r.left.values().copied().min().unwrap_or(0);
             KioskRow {
-                id: id.clone(),
+                id,
+                known: true,
                 heard: if silent < 60 {
                     format!("{} s fa", silent.max(0))
                 } else {

@@ -346,8 +346,11 @@ fn serve_branch(
             config.lan.session_hours,
         );
         let server = runtime.block_on(branch::lan::start(state, &config.lan.listen, &tls))?;
-        println!("Console operatori: https://{}/console", server.addr);
-        println!("Tabellone di sala: https://{}/hall", server.addr);
+        say(&format!(
+            "Console operatori: https://{}/console",
+            server.addr
+        ));
+        say(&format!("Tabellone di sala: https://{}/hall", server.addr));
         if demo {
             println!(
                 "Accesso demo: supervisore / {DEMO_STAFF_PASSWORD}, operatore / {DEMO_STAFF_PASSWORD}"
@@ -415,7 +418,7 @@ pub fn node(config: &Config, clock: SystemClock, take_over: bool) -> anyhow::Res
         .enable_all()
         .build()?;
     if take_over {
-        take_over_day(config, &branch, &runtime)?;
+        take_over_day(&branch, &runtime)?;
     }
     let services = serve_branch(config, &branch, &runtime, false, true)?;
     anyhow::ensure!(
@@ -437,11 +440,7 @@ pub fn node(config: &Config, clock: SystemClock, take_over: bool) -> anyhow::Res
 /// Before a replacing node numbers: the branch's configuration from the hub's feed, then what
 /// the hub holds of the sede's day, taken over. Nothing is served meanwhile, so no number is
 /// given before the node knows the last one given.
-fn take_over_day(
-    config: &Config,
-    branch: &Arc<Branch>,
-    runtime: &tokio::runtime::Runtime,
-) -> anyhow::Result<()> {
+fn take_over_day(branch: &Arc<Branch>, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let link = branch
         .read(|_, s| s.hub_link())?
         .context("--take-over needs a node enrolled with the hub (sportello enroll)")?;
@@ -455,41 +454,46 @@ fn take_over_day(
         tracing::info!("this node has numbered before: nothing to take over");
         return Ok(());
     }
-    let sync = serve_branch(config, branch, runtime, false, false)?;
+    // One pull at a time, in the foreground: no sync agent runs until the node serves (a
+    // background one would still be pushing when the node's own starts).
+    let agent = branch::sync::agent::Agent::new(branch.clone(), &link)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while branch.read(|_, s| s.sede())?.is_none() {
+    loop {
+        if let Err(e) = runtime.block_on(agent.pull_once()) {
+            tracing::warn!(error = %e, "the sede's configuration not pulled yet");
+        }
+        if branch.read(|_, s| s.sede())?.is_some() {
+            break;
+        }
         anyhow::ensure!(
             std::time::Instant::now() < deadline,
             "no branch configuration from the hub within 2 minutes: a node taking over needs the hub"
         );
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let client = branch::sync::client::HubClient::with_pins(
         &link.hub_url,
         &link.device_id,
         &link.secret_key,
-        sync.hub_pins
-            .clone()
-            .unwrap_or_else(|| branch::sync::client::HubPins::of(&link)),
+        agent.pins(),
     )?;
     let today = branch.clock().today();
     let log = runtime
         .block_on(client.day_log(today))
         .context("cannot read the sede's day from the hub")?;
-    drop(sync);
     match branch.take_over(&log) {
         Ok(Some(day)) => {
             let last: Vec<String> = day.last.iter().map(|(s, n)| format!("{s}{n:03}")).collect();
-            println!(
+            say(&format!(
                 "Giornata ripresa dal nodo {}: ultimi numeri {}; {} blocchi dei chioschi; {} biglietti ancora in attesa",
                 day.from,
                 last.join(", "),
                 day.leases.len(),
                 day.open.len()
-            );
+            ));
             tracing::info!(from = %day.from, open = day.open.len(), "day taken over");
         }
-        Ok(None) => println!("Nessun biglietto di oggi da riprendere presso l'hub."),
+        Ok(None) => say("Nessun biglietto di oggi da riprendere presso l'hub."),
         Err(e) => return Err(e.into()),
     }
     Ok(())
@@ -666,4 +670,11 @@ pub fn stress_tickets(db: &Path, count: u32, clock: SystemClock) -> anyhow::Resu
         out.flush()?;
     }
     Ok(())
+}
+
+/// A line for whoever started the node: if its standard output is gone (a closed pipe), the
+/// line is lost, and the sede's queue goes on — `println!` would panic.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }

@@ -23,19 +23,22 @@
 //! `SPORTELLO_FAULT_ROUNDS=1 SPORTELLO_FAULT_SEED=<seed>` replays one. The longer soak:
 //! `SPORTELLO_FAULT_ROUNDS=500 cargo test --all-features --test branch_faults -- --nocapture`.
 
+#[path = "support/faults.rs"]
+mod faults;
 #[path = "support/pg.rs"]
 mod pg;
 #[path = "support/proxy.rs"]
 mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use hub::{branch_data, db, devices};
+use faults::{HubProcess, RoundHub, append, sportello};
+use hub::{branch_data, devices};
 use pg::PgCluster;
 use protocol::wire::DeviceRole;
 use proxy::{Mode, Proxy};
@@ -44,24 +47,6 @@ const KIOSKS: usize = 3;
 const FAULT_TIME: Duration = Duration::from_secs(7);
 const SETTLE: Duration = Duration::from_secs(45);
 const SERVICES: [&str; 3] = ["P", "R", "F"];
-
-fn sportello() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
-    cmd.env_remove("RUST_LOG")
-        .env_remove("SPORTELLO_CONFIG")
-        .env_remove("SPORTELLO_DATABASE_URL")
-        .env_remove("SPORTELLO_HUB_BROKEN_APPLY")
-        .env_remove("SPORTELLO_NODE_BROKEN_LEASE");
-    cmd
-}
-
-fn append(path: &Path) -> std::fs::File {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap()
-}
 
 /// Waits while the sede's day is about to turn: a round numbers within one day.
 async fn clear_of_midnight() {
@@ -96,6 +81,20 @@ struct Device {
 }
 
 impl Device {
+    fn new(name: String, config: PathBuf, db: PathBuf, data: Option<PathBuf>) -> Device {
+        Device {
+            name,
+            config,
+            db,
+            data,
+            broken: false,
+            child: None,
+            sent: 0,
+            answered_before: 0,
+            killed: false,
+        }
+    }
+
     fn start(&mut self, dir: &Path) {
         let mut cmd = sportello();
         cmd.arg("--config")
@@ -168,46 +167,6 @@ impl Drop for Device {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-}
-
-struct HubProcess(Child);
-
-impl HubProcess {
-    /// Starts the hub and reads where it listens; a hub that exits at start is started again,
-    /// as its service manager would.
-    fn start(config: &Path) -> (HubProcess, SocketAddr) {
-        let log = config.with_extension("log");
-        for _ in 0..3 {
-            let mut child = sportello()
-                .arg("--config")
-                .arg(config)
-                .arg("hub")
-                .stdout(Stdio::piped())
-                .stderr(append(&log))
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            std::io::BufReader::new(child.stdout.as_mut().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            if let Some(addr) = line.trim().strip_prefix("Hub: https://") {
-                return (HubProcess(child), addr.parse().unwrap());
-            }
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        panic!(
-            "the hub did not start three times: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -588,64 +547,18 @@ struct Round {
 impl Round {
     async fn new(cluster: &PgCluster, seed: u64, broken: bool) -> Round {
         let dir = tempfile::tempdir().unwrap();
-        let database = format!("branch_faults_{seed}_{}", u8::from(broken));
-        {
-            let (c, conn) =
-                tokio_postgres::connect(&cluster.url("postgres"), tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
-                .await
-                .unwrap();
-            c.batch_execute(&format!("CREATE DATABASE {database}"))
-                .await
-                .unwrap();
-        }
-        let url = cluster.url(&database);
-        let pool = db::pool(&url, 4).unwrap();
-        db::migrate(&pool).await.unwrap();
-
-        // The demo branch at the hub around now, open around the clock so tickets can be
-        // issued at any hour.
-        let now = domain::Clock::local_now(&domain::SystemClock::untrusted()).naive_local();
-        let demo = demo::hub::seed_demo(&mut pool.get().await.unwrap(), 2026, now)
-            .await
-            .unwrap();
-        let mut replica = demo.replica();
-        replica.hours = replica
-            .services
-            .iter()
-            .flat_map(|s| {
-                (1..=7).map(|weekday| domain::OpeningHours {
-                    service: s.letter,
-                    weekday,
-                    opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
-                    closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
-                    appointment_only: false,
-                })
-            })
-            .collect();
-        replica.rules.walk_in_stop_min = 0;
-        replica.rules.holidays.clear();
-        {
-            let c = pool.get().await.unwrap();
-            branch_data::put_config(&c, 7001, &branch_data::config_of(&replica).unwrap())
-                .await
-                .unwrap();
-        }
-        let hub_config = dir.path().join("hub.toml");
-        std::fs::write(
-            &hub_config,
-            format!(
-                "[hub]\ndatabase_url = {url:?}\nlisten = \"127.0.0.1:0\"\npool_size = 4\ntls_dir = {:?}\n\
-                 key_encryption_key = {:?}\n",
-                dir.path().join("hub-tls").to_str().unwrap(),
-                dir.path().join("kek").to_str().unwrap()
-            ),
+        let RoundHub {
+            pool,
+            demo,
+            config: hub_config,
+            ..
+        } = RoundHub::new(
+            cluster,
+            &format!("branch_faults_{seed}_{}", u8::from(broken)),
+            dir.path(),
         )
-        .unwrap();
-        let (hub, hub_addr) = HubProcess::start(&hub_config);
+        .await;
+        let (hub, hub_addr) = HubProcess::start(&hub_config, false);
         let wan = Proxy::start(vec![hub_addr]).await;
         let hub_url = format!("https://127.0.0.1:{}", wan.port);
 
@@ -687,17 +600,8 @@ impl Round {
             ),
         )
         .unwrap();
-        let node = Device {
-            name: "node".into(),
-            config: node_config,
-            db: node_db,
-            data: None,
-            broken,
-            child: None,
-            sent: 0,
-            answered_before: 0,
-            killed: false,
-        };
+        let mut node = Device::new("node".into(), node_config, node_db, None);
+        node.broken = broken;
 
         let mut kiosks = Vec::new();
         let mut kiosk_ids = Vec::new();
@@ -718,17 +622,7 @@ impl Round {
                  [printer]\nkind = \"simulated\"\n",
             )
             .unwrap();
-            kiosks.push(Device {
-                name: format!("kiosk-{k}"),
-                config,
-                db,
-                data: Some(data),
-                broken: false,
-                child: None,
-                sent: 0,
-                answered_before: 0,
-                killed: false,
-            });
+            kiosks.push(Device::new(format!("kiosk-{k}"), config, db, Some(data)));
         }
         let mut appointments: Vec<_> = demo
             .appointments
@@ -796,7 +690,7 @@ impl Round {
 
     fn restart_hub(&mut self) {
         self.hub = None;
-        let (hub, addr) = HubProcess::start(&self.hub_config);
+        let (hub, addr) = HubProcess::start(&self.hub_config, false);
         self.hub = Some(hub);
         self.wan.retarget(0, addr);
     }

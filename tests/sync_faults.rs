@@ -17,19 +17,21 @@
 //! SPORTELLO_FAULT_SEED=<seed>` replays one. The longer soak: `SPORTELLO_FAULT_ROUNDS=1000
 //! cargo test --all-features --test sync_faults -- --nocapture`.
 
+#[path = "support/faults.rs"]
+mod faults;
 #[path = "support/pg.rs"]
 mod pg;
 #[path = "support/proxy.rs"]
 mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Write};
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use hub::{branch_data, db, devices};
+use faults::{HubProcess, RoundHub, sportello};
+use hub::{branch_data, devices};
 use pg::PgCluster;
 use proxy::{Mode, Proxy};
 
@@ -37,67 +39,8 @@ const KIOSKS: usize = 2;
 const HUBS: usize = 2;
 const FAULT_TIME: Duration = Duration::from_millis(4500);
 
-fn sportello() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
-    cmd.env_remove("RUST_LOG")
-        .env_remove("SPORTELLO_CONFIG")
-        .env_remove("SPORTELLO_DATABASE_URL")
-        .env_remove("SPORTELLO_HUB_BROKEN_APPLY");
-    cmd
-}
-
 // ---------------------------------------------------------------------------------------------
 // Processes.
-
-struct HubProcess {
-    child: Child,
-}
-
-impl HubProcess {
-    /// Starts a hub, as its service manager would: a hub that exits at start (the database
-    /// restarting under it) is started again, up to three times.
-    fn start(config: &Path, broken: bool) -> (HubProcess, SocketAddr) {
-        let log = config.with_extension("log");
-        for _ in 0..3 {
-            let mut cmd = sportello();
-            if broken {
-                cmd.env("SPORTELLO_HUB_BROKEN_APPLY", "1");
-            }
-            let mut child = cmd
-                .arg("--config")
-                .arg(config)
-                .arg("hub")
-                .stdout(Stdio::piped())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            std::io::BufReader::new(child.stdout.as_mut().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            if let Some(addr) = line.trim().strip_prefix("Hub: https://") {
-                return (HubProcess { child }, addr.parse().unwrap());
-            }
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        panic!(
-            "the hub did not start three times: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 struct KioskProcess {
     data: PathBuf,
@@ -315,62 +258,17 @@ fn checksum(rows: &BTreeMap<i64, String>) -> u64 {
 async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
-    let database = format!("faults_{seed}_{}", u8::from(broken));
-    {
-        let (c, conn) = tokio_postgres::connect(&cluster.url("postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
-            .await
-            .unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {database}"))
-            .await
-            .unwrap();
-    }
-    let url = cluster.url(&database);
-    let pool = db::pool(&url, 4).unwrap();
-    db::migrate(&pool).await.unwrap();
-
-    // The demo branch at the hub, open around the clock so tickets can be issued any time.
-    let now = domain::Clock::local_now(&domain::SystemClock::untrusted()).naive_local();
-    let demo = demo::hub::seed_demo(&mut pool.get().await.unwrap(), 2026, now)
-        .await
-        .unwrap();
-    let mut replica = demo.replica();
-    replica.hours = replica
-        .services
-        .iter()
-        .flat_map(|s| {
-            (1..=7).map(|weekday| domain::OpeningHours {
-                service: s.letter,
-                weekday,
-                opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
-                closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
-                appointment_only: false,
-            })
-        })
-        .collect();
-    replica.rules.walk_in_stop_min = 0;
-    replica.rules.holidays.clear();
-    {
-        let c = pool.get().await.unwrap();
-        branch_data::put_config(&c, 7001, &branch_data::config_of(&replica).unwrap())
-            .await
-            .unwrap();
-    }
-
-    let hub_config = dir.path().join("hub.toml");
-    std::fs::write(
-        &hub_config,
-        format!(
-            "[hub]\ndatabase_url = {url:?}\nlisten = \"127.0.0.1:0\"\npool_size = 4\ntls_dir = {:?}\n\
-             key_encryption_key = {:?}\n",
-            dir.path().join("tls").to_str().unwrap(),
-            dir.path().join("kek").to_str().unwrap()
-        ),
+    let RoundHub {
+        pool,
+        replica,
+        config: hub_config,
+        ..
+    } = RoundHub::new(
+        cluster,
+        &format!("faults_{seed}_{}", u8::from(broken)),
+        dir.path(),
     )
-    .unwrap();
+    .await;
     // Two hub instances over the one database, behind the proxy: any request may reach either.
     let mut hubs = Vec::new();
     let mut addrs = Vec::new();

@@ -201,6 +201,27 @@ async fn only_a_node_reads_its_sedes_day_and_never_another_sedes() {
     );
 }
 
+/// `sportello enroll` of the store `db` with a code for `role`.
+async fn enroll(hub: &Hub, role: DeviceRole, db: &std::path::Path) {
+    let out = sportello()
+        .args([
+            "enroll",
+            "--hub",
+            &hub.base(0),
+            "--code",
+            &hub.code_for(role).await,
+            "--db",
+        ])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "enroll as {role:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead;
     let out = child.stdout.take().unwrap();
@@ -246,12 +267,13 @@ fn ask_until(
     );
 }
 
-async fn wait_for(pool: &deadpool_postgres::Pool, sql: &str, what: &str) {
+async fn wait_for(pool: &deadpool_postgres::Pool, sql: &str, what: &str, log: impl Fn() -> String) {
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
     while count(pool, sql).await < 1 {
         assert!(
             std::time::Instant::now() < deadline,
-            "{what} never reached the hub"
+            "{what} never reached the hub; the logs: {}",
+            log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -261,7 +283,6 @@ async fn wait_for(pool: &deadpool_postgres::Pool, sql: &str, what: &str) {
 async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_outage_and_a_new_node_takes_the_day_over()
  {
     let hub = Hub::start(1).await;
-    let url = hub.base(0);
     let now = domain::Clock::local_now(&support::morning_clock()).naive_local();
     demo::hub::seed_demo(&mut hub.pool.get().await.unwrap(), 2026, now)
         .await
@@ -273,23 +294,7 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
         (DeviceRole::Node, node_db.clone()),
         (DeviceRole::Kiosk, kiosk_dir.join("kiosk.sqlite")),
     ] {
-        let out = sportello()
-            .args([
-                "enroll",
-                "--hub",
-                &url,
-                "--code",
-                &hub.code_for(role).await,
-                "--db",
-            ])
-            .arg(&db)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        enroll(&hub, role, &db).await;
     }
     let config = |name: &str, body: String| {
         let path = dir.path().join(name);
@@ -369,6 +374,7 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
              AND payload->>'kiosk' = '{kiosk_id}'"
         ),
         "the node's push of the kiosk's ticket",
+        log,
     )
     .await;
 
@@ -415,6 +421,7 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
              AND payload->>'ticket' = '{number}' AND payload ? 'offline_at'"
         ),
         "the ticket printed offline",
+        log,
     )
     .await;
     assert_eq!(
@@ -458,23 +465,8 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
         .await
         .unwrap();
     let new_db = dir.path().join("node-2.sqlite");
-    let out = sportello()
-        .args([
-            "enroll",
-            "--hub",
-            &url,
-            "--code",
-            &hub.code_for(DeviceRole::Node).await,
-            "--db",
-        ])
-        .arg(&new_db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "a new node where the old one is revoked: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // A new node where the old one is revoked.
+    enroll(&hub, DeviceRole::Node, &new_db).await;
     let new_config = config(
         "node-2.toml",
         format!(
@@ -493,7 +485,9 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
             .spawn()
             .unwrap(),
     );
-    let said = lines(&mut replacing.0)
+    // Kept to the end: a node whose standard output is closed cannot print where it serves.
+    let replacing_says = lines(&mut replacing.0);
+    let said = replacing_says
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| {
             panic!(
@@ -512,6 +506,17 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
              AND payload->>'ticket' = '{stranded}' AND device_id <> '{dead}'"
         ),
         "the ticket printed with no node, handed to the new one",
+        || {
+            format!(
+                "{:?}\n{}\n--- new node:\n{}",
+                store::Store::open(&kiosk_dir.join("kiosk.sqlite"), &Default::default())
+                    .unwrap()
+                    .branch_devices()
+                    .unwrap(),
+                log(),
+                std::fs::read_to_string(dir.path().join("node-2.log")).unwrap_or_default()
+            )
+        },
     )
     .await;
     let next = ask_until(

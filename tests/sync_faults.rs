@@ -24,13 +24,13 @@ mod pg;
 #[path = "support/proxy.rs"]
 mod proxy;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use faults::{HubProcess, RoundHub, sportello};
+use faults::{DeviceView, HubProcess, HubView, RoundHub, read_device, sportello};
 use hub::{branch_data, devices};
 use pg::PgCluster;
 use proxy::{Mode, Proxy};
@@ -90,103 +90,13 @@ impl Drop for KioskProcess {
 // ---------------------------------------------------------------------------------------------
 // What the checker reads.
 
-/// A kiosk's log and state, read from its database file.
-struct KioskView {
-    log_id: String,
-    events: BTreeSet<i64>,
-    pending: i64,
-    cursor: i64,
-    appointments: BTreeMap<i64, String>,
-}
-
-fn read_kiosk(path: &Path) -> KioskView {
-    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap();
-    c.busy_timeout(Duration::from_secs(5)).unwrap();
-    let log_id: String = c
-        .query_row(
-            "SELECT coalesce(log_id, incarnation) FROM device_identity",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let events = c
-        .prepare("SELECT seq FROM queue_event")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    let pending = c
-        .query_row(
-            "SELECT count(*) FROM outbox WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let cursor = c
-        .query_row(
-            "SELECT coalesce(max(after_seq), 0) FROM sync_cursor",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let appointments = c
-        .prepare("SELECT booking_id, state FROM appointment")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    KioskView {
-        log_id,
-        events,
-        pending,
-        cursor,
-        appointments,
-    }
-}
-
 /// Checks the five invariants; returns what is wrong.
-async fn check(pool: &deadpool_postgres::Pool, kiosks: &[KioskView]) -> Vec<String> {
+async fn check(pool: &deadpool_postgres::Pool, kiosks: &[DeviceView]) -> Vec<String> {
     let c = pool.get().await.unwrap();
     let mut wrong = Vec::new();
-    // 1 and 2: the hub's events, per log, are exactly each kiosk's log.
-    let mut hub_events: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
-    for row in c
-        .query("SELECT log_id, event_seq FROM queue_event", &[])
-        .await
-        .unwrap()
-    {
-        hub_events.entry(row.get(0)).or_default().insert(row.get(1));
-    }
-    for k in kiosks {
-        let at_hub = hub_events.remove(&k.log_id).unwrap_or_default();
-        let lost: Vec<_> = k.events.difference(&at_hub).collect();
-        let extra: Vec<_> = at_hub.difference(&k.events).collect();
-        if !lost.is_empty() {
-            wrong.push(format!(
-                "log {}: {} events lost at the hub: {lost:?}",
-                k.log_id,
-                lost.len()
-            ));
-        }
-        if !extra.is_empty() {
-            wrong.push(format!(
-                "log {}: events at the hub the kiosk never logged: {extra:?}",
-                k.log_id
-            ));
-        }
-        if k.pending != 0 {
-            wrong.push(format!(
-                "log {}: {} operations still pending",
-                k.log_id, k.pending
-            ));
-        }
-    }
-    if !hub_events.is_empty() {
-        wrong.push(format!("events from unknown logs: {:?}", hub_events.keys()));
-    }
+    // 1, 2 and 5: the hub's events, per log, are exactly each kiosk's log; cursors at the head.
+    let hub = HubView::read(&c).await;
+    hub.check_logs(kiosks, &mut wrong);
     // 3: every stream applied as a contiguous run.
     for row in c
         .query(
@@ -206,38 +116,14 @@ async fn check(pool: &deadpool_postgres::Pool, kiosks: &[KioskView]) -> Vec<Stri
             ));
         }
     }
-    // 4 and 5: replicas and cursors.
-    let head: i64 = c
-        .query_one(
-            "SELECT last_seq FROM branch_feed_head WHERE branch_id = 7001",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let hub_appointments: BTreeMap<i64, String> = c
-        .query(
-            "SELECT booking_id, state FROM appointment WHERE branch_id = 7001",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    // 4: replicas.
     for k in kiosks {
-        if k.cursor != head {
+        if k.appointments != hub.appointments {
             wrong.push(format!(
-                "log {}: feed cursor {} of {head}",
-                k.log_id, k.cursor
-            ));
-        }
-        if k.appointments != hub_appointments {
-            wrong.push(format!(
-                "log {}: replica checksum {:016x}, hub {:016x}",
-                k.log_id,
+                "{}: replica checksum {:016x}, hub {:016x}",
+                k.name,
                 checksum(&k.appointments),
-                checksum(&hub_appointments)
+                checksum(&hub.appointments)
             ));
         }
     }
@@ -391,7 +277,11 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
     proxy.reset_all();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let views: Vec<KioskView> = kiosks.iter().map(|k| read_kiosk(&k.db())).collect();
+        let views: Vec<DeviceView> = kiosks
+            .iter()
+            .enumerate()
+            .map(|(i, k)| read_device(&format!("kiosk-{i}"), &k.db()))
+            .collect();
         let head: i64 = match pool.get().await {
             Ok(c) => c
                 .query_one(
@@ -415,7 +305,11 @@ async fn round(cluster: &PgCluster, seed: u64, broken: bool) -> Vec<String> {
     for k in kiosks.iter_mut() {
         k.kill();
     }
-    let views: Vec<KioskView> = kiosks.iter().map(|k| read_kiosk(&k.db())).collect();
+    let views: Vec<DeviceView> = kiosks
+        .iter()
+        .enumerate()
+        .map(|(i, k)| read_device(&format!("kiosk-{i}"), &k.db()))
+        .collect();
     let events: usize = views.iter().map(|v| v.events.len()).sum();
     let wrong = check(&pool, &views).await;
     eprintln!(

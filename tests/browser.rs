@@ -163,30 +163,21 @@ async fn click(c: &Client, css: &str) {
 
 /// The sede's feed lists two kiosks besides this node; `reporting` has told the node how it is.
 fn other_kiosks(lan: &Lan, reporting: &str, silent: &str) {
-    use protocol::wire::{DevicePayload, DeviceRole, ENTITY_DEVICE, FeedChange};
-    let changes: Vec<FeedChange> = [reporting, silent]
+    use protocol::wire::{DevicePayload, DeviceRole};
+    let listing: Vec<_> = [reporting, silent]
         .iter()
         .enumerate()
-        .map(|(i, id)| FeedChange {
-            seq: 1000 + i as i64,
-            entity: ENTITY_DEVICE.into(),
-            entity_id: (*id).into(),
-            op: "put".into(),
-            schema_version: 1,
-            payload: Some(
-                serde_json::to_value(DevicePayload {
-                    device_id: (*id).into(),
-                    public_key: protocol::wire::hex(&[i as u8 + 1; 32]),
-                    role: DeviceRole::Kiosk,
-                    lan: None,
-                })
-                .unwrap(),
-            ),
+        .map(|(i, id)| {
+            let payload = DevicePayload {
+                device_id: (*id).into(),
+                public_key: protocol::wire::hex(&[i as u8 + 1; 32]),
+                role: DeviceRole::Kiosk,
+                lan: None,
+            };
+            ((*id).to_owned(), Some(payload))
         })
         .collect();
-    lan.branch
-        .apply_feed("branch", &changes, 1001, "epoch-1")
-        .unwrap();
+    support::list_devices(&lan.branch, 1000, &listing);
     kiosk_reports(lan, reporting);
 }
 

@@ -19,7 +19,7 @@ use domain::{Clock, ManualClock, ServiceLetter};
 use kiosk::remote::RemoteNode;
 use kiosk::{Answer, Kiosk};
 use protocol::lan::KioskHealth;
-use protocol::wire::{self, DevicePayload, DeviceRole, ENTITY_DEVICE, FeedChange, LanEndpoint};
+use protocol::wire::{self, DevicePayload, DeviceRole, LanEndpoint};
 use store::{Store, StoreOptions};
 
 fn open(dir: &Path, clock: &Arc<ManualClock>) -> (Arc<Branch>, DemoBranch) {
@@ -35,25 +35,6 @@ fn open(dir: &Path, clock: &Arc<ManualClock>) -> (Arc<Branch>, DemoBranch) {
         })
         .unwrap();
     (Branch::open(store, clock.clone()).unwrap(), demo)
-}
-
-/// The branch's devices as the hub's feed would list them.
-fn list_devices(branch: &Branch, seq: i64, devices: &[(String, Option<DevicePayload>)]) {
-    let changes: Vec<FeedChange> = devices
-        .iter()
-        .enumerate()
-        .map(|(i, (id, d))| FeedChange {
-            seq: seq + i as i64,
-            entity: ENTITY_DEVICE.into(),
-            entity_id: id.clone(),
-            op: if d.is_some() { "put" } else { "remove" }.into(),
-            schema_version: 1,
-            payload: d.as_ref().map(|d| serde_json::to_value(d).unwrap()),
-        })
-        .collect();
-    branch
-        .apply_feed("branch", &changes, seq + devices.len() as i64, "epoch-1")
-        .unwrap();
 }
 
 fn letter(s: &str) -> ServiceLetter {
@@ -110,8 +91,8 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
         (node_entry.device_id.clone(), Some(node_entry.clone())),
         (kiosk_id.clone(), Some(kiosk_entry.clone())),
     ];
-    list_devices(&node, 1, &listing);
-    list_devices(&kbranch, 1, &listing);
+    support::list_devices(&node, 1, &listing);
+    support::list_devices(&kbranch, 1, &listing);
 
     let link = Arc::new(NodeLink::default());
     let nudge = Arc::new(tokio::sync::Notify::new());
@@ -363,7 +344,7 @@ fn a_kiosk_numbers_at_its_node_and_from_its_lease_while_the_node_is_gone() {
         ),
         "{refused:?}"
     );
-    list_devices(&node, 3, &[(kiosk_id.clone(), None)]);
+    support::list_devices(&node, 3, &[(kiosk_id.clone(), None)]);
     let after = k.walk_in(letter("P"));
     assert!(
         matches!(after, Answer::Ticket { estimate: None, .. }),

@@ -267,6 +267,15 @@ fn ask_until(
     );
 }
 
+/// The number of a kiosk's answer `BIGLIETTO <number> …`.
+fn ticket_of(answer: &str) -> String {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .expect("BIGLIETTO <number>")
+        .to_owned()
+}
+
 async fn wait_for(pool: &deadpool_postgres::Pool, sql: &str, what: &str, log: impl Fn() -> String) {
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
     while count(pool, sql).await < 1 {
@@ -406,11 +415,7 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
         Duration::from_secs(20),
         log,
     );
-    let number = offline
-        .split_whitespace()
-        .nth(1)
-        .expect("BIGLIETTO <number>")
-        .to_owned();
+    let number = ticket_of(&offline);
 
     // Back: the ticket printed while the node was gone reaches the node and, once, the hub.
     node = start_node();
@@ -450,11 +455,7 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
         Duration::from_secs(20),
         log,
     );
-    let stranded = stranded
-        .split_whitespace()
-        .nth(1)
-        .expect("BIGLIETTO <number>")
-        .to_owned();
+    let stranded = ticket_of(&stranded);
     let dead: String = store::Store::open(&node_db, &Default::default())
         .unwrap()
         .hub_link()
@@ -527,7 +528,7 @@ async fn a_headless_node_and_a_kiosk_as_processes_share_one_queue_through_an_out
         Duration::from_secs(40),
         log,
     );
-    let next = next.split_whitespace().nth(1).unwrap().to_owned();
+    let next = ticket_of(&next);
     let given: Vec<String> = hub
         .pool
         .get()

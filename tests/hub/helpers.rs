@@ -954,24 +954,7 @@ pub(crate) async fn open_around_the_clock(
     .await
     .unwrap();
     let mut replica = demo.replica();
-    for h in replica.hours.iter_mut() {
-        h.opens = chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap();
-        h.closes = chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap();
-        h.appointment_only = false;
-    }
-    replica.hours.extend(replica.services.iter().flat_map(|s| {
-        (1..=7).map(|weekday| domain::OpeningHours {
-            service: s.letter,
-            weekday,
-            opens: chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
-            closes: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
-            appointment_only: false,
-        })
-    }));
-    replica.hours.sort_by_key(|h| (h.service, h.weekday));
-    replica.hours.dedup_by_key(|h| (h.service, h.weekday));
-    replica.rules.walk_in_stop_min = 0;
-    replica.rules.holidays.clear();
+    crate::faults::open_around_the_clock(&mut replica);
     hub::branch_data::put_config(
         &hub.pool.get().await.unwrap(),
         i32::from(SEDE),

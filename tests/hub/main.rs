@@ -3,6 +3,8 @@
 //! stored answers, gaps and lost state, and a change feed whose cursor never skips a late
 //! commit.
 
+#[path = "../support/faults.rs"]
+mod faults;
 #[path = "../support/pg.rs"]
 mod pg;
 #[path = "../support/smtp.rs"]

@@ -329,3 +329,27 @@ impl Drop for KioskProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The branch's devices as the hub's feed would list them (`None`: removed), from feed
+/// sequence `seq` on.
+pub fn list_devices(
+    branch: &Branch,
+    seq: i64,
+    devices: &[(String, Option<protocol::wire::DevicePayload>)],
+) {
+    let changes: Vec<protocol::wire::FeedChange> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, (id, d))| protocol::wire::FeedChange {
+            seq: seq + i as i64,
+            entity: protocol::wire::ENTITY_DEVICE.into(),
+            entity_id: id.clone(),
+            op: if d.is_some() { "put" } else { "remove" }.into(),
+            schema_version: 1,
+            payload: d.as_ref().map(|d| serde_json::to_value(d).unwrap()),
+        })
+        .collect();
+    branch
+        .apply_feed("branch", &changes, seq + devices.len() as i64, "epoch-1")
+        .unwrap();
+}

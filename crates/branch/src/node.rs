@@ -140,13 +140,18 @@ pub struct Branch {
 /// Live subscribers that fall this far behind miss events and resync from the log.
 const CHANNEL_CAPACITY: usize = 1024;
 
-fn build_queue(store: &Store) -> Result<Queue, StoreError> {
-    let mut queue = Queue::new(
+/// The branch's queue as its configuration makes it, before any event.
+fn empty_queue(store: &Store) -> Result<Queue, StoreError> {
+    Ok(Queue::new(
         store.queue_rules()?,
         Calendar::new(store.opening_hours()?),
         store.services()?,
         store.counters()?,
-    );
+    ))
+}
+
+fn build_queue(store: &Store) -> Result<Queue, StoreError> {
+    let mut queue = empty_queue(store)?;
     for e in store.current_day_events()? {
         queue.apply(&e.event);
     }
@@ -466,14 +471,7 @@ impl Branch {
         if events.is_empty() {
             return Ok(None);
         }
-        let mut previous = self.read(|_, s| {
-            Ok::<_, StoreError>(Queue::new(
-                s.queue_rules()?,
-                Calendar::new(s.opening_hours()?),
-                s.services()?,
-                s.counters()?,
-            ))
-        })?;
+        let mut previous = self.read(|_, s| empty_queue(s))?;
         for e in &events {
             previous.apply(e);
         }

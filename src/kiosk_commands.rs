@@ -151,6 +151,7 @@ pub fn kiosk(
         Store::open(&config.store.path, &store_options(config))?
     };
     let branch = Branch::open(store, clock)?;
+    let service = Arc::new(web::systemd::Service::from_env());
     if demo {
         for (name, role) in [("supervisore", "supervisor"), ("operatore", "operator")] {
             branch.with_store(|s| -> anyhow::Result<()> {
@@ -184,6 +185,7 @@ pub fn kiosk(
         .as_ref()
         .is_some_and(|l| l.role == protocol::wire::DeviceRole::Kiosk);
     let services = serve_branch(config, &branch, &runtime, demo, !client)?;
+    watch_branch(&service, &branch, &runtime)?;
     if client {
         // Its clock and devices reach staff through the node's view of it.
     } else if branch.clock().trust() == domain::ClockTrust::Untrusted {
@@ -299,8 +301,19 @@ pub fn kiosk(
         }),
     )?;
     if !headless {
-        return run_ui(kiosk, scanner);
+        return run_ui(kiosk, scanner, &service, &runtime);
     }
+    {
+        // Nothing to close here but standard input: a stop asked for ends the process, as a
+        // power cut would, and every committed ticket is already on disk.
+        let service = service.clone();
+        runtime.spawn(async move {
+            terminated().await;
+            service.stopping();
+            std::process::exit(0);
+        });
+    }
+    service.ready(&format!("kiosk of sede {} ready (no screen)", kiosk.sede()));
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         println!(
@@ -316,7 +329,79 @@ pub fn kiosk(
     }
     let mut scanner = scanner;
     kiosk.run_headless(scanner.as_mut(), &mut std::io::stdout().lock())?;
+    service.stopping();
     drop(services);
+    Ok(())
+}
+
+/// Until the service manager (SIGTERM) or someone at the terminal (SIGINT) asks the process to
+/// stop.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// The loops a branch's process lives by, each with its heart for the watchdog: the branch
+/// itself (its lock taken, as every command takes it, so a command stuck on a dead disk stops
+/// the beat) and the runtime of its LAN server and sync.
+fn watch_branch(
+    service: &web::systemd::Service,
+    branch: &Arc<Branch>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let every = service.beat_every();
+    let heart = service.heart("branch");
+    let watched = branch.clone();
+    std::thread::Builder::new()
+        .name("branch-heart".into())
+        .spawn(move || {
+            loop {
+                watched.read(|_, _| ());
+                heart.beat();
+                std::thread::sleep(every);
+            }
+        })
+        .context("cannot start the branch's heartbeat")?;
+    let heart = service.heart("runtime");
+    runtime.spawn(async move {
+        loop {
+            heart.beat();
+            tokio::time::sleep(every).await;
+        }
+    });
+    // Debug builds only: the branch stuck for good on SIGUSR1 (its lock held, as by a write
+    // that never returns), to show the watchdog stops being fed.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("SPORTELLO_DEBUG_WEDGE_ON_SIGUSR1").is_some() {
+        let usr1 = {
+            let _in = runtime.enter();
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?
+        };
+        let wedged = branch.clone();
+        runtime.spawn(async move {
+            let mut usr1 = usr1;
+            usr1.recv().await;
+            tracing::warn!("SIGUSR1: the branch is stuck from now on");
+            std::thread::spawn(move || {
+                wedged.with_store(|_| {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(3600));
+                    }
+                })
+            });
+        });
+    }
     Ok(())
 }
 
@@ -420,18 +505,16 @@ pub fn node(config: &Config, clock: SystemClock, take_over: bool) -> anyhow::Res
     if take_over {
         take_over_day(&branch, &runtime)?;
     }
+    let service = web::systemd::Service::from_env();
     let services = serve_branch(config, &branch, &runtime, false, true)?;
     anyhow::ensure!(
         services._lan.is_some(),
         "a branch node serves the LAN: set lan.enabled = true"
     );
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    })?;
+    watch_branch(&service, &branch, &runtime)?;
+    service.ready("branch node ready");
+    runtime.block_on(terminated());
+    service.stopping();
     tracing::info!("branch node stopping");
     drop(services);
     Ok(())
@@ -503,11 +586,14 @@ fn take_over_day(branch: &Arc<Branch>, runtime: &tokio::runtime::Runtime) -> any
 pub fn run_ui(
     kiosk: Kiosk,
     mut scanner: Box<dyn hardware::scanner::Scanner + Send>,
+    service: &Arc<web::systemd::Service>,
+    runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
+    let sede = kiosk.sede().to_string();
     let voice = Arc::new(kiosk::guide::Speaker::new(Arc::new(
         branch::speech::EspeakNg::default(),
     )));
-    let ui = kiosk::ui::KioskUi::build(
+    let mut ui = kiosk::ui::KioskUi::build(
         kiosk,
         kiosk::ui::Dispatch::Worker,
         voice,
@@ -531,8 +617,20 @@ pub fn run_ui(
             }
         }
     });
+    let heart = service.heart("ui");
+    ui.every(service.beat_every(), move || heart.beat());
+    {
+        let (service, close) = (service.clone(), ui.closer());
+        runtime.spawn(async move {
+            terminated().await;
+            service.stopping();
+            close();
+        });
+    }
     ui.refresh();
+    service.ready(&format!("kiosk of sede {sede} ready"));
     ui.run()?;
+    service.stopping();
     Ok(())
 }
 

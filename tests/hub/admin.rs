@@ -167,11 +167,18 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("demo_identity = true\n");
     std::fs::write(&config, text).unwrap();
+    // Its service manager's notification socket, as systemd gives a Type=notify unit.
+    let notify = std::os::unix::net::UnixDatagram::bind(dir.path().join("notify")).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut hub = Child(
         sportello()
             .arg("--config")
             .arg(&config)
             .arg("hub")
+            .env("NOTIFY_SOCKET", dir.path().join("notify"))
+            .env("WATCHDOG_USEC", "400000")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -332,5 +339,29 @@ async fn installing_a_hub_and_enrolling_a_kiosk_with_the_cli() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(kiosk);
-    drop(hub);
+
+    // Ready once it listened, the watchdog fed, and a clean stop on the manager's SIGTERM.
+    let heard = |until: &str| {
+        let mut buf = [0u8; 512];
+        let mut all = String::new();
+        while !all.lines().any(|l| l == until) {
+            let n = notify
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("no {until} from the hub ({e}); heard {all:?}"));
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            all.push('\n');
+        }
+        all
+    };
+    let started = heard("READY=1");
+    assert!(started.contains("STATUS=hub on "), "{started}");
+    heard("WATCHDOG=1");
+    // SAFETY: a plain kill(2) of our own child.
+    assert_eq!(
+        unsafe { libc::kill(hub.0.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    heard("STOPPING=1");
+    let status = hub.0.wait().unwrap();
+    assert!(status.success(), "the hub stopped with {status}");
 }

@@ -47,6 +47,7 @@ fn hostname() -> String {
 
 /// Serves the hub until interrupted.
 pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
+    let service = web::systemd::Service::from_env();
     runtime()?.block_on(async {
         let pool = pool(config).await?;
         let tls = web::tls::load_or_make(
@@ -131,7 +132,24 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
                 }
             }
         });
-        tokio::signal::ctrl_c().await?;
+        // The hub is stateless: a database that is down is not cured by a restart, so only
+        // the runtime itself feeds the watchdog.
+        let heart = service.heart("runtime");
+        let every = service.beat_every();
+        tokio::spawn(async move {
+            loop {
+                heart.beat();
+                tokio::time::sleep(every).await;
+            }
+        });
+        service.ready(&format!("hub on {}", server.addr));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+        service.stopping();
+        tracing::info!("hub stopping");
         let _ = stop.send(true);
         server.stop().await;
         let _ = tokio::join!(jobs, scheduler);

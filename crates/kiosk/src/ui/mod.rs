@@ -37,6 +37,7 @@ pub struct KioskUi {
     cassetto: cassetto::CassettoUi,
     _tick: Timer,
     _cassetto_tick: Timer,
+    timers: Vec<Timer>,
 }
 
 impl KioskUi {
@@ -103,7 +104,25 @@ impl KioskUi {
             cassetto,
             _tick: tick,
             _cassetto_tick: cassetto_tick,
+            timers: Vec::new(),
         })
+    }
+
+    /// Runs `f` on the event loop every `period` while the window lives: the service's watchdog
+    /// beats from here, so an event loop that is stuck stops feeding it.
+    pub fn every(&mut self, period: Duration, f: impl FnMut() + 'static) {
+        let timer = Timer::default();
+        timer.start(TimerMode::Repeated, period, f);
+        self.timers.push(timer);
+    }
+
+    /// Closes the event loop from any thread: a stop the service manager asked for.
+    pub fn closer(&self) -> impl Fn() + Send + Sync + 'static {
+        || {
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+        }
     }
 
     /// Updates the clock and the waiting counts now (the timer does it every second).

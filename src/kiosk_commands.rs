@@ -429,7 +429,8 @@ fn serve_branch(
             branch.clone(),
             Arc::new(branch::speech::EspeakNg::default()),
             config.lan.session_hours,
-        );
+        )
+        .with_metrics_token(config.lan.metrics_token.clone());
         let server = runtime.block_on(branch::lan::start(state, &config.lan.listen, &tls))?;
         say(&format!(
             "Console operatori: https://{}/console",

@@ -1,4 +1,5 @@
-//! Documents that must stay true: the configuration reference and the architecture code map.
+//! Documents that must stay true: the configuration reference, the architecture code map, the
+//! packaged configuration and the alert rules.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -168,4 +169,38 @@ fn comments_cite_only_documents_in_the_repository() {
         }
     }
     assert!(found.is_empty(), "{found:#?}");
+}
+
+/// The alert rules shipped for Prometheus load, and each fires when it should and not before
+/// (`promtool test rules`, from Debian's `prometheus`).
+#[test]
+fn the_alert_rules_load_and_fire_when_they_should() {
+    let dir = root().join("packaging/prometheus");
+    for args in [
+        &["check", "rules", "sportello-alerts.yml"][..],
+        &["test", "rules", "sportello-alerts.test.yml"][..],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("promtool ({e}): install Debian's prometheus (scripts/system-deps --test)")
+            });
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// What the packages install as configuration parses, with every key known.
+#[test]
+fn the_packaged_configuration_parses() {
+    for file in ["packaging/etc/sportello.toml", "packaging/etc/hub.toml"] {
+        let text = read(file);
+        toml::from_str::<Config>(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
 }

@@ -604,3 +604,71 @@ async fn the_halls_stream_replays_little_and_its_streams_are_capped() {
     }
     lan.server.shutdown().await;
 }
+
+/// `/metrics` for a sede's own Prometheus: the queue, the node's alerts and outbox, each kiosk
+/// of the sede as it last reported; only with the bearer token, and not at all without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_serves_its_metrics_to_the_token_only() {
+    const TOKEN: &str = "metriche-della-sede-0123";
+    let dir = tempfile::tempdir().unwrap();
+    let lan = support::start_configured(
+        dir.path(),
+        "127.0.0.1:0",
+        web::tls::self_signed().unwrap(),
+        |s| s.with_metrics_token(Some(TOKEN.into())),
+    )
+    .await;
+    walk_in(&lan, "P");
+    walk_in(&lan, "P");
+    lan.branch
+        .execute(Command::RaiseAlert {
+            alert: queue::DeviceAlert::PrinterOutOfPaper,
+        })
+        .unwrap();
+    let http = client(&lan.tls);
+    let get = |token: &str| {
+        http.get(format!("{}/metrics", lan.base))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(get("").await.unwrap().status(), 401);
+    assert_eq!(get("metriche-della-sede-0124").await.unwrap().status(), 401);
+    let r = get(TOKEN).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    for line in [
+        "sportello_node_waiting{service=\"P\"} 2",
+        "sportello_node_alert{alert=\"printer_paper_out\"} 1",
+        "sportello_node_alert{alert=\"printer_paper_low\"} 0",
+        &format!(
+            "sportello_node_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    assert!(text.ends_with("# EOF\n"));
+    // Prometheus itself scrapes it.
+    let prometheus = support::Prometheus::scraping(
+        &format!("localhost:{}", lan.server.addr.port()),
+        &lan.tls.cert,
+        TOKEN,
+    );
+    let waiting = prometheus
+        .query("sportello_node_waiting{service=\"P\"}")
+        .await;
+    assert_eq!(waiting[0].1, 2.0, "{waiting:?}");
+    drop(prometheus);
+    lan.server.shutdown().await;
+
+    let quiet_dir = tempfile::tempdir().unwrap();
+    let quiet = support::start(quiet_dir.path()).await;
+    let r = client(&quiet.tls)
+        .get(format!("{}/metrics", quiet.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    quiet.server.shutdown().await;
+}

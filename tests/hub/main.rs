@@ -25,5 +25,6 @@ mod identification;
 mod istanze;
 mod jobs;
 mod keys;
+mod metrics;
 mod postgres_tls;
 mod sync;

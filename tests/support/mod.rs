@@ -82,9 +82,23 @@ pub async fn start(dir: &Path) -> Lan {
 
 /// Starts (or, after a shutdown, restarts) the branch of `dir` on `listen` with `tls`.
 pub async fn start_at(dir: &Path, listen: &str, tls: TlsPem) -> Lan {
+    start_configured(dir, listen, tls, |s| s).await
+}
+
+/// The same, the server's state set up by `configure` as its configuration would.
+pub async fn start_configured(
+    dir: &Path,
+    listen: &str,
+    tls: TlsPem,
+    configure: impl FnOnce(AppState) -> AppState,
+) -> Lan {
     install_crypto();
     let (branch, demo) = open_branch(dir);
-    let state = AppState::new(branch.clone(), Arc::new(EspeakNg::default()), 8);
+    let state = configure(AppState::new(
+        branch.clone(),
+        Arc::new(EspeakNg::default()),
+        8,
+    ));
     let kiosks = state.kiosks.clone();
     let server = branch::lan::start(state, listen, &tls).await.unwrap();
     let base = format!("https://127.0.0.1:{}", server.addr.port());
@@ -352,4 +366,122 @@ pub fn list_devices(
     branch
         .apply_feed("branch", &changes, seq + devices.len() as i64, "epoch-1")
         .unwrap();
+}
+
+/// A real Prometheus server (Debian's `prometheus`) scraping one HTTPS target every second with
+/// a bearer token, as a sede's or the fleet's monitoring would; killed when dropped.
+#[allow(dead_code)]
+pub struct Prometheus {
+    child: std::process::Child,
+    api: String,
+    _dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Prometheus {
+    /// Scrapes `https://{target}/metrics`, trusting `ca_pem`, with `token`.
+    pub fn scraping(target: &str, ca_pem: &[u8], token: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
+        std::fs::write(dir.path().join("token"), token).unwrap();
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: sportello\n    scheme: https\n\
+                 \x20   tls_config:\n      ca_file: {ca}\n      server_name: localhost\n\
+                 \x20   authorization:\n      credentials_file: {token}\n\
+                 \x20   static_configs:\n      - targets: ['{target}']\n",
+                ca = dir.path().join("ca.pem").display(),
+                token = dir.path().join("token").display(),
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("prometheus ({e}): install Debian's prometheus (scripts/system-deps --test)")
+            });
+        Prometheus {
+            child,
+            api: format!("http://127.0.0.1:{port}/api/v1"),
+            _dir: dir,
+        }
+    }
+
+    /// The target's health and the samples of `query` once a scrape has them, within 30 s:
+    /// each sample's labels (as JSON) and value.
+    pub async fn query(&self, query: &str) -> Vec<(serde_json::Value, f64)> {
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut last = String::new();
+        loop {
+            let targets: Option<serde_json::Value> = async {
+                http.get(format!("{}/targets", self.api))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()
+            }
+            .await;
+            if let Some(t) = &targets {
+                last = t["data"]["activeTargets"][0]["lastError"].to_string();
+            }
+            let r: Option<serde_json::Value> = async {
+                http.post(format!("{}/query", self.api))
+                    .form(&[("query", query)])
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()
+            }
+            .await;
+            if let Some(r) = r
+                && let Some(samples) = r["data"]["result"].as_array()
+                && !samples.is_empty()
+            {
+                return samples
+                    .iter()
+                    .map(|s| {
+                        (
+                            s["metric"].clone(),
+                            s["value"][1].as_str().unwrap().parse().unwrap(),
+                        )
+                    })
+                    .collect();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Prometheus has no {query} after 30 s; the target's last error: {last}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -133,6 +133,9 @@ pub struct HubConfig {
     /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`) of the load balancers in front of
     /// the hub, whose `X-Forwarded-For` names the client; empty: the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// The bearer token Prometheus sends to scrape `/metrics`; unset: no metrics (404).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -161,6 +164,7 @@ impl Default for HubConfig {
             sms_from: "INPS".into(),
             person_key_secret: None,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -314,6 +318,10 @@ pub struct LanConfig {
     /// A kiosk of a node: milliseconds between its rounds with the node (hand over what it
     /// printed while cut off, top up its leases, report its health).
     pub node_sync_ms: u64,
+    /// The bearer token a sede's own Prometheus sends to scrape the node's `/metrics`; unset:
+    /// no metrics (404).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 impl LanConfig {
@@ -338,6 +346,7 @@ impl Default for LanConfig {
             session_hours: 10,
             advertise: None,
             node_sync_ms: 5000,
+            metrics_token: None,
         }
     }
 }

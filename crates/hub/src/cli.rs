@@ -79,6 +79,7 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             .with_kek(kek.clone())
             .with_hub_keys(hub_keys)
             .with_min_client_version(config.min_client_version.clone())
+            .with_metrics_token(config.metrics_token.clone())
             .with_person_key_secret(config.person_key_secret.as_deref())
             .with_trusted_proxies(&config.trusted_proxies)?;
         if config.person_key_secret.is_none() {

@@ -8,7 +8,7 @@
 //! generator (the demo reaches it through [`seed`], from the command line).
 //!
 //! Inside, each feature owns its routes, its SQL and its jobs; the layers below them are
-//! [`error`], [`state`], [`extract`] (who is asking), [`jobs`] (the job table, knowing no
+//! [`error`], [`state`], [`counts`], [`extract`] (who is asking), [`jobs`] (the job table, knowing no
 //! feature), [`feed`], [`audit`] and [`pages`]. [`server`] puts the features together. No
 //! module imports one that imports it (`tests/tiers.rs` checks).
 
@@ -20,6 +20,7 @@ pub mod cassetto;
 pub mod cli;
 pub mod console;
 pub mod contatti;
+pub mod counts;
 pub mod db;
 pub mod desk;
 pub mod devices;
@@ -33,6 +34,7 @@ pub mod idp;
 pub mod istanze;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
 pub mod notify;
 pub mod pages;
 pub mod pull;

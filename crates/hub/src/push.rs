@@ -50,6 +50,16 @@ pub fn older(a: &str, b: &str) -> bool {
     parts(a) < parts(b)
 }
 
+/// The newest of these versions and the hub's own: what every device should run.
+pub fn newest<'a>(versions: impl IntoIterator<Item = &'a str>) -> String {
+    versions
+        .into_iter()
+        .fold(env!("CARGO_PKG_VERSION"), |newest, v| {
+            if older(newest, v) { v } else { newest }
+        })
+        .to_owned()
+}
+
 fn op_hash(op: &PushOp) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(op.op_id.as_bytes());

@@ -47,11 +47,16 @@ pub fn router(state: HubState) -> Router {
         .merge(crate::istanze::router())
         .merge(crate::agenda::router())
         .merge(crate::idp::router())
-        .merge(crate::console::router());
+        .merge(crate::console::router())
+        .merge(crate::metrics::router());
     Router::new()
         .merge(within(pages_and_api, REQUEST_DEADLINE))
         .merge(crate::pull::router().layer(axum::middleware::from_fn(answer_pull_within)))
         .merge(within(crate::desk::router(), UPLOAD_DEADLINE))
+        .layer(axum::middleware::from_fn_with_state(
+            state.counts.clone(),
+            crate::counts::count,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }

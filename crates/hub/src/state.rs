@@ -30,6 +30,10 @@ pub struct HubState {
     pub kek: Option<Arc<crate::keys::Kek>>,
     /// The keys this hub may present, announced to the kiosks in every pull (hex key pins).
     pub hub_keys: Arc<[String]>,
+    /// What this instance counts for `/metrics`.
+    pub counts: Arc<crate::counts::Counts>,
+    /// The bearer token of `/metrics` (`hub.metrics_token`); unset: no metrics.
+    pub metrics_token: Option<String>,
 }
 
 impl HubState {
@@ -51,6 +55,8 @@ impl HubState {
             trusted_proxies: Arc::new([]),
             kek: None,
             hub_keys: Arc::new([]),
+            counts: Arc::default(),
+            metrics_token: None,
         }
     }
 
@@ -98,6 +104,12 @@ impl HubState {
     /// to a new key, the next one's.
     pub fn with_hub_keys(mut self, pins: Vec<String>) -> Self {
         self.hub_keys = pins.into();
+        self
+    }
+
+    /// Serves `/metrics` to whoever sends this bearer token.
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty());
         self
     }
 

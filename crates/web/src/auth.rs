@@ -93,6 +93,13 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Whether `given` is the secret `expected` (a bearer token), compared as SHA-256 digests
+/// without an early exit: the time taken says nothing of the secret, not even its length.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    let (a, b) = (token_hash(given), token_hash(expected));
+    a.iter().zip(&b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Compares without an early exit, so timing says nothing about the CSRF token.
 pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -177,6 +184,14 @@ impl LoginLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_match_only_themselves() {
+        assert!(same_secret("metriche-0123", "metriche-0123"));
+        assert!(!same_secret("metriche-012", "metriche-0123"));
+        assert!(!same_secret("", "metriche-0123"));
+        assert!(!same_secret("metriche-0124", "metriche-0123"));
+    }
 
     #[test]
     fn passwords_hash_and_verify() {

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod kiosks;
+mod metrics;
 mod pages;
 mod sse;
 mod state;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hall/events", get(sse::hall_events))
         .route("/hall/audio/{seq}", get(pages::hall_audio))
         .route("/static/{file}", get(pages::asset))
+        .route("/metrics", get(metrics::metrics))
         .merge(
             Router::new()
                 .route(protocol::lan::ISSUE, post(kiosks::issue))

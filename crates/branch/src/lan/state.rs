@@ -64,6 +64,8 @@ pub struct AppState {
     pub kiosks: KioskReports,
     /// The walk-ins the node issued for its kiosks lately.
     pub requests: RecentRequests,
+    /// The bearer token of `/metrics` (`lan.metrics_token`); unset: no metrics.
+    pub metrics_token: Option<String>,
 }
 
 /// The hall's state as JSON, with the queue's and the configuration's generations it was read
@@ -93,6 +95,13 @@ impl AppState {
             hall_state: Arc::default(),
             kiosks: Arc::default(),
             requests: Arc::default(),
+            metrics_token: None,
         }
+    }
+
+    /// Serves `/metrics` to whoever sends this bearer token.
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty());
+        self
     }
 }

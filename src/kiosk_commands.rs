@@ -93,6 +93,55 @@ pub fn print_test(config: &Config, preview: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Where systemd-timesyncd says the system clock has been synchronised since boot.
+const TIME_SYNCHRONIZED: &str = "/run/systemd/timesync/synchronized";
+
+/// Whether this kiosk may be updated now (the ExecCondition of `sportello-update.service`):
+/// the clock is right, the sede is not at work — from an hour before its first opening to
+/// half an hour after a closing, on any service — and nobody waits. Says why not as an error,
+/// which exits with 1: systemd then skips the update until the timer's next round.
+pub fn update_window(
+    config: &Config,
+    db: &Path,
+    clock: &SystemClock,
+    explicit_clock: bool,
+) -> anyhow::Result<()> {
+    // A Pi has no battery clock: until NTP has set it, the hour may be any.
+    if !explicit_clock && !Path::new(TIME_SYNCHRONIZED).exists() {
+        anyhow::bail!(
+            "not now: the clock is not synchronised yet ({TIME_SYNCHRONIZED} is missing)"
+        );
+    }
+    let store = Store::open(db, &store_options(config))?;
+    let now = clock.local_now().naive_local();
+    let calendar = queue::Calendar::new(store.opening_hours()?);
+    if let Some((opens, closes)) = calendar.at_work(
+        &store.queue_rules()?,
+        now,
+        chrono::Duration::minutes(60),
+        chrono::Duration::minutes(30),
+    ) {
+        anyhow::bail!(
+            "not now: the sede is at work ({} – {}, with an hour before and half an hour after)",
+            opens.format("%H:%M"),
+            closes.format("%H:%M")
+        );
+    }
+    let waiting = store
+        .tickets_on(clock.today())?
+        .iter()
+        .filter(|t| t.state == domain::TicketState::Issued)
+        .count();
+    if waiting > 0 {
+        anyhow::bail!("not now: {waiting} tickets still wait");
+    }
+    println!(
+        "yes: the sede is closed and nobody waits ({})",
+        now.format("%d/%m/%Y %H:%M")
+    );
+    Ok(())
+}
+
 pub fn store_options(config: &Config) -> StoreOptions {
     StoreOptions {
         busy_timeout: std::time::Duration::from_millis(config.store.busy_timeout_ms),

@@ -151,6 +151,14 @@ enum Command {
         preview: PathBuf,
     },
     #[cfg(feature = "kiosk")]
+    /// Whether this kiosk may be updated now: exits 0 when the sede is closed and nobody
+    /// waits, 1 saying why not (the ExecCondition of sportello-update.service).
+    UpdateWindow {
+        /// Store file, overriding `store.path`.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    #[cfg(feature = "kiosk")]
     /// Issues tickets in a loop, printing each number after its commit (crash tests, load).
     #[command(hide = true)]
     StressTickets {
@@ -400,6 +408,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::StressTickets { db, count } => stress_tickets(&db, count, clock()),
         #[cfg(feature = "kiosk")]
         Command::PrintTest { preview } => print_test(&config, &preview),
+        #[cfg(feature = "kiosk")]
+        Command::UpdateWindow { db } => {
+            let path = db.unwrap_or_else(|| config.store.path.clone());
+            update_window(&config, &path, &clock(), cli.clock_from.is_some())
+        }
         #[cfg(feature = "kiosk")]
         Command::Enroll {
             hub,

@@ -303,3 +303,69 @@ fn admin_add_staff_stores_an_argon2_hash_and_refuses_weak_input() {
     let bad_name = run(&["--username", "<b>"], "una password lunga");
     assert!(String::from_utf8_lossy(&bad_name.stderr).contains("user name"));
 }
+
+/// The update timer's gate (`sportello-update.service`'s ExecCondition): never while the
+/// sede is at work, nor while a visitor waits; yes at night with the queue empty.
+#[test]
+fn updates_wait_for_the_sede_to_close_and_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    // The evening of the tests' morning.
+    let night = format!("{}T23:00:00+01:00", &support::MORNING[..10]);
+    let window = |at: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sportello"))
+            .env_remove("RUST_LOG")
+            .env_remove("SPORTELLO_CONFIG")
+            .args(["--clock-from", at, "update-window", "--db"])
+            .arg(data.join("kiosk.sqlite"))
+            .output()
+            .unwrap()
+    };
+    let out = sportello()
+        .args(["demo-data", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    let morning = window(support::MORNING);
+    assert_eq!(morning.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&morning.stderr).contains("not now: the sede is at work"),
+        "{}",
+        String::from_utf8_lossy(&morning.stderr)
+    );
+    let empty_night = window(&night);
+    assert!(
+        empty_night.status.success(),
+        "{}",
+        String::from_utf8_lossy(&empty_night.stderr)
+    );
+    assert!(String::from_utf8_lossy(&empty_night.stdout).starts_with("yes: the sede is closed"));
+
+    // A visitor took a ticket in the morning and nobody served it: it still waits at night.
+    let mut kiosk = sportello()
+        .args([
+            "kiosk",
+            "--demo",
+            "--headless",
+            "--lan-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    kiosk.stdin.take().unwrap().write_all(b"P\n").unwrap();
+    assert!(kiosk.wait().unwrap().success());
+    let waited = window(&night);
+    assert_eq!(waited.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&waited.stderr).contains("not now: 1 tickets still wait"),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+}

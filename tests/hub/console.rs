@@ -101,6 +101,18 @@ async fn the_console_lists_kiosks_with_their_health_and_lets_administrators_act(
     assert!(page.contains(&kiosk.id), "{page}");
     assert!(page.contains("senza carta"), "{page}");
     assert!(page.contains("3 (da 30 min)"), "{page}");
+    // The kiosk reported a version older than the hub's: it lags, and says to which one.
+    let expected = env!("CARGO_PKG_VERSION");
+    assert!(
+        page.contains(&format!(
+            "Versione attesa: {expected}; <strong>1 da aggiornare</strong>"
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("test – da aggiornare alla {expected}")),
+        "{page}"
+    );
     if let Ok(out) = std::env::var("SPORTELLO_CONSOLE_HTML") {
         std::fs::write(out, &page).unwrap();
     }

@@ -200,9 +200,9 @@ async fn scrape(state: &HubState) -> Result<String, HubError> {
             version: version.clone(),
         })
         .set(1);
-        lagging
-            .get_or_create(&labels)
-            .set(i64::from(crate::push::older(&version, &newest)));
+        lagging.get_or_create(&labels).set(i64::from(
+            !version.is_empty() && crate::push::older(&version, &newest),
+        ));
         let as_i64 = |v: &serde_json::Value| {
             v.as_u64()
                 .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX))

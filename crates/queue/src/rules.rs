@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use domain::{OpeningHours, ServiceLetter};
@@ -157,6 +157,33 @@ impl Calendar {
         Ok(())
     }
 
+    /// The opening period, of any service, that local time `at` falls in once widened by
+    /// `before` ahead of its opening and `after` past its closing: while there is one the sede
+    /// is at work, and nothing that would disturb it (an update, a restart) may happen.
+    pub fn at_work(
+        &self,
+        rules: &QueueRules,
+        at: NaiveDateTime,
+        before: chrono::Duration,
+        after: chrono::Duration,
+    ) -> Option<(NaiveTime, NaiveTime)> {
+        if rules.holidays.contains(&at.date()) {
+            return None;
+        }
+        let weekday = at.date().weekday().number_from_monday() as u8;
+        // Seconds from midnight, so a widened period does not wrap round the clock.
+        let secs = |t: NaiveTime| i64::from(t.num_seconds_from_midnight());
+        let now = secs(at.time());
+        self.hours
+            .iter()
+            .filter(|h| h.weekday == weekday)
+            .find(|h| {
+                secs(h.opens) - before.num_seconds() <= now
+                    && now < secs(h.closes) + after.num_seconds()
+            })
+            .map(|h| (h.opens, h.closes))
+    }
+
     /// Today's periods of a service, for display.
     pub fn today(
         &self,
@@ -195,6 +222,53 @@ mod tests {
                 appointment_only: true,
             },
         ])
+    }
+
+    #[test]
+    fn the_sede_is_at_work_from_an_hour_before_opening_to_half_an_hour_after_closing() {
+        let c = hours();
+        let rules = QueueRules::default();
+        // 2026-03-12 is a Thursday, the fixture's day.
+        let at = |t: &str| {
+            NaiveDateTime::parse_from_str(&format!("2026-03-12 {t}"), "%Y-%m-%d %H:%M").unwrap()
+        };
+        let work = |t| {
+            c.at_work(
+                &rules,
+                at(t),
+                chrono::Duration::minutes(60),
+                chrono::Duration::minutes(30),
+            )
+        };
+        for t in ["07:30", "10:00", "12:59", "14:00", "18:29"] {
+            assert!(work(t).is_some(), "{t}");
+        }
+        for t in ["00:00", "07:29", "13:00", "13:59", "18:30", "23:59"] {
+            assert!(work(t).is_none(), "{t}");
+        }
+        // Another weekday has no hours in the fixture, and a holiday none either.
+        assert!(
+            c.at_work(
+                &rules,
+                NaiveDateTime::parse_from_str("2026-03-13 10:00", "%Y-%m-%d %H:%M").unwrap(),
+                chrono::Duration::minutes(60),
+                chrono::Duration::minutes(30)
+            )
+            .is_none()
+        );
+        let holiday = QueueRules {
+            holidays: [at("10:00").date()].into(),
+            ..QueueRules::default()
+        };
+        assert!(
+            c.at_work(
+                &holiday,
+                at("10:00"),
+                chrono::Duration::minutes(60),
+                chrono::Duration::minutes(30)
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -30,6 +30,8 @@ struct DeviceRow {
     role: String,
     last_seen: String,
     version: String,
+    /// Older than the newest version in the fleet (or the hub's own).
+    lagging: bool,
     backlog: String,
     backlog_bad: bool,
     printer: String,
@@ -58,6 +60,10 @@ struct NewCode {
 struct DevicesPage {
     me: Me,
     devices: Vec<DeviceRow>,
+    /// The version every device should run: the newest reported, or the hub's own.
+    newest: String,
+    /// Devices (not revoked) that run an older one.
+    lagging: usize,
     today: Vec<TodayRow>,
     new_code: Option<NewCode>,
     error: Option<String>,
@@ -130,7 +136,12 @@ async fn render_devices(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let devices = rows
+    let newest = crate::push::newest(
+        rows.iter()
+            .filter(|r| !r.get::<_, bool>(5))
+            .map(|r| r.get::<_, &str>(3)),
+    );
+    let devices: Vec<DeviceRow> = rows
         .iter()
         .map(|r| {
             let status: serde_json::Value = r.get(4);
@@ -148,6 +159,9 @@ async fn render_devices(
                     .get::<_, Option<String>>(2)
                     .unwrap_or_else(|| "mai".into()),
                 version: r.get(3),
+                lagging: !r.get::<_, bool>(5)
+                    && !r.get::<_, &str>(3).is_empty()
+                    && crate::push::older(r.get(3), &newest),
                 backlog: match age {
                     Some(a) if depth > 0 => format!("{depth} (da {} min)", a / 60),
                     _ => depth.to_string(),
@@ -184,9 +198,12 @@ async fn render_devices(
             }
         })
         .collect();
+    let lagging = devices.iter().filter(|d| d.lagging).count();
     html(DevicesPage {
         me: user,
         devices,
+        newest,
+        lagging,
         today,
         new_code,
         error,

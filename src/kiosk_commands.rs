@@ -349,8 +349,34 @@ pub fn kiosk(
             }
         }),
     )?;
+    let panel = kiosk::devices::panel(&config.panel).map(|p| Panel {
+        panel: p,
+        printer: kiosk.printer_state(),
+        branch: branch.clone(),
+    });
     if !headless {
-        return run_ui(kiosk, scanner, &service, &runtime);
+        return run_ui(kiosk, scanner, panel, &service, &runtime);
+    }
+    if let Some(panel) = panel {
+        // Without a screen only the light, the buzzer and the call button mean anything.
+        let (calls, device) = (
+            (!client).then(|| branch.clone()),
+            branch
+                .read(|_, s| s.device().map(|d| d.device_id))
+                .unwrap_or_else(|_| "chiosco".into()),
+        );
+        panel.start(kiosk::panel::PanelHooks {
+            call_staff: Box::new(move || {
+                calls.as_ref().is_some_and(|b| {
+                    b.execute(queue::Command::RequestAssistance {
+                        kiosk: device.clone(),
+                    })
+                    .is_ok()
+                })
+            }),
+            wake: Box::new(|| {}),
+            speech: Box::new(|_| {}),
+        })?;
     }
     {
         // Nothing to close here but standard input: a stop asked for ends the process, as a
@@ -381,6 +407,46 @@ pub fn kiosk(
     service.stopping();
     drop(services);
     Ok(())
+}
+
+/// The panel the configuration names, with what its light follows.
+pub struct Panel {
+    panel: Box<dyn hardware::panel::Panel>,
+    printer: Arc<std::sync::Mutex<&'static str>>,
+    branch: Arc<Branch>,
+}
+
+/// What the kiosk made and has not reached the hub after this long: the light says offline.
+const OFFLINE_AFTER_S: i64 = 120;
+
+impl Panel {
+    /// Runs the panel on a thread of its own for the life of the process.
+    fn start(self, hooks: kiosk::panel::PanelHooks) -> anyhow::Result<()> {
+        let Panel {
+            panel,
+            printer,
+            branch,
+        } = self;
+        // Only an enrolled kiosk has a hub to lose.
+        let offline = move || {
+            branch.read(|_, s| {
+                s.hub_link().ok().flatten().is_some()
+                    && s.outbox_oldest_pending()
+                        .ok()
+                        .flatten()
+                        .is_some_and(|t| (chrono::Utc::now() - t).num_seconds() > OFFLINE_AFTER_S)
+            })
+        };
+        std::thread::Builder::new()
+            .name("panel".into())
+            .spawn(move || {
+                static NEVER: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                kiosk::panel::run(panel, printer, offline, hooks, &NEVER)
+            })
+            .context("cannot start the panel's thread")?;
+        Ok(())
+    }
 }
 
 /// Until the service manager (SIGTERM) or someone at the terminal (SIGINT) asks the process to
@@ -636,6 +702,7 @@ fn take_over_day(branch: &Arc<Branch>, runtime: &tokio::runtime::Runtime) -> any
 pub fn run_ui(
     kiosk: Kiosk,
     mut scanner: Box<dyn hardware::scanner::Scanner + Send>,
+    panel: Option<Panel>,
     service: &Arc<web::systemd::Service>,
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
@@ -667,6 +734,14 @@ pub fn run_ui(
             }
         }
     });
+    if let Some(panel) = panel {
+        panel.start(ui.panel_hooks())?;
+    }
+    if let Some(backlight) =
+        hardware::screen::SysfsBacklight::find(std::path::Path::new("/sys/class/backlight"))
+    {
+        ui = ui.with_backlight(Box::new(backlight));
+    }
     let heart = service.heart("ui");
     ui.every(service.beat_every(), move || heart.beat());
     {

@@ -22,6 +22,7 @@ use store::{Store, StoreOptions};
 struct Fixture {
     ui: KioskUi,
     branch: Arc<Branch>,
+    clock: Arc<ManualClock>,
     voice: Arc<Recorder>,
     _dir: tempfile::TempDir,
 }
@@ -46,7 +47,7 @@ fn fixture_with(kiosk: impl FnOnce(&Arc<Branch>, &std::path::Path) -> Kiosk) -> 
     store
         .apply_replica(&DemoBranch::generate(3, clock.local_now().naive_local()).replica())
         .unwrap();
-    let branch = Branch::open(store, clock).unwrap();
+    let branch = Branch::open(store, clock.clone()).unwrap();
     let voice = Arc::new(Recorder::default());
     let ui = KioskUi::build(kiosk(&branch, dir.path()), Dispatch::Inline, voice.clone()).unwrap();
     ui.refresh();
@@ -58,6 +59,7 @@ fn fixture_with(kiosk: impl FnOnce(&Arc<Branch>, &std::path::Path) -> Kiosk) -> 
     Fixture {
         ui,
         branch,
+        clock,
         voice,
         _dir: dir,
     }
@@ -316,6 +318,89 @@ fn chiama_un_operatore_reaches_the_staff_console() {
     tap(w, "call-staff");
     assert!(w.global::<SessionAdapter>().get_staff_called());
     assert_eq!(f.branch.read(|q, _| q.assistance().count()), 1);
+}
+
+/// The panel's buttons (GPIO on the Pi) do what the screen's controls do: the spoken-guidance
+/// key turns the voice on without seeing the screen (EN 301 549 5.2), a headset follows its
+/// plug, *chiama un operatore* reaches the console, and the presence sensor counts as a touch.
+#[test]
+fn the_panels_buttons_do_what_the_screens_controls_do() {
+    use hardware::panel::PanelEvent;
+    let f = fixture();
+    let w = f.ui.window();
+    let a = w.global::<SessionAdapter>();
+    assert!(!a.get_speech());
+    f.ui.panel_event(PanelEvent::SpeechKey);
+    assert!(a.get_speech());
+    assert_eq!(f.voice.said().last().unwrap(), prompt(Place::Home));
+    f.ui.panel_event(PanelEvent::SpeechKey);
+    assert!(!a.get_speech(), "the key turns it off again");
+    f.ui.panel_event(PanelEvent::Headset(true));
+    assert!(a.get_speech());
+    f.ui.panel_event(PanelEvent::Headset(true));
+    assert!(a.get_speech(), "a plug is on, not a toggle");
+    f.ui.panel_event(PanelEvent::Headset(false));
+    assert!(!a.get_speech());
+    f.ui.panel_event(PanelEvent::Presence);
+    f.ui.panel_event(PanelEvent::CallStaff);
+    assert!(a.get_staff_called());
+    assert_eq!(f.branch.read(|q, _| q.assistance().count()), 1);
+}
+
+/// A backlight that remembers what it was set to.
+#[derive(Clone, Default)]
+struct Lamp(Arc<std::sync::Mutex<Vec<bool>>>);
+
+impl hardware::screen::Backlight for Lamp {
+    fn set(&mut self, on: bool) -> std::io::Result<()> {
+        self.0.lock().unwrap().push(on);
+        Ok(())
+    }
+}
+
+/// Outside opening hours, with nobody at it for a minute, the screen goes dark and its
+/// backlight off; a touch or the presence sensor wakes it. Never in opening hours, never in
+/// the middle of a visitor's session.
+#[test]
+fn outside_opening_hours_the_screen_sleeps_and_a_touch_wakes_it() {
+    let mut f = fixture();
+    let lamp = Lamp::default();
+    f.ui = f.ui.with_backlight(Box::new(lamp.clone()));
+    let hour = Duration::from_secs(3600);
+    assert!(
+        !f.ui.screen_step(hour),
+        "awake in opening hours, however idle"
+    );
+    assert_eq!(*lamp.0.lock().unwrap(), [true]);
+
+    f.clock.set(
+        TIME_ZONE
+            .with_ymd_and_hms(2026, 11, 26, 23, 0, 0)
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    let w = f.ui.window();
+    let a = w.global::<SessionAdapter>();
+    assert!(
+        !f.ui.screen_step(Duration::from_secs(30)),
+        "not before a minute"
+    );
+    a.set_screen(Screen::Walkin);
+    assert!(!f.ui.screen_step(hour), "not during a visitor's session");
+    a.set_screen(Screen::Home);
+    assert!(f.ui.screen_step(Duration::from_secs(61)));
+    assert!(a.get_asleep());
+    assert_eq!(*lamp.0.lock().unwrap(), [true, false]);
+    assert!(f.ui.screen_step(hour));
+    assert_eq!(lamp.0.lock().unwrap().len(), 2, "written once a change");
+
+    a.invoke_touched();
+    assert!(!a.get_asleep(), "a touch wakes it at once");
+    assert!(!f.ui.screen_step(Duration::ZERO));
+    assert_eq!(*lamp.0.lock().unwrap(), [true, false, true]);
+    assert!(f.ui.screen_step(Duration::from_secs(61)));
+    f.ui.panel_event(hardware::panel::PanelEvent::Presence);
+    assert!(!a.get_asleep(), "someone in front of it wakes it");
 }
 
 #[test]

@@ -4,5 +4,7 @@
 //! This crate has no dependency on the rest of Sportello.
 
 pub mod emulated;
+pub mod panel;
 pub mod printer;
 pub mod scanner;
+pub mod screen;

@@ -49,6 +49,8 @@ pub struct Config {
     pub printer: PrinterConfig,
     /// The QR code scanner.
     pub scanner: ScannerConfig,
+    /// The panel on the Pi's pins: status light, buzzer, buttons.
+    pub panel: PanelConfig,
     /// The central hub (`sportello hub`).
     pub hub: HubConfig,
     /// The kiosk's sync agent.
@@ -290,6 +292,56 @@ impl Default for ScannerConfig {
             kind: ScannerKind::Stdin,
             path: None,
             baud: 9600,
+        }
+    }
+}
+
+/// What drives the kiosk's panel (status light, buzzer, buttons).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PanelKind {
+    /// No panel.
+    #[default]
+    None,
+    /// A panel in memory (tests).
+    Simulated,
+    /// The Raspberry Pi's GPIO pins below.
+    Gpio,
+}
+
+/// `[panel]`: the pins are BCM numbers (docs/operations.md, "The panel", has the wiring).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PanelConfig {
+    /// `none`, `simulated` or `gpio`.
+    pub kind: PanelKind,
+    /// The status light's red LED.
+    pub light_red: u8,
+    /// The status light's green LED (both: amber).
+    pub light_green: u8,
+    /// The buzzer (an active one: on while the pin is high).
+    pub buzzer: u8,
+    /// The *chiama un operatore* button, to ground.
+    pub call_button: u8,
+    /// The presence sensor's output (high: someone is there); unwired is harmless.
+    pub presence: u8,
+    /// The spoken-guidance key, to ground; unwired is harmless.
+    pub speech_key: u8,
+    /// The headset jack's switch, to ground with a plug in; unwired is harmless.
+    pub headset: u8,
+}
+
+impl Default for PanelConfig {
+    fn default() -> Self {
+        Self {
+            kind: PanelKind::None,
+            light_red: 17,
+            light_green: 27,
+            buzzer: 22,
+            call_button: 5,
+            presence: 6,
+            speech_key: 13,
+            headset: 19,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The printer and the scanner the configuration names, opened behind their traits.
+//! The printer, the scanner and the panel the configuration names, opened behind their traits.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,8 +8,10 @@ use hardware::scanner::{LineScanner, PresenceHook, Reopening, Scanner};
 use ticket::{Paper, PrintOptions, QrMode};
 
 use config::{
-    ConfigError, PaperWidth, PrinterConfig, PrinterKind, QrPrint, ScannerConfig, ScannerKind,
+    ConfigError, PanelConfig, PanelKind, PaperWidth, PrinterConfig, PrinterKind, QrPrint,
+    ScannerConfig, ScannerKind,
 };
+use hardware::panel::{Panel, SimulatedPanel};
 
 /// How tickets are laid out for the configured printer.
 pub fn print_options(c: &PrinterConfig) -> PrintOptions {
@@ -122,4 +124,41 @@ pub fn scanner(
         )),
         ScannerKind::Evdev => Box::new(Reopening::evdev(path()?, presence)),
     })
+}
+
+/// The configured panel, or none. A GPIO panel that cannot be opened (not a Pi, no access to
+/// the pins) is logged and left out: the kiosk serves without its light and buttons rather
+/// than not at all.
+pub fn panel(c: &PanelConfig) -> Option<Box<dyn Panel>> {
+    match c.kind {
+        PanelKind::None => None,
+        PanelKind::Simulated => Some(Box::new(SimulatedPanel::default())),
+        PanelKind::Gpio => gpio_panel(c),
+    }
+}
+
+#[cfg(feature = "rpi")]
+fn gpio_panel(c: &PanelConfig) -> Option<Box<dyn Panel>> {
+    let pins = hardware::panel::PanelPins {
+        light_red: c.light_red,
+        light_green: c.light_green,
+        buzzer: c.buzzer,
+        call_button: c.call_button,
+        presence: Some(c.presence),
+        speech_key: Some(c.speech_key),
+        headset: Some(c.headset),
+    };
+    match hardware::panel::GpioPanel::open(&pins) {
+        Ok(p) => Some(Box::new(p)),
+        Err(e) => {
+            tracing::error!(error = %e, "panel.kind = \"gpio\" but the panel cannot be opened: no light, buzzer or buttons");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "rpi"))]
+fn gpio_panel(_: &PanelConfig) -> Option<Box<dyn Panel>> {
+    tracing::error!("panel.kind = \"gpio\" but this build has no GPIO (the kiosk build has)");
+    None
 }

@@ -829,6 +829,7 @@ pub mod devices;
 pub mod fascicolo;
 pub mod guide;
 pub mod identify;
+pub mod panel;
 pub mod remote;
 pub mod screenshot;
 pub mod ui;

@@ -222,6 +222,11 @@ impl Queue {
         &self.rules
     }
 
+    /// The opening hours.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
     /// The numbering day, once one is open.
     pub fn day(&self) -> Option<NaiveDate> {
         self.day

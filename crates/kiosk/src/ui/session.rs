@@ -38,7 +38,10 @@ impl Activity {
     pub(crate) fn touch(&self) {
         self.last_touch.set(Instant::now());
         if let Some(w) = self.weak.upgrade() {
-            w.global::<SessionAdapter>().set_timeout_warning(false);
+            let a = w.global::<SessionAdapter>();
+            a.set_timeout_warning(false);
+            // Awake at once; the backlight follows at the next tick.
+            a.set_asleep(false);
         }
     }
 
@@ -143,6 +146,22 @@ pub(crate) fn idle_step(w: &MainWindow, idle: Duration) {
         a.set_timeout_warning(true);
         a.set_timeout_seconds(left.as_secs().max(1) as i32);
     }
+}
+
+/// After this long without a touch, outside opening hours, the screen goes dark.
+pub const SLEEP_AFTER: Duration = Duration::from_secs(60);
+
+/// The screen asleep or awake: dark once the sede is not at work and nobody has touched it
+/// for [`SLEEP_AFTER`] (on the home page: a session ends by its privacy timeout first).
+/// Returns whether it is asleep.
+pub(crate) fn sleep_step(w: &MainWindow, at_work: bool, idle: Duration) -> bool {
+    let a = w.global::<SessionAdapter>();
+    let asleep = !at_work && idle >= SLEEP_AFTER && a.get_screen() == Screen::Home;
+    if a.get_asleep() != asleep {
+        tracing::info!(asleep, "the screen");
+        a.set_asleep(asleep);
+    }
+    asleep
 }
 
 /// The guide's name of a screen.

@@ -8,7 +8,11 @@ use crate::helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
     use protocol::wire::*;
-    let hub = Hub::start(1).await;
+    // With a metrics token, so that `/metrics` exists (it answers 401 here, not 404).
+    let hub = Hub::start_with(1, |s| {
+        s.with_metrics_token(Some("metriche-api-0123456789".into()))
+    })
+    .await;
     let base = hub.base(0);
     let served: serde_json::Value = hub
         .client

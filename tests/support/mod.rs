@@ -429,34 +429,21 @@ impl Prometheus {
     /// each sample's labels (as JSON) and value.
     pub async fn query(&self, query: &str) -> Vec<(serde_json::Value, f64)> {
         let http = reqwest::Client::new();
+        let json = |r: reqwest::RequestBuilder| async move {
+            r.send().await.ok()?.json::<serde_json::Value>().await.ok()
+        };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let mut last = String::new();
         loop {
-            let targets: Option<serde_json::Value> = async {
-                http.get(format!("{}/targets", self.api))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()
-            }
-            .await;
-            if let Some(t) = &targets {
+            if let Some(t) = json(http.get(format!("{}/targets", self.api))).await {
                 last = t["data"]["activeTargets"][0]["lastError"].to_string();
             }
-            let r: Option<serde_json::Value> = async {
+            let found = json(
                 http.post(format!("{}/query", self.api))
-                    .form(&[("query", query)])
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()
-            }
+                    .form(&[("query", query)]),
+            )
             .await;
-            if let Some(r) = r
+            if let Some(r) = found
                 && let Some(samples) = r["data"]["result"].as_array()
                 && !samples.is_empty()
             {

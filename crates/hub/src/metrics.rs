@@ -56,19 +56,11 @@ struct VersionLabel {
     version: String,
 }
 
-/// The printer states a device reports, each a series so an alert can name one.
-const PRINTER_STATES: [&str; 5] = ["ready", "paper_low", "paper_out", "cover_open", "offline"];
-
 async fn metrics(State(state): State<HubState>, headers: HeaderMap) -> Response {
     let Some(expected) = &state.metrics_token else {
         return HubError::NotFound.into_response();
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !web::auth::same_secret(given, expected) {
+    if !web::headers::bearer_is(&headers, expected) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -80,9 +72,7 @@ async fn metrics(State(state): State<HubState>, headers: HeaderMap) -> Response 
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
+                HeaderValue::from_static(web::headers::OPENMETRICS),
             )],
             text,
         )
@@ -214,7 +204,8 @@ async fn scrape(state: &HubState) -> Result<String, HubError> {
             .get_or_create(&labels)
             .set(as_i64(&status["oldest_pending_age_s"]));
         let reported = status["printer"].as_str().unwrap_or("");
-        for s in PRINTER_STATES {
+        // Each state a series of its own, so an alert can name one.
+        for s in protocol::wire::PRINTER_STATES {
             printer
                 .get_or_create(&DeviceState {
                     sede: labels.sede.clone(),

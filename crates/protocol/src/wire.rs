@@ -135,6 +135,9 @@ pub struct DeviceStatus {
     pub lan: Option<LanEndpoint>,
 }
 
+/// Every printer state a device reports.
+pub const PRINTER_STATES: [&str; 5] = ["ready", "paper_low", "paper_out", "cover_open", "offline"];
+
 /// A printer state as a device reports it (`ready`, `paper_low`, `paper_out`, `cover_open`,
 /// `offline`), in words for staff, and whether it needs someone.
 pub fn printer_words(state: &str) -> (&'static str, bool) {

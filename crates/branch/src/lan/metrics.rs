@@ -61,18 +61,11 @@ const ALERTS: [(queue::DeviceAlert, &str); 6] = [
     (queue::DeviceAlert::ClockUntrusted, "clock_untrusted"),
 ];
 
-const PRINTER_STATES: [&str; 5] = ["ready", "paper_low", "paper_out", "cover_open", "offline"];
-
 pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(expected) = &state.metrics_token else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !web::auth::same_secret(given, expected) {
+    if !web::headers::bearer_is(&headers, expected) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -165,7 +158,8 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
                 version: r.health.version.clone(),
             })
             .set(1);
-            for s in PRINTER_STATES {
+            // Each state a series of its own, so an alert can name one.
+            for s in protocol::wire::PRINTER_STATES {
                 printer
                     .get_or_create(&KioskState {
                         device: device.clone(),
@@ -221,7 +215,7 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
     (
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            HeaderValue::from_static(web::headers::OPENMETRICS),
         )],
         text,
     )

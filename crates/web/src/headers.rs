@@ -30,6 +30,20 @@ pub fn apply(status: StatusCode, h: &mut HeaderMap, csp: &'static str) {
     }
 }
 
+/// The content type of a Prometheus scrape's answer (OpenMetrics text).
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Whether the request carries `Authorization: Bearer <token>` with this token (compared as
+/// [`crate::auth::same_secret`] does: the time says nothing of the token).
+pub fn bearer_is(h: &HeaderMap, token: &str) -> bool {
+    let given = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    crate::auth::same_secret(given, token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,18 +65,4 @@ mod tests {
         assert_eq!(h[header::CONNECTION], "close");
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     }
-}
-
-/// The content type of a Prometheus scrape's answer (OpenMetrics text).
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Whether the request carries `Authorization: Bearer <token>` with this token (compared as
-/// [`crate::auth::same_secret`] does: the time says nothing of the token).
-pub fn bearer_is(h: &HeaderMap, token: &str) -> bool {
-    let given = h
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    crate::auth::same_secret(given, token)
 }

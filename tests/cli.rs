@@ -345,14 +345,7 @@ fn updates_wait_for_the_sede_to_close_and_empty() {
 
     // A visitor took a ticket in the morning and nobody served it: it still waits at night.
     let mut kiosk = sportello()
-        .args([
-            "kiosk",
-            "--demo",
-            "--headless",
-            "--lan-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
+        .args(support::HEADLESS_DEMO_KIOSK)
         .arg(&data)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -118,14 +118,7 @@ fn every_demo_booking_scanned_prints_its_ticket_with_a_readable_qr_code() {
     let mut child = sportello()
         .arg("--config")
         .arg(&config)
-        .args([
-            "kiosk",
-            "--demo",
-            "--headless",
-            "--lan-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
+        .args(support::HEADLESS_DEMO_KIOSK)
         .arg(&data)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -298,14 +291,7 @@ fn paper_out_keeps_the_number_on_screen_alerts_staff_and_prints_nothing() {
     let mut child = sportello()
         .arg("--config")
         .arg(&config)
-        .args([
-            "kiosk",
-            "--demo",
-            "--headless",
-            "--lan-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
+        .args(support::HEADLESS_DEMO_KIOSK)
         .arg(&data)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

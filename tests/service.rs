@@ -76,14 +76,7 @@ fn kiosk(manager: &Manager, data: &std::path::Path, watchdog: Duration) -> Comma
         .env("NOTIFY_SOCKET", &manager.socket)
         .env("WATCHDOG_USEC", watchdog.as_micros().to_string())
         .args(["--clock-from", support::MORNING])
-        .args([
-            "kiosk",
-            "--demo",
-            "--headless",
-            "--lan-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
+        .args(support::HEADLESS_DEMO_KIOSK)
         .arg(data)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

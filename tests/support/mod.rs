@@ -18,6 +18,18 @@ use web::tls::{TlsPem, self_signed};
 
 pub const PASSWORD: &str = "una password lunga";
 
+/// A headless demo kiosk with its LAN server on a free port, its data in the folder that
+/// follows these arguments.
+#[allow(dead_code)]
+pub const HEADLESS_DEMO_KIOSK: [&str; 6] = [
+    "kiosk",
+    "--demo",
+    "--headless",
+    "--lan-listen",
+    "127.0.0.1:0",
+    "--data-dir",
+];
+
 /// The instant the tests' kiosks start their clocks at: a Tuesday mid-morning, inside the
 /// walk-in hours, with the demo's appointments all on the day. A test that read the wall clock
 /// would pass or fail by the hour CI happens to run (late evening, the demo's appointments

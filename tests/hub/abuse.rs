@@ -396,12 +396,20 @@ async fn only_the_kiosks_code_calls_the_identity_provider() {
             }
         }
     });
-    let cert = web::tls::self_signed().unwrap().cert;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "dato dal broker").unwrap();
     let hub = Hub::start_with(1, move |state| {
-        let mut identity =
-            hub::identity::IdentityConfig::builtin("https://hub.example", &cert, "x").unwrap();
-        identity.issuer = format!("https://127.0.0.1:{provider_port}");
-        identity.builtin = false;
+        let settings = config::IdentitySettings {
+            mode: Some(config::IdentityMode::Broker),
+            issuer: Some(format!("https://127.0.0.1:{provider_port}")),
+            client_id: Some("sportello".into()),
+            client_auth: config::ClientAuth::ClientSecretBasic,
+            client_secret_file: Some(secret.clone()),
+            ..Default::default()
+        };
+        let identity =
+            hub::identity::IdentityConfig::outside("https://hub.example", &settings).unwrap();
         state.identity.set(identity).unwrap();
         state
     })

@@ -107,17 +107,12 @@ pub struct HubConfig {
     pub min_client_version: Option<String>,
     /// The hub's address as visitors' phones reach it; unset: no identification.
     pub public_url: Option<String>,
-    /// The OpenID Connect provider's issuer (SPID/CIE adapter).
-    pub oidc_issuer: Option<String>,
-    /// Identify visitors through the built-in test provider instead (demo identities; never
-    /// in production). With `public_url` set, one of the two must be.
+    /// Identify visitors through the built-in test provider (demo identities; never in
+    /// production). With `public_url` set, this or `[hub.identity]` with a `mode` must be.
     pub demo_identity: bool,
-    /// The hub's client id at that provider.
-    pub oidc_client_id: String,
-    /// The hub's client secret at the provider (the built-in one accepts this one).
-    pub oidc_client_secret: String,
-    /// PEM certificates trusted for the provider's HTTPS.
-    pub oidc_ca: Option<PathBuf>,
+    /// The identity provider the hub is a relying party of: SPID and CIE id directly through
+    /// OpenID Federation, or a broker (docs/identity.md).
+    pub identity: IdentitySettings,
     /// SMTP server for visitors' e-mail notifications (`smtp://`, `smtp://…?tls=required`,
     /// `smtps://user:password@host`); unset: no e-mail.
     pub smtp_url: Option<String>,
@@ -154,11 +149,8 @@ impl Default for HubConfig {
             key_encryption_key: PathBuf::from("/var/lib/sportello/hub-keys/kek"),
             min_client_version: None,
             public_url: None,
-            oidc_issuer: None,
             demo_identity: false,
-            oidc_client_id: "sportello-hub".into(),
-            oidc_client_secret: "sportello-demo-secret".into(),
-            oidc_ca: None,
+            identity: IdentitySettings::default(),
             smtp_url: None,
             mail_from: "INPS Sportello <noreply@sportello.invalid>".into(),
             sms_url: None,
@@ -167,6 +159,138 @@ impl Default for HubConfig {
             person_key_secret: None,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+        }
+    }
+}
+
+/// How the hub reaches the visitor's identity provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMode {
+    /// SPID and CIE id providers directly, as an OpenID Federation entity under the
+    /// configured trust anchor, with the whole Italian profile.
+    Federation,
+    /// An identity broker or SPID/CIE proxy that speaks plain OpenID Connect.
+    Broker,
+}
+
+/// How the hub authenticates to the provider's token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// A JWT signed with the hub's key (RFC 7523); the only one SPID and CIE accept.
+    #[default]
+    PrivateKeyJwt,
+    /// The client secret in HTTP Basic.
+    ClientSecretBasic,
+    /// The client secret in the form.
+    ClientSecretPost,
+}
+
+/// The claims that carry what the hub needs from the provider's answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaimNames {
+    /// The fiscal number (a `TINIT-` prefix is taken off).
+    pub fiscal_number: String,
+    /// The full name, when the provider gives one.
+    pub name: String,
+    /// The given name, joined to the family name when there is no full name.
+    pub given_name: String,
+    /// The family name.
+    pub family_name: String,
+    /// The e-mail address, offered for the notifications.
+    pub email: String,
+    /// The mobile number, offered for the SMS.
+    pub mobile: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            fiscal_number: "https://attributes.eid.gov.it/fiscal_number".into(),
+            name: "name".into(),
+            given_name: "given_name".into(),
+            family_name: "family_name".into(),
+            email: "email".into(),
+            mobile: "phone_number".into(),
+        }
+    }
+}
+
+/// `[hub.identity]`: the hub as a relying party (docs/identity.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// `federation` or `broker`; unset: no outside provider.
+    pub mode: Option<IdentityMode>,
+    /// The provider: its issuer URL (broker), or its entity identifier (federation).
+    pub issuer: Option<String>,
+    /// The hub's client id; in federation mode its entity identifier, `public_url` by default.
+    pub client_id: Option<String>,
+    /// How the hub authenticates at the token endpoint (federation: `private_key_jwt` only).
+    pub client_auth: ClientAuth,
+    /// A file holding the client secret, for the `client_secret_*` methods.
+    pub client_secret_file: Option<PathBuf>,
+    /// PEM private keys (RSA of 2048 bits or more, or EC P-256) that sign the hub's request
+    /// objects, client assertions and entity configuration: the first signs, every one is
+    /// published, so a new key is added first and an old one removed after the provider's
+    /// caches have expired.
+    pub signing_keys: Vec<PathBuf>,
+    /// PEM RSA private keys the provider encrypts the UserInfo answers to; all are published
+    /// and each decrypts what names its key id.
+    pub encryption_keys: Vec<PathBuf>,
+    /// The authentication level asked for; levels below it are refused.
+    pub acr: String,
+    /// Send the authorisation request as a signed request object (federation: always).
+    pub request_object: bool,
+    /// Read the visitor's attributes from the UserInfo endpoint (federation: always, and
+    /// encrypted), not from the ID token alone.
+    pub userinfo: bool,
+    /// PEM certificates trusted for the provider's HTTPS; unset: the system's.
+    pub ca: Option<PathBuf>,
+    /// Seconds before a provider that does not answer is given up.
+    pub timeout_seconds: u64,
+    /// Which claims carry the fiscal number, the name and the contacts.
+    pub claims: ClaimNames,
+    /// Federation: the trust anchor's entity identifier.
+    pub trust_anchor: Option<String>,
+    /// Federation: a file with the trust anchor's public keys (a JWKS), as its operator
+    /// publishes them out of band.
+    pub trust_anchor_keys: Option<PathBuf>,
+    /// Federation: the authorities above the hub (usually the trust anchor itself).
+    pub authority_hints: Vec<String>,
+    /// Federation: files holding the trust marks issued to the hub, published in its
+    /// entity configuration.
+    pub trust_marks: Vec<PathBuf>,
+    /// The organisation named in the hub's federation metadata.
+    pub organization_name: String,
+    /// Contacts named there.
+    pub contacts: Vec<String>,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            mode: None,
+            issuer: None,
+            client_id: None,
+            client_auth: ClientAuth::default(),
+            client_secret_file: None,
+            signing_keys: Vec::new(),
+            encryption_keys: Vec::new(),
+            acr: "https://www.spid.gov.it/SpidL2".into(),
+            request_object: false,
+            userinfo: false,
+            ca: None,
+            timeout_seconds: 10,
+            claims: ClaimNames::default(),
+            trust_anchor: None,
+            trust_anchor_keys: None,
+            authority_hints: Vec::new(),
+            trust_marks: Vec::new(),
+            organization_name: "Istituto Nazionale della Previdenza Sociale".into(),
+            contacts: Vec::new(),
         }
     }
 }

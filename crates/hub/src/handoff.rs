@@ -21,17 +21,10 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
-};
 use serde::Deserialize;
 
 use crate::extract::Signed;
-use crate::identity::{BINDING_SECONDS, IdentityConfig, QR_SECONDS};
+use crate::identity::{BINDING_SECONDS, QR_SECONDS};
 use crate::pages::phone_page;
 use crate::{HubError, HubState};
 use protocol::wire::{CompanyChoice, HandoffStarted, HandoffState};
@@ -174,84 +167,6 @@ async fn end(Path(id): Path<String>, signed: Signed) -> Result<StatusCode, HubEr
     }
 }
 
-/// The HTTP client the `openidconnect` crate calls, over our reqwest (a named type: its future
-/// is `Send` for any lifetime, which axum's handlers need).
-struct Http(reqwest::Client);
-
-impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
-    type Error = reqwest::Error;
-    type Future = std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>>
-                + Send
-                + 'c,
-        >,
-    >;
-
-    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
-        Box::pin(send(&self.0, request))
-    }
-}
-
-async fn send(
-    http: &reqwest::Client,
-    req: openidconnect::HttpRequest,
-) -> Result<openidconnect::HttpResponse, reqwest::Error> {
-    let (parts, body) = req.into_parts();
-    let resp = http
-        .request(parts.method, parts.uri.to_string())
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await?;
-    let mut out = openidconnect::http::Response::builder().status(resp.status());
-    for (k, v) in resp.headers() {
-        out = out.header(k, v);
-    }
-    let bytes = resp.bytes().await?;
-    Ok(out
-        .body(bytes.to_vec())
-        .expect("a response built from a response"))
-}
-
-type Client = openidconnect::Client<
-    openidconnect::EmptyAdditionalClaims,
-    openidconnect::core::CoreAuthDisplay,
-    openidconnect::core::CoreGenderClaim,
-    openidconnect::core::CoreJweContentEncryptionAlgorithm,
-    openidconnect::core::CoreJsonWebKey,
-    openidconnect::core::CoreAuthPrompt,
-    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
-    openidconnect::core::CoreTokenResponse,
-    openidconnect::core::CoreTokenIntrospectionResponse,
-    openidconnect::core::CoreRevocableToken,
-    openidconnect::core::CoreRevocationErrorResponse,
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
->;
-
-/// The relying party's client, from the provider's discovery document (and its keys).
-async fn client(identity: &IdentityConfig) -> Result<Client, String> {
-    let http = Http(identity.http.clone());
-    let issuer = IssuerUrl::new(identity.issuer.clone()).map_err(|e| e.to_string())?;
-    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
-        .await
-        .map_err(|e| format!("discovery: {e}"))?;
-    Ok(CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(identity.client_id.clone()),
-        Some(ClientSecret::new(identity.client_secret.clone())),
-    )
-    .set_redirect_uri(
-        RedirectUrl::new(format!("{}/h/callback", identity.public_url))
-            .map_err(|e| e.to_string())?,
-    ))
-}
-
 #[derive(Template)]
 #[template(path = "handoff_confirm.html")]
 struct ConfirmPage {
@@ -390,35 +305,29 @@ async fn confirm(
         }
         Err(e) => return e.into_response(),
     }
-    let client = match client(identity).await {
-        Ok(c) => c,
+    let pending = match identity.rp.begin().await {
+        Ok(p) => p,
         Err(e) => {
-            tracing::error!(error = %e, "identity provider unreachable");
+            tracing::error!(error = %e, "the identification cannot start");
+            let (title, text) = e.for_visitor(&identity.rp.settings().acr);
+            let status = if matches!(e, crate::oidc::Refusal::Unavailable(_)) {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
             return phone_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Identificazione non disponibile",
-                "Il servizio di identificazione non risponde. Riprovi tra poco dal chiosco.",
+                status,
+                title,
+                &format!("{text} Al chiosco, tocchi di nuovo «Il mio cassetto» per riprovare."),
             );
         }
     };
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, csrf, nonce) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .add_scope(Scope::new("profile".into()))
-        // For the notifications of Area Contatti, offered to the visitor, never required.
-        .add_scope(Scope::new("email".into()))
-        .add_scope(Scope::new("phone".into()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let (csrf, verifier, nonce) = (
-        csrf.secret().clone(),
-        verifier.secret().clone(),
-        nonce.secret().clone(),
-    );
+    let crate::oidc::Pending {
+        url,
+        state: csrf,
+        nonce,
+        verifier,
+    } = pending;
     let flow = web::auth::random_hex(32);
     let claimed = async {
         let c = state.pool.get().await?;
@@ -447,7 +356,7 @@ async fn confirm(
                 "{FLOW_COOKIE}={flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
                 QR_SECONDS + 600
             );
-            let mut r = Redirect::to(url.as_str()).into_response();
+            let mut r = Redirect::to(&url).into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
@@ -464,6 +373,8 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// The issuer of the answer (RFC 9207), against mix-ups between providers.
+    iss: Option<String>,
 }
 
 /// The provider sends the phone back: the code is exchanged, the ID token checked (signature,
@@ -481,11 +392,14 @@ async fn callback(
         )
     };
     let (Some(code), Some(oidc_state)) = (q.code, q.state) else {
-        return refused(if q.error.is_some() {
-            "L'accesso è stato annullato."
-        } else {
-            "La risposta del servizio di identificazione è incompleta."
-        });
+        return match q.error.as_deref() {
+            Some("access_denied") => refused("L'accesso è stato annullato."),
+            Some(error) => {
+                tracing::warn!(error, "the provider refused the authorisation request");
+                refused("Il servizio di identificazione ha rifiutato la richiesta.")
+            }
+            None => refused("La risposta del servizio di identificazione è incompleta."),
+        };
     };
     let identity = match state.identity() {
         Ok(i) => i,
@@ -531,46 +445,33 @@ async fn callback(
         }
         Err(e) => return e.into_response(),
     };
-    let verified = async {
-        let client = client(identity).await?;
-        let http = Http(identity.http.clone());
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| e.to_string())?
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-            .request_async(&http)
-            .await
-            .map_err(|e| format!("token exchange: {e}"))?;
-        let id_token = tokens.id_token().ok_or("no ID token")?;
-        let checker = client
-            .id_token_verifier()
-            .set_allowed_algs([CoreJwsSigningAlgorithm::EdDsa]);
-        let claims = id_token
-            .claims(&checker, &Nonce::new(nonce))
-            .map_err(|e| format!("ID token: {e}"))?;
-        let cf = claims
-            .subject()
-            .as_str()
-            .strip_prefix("TINIT-")
-            .ok_or("the subject is not a fiscal number")?
-            .to_owned();
-        let name = claims
-            .name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default();
-        let email = claims.email().map(|e| e.as_str().to_owned());
-        let mobile = claims.phone_number().map(|p| p.as_str().to_owned());
-        Ok::<_, String>((cf, name, email, mobile))
-    }
-    .await;
-    let (cf, name, email, mobile) = match verified {
+    let verified = identity
+        .rp
+        .finish(&code, q.iss.as_deref(), &nonce, &verifier)
+        .await;
+    let crate::oidc::Identified {
+        cf,
+        name,
+        email,
+        mobile,
+        acr,
+    } = match verified {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "identification refused");
-            return refused("L'identità non è stata confermata.");
+            let (title, text) = e.for_visitor(&identity.rp.settings().acr);
+            let status = match e {
+                crate::oidc::Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return phone_page(
+                status,
+                title,
+                &format!("{text} Al chiosco, tocchi di nuovo «Il mio cassetto» per riprovare."),
+            );
         }
     };
+    tracing::info!(acr, "visitor identified");
     // The phone keeps a session of its own for the forms the kiosk sends it.
     let phone_secret = web::auth::random_hex(32);
     let bound = async {

@@ -1,11 +1,13 @@
 //! The built-in test identity provider, for demo mode and tests: a real OpenID Connect
 //! provider over HTTP (discovery, authorisation code with PKCE S256, token endpoint, JWKS,
 //! EdDSA-signed ID tokens) whose "login" is choosing one of the demo identities. The hub's
-//! relying party talks to it exactly as it talks to SPID or CIE through their adapter; nothing
-//! in the identification path knows it is a test provider. Never enabled in production (the
-//! hub mounts it only when no external issuer is configured).
+//! relying party talks to it as to a broker in front of SPID and CIE: the same code checks
+//! its answers' issuer (RFC 9207), signature, audience, nonce, `at_hash` and level (every demo
+//! login counts as SPID level 2). Never enabled in production (the hub mounts it only when
+//! `hub.demo_identity` asks for it).
 //!
-//! The subject is the SPID form of the fiscal number, `TINIT-<codice fiscale>`.
+//! The fiscal number comes as SPID gives it, `TINIT-<codice fiscale>`, in the claim
+//! `https://attributes.eid.gov.it/fiscal_number`.
 
 use askama::Template;
 use axum::Form;
@@ -16,15 +18,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use openidconnect::core::{
-    CoreEdDsaPrivateSigningKey, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType, CoreSubjectIdentifierType,
-};
-use openidconnect::{
-    Audience, AuthUrl, EmptyAdditionalClaims, EmptyAdditionalProviderMetadata, EndUserEmail,
-    EndUserName, EndUserPhoneNumber, IssuerUrl, JsonWebKeyId, JsonWebKeySetUrl, Nonce,
-    PrivateSigningKey, ResponseTypes, StandardClaims, SubjectIdentifier, TokenUrl,
-};
 use serde::Deserialize;
 use sha2::Digest;
 
@@ -51,24 +44,30 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// The signing key, made once and shared by every hub instance through the database, where it
-/// is sealed ([`crate::keys`]).
+/// is sealed ([`crate::keys`]): its signer and its public key.
 async fn signing_key(
     state: &HubState,
     db: &impl deadpool_postgres::GenericClient,
-) -> Result<CoreEdDsaPrivateSigningKey, HubError> {
+) -> Result<(josekit::jws::alg::eddsa::EddsaJwsSigner, serde_json::Value), HubError> {
     let seed = crate::keys::idp_seed(db, state.kek()?, KID).await?;
     // PKCS#8 for an Ed25519 seed: a fixed prefix, then the 32 bytes (RFC 8410).
-    let mut der = hex_literal_prefix();
+    let mut der = pkcs8_ed25519_prefix();
     der.extend_from_slice(&seed);
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        base64::engine::general_purpose::STANDARD.encode(&der)
-    );
-    CoreEdDsaPrivateSigningKey::from_ed25519_pem(&pem, Some(JsonWebKeyId::new(KID.into())))
-        .map_err(HubError::Internal)
+    let pair = josekit::jws::EdDSA
+        .key_pair_from_der(&der)
+        .map_err(|e| HubError::internal("the test provider's key", e))?;
+    let mut public = pair.to_jwk_public_key();
+    public.set_key_id(KID);
+    public.set_key_use("sig");
+    public.set_algorithm("EdDSA");
+    let mut signer = josekit::jws::EdDSA
+        .signer_from_jwk(&pair.to_jwk_private_key())
+        .map_err(|e| HubError::internal("the test provider's key", e))?;
+    signer.set_key_id(KID);
+    Ok((signer, serde_json::Value::Object(public.as_ref().clone())))
 }
 
-fn hex_literal_prefix() -> Vec<u8> {
+fn pkcs8_ed25519_prefix() -> Vec<u8> {
     vec![
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
         0x20,
@@ -90,19 +89,26 @@ async fn discovery(State(state): State<HubState>) -> Response {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let url = |p: &str| format!("{}{p}", issuer(&base));
-    let metadata = CoreProviderMetadata::new(
-        IssuerUrl::new(issuer(&base)).expect("a URL"),
-        AuthUrl::new(url("/authorize")).expect("a URL"),
-        JsonWebKeySetUrl::new(url("/jwks")).expect("a URL"),
-        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
-        vec![CoreSubjectIdentifierType::Public],
-        vec![CoreJwsSigningAlgorithm::EdDsa],
-        EmptyAdditionalProviderMetadata {},
-    )
-    .set_token_endpoint(Some(TokenUrl::new(url("/token")).expect("a URL")));
-    Json(metadata).into_response()
+    let issuer = issuer(&base);
+    Json(serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "acr_values_supported": [crate::oidc::SPID_LEVELS[1]],
+        "claims_supported": ["sub", "name", "email", "phone_number", FISCAL_NUMBER],
+        "authorization_response_iss_parameter_supported": true,
+    }))
+    .into_response()
 }
+
+/// The claim that carries the fiscal number in SPID and CIE id.
+const FISCAL_NUMBER: &str = "https://attributes.eid.gov.it/fiscal_number";
 
 async fn jwks(State(state): State<HubState>) -> Response {
     let key = async {
@@ -111,7 +117,7 @@ async fn jwks(State(state): State<HubState>) -> Response {
     }
     .await;
     match key {
-        Ok(k) => Json(CoreJsonWebKeySet::new(vec![k.as_verification_key()])).into_response(),
+        Ok((_, public)) => Json(serde_json::json!({ "keys": [public] })).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -234,8 +240,12 @@ async fn authorize(State(state): State<HubState>, Form(form): Form<AuthorizeForm
     .await;
     match stored {
         Ok(true) => {
-            let query = serde_urlencoded::to_string([("code", &code), ("state", &form.q.state)])
-                .unwrap_or_default();
+            let query = serde_urlencoded::to_string([
+                ("code", &code),
+                ("state", &form.q.state),
+                ("iss", &issuer(&base)),
+            ])
+            .unwrap_or_default();
             let sep = if form.q.redirect_uri.contains('?') {
                 '&'
             } else {
@@ -305,7 +315,16 @@ async fn token(
     };
     match client_credentials(&headers, &form) {
         Some((id, secret))
-            if id == CLIENT_ID && web::auth::same(&secret, &identity.client_secret) => {}
+            if id == CLIENT_ID
+                && web::auth::same(
+                    &secret,
+                    identity
+                        .rp
+                        .settings()
+                        .client_secret
+                        .as_deref()
+                        .unwrap_or(""),
+                ) => {}
         _ => {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -344,29 +363,36 @@ async fn token(
         if b64(&sha2::Sha256::digest(form.code_verifier.as_bytes())) != challenge {
             return Ok(Err("the PKCE verifier does not match the challenge"));
         }
-        let key = signing_key(&state, &c).await?;
-        let now = chrono::Utc::now();
-        let mut claims = CoreIdTokenClaims::new(
-            IssuerUrl::new(issuer(&identity.public_url)).expect("a URL"),
-            vec![Audience::new(CLIENT_ID.into())],
-            now + chrono::Duration::minutes(5),
-            now,
-            StandardClaims::new(SubjectIdentifier::new(format!("TINIT-{cf}")))
-                .set_name(name.map(|n| EndUserName::new(n).into()))
-                .set_email(email.map(EndUserEmail::new))
-                .set_phone_number(phone.map(EndUserPhoneNumber::new)),
-            EmptyAdditionalClaims {},
-        );
-        if let Some(n) = nonce {
-            claims = claims.set_nonce(Some(Nonce::new(n)));
+        let (signer, _) = signing_key(&state, &c).await?;
+        let now = chrono::Utc::now().timestamp();
+        let access_token = web::auth::random_hex(32);
+        let mut claims = serde_json::json!({
+            "iss": issuer(&identity.public_url),
+            "aud": CLIENT_ID,
+            "sub": format!("TINIT-{cf}"),
+            "iat": now,
+            "exp": now + 300,
+            "acr": crate::oidc::SPID_LEVELS[1],
+            "at_hash": crate::oidc::jose::half_hash("EdDSA", &access_token),
+            FISCAL_NUMBER: format!("TINIT-{cf}"),
+        });
+        for (k, v) in [
+            ("nonce", nonce),
+            ("name", name),
+            ("email", email),
+            ("phone_number", phone),
+        ] {
+            if let Some(v) = v {
+                claims[k] = v.into();
+            }
         }
-        let id_token = CoreIdToken::new(claims, &key, CoreJwsSigningAlgorithm::EdDsa, None, None)
-            .map_err(|e| HubError::Config(e.to_string()))?;
+        let id_token =
+            crate::oidc::jose::sign(&claims, "JWT", &signer).map_err(HubError::Internal)?;
         Ok::<_, HubError>(Ok(serde_json::json!({
-            "access_token": web::auth::random_hex(32),
+            "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": 300,
-            "id_token": id_token.to_string(),
+            "id_token": id_token,
         })))
     }
     .await;

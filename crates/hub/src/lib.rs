@@ -36,6 +36,7 @@ pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
+pub mod oidc;
 pub mod pages;
 pub mod pull;
 pub mod push;

@@ -273,27 +273,6 @@ async fn a_frozen_database_is_a_prompt_503_and_the_hub_recovers_by_itself() {
     );
 }
 
-/// A kiosk's hand-off started and read back as the kiosk does.
-async fn start_handoff(
-    kiosk: &Kiosk,
-    base: &str,
-) -> (
-    protocol::wire::HandoffStarted,
-    impl AsyncFn() -> protocol::wire::HandoffState,
-) {
-    let started: protocol::wire::HandoffStarted = kiosk
-        .signed(base, "POST", "/v1/handoff")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("/v1/handoff/{}", started.id);
-    let status = async move || -> protocol::wire::HandoffState {
-        kiosk.signed(base, "GET", &path).await.json().await.unwrap()
-    };
-    (started, status)
-}
-
 /// QR phishing: someone at a kiosk sends its link to a victim elsewhere and hopes to read the
 /// victim's Cassetto on his own screen. Relaying the provider's link after confirming at the
 /// kiosk binds no one, and ends the hand-off so the victim's answer cannot be replayed in the

@@ -82,6 +82,26 @@ impl Hub {
         instances: usize,
         configure: impl Fn(HubState) -> HubState,
     ) -> Hub {
+        Hub::over_with_identity(url, instances, configure, None).await
+    }
+
+    /// One hub whose identification `identity` sets up from the hub's own address (its
+    /// public URL and entity identifier).
+    pub(crate) async fn start_identified(
+        identity: impl Fn(&str) -> hub::identity::IdentityConfig,
+    ) -> Hub {
+        let db = TestDb::new().await;
+        let mut hub = Hub::over_with_identity(&db.url, 1, |s| s, Some(&identity)).await;
+        hub._db = Some(db);
+        hub
+    }
+
+    async fn over_with_identity(
+        url: &str,
+        instances: usize,
+        configure: impl Fn(HubState) -> HubState,
+        make_identity: Option<&dyn Fn(&str) -> hub::identity::IdentityConfig>,
+    ) -> Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -107,11 +127,14 @@ impl Hub {
             let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
             // Each instance identifies visitors through the built-in provider at its own
             // address, as a demo hub does, unless the test set up another.
-            if identity.get().is_none() {
+            let public_url = format!("https://127.0.0.1:{}", server.addr.port());
+            if let Some(make) = make_identity {
+                identity.set(make(&public_url)).unwrap();
+            } else if identity.get().is_none() {
                 identity
                     .set(
                         hub::identity::IdentityConfig::builtin(
-                            &format!("https://127.0.0.1:{}", server.addr.port()),
+                            &public_url,
                             &tls.cert,
                             "segreto di prova",
                         )
@@ -963,4 +986,25 @@ pub(crate) async fn open_around_the_clock(
     .await
     .unwrap();
     (demo, replica)
+}
+
+/// A kiosk's hand-off started and read back as the kiosk does.
+pub(crate) async fn start_handoff(
+    kiosk: &Kiosk,
+    base: &str,
+) -> (
+    protocol::wire::HandoffStarted,
+    impl AsyncFn() -> protocol::wire::HandoffState,
+) {
+    let started: protocol::wire::HandoffStarted = kiosk
+        .signed(base, "POST", "/v1/handoff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/handoff/{}", started.id);
+    let status = async move || -> protocol::wire::HandoffState {
+        kiosk.signed(base, "GET", &path).await.json().await.unwrap()
+    };
+    (started, status)
 }

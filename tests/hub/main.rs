@@ -22,6 +22,7 @@ mod branch_devices;
 mod console;
 mod contatti;
 mod identification;
+mod identity_providers;
 mod istanze;
 mod jobs;
 mod keys;

@@ -736,20 +736,26 @@ impl RelyingParty {
         if !status.is_success() {
             return Err(Refusal::Invalid(format!("UserInfo: {status}")));
         }
+        let jwt = r
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/jwt"));
         let bytes = body(r).await?;
         let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-        let signed = match text.split('.').count() {
-            5 => String::from_utf8(self.keys.decrypt(&text).map_err(Refusal::Invalid)?)
+        let federation = self.settings.mode == IdentityMode::Federation;
+        let signed = match (jwt, text.split('.').count()) {
+            (true, 5) => String::from_utf8(self.keys.decrypt(&text).map_err(Refusal::Invalid)?)
                 .map_err(|_| Refusal::Invalid("UserInfo: not text".into()))?,
-            3 if self.settings.mode != IdentityMode::Federation => text,
-            _ if self.settings.mode == IdentityMode::Federation => {
+            (true, 3) if !federation => text,
+            (false, _) if !federation => {
+                return serde_json::from_str(&text)
+                    .map_err(|e| Refusal::Invalid(format!("UserInfo: {e}")));
+            }
+            _ => {
                 return Err(Refusal::Invalid(
                     "UserInfo must be signed and encrypted to the hub".into(),
                 ));
-            }
-            _ => {
-                return serde_json::from_str(&text)
-                    .map_err(|e| Refusal::Invalid(format!("UserInfo: {e}")));
             }
         };
         let algs = if provider.userinfo_algs.is_empty() {

@@ -1,7 +1,9 @@
 //! `hub/handoff`: from the visitor's login at the identity provider to the kiosk holding the
-//! list of companies they may act for, through the whole OpenID Connect flow on loopback: the
-//! provider's code, the hub's token exchange and ID token check (discovery and JWKS fetched
-//! again each time, as the hub does now), the binding, and the kiosk's signed question.
+//! list of companies they may act for, through the whole OpenID Connect flow on loopback, as
+//! the SPID/CIE profile has it: the provider's code, the hub's token exchange with its client
+//! assertion (ES256), the ID token's checks, the UserInfo fetched, decrypted (RSA-OAEP,
+//! A256CBC-HS512) and checked, the binding, and the kiosk's signed question. The provider's
+//! metadata are kept between logins, as the hub does.
 //!
 //! `export SPORTELLO_PG_URL=$(scripts/pg)`, then `cargo bench --features hub --bench handoff`
 //! (`BENCH_ROUNDS`, default 30). Goal: < 1 s. Numbers in docs/benchmarks.md.
@@ -42,7 +44,7 @@ fn main() {
         let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
         let base = format!("https://127.0.0.1:{}", server.addr.port());
         identity
-            .set(hub::identity::IdentityConfig::builtin(&base, &tls.cert, "bench").unwrap())
+            .set(hub::identity::IdentityConfig::builtin(&base, &tls.cert).unwrap())
             .unwrap();
         let code = devices::create_code(&mut pool.get().await.unwrap(), "bench", 7001, protocol::wire::DeviceRole::Node)
             .await

@@ -540,10 +540,7 @@ impl TestHub {
         let server = hub::start(state, "127.0.0.1:0", &tls).await.unwrap();
         let base = format!("https://127.0.0.1:{}", server.addr.port());
         identity
-            .set(
-                hub::identity::IdentityConfig::builtin(&base, &tls.cert, "segreto di prova")
-                    .unwrap(),
-            )
+            .set(hub::identity::IdentityConfig::builtin(&base, &tls.cert).unwrap())
             .unwrap();
         let code = devices::create_code(
             &mut pool.get().await.unwrap(),

@@ -132,14 +132,7 @@ impl Hub {
                 identity.set(make(&public_url)).unwrap();
             } else if identity.get().is_none() {
                 identity
-                    .set(
-                        hub::identity::IdentityConfig::builtin(
-                            &public_url,
-                            &tls.cert,
-                            "segreto di prova",
-                        )
-                        .unwrap(),
-                    )
+                    .set(hub::identity::IdentityConfig::builtin(&public_url, &tls.cert).unwrap())
                     .unwrap();
             }
             servers.push(server);

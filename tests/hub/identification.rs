@@ -115,7 +115,10 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
     }
     let to_idp = location(&r);
     assert!(to_idp.contains("/idp/authorize?"), "{to_idp}");
-    assert!(to_idp.contains("code_challenge_method=S256") && to_idp.contains("nonce="));
+    // The profile's request: PKCE in the query, the rest (nonce, level...) in a request
+    // object the hub signed.
+    assert!(to_idp.contains("code_challenge_method=S256") && to_idp.contains("request="));
+    assert!(!to_idp.contains("nonce="), "{to_idp}");
     assert_eq!(
         status(started.id.clone()).await,
         HandoffState::Pending { opened: true }
@@ -140,25 +143,50 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
     assert!(page.contains(&full_name), "{page}");
     let mut form = login_form(&page);
     form.push(("cf".into(), person.cf.as_str().to_owned()));
-    // The test provider sends a code to the hub's callback only: not to an address slipped
-    // into the link, whether the page is asked for or the choice posted.
-    let mut elsewhere = reqwest::Url::parse(&to_idp).unwrap();
-    let query: Vec<(String, String)> = elsewhere
+    // The test provider takes only a request the hub signed, and sends a code to the hub's
+    // callback only: not to an address slipped into the link, whether the page is asked for
+    // or the choice posted.
+    let with_request = |request: Option<String>| {
+        let mut url = reqwest::Url::parse(&to_idp).unwrap();
+        let query: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "request")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .chain(request.map(|r| ("request".to_owned(), r)))
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(query);
+        url
+    };
+    let request = reqwest::Url::parse(&to_idp)
+        .unwrap()
         .query_pairs()
-        .map(|(k, v)| match &*k {
-            "redirect_uri" => (k.into_owned(), "https://evil.example/h/callback".to_owned()),
-            _ => (k.into_owned(), v.into_owned()),
-        })
-        .collect();
-    elsewhere.query_pairs_mut().clear().extend_pairs(query);
-    let r = phone.get(elsewhere).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        r.text()
-            .await
-            .unwrap()
-            .contains("Indirizzo di ritorno non registrato")
+        .find(|(k, _)| k == "request")
+        .unwrap()
+        .1
+        .into_owned();
+    let mut claims = hub::oidc::jose::unverified_claims(&request).unwrap();
+    claims.insert(
+        "redirect_uri".into(),
+        "https://evil.example/h/callback".into(),
     );
+    let parts: Vec<&str> = request.split('.').collect();
+    let b64 = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    let payload = b64(serde_json::Value::Object(claims).to_string().as_bytes());
+    let forged_request = format!("{}.{payload}.{}", parts[0], parts[2]);
+    let unsigned = format!("{}.{payload}.", b64(br#"{"alg":"none"}"#));
+    for (request, says) in [
+        (None, "deve essere firmata"),
+        (Some(forged_request), "non è firmata"),
+        (Some(unsigned), "non è firmata"),
+    ] {
+        let r = phone.get(with_request(request)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let page = r.text().await.unwrap();
+        assert!(page.contains(says), "{says}: {page}");
+    }
     let forged: Vec<(String, String)> = form
         .iter()
         .map(|(k, v)| match k.as_str() {
@@ -329,20 +357,7 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
     assert!(r.text().await.unwrap().contains("non è più valido"));
     assert_eq!(status(late.id.clone()).await, HandoffState::Expired);
 
-    // The provider's token endpoint: a code works once, only with its PKCE verifier and the
-    // hub's secret.
-    let token = |code: &str, verifier: &str, secret: &str| {
-        phone
-            .post(format!("{base}/idp/token"))
-            .basic_auth("sportello-hub", Some(secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", &format!("{base}/h/callback")),
-                ("code_verifier", verifier),
-            ])
-            .send()
-    };
+    // The provider's token endpoint takes only the hub's own client assertion.
     let used_code = back
         .split("code=")
         .nth(1)
@@ -350,9 +365,54 @@ async fn a_phone_identifies_the_visitor_for_the_kiosk_through_openid_connect() {
         .split('&')
         .next()
         .unwrap();
-    let r = token(used_code, "x", "segreto di prova").await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a code is used once");
-    let r = token(used_code, "x", "sbagliato").await.unwrap();
+    let stranger = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut signer = josekit::jws::ES256
+        .signer_from_jwk(&stranger.to_jwk_private_key())
+        .unwrap();
+    signer.set_key_id("estranea");
+    let now = chrono::Utc::now().timestamp();
+    let forged = hub::oidc::jose::sign(
+        &serde_json::json!({
+            "iss": "sportello-hub", "sub": "sportello-hub", "aud": format!("{base}/idp/token"),
+            "iat": now, "exp": now + 60, "jti": "1",
+        }),
+        "JWT",
+        &signer,
+    )
+    .unwrap();
+    for assertion in [None, Some(forged.as_str())] {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", used_code.to_owned()),
+            ("redirect_uri", format!("{base}/h/callback")),
+            ("code_verifier", "x".to_owned()),
+        ];
+        if let Some(a) = assertion {
+            form.push((
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+            ));
+            form.push(("client_assertion", a.to_owned()));
+        }
+        let r = phone
+            .post(format!("{base}/idp/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.json::<serde_json::Value>().await.unwrap()["error"],
+            "invalid_client"
+        );
+    }
+    // Its UserInfo answers only its own access tokens.
+    let r = phone
+        .get(format!("{base}/idp/userinfo"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 

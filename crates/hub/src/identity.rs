@@ -14,9 +14,6 @@ use crate::oidc::{RelyingParty, RpKeys, RpSettings, federation};
 /// The client the built-in provider knows: the hub itself.
 pub const CLIENT_ID: &str = "sportello-hub";
 
-/// The built-in provider's client secret: published, so it only ever opens demo identities.
-pub const DEMO_CLIENT_SECRET: &str = "sportello-demo-secret";
-
 /// The built-in provider's issuer URL under the hub's public address.
 pub fn issuer(public_url: &str) -> String {
     format!("{}/idp", public_url.trim_end_matches('/'))
@@ -44,13 +41,10 @@ fn read_file(what: &str, path: &std::path::Path) -> Result<Vec<u8>, HubError> {
 }
 
 impl IdentityConfig {
-    /// The built-in test provider under the hub's own address, trusting the hub's certificate:
-    /// a broker as far as the relying party knows, with a client secret and EdDSA.
-    pub fn builtin(
-        public_url: &str,
-        trust_pem: &[u8],
-        client_secret: &str,
-    ) -> Result<Self, HubError> {
+    /// The built-in test provider under the hub's own address, trusting the hub's certificate,
+    /// through the profile's relying party: request objects, `private_key_jwt` and the
+    /// UserInfo encrypted to the hub, with keys made for this process.
+    pub fn builtin(public_url: &str, trust_pem: &[u8]) -> Result<Self, HubError> {
         let public_url = public_url.trim_end_matches('/').to_owned();
         let http = crate::oidc::http_client(Some(trust_pem), Duration::from_secs(10))?;
         let settings = RpSettings {
@@ -58,11 +52,11 @@ impl IdentityConfig {
             issuer: issuer(&public_url),
             client_id: CLIENT_ID.into(),
             public_url: public_url.clone(),
-            client_auth: ClientAuth::ClientSecretBasic,
-            client_secret: Some(client_secret.into()),
+            client_auth: ClientAuth::PrivateKeyJwt,
+            client_secret: None,
             acr: crate::oidc::SPID_LEVELS[1].into(),
-            request_object: false,
-            userinfo: false,
+            request_object: true,
+            userinfo: true,
             claims: config::ClaimNames::default(),
             federation: None,
         };
@@ -71,7 +65,7 @@ impl IdentityConfig {
             builtin: true,
             rp: Arc::new(RelyingParty::new(
                 settings,
-                Arc::new(RpKeys::default()),
+                Arc::new(RpKeys::ephemeral()?),
                 http,
             )),
         })
@@ -118,11 +112,6 @@ impl IdentityConfig {
                 return bad("client_secret_file is not set, and client_auth asks for a secret");
             }
         };
-        if client_secret.as_deref() == Some(DEMO_CLIENT_SECRET) {
-            return bad(
-                "the client secret is the published demo secret: set the one the provider gave the hub",
-            );
-        }
         let client_id = match (&s.client_id, federation) {
             (Some(id), _) => id.clone(),
             (None, true) => public_url.clone(),
@@ -208,7 +197,7 @@ impl IdentityConfig {
                  in production)"
                     .into(),
             )),
-            (None, true) => Self::builtin(public_url, hub_cert_pem, DEMO_CLIENT_SECRET).map(Some),
+            (None, true) => Self::builtin(public_url, hub_cert_pem).map(Some),
             (Some(_), false) => Self::outside(public_url, &config.identity).map(Some),
         }
     }
@@ -224,8 +213,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, "dato dal broker\n").unwrap();
-        let demo_secret = dir.path().join("demo");
-        std::fs::write(&demo_secret, DEMO_CLIENT_SECRET).unwrap();
         let config = |mode: Option<IdentityMode>, demo: bool, secret: Option<&std::path::Path>| {
             config::HubConfig {
                 public_url: Some("https://hub.example".into()),
@@ -250,7 +237,6 @@ mod tests {
         assert!(refusal(&config(None, false, None)).contains("hub.demo_identity = true"));
         assert!(refusal(&config(broker, true, None)).contains("both"));
         assert!(refusal(&config(broker, false, None)).contains("client_secret_file"));
-        assert!(refusal(&config(broker, false, Some(&demo_secret))).contains("demo secret"));
         let mut federation = config(Some(IdentityMode::Federation), false, None);
         assert!(refusal(&federation).contains("private_key_jwt"));
         federation.identity.client_auth = ClientAuth::PrivateKeyJwt;

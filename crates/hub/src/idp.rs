@@ -1,13 +1,16 @@
 //! The built-in test identity provider, for demo mode and tests: a real OpenID Connect
-//! provider over HTTP (discovery, authorisation code with PKCE S256, token endpoint, JWKS,
-//! EdDSA-signed ID tokens) whose "login" is choosing one of the demo identities. The hub's
-//! relying party talks to it as to a broker in front of SPID and CIE: the same code checks
-//! its answers' issuer (RFC 9207), signature, audience, nonce, `at_hash` and level (every demo
-//! login counts as SPID level 2). Never enabled in production (the hub mounts it only when
+//! provider over HTTP whose "login" is choosing one of the demo identities. It speaks the
+//! SPID/CIE profile as far as it can without a federation: the authorisation request only as
+//! a request object signed by the hub, PKCE S256, the client authenticated with
+//! `private_key_jwt`, EdDSA-signed ID tokens with `acr` (every demo login counts as SPID
+//! level 2) and `at_hash`, the `iss` of the response (RFC 9207), and the attributes from a
+//! UserInfo signed and then encrypted to the hub's key (RSA-OAEP, A256CBC-HS512). So the demo
+//! runs the production relying party's code, checks included. It trusts the keys of the hub
+//! it runs in, and never runs in production (the hub mounts it only when
 //! `hub.demo_identity` asks for it).
 //!
 //! The fiscal number comes as SPID gives it, `TINIT-<codice fiscale>`, in the claim
-//! `https://attributes.eid.gov.it/fiscal_number`.
+//! `https://attributes.eid.gov.it/fiscal_number`; the subject is an opaque pairwise id.
 
 use askama::Template;
 use axum::Form;
@@ -37,6 +40,7 @@ pub fn router() -> Router<HubState> {
         .route("/idp/jwks", get(jwks))
         .route("/idp/authorize", get(login_page).post(authorize))
         .route("/idp/token", post(token))
+        .route("/idp/userinfo", get(userinfo))
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -94,12 +98,18 @@ async fn discovery(State(state): State<HubState>) -> Response {
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "request_parameter_supported": true,
+        "require_signed_request_object": true,
+        "userinfo_signing_alg_values_supported": ["EdDSA"],
+        "userinfo_encryption_alg_values_supported": ["RSA-OAEP"],
+        "userinfo_encryption_enc_values_supported": ["A256CBC-HS512"],
         "acr_values_supported": [crate::oidc::SPID_LEVELS[1]],
         "claims_supported": ["sub", "name", "email", "phone_number", FISCAL_NUMBER],
         "authorization_response_iss_parameter_supported": true,
@@ -170,10 +180,70 @@ fn check_request(q: &AuthorizeQuery, public_url: &str) -> Result<(), &'static st
     Ok(())
 }
 
-async fn login_page(State(state): State<HubState>, Query(q): Query<AuthorizeQuery>) -> Response {
+/// The hub's public keys, as the relying party publishes them.
+fn client_keys(state: &HubState) -> Option<josekit::jwk::JwkSet> {
+    let jwks = state.identity.get()?.rp.keys().jwks();
+    crate::oidc::jose::key_set(&jwks).ok()
+}
+
+/// The authorisation request, from the request object the hub signed (the only form this
+/// provider takes, as SPID and CIE): its signature, issuer, audience and expiry checked, and
+/// the query's own fields equal to its.
+fn request_object(
+    state: &HubState,
+    base: &str,
+    query: &std::collections::HashMap<String, String>,
+) -> Result<AuthorizeQuery, &'static str> {
+    let request = query
+        .get("request")
+        .ok_or("La richiesta deve essere firmata dall'applicazione (request object).")?;
+    let keys = client_keys(state).ok_or("Applicazione senza chiavi.")?;
+    let (claims, _) = crate::oidc::jose::verify(request, &keys, &["ES256", "RS256"])
+        .map_err(|_| "La richiesta non è firmata dall'applicazione.")?;
+    let now = chrono::Utc::now().timestamp();
+    let text = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let aud_ok = match claims.get("aud") {
+        Some(serde_json::Value::String(a)) => *a == issuer(base),
+        Some(serde_json::Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(&issuer(base))),
+        _ => false,
+    };
+    if text("iss").as_deref() != Some(CLIENT_ID) || !aud_ok {
+        return Err("La richiesta non è destinata a questo servizio.");
+    }
+    if claims
+        .get("exp")
+        .and_then(|e| e.as_i64())
+        .is_none_or(|e| e < now)
+    {
+        return Err("La richiesta è scaduta.");
+    }
+    for k in ["client_id", "response_type"] {
+        if query.get(k) != text(k).as_ref() {
+            return Err("La richiesta non corrisponde ai suoi parametri.");
+        }
+    }
+    Ok(AuthorizeQuery {
+        response_type: text("response_type").unwrap_or_default(),
+        client_id: text("client_id").unwrap_or_default(),
+        redirect_uri: text("redirect_uri").unwrap_or_default(),
+        state: text("state").unwrap_or_default(),
+        nonce: text("nonce"),
+        code_challenge: text("code_challenge"),
+        code_challenge_method: text("code_challenge_method"),
+    })
+}
+
+async fn login_page(
+    State(state): State<HubState>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
     let base = match public_url(&state) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
+    };
+    let q = match request_object(&state, &base, &query) {
+        Ok(q) => q,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, why),
     };
     if let Err(why) = check_request(&q, &base) {
         return refuse(StatusCode::BAD_REQUEST, why);
@@ -265,7 +335,8 @@ struct TokenForm {
     redirect_uri: String,
     code_verifier: String,
     client_id: Option<String>,
-    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// An OAuth error answer (RFC 6749 §5.2).
@@ -277,61 +348,56 @@ fn oauth_error(error: &str, description: &str) -> Response {
         .into_response()
 }
 
-/// The client's credentials: HTTP Basic (the default of OAuth clients) or the form's fields.
-fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Option<(String, String)> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            let (id, secret) = s.split_once(':')?;
-            let decode = |x: &str| form_urlencoded_decode(x);
-            Some((decode(id), decode(secret)))
-        });
-    basic.or_else(|| Some((form.client_id.clone()?, form.client_secret.clone()?)))
+/// The client's `private_key_jwt` (RFC 7523): signed with the hub's key, by and about the
+/// hub, for this provider's token endpoint, and not expired.
+fn client_assertion(state: &HubState, base: &str, form: &TokenForm) -> Result<(), &'static str> {
+    if form.client_assertion_type.as_deref()
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return Err("private_key_jwt only");
+    }
+    let keys = client_keys(state).ok_or("no client keys")?;
+    let (claims, _) = crate::oidc::jose::verify(
+        form.client_assertion.as_deref().unwrap_or_default(),
+        &keys,
+        &["ES256", "RS256"],
+    )
+    .map_err(|_| "the client assertion is not signed by the client")?;
+    let text = |k: &str| claims.get(k).and_then(|v| v.as_str());
+    let token_url = format!("{}/token", issuer(base));
+    if text("iss") != Some(CLIENT_ID)
+        || text("sub") != Some(CLIENT_ID)
+        || form.client_id.as_deref().is_some_and(|c| c != CLIENT_ID)
+    {
+        return Err("the client assertion is another client's");
+    }
+    if text("aud") != Some(token_url.as_str()) && text("aud") != Some(issuer(base).as_str()) {
+        return Err("the client assertion is meant for another server");
+    }
+    let now = chrono::Utc::now().timestamp();
+    if claims
+        .get("exp")
+        .and_then(|e| e.as_i64())
+        .is_none_or(|e| e < now || e > now + 600)
+    {
+        return Err("the client assertion has expired or lives too long");
+    }
+    Ok(())
 }
 
-/// Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1).
-fn form_urlencoded_decode(s: &str) -> String {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("x={s}"))
-        .ok()
-        .and_then(|v| v.into_iter().next())
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
-async fn token(
-    State(state): State<HubState>,
-    headers: HeaderMap,
-    Form(form): Form<TokenForm>,
-) -> Response {
+async fn token(State(state): State<HubState>, Form(form): Form<TokenForm>) -> Response {
     if form.grant_type != "authorization_code" {
         return oauth_error("unsupported_grant_type", "authorization_code only");
     }
     let Some(identity) = state.identity.get().filter(|i| i.builtin) else {
         return HubError::Refused("the built-in identity provider is off".into()).into_response();
     };
-    match client_credentials(&headers, &form) {
-        Some((id, secret))
-            if id == CLIENT_ID
-                && web::auth::same(
-                    &secret,
-                    identity
-                        .rp
-                        .settings()
-                        .client_secret
-                        .as_deref()
-                        .unwrap_or(""),
-                ) => {}
-        _ => {
-            return (
-                StatusCode::UNAUTHORIZED,
-                Json(serde_json::json!({ "error": "invalid_client" })),
-            )
-                .into_response();
-        }
+    if let Err(why) = client_assertion(&state, &identity.public_url, &form) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": "invalid_client", "error_description": why })),
+        )
+            .into_response();
     }
     let answer = async {
         let c = state.pool.get().await?;
@@ -365,26 +431,36 @@ async fn token(
         }
         let (signer, _) = signing_key(&state, &c).await?;
         let now = chrono::Utc::now().timestamp();
-        let access_token = web::auth::random_hex(32);
-        let mut claims = serde_json::json!({
-            "iss": issuer(&identity.public_url),
+        let iss = issuer(&identity.public_url);
+        let sub = subject(&cf);
+        // The access token carries what the UserInfo answers, signed: nothing to store.
+        let mut attributes = serde_json::json!({
+            "iss": iss,
             "aud": CLIENT_ID,
-            "sub": format!("TINIT-{cf}"),
+            "sub": sub,
+            FISCAL_NUMBER: format!("TINIT-{cf}"),
+        });
+        for (k, v) in [("name", name), ("email", email), ("phone_number", phone)] {
+            if let Some(v) = v {
+                attributes[k] = v.into();
+            }
+        }
+        let mut grant = attributes.clone();
+        grant["exp"] = (now + 300).into();
+        grant["typ"] = "access".into();
+        let access_token =
+            crate::oidc::jose::sign(&grant, "at+jwt", &signer).map_err(HubError::Internal)?;
+        let mut claims = serde_json::json!({
+            "iss": iss,
+            "aud": CLIENT_ID,
+            "sub": sub,
             "iat": now,
             "exp": now + 300,
             "acr": crate::oidc::SPID_LEVELS[1],
             "at_hash": crate::oidc::jose::half_hash("EdDSA", &access_token),
-            FISCAL_NUMBER: format!("TINIT-{cf}"),
         });
-        for (k, v) in [
-            ("nonce", nonce),
-            ("name", name),
-            ("email", email),
-            ("phone_number", phone),
-        ] {
-            if let Some(v) = v {
-                claims[k] = v.into();
-            }
+        if let Some(n) = nonce {
+            claims["nonce"] = n.into();
         }
         let id_token =
             crate::oidc::jose::sign(&claims, "JWT", &signer).map_err(HubError::Internal)?;
@@ -399,6 +475,88 @@ async fn token(
     match answer {
         Ok(Ok(body)) => ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response(),
         Ok(Err(why)) => oauth_error("invalid_grant", why),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The subject the provider gives a person: opaque, stable, not the fiscal number.
+fn subject(cf: &str) -> String {
+    crate::oidc::jose::b64(&sha2::Sha256::digest(format!("sportello-idp/{cf}").as_bytes())[..16])
+}
+
+/// `GET /idp/userinfo`: the attributes, signed and then encrypted to the hub's encryption key.
+async fn userinfo(State(state): State<HubState>, headers: HeaderMap) -> Response {
+    let unauthorized = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        )
+            .into_response()
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return unauthorized();
+    };
+    let answer = async {
+        let c = state.pool.get().await?;
+        let (signer, public) = signing_key(&state, &c).await?;
+        let keys = crate::oidc::jose::key_set(&serde_json::json!({ "keys": [public] }))
+            .map_err(HubError::Internal)?;
+        let Ok((mut claims, _)) = crate::oidc::jose::verify(token, &keys, &["EdDSA"]) else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().timestamp();
+        if claims.get("typ").and_then(|t| t.as_str()) != Some("access")
+            || claims
+                .get("exp")
+                .and_then(|e| e.as_i64())
+                .is_none_or(|e| e < now)
+        {
+            return Ok(None);
+        }
+        claims.remove("typ");
+        claims.remove("exp");
+        let signed = crate::oidc::jose::sign(&serde_json::Value::Object(claims), "JWT", &signer)
+            .map_err(HubError::Internal)?;
+        let hub_keys = state
+            .identity
+            .get()
+            .map(|i| i.rp.keys().jwks())
+            .unwrap_or_default();
+        let enc = crate::oidc::jose::key_set(&hub_keys)
+            .map_err(HubError::Internal)?
+            .keys()
+            .into_iter()
+            .find(|k| k.key_use() == Some("enc"))
+            .cloned()
+            .ok_or_else(|| HubError::Config("the hub has no encryption key".into()))?;
+        let encrypter = josekit::jwe::RSA_OAEP
+            .encrypter_from_jwk(&enc)
+            .map_err(|e| HubError::internal("the hub's encryption key", e))?;
+        let mut header = josekit::jwe::JweHeader::new();
+        header.set_content_encryption("A256CBC-HS512");
+        header.set_content_type("JWT");
+        if let Some(kid) = enc.key_id() {
+            header.set_key_id(kid);
+        }
+        let jwe = josekit::jwe::serialize_compact(signed.as_bytes(), &header, &encrypter)
+            .map_err(|e| HubError::internal("UserInfo encryption", e))?;
+        Ok::<_, HubError>(Some(jwe))
+    }
+    .await;
+    match answer {
+        Ok(Some(jwe)) => (
+            [
+                (header::CONTENT_TYPE, "application/jwt"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            jwe,
+        )
+            .into_response(),
+        Ok(None) => unauthorized(),
         Err(e) => e.into_response(),
     }
 }

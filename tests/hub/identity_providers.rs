@@ -230,6 +230,11 @@ struct Federation {
 }
 
 async fn federation(alg: &str, timeout_seconds: u64) -> Federation {
+    federation_pinning(alg, timeout_seconds, true).await
+}
+
+/// The same, the hub pinning the anchor's real keys, or another's.
+async fn federation_pinning(alg: &str, timeout_seconds: u64, real_anchor: bool) -> Federation {
     let dir = tempfile::tempdir().unwrap();
     // The anchor's key, made here and pinned in the hub; the provider's process signs with it.
     let anchor = josekit::jws::ES256.generate_key_pair().unwrap();
@@ -244,10 +249,20 @@ async fn federation(alg: &str, timeout_seconds: u64) -> Federation {
     anchor_private.set_key_id("ta-1");
     anchor_private.set_algorithm("ES256");
     anchor_public.set_key_id("ta-1");
+    let pinned = if real_anchor {
+        anchor_public
+    } else {
+        let mut other = josekit::jws::ES256
+            .generate_key_pair()
+            .unwrap()
+            .to_jwk_public_key();
+        other.set_key_id("ta-1");
+        other
+    };
     let anchor_keys = dir.path().join("trust-anchor.jwks");
     std::fs::write(
         &anchor_keys,
-        serde_json::json!({ "keys": [anchor_public.as_ref()] }).to_string(),
+        serde_json::json!({ "keys": [pinned.as_ref()] }).to_string(),
     )
     .unwrap();
     let hub_ca = dir.path().join("hub.crt");
@@ -262,14 +277,25 @@ async fn federation(alg: &str, timeout_seconds: u64) -> Federation {
             "account": {},
         }),
     );
-    let signing = key_file(
-        dir.path(),
-        "sign.pem",
-        &josekit::jws::ES256
-            .generate_key_pair()
-            .unwrap()
-            .to_pem_private_key(),
-    );
+    // Mid-rotation: the new key (EC) signs, the old one (RSA) is still published.
+    let signing = vec![
+        key_file(
+            dir.path(),
+            "sign-new.pem",
+            &josekit::jws::ES256
+                .generate_key_pair()
+                .unwrap()
+                .to_pem_private_key(),
+        ),
+        key_file(
+            dir.path(),
+            "sign-old.pem",
+            &josekit::jws::RS256
+                .generate_key_pair(2048)
+                .unwrap()
+                .to_pem_private_key(),
+        ),
+    ];
     let encryption = key_file(
         dir.path(),
         "enc.pem",
@@ -304,7 +330,7 @@ async fn federation(alg: &str, timeout_seconds: u64) -> Federation {
             &config::IdentitySettings {
                 mode: Some(config::IdentityMode::Federation),
                 issuer: Some(outside.issuer.clone()),
-                signing_keys: vec![signing.clone()],
+                signing_keys: signing.clone(),
                 encryption_keys: vec![encryption.clone()],
                 ca: Some(outside.cert.clone()),
                 timeout_seconds,
@@ -381,6 +407,11 @@ async fn a_spid_provider_of_the_federation_identifies_the_visitor() {
             );
         }
         let request = hub::oidc::jose::unverified_claims(&q["request"]).unwrap();
+        assert_eq!(
+            hub::oidc::jose::header(&q["request"]).unwrap()["alg"],
+            "ES256",
+            "the request object is signed with the first (new) key"
+        );
         assert_eq!(request["acr_values"], L2);
         assert_eq!(request["prompt"], "consent login");
         assert_eq!(request["iss"], f.hub.base(0));
@@ -462,7 +493,18 @@ async fn the_hub_publishes_its_entity_configuration_and_keys() {
         .iter()
         .map(|k| k["use"].as_str().unwrap())
         .collect();
-    assert_eq!(uses, ["sig", "enc"]);
+    assert_eq!(
+        uses,
+        ["sig", "sig", "enc"],
+        "both signing keys of a rotation"
+    );
+    let published = rp["jwks"]["keys"].as_array().unwrap();
+    assert_eq!(published[0]["alg"], "ES256");
+    assert_eq!(published[1]["alg"], "RS256");
+    assert_eq!(
+        header["kid"], published[0]["kid"],
+        "the first key signs, the second is only published"
+    );
     let jwks: serde_json::Value = f
         .hub
         .client
@@ -607,5 +649,25 @@ async fn a_broker_identifies_the_visitor_with_plain_openid_connect() {
     let (journey, state) = identify(&hub, &kiosk, &outside).await;
     assert_eq!(journey.status, StatusCode::BAD_REQUEST);
     assert!(journey.page.contains("Livello di sicurezza insufficiente"));
+    assert!(bound_name(&state).is_none());
+}
+
+/// A provider whose chain does not end in the anchor the hub pinned (here: an anchor at the
+/// right address, signing with another key) is never used: the phone is not sent to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_outside_the_pinned_trust_anchor_is_never_used() {
+    let f = federation_pinning("ES256", 10, false).await;
+    let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
+    assert!(
+        journey.to_provider.is_empty(),
+        "sent to {}",
+        journey.to_provider
+    );
+    assert_eq!(journey.status, StatusCode::BAD_GATEWAY, "{}", journey.page);
+    assert!(
+        journey.page.contains("Identificazione non disponibile"),
+        "{}",
+        journey.page
+    );
     assert!(bound_name(&state).is_none());
 }

@@ -309,17 +309,21 @@ async fn confirm(
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "the identification cannot start");
-            let (title, text) = e.for_visitor(&identity.rp.settings().acr);
-            let status = if matches!(e, crate::oidc::Refusal::Unavailable(_)) {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::BAD_GATEWAY
+            // Unreachable, or not to be trusted (its metadata, its trust chain): nothing the
+            // visitor did, and nothing they can do but come back later.
+            return match e {
+                crate::oidc::Refusal::Unavailable(_) => phone_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Identificazione non disponibile",
+                    "Il servizio di identificazione non risponde. Riprovi tra poco dal chiosco.",
+                ),
+                _ => phone_page(
+                    StatusCode::BAD_GATEWAY,
+                    "Identificazione non disponibile",
+                    "Il servizio di identificazione non è disponibile in questo momento. \
+                     Riprovi più tardi dal chiosco, o chieda allo sportello.",
+                ),
             };
-            return phone_page(
-                status,
-                title,
-                &format!("{text} Al chiosco, tocchi di nuovo «Il mio cassetto» per riprovare."),
-            );
         }
     };
     let crate::oidc::Pending {

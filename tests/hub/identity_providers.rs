@@ -671,3 +671,23 @@ async fn a_provider_outside_the_pinned_trust_anchor_is_never_used() {
     );
     assert!(bound_name(&state).is_none());
 }
+
+/// The anchor's statement about the provider has expired: the chain is not valid, the phone
+/// is not sent there. Renewed, the same hub uses the provider again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_trust_chain_is_not_used_until_it_is_renewed() {
+    let f = federation("ES256", 10).await;
+    f.outside
+        .set(serde_json::json!({ "provider_statement_seconds": -30 }))
+        .await;
+    let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
+    assert!(journey.to_provider.is_empty(), "sent to {}", journey.to_provider);
+    assert_eq!(journey.status, StatusCode::BAD_GATEWAY, "{}", journey.page);
+    assert!(bound_name(&state).is_none());
+    f.outside
+        .set(serde_json::json!({ "provider_statement_seconds": 1800 }))
+        .await;
+    let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
+    assert_eq!(journey.status, StatusCode::OK, "{}", journey.page);
+    assert!(bound_name(&state).is_some());
+}

@@ -25,6 +25,7 @@
 //   tamper: null | "audience" | "signature" | "unknown_kid"   spoil the ID token
 //   clock_offset_seconds: n     the provider's clock runs ahead
 //   token_delay_ms: n           the token endpoint answers late
+//   provider_statement_seconds: n   how long the anchor's statement about the provider lasts
 // Any of them but tls, mode and the keys can change while it runs: POST them as JSON to
 // /_control.
 
@@ -111,7 +112,11 @@ async function federationAnswer(path, query) {
     const sub = query.get('sub');
     if (sub === issuer) {
       return statement({
-        iss: anchor, sub: issuer, iat: now(), exp: now() + 1800, jwks: opFederationPublic,
+        iss: anchor,
+        sub: issuer,
+        iat: now() - 60,
+        exp: now() + (settings.provider_statement_seconds ?? 1800),
+        jwks: opFederationPublic,
         metadata_policy: { openid_provider: {
           id_token_signing_alg_values_supported: { subset_of: ['RS256', 'ES256', 'ES384', 'RS512'] },
           acr_values_supported: { subset_of: LEVELS },

@@ -86,8 +86,17 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
             tracing::warn!("hub.person_key_secret is not set: the Agenda cannot book");
         }
         if let Some(identity) = crate::identity::IdentityConfig::from_config(config, &tls.cert)? {
+            let s = identity.rp.settings();
             if identity.builtin {
                 tracing::warn!("identification through the built-in TEST provider: demo only");
+            } else {
+                tracing::info!(
+                    mode = ?s.mode,
+                    provider = s.issuer,
+                    client_id = s.client_id,
+                    anchor = s.federation.as_ref().map(|t| t.anchor.as_str()),
+                    "identification through an outside provider"
+                );
             }
             let _ = state.identity.set(identity);
         }

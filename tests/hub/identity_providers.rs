@@ -681,7 +681,11 @@ async fn an_expired_trust_chain_is_not_used_until_it_is_renewed() {
         .set(serde_json::json!({ "provider_statement_seconds": -30 }))
         .await;
     let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
-    assert!(journey.to_provider.is_empty(), "sent to {}", journey.to_provider);
+    assert!(
+        journey.to_provider.is_empty(),
+        "sent to {}",
+        journey.to_provider
+    );
     assert_eq!(journey.status, StatusCode::BAD_GATEWAY, "{}", journey.page);
     assert!(bound_name(&state).is_none());
     f.outside

@@ -37,6 +37,7 @@ pub fn router() -> Router<HubState> {
         .route("/v1/handoff/{id}/end", post(end))
         .route("/h/callback", get(callback))
         .route("/h/{secret}", get(open).post(confirm))
+        .merge(rp_router())
 }
 
 /// The cookie that ties a confirmed flow to the phone's browser until the provider answers.
@@ -515,5 +516,42 @@ async fn callback(
         }
         Ok(_) => refused("Questo accesso è già stato usato."),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The relying party's public face: its key set (for a broker that reads `jwks_uri`) and, in
+/// the federation, its entity configuration.
+fn rp_router() -> Router<HubState> {
+    Router::new()
+        .route("/oidc/jwks", get(rp_jwks))
+        .route("/.well-known/openid-federation", get(entity_configuration))
+}
+
+async fn rp_jwks(State(state): State<HubState>) -> Response {
+    match state.identity.get() {
+        Some(i) if i.rp.keys().signer().is_some() || i.rp.keys().can_decrypt() => (
+            [(header::CACHE_CONTROL, "public, max-age=3600")],
+            Json(i.rp.keys().jwks()),
+        )
+            .into_response(),
+        _ => HubError::NotFound.into_response(),
+    }
+}
+
+async fn entity_configuration(State(state): State<HubState>) -> Response {
+    let Some((rp, trust)) = state
+        .identity
+        .get()
+        .and_then(|i| Some((&i.rp, i.rp.settings().federation.as_ref()?)))
+    else {
+        return HubError::NotFound.into_response();
+    };
+    match rp.entity_configuration(trust) {
+        Ok(jwt) => (
+            [(header::CONTENT_TYPE, "application/entity-statement+jwt")],
+            jwt,
+        )
+            .into_response(),
+        Err(e) => HubError::Internal(e).into_response(),
     }
 }

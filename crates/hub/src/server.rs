@@ -47,7 +47,6 @@ pub fn router(state: HubState) -> Router {
         .merge(crate::istanze::router())
         .merge(crate::agenda::router())
         .merge(crate::idp::router())
-        .merge(crate::oidc::router())
         .merge(crate::console::router())
         .merge(crate::metrics::router());
     Router::new()

@@ -12,9 +12,10 @@
 //! from answers of entities that are not trusted yet.
 
 use josekit::jwk::JwkSet;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{Refusal, claim_str, get, jose, now};
+use super::answer::{Refusal, SKEW_SECONDS, claim_str, get, now, str_list};
+use super::jose;
 
 /// Authorities above the provider the hub will walk through before the anchor.
 const MAX_DEPTH: usize = 4;
@@ -81,7 +82,7 @@ fn checked(token: &str, keys: &JwkSet, what: &str) -> Result<Map<String, Value>,
     if claims
         .get("iat")
         .and_then(Value::as_i64)
-        .is_none_or(|i| i > t + super::SKEW_SECONDS)
+        .is_none_or(|i| i > t + SKEW_SECONDS)
     {
         return Err(invalid(format!("{what}: issued in the future")));
     }
@@ -155,7 +156,7 @@ async fn up(
     token: &str,
     depth: usize,
 ) -> Result<(Vec<Map<String, Value>>, i64), Refusal> {
-    let hints = super::str_list(config.get("authority_hints"));
+    let hints = str_list(config.get("authority_hints"));
     if hints.is_empty() {
         return Err(invalid(format!("{entity} names no authority")));
     }
@@ -327,65 +328,10 @@ pub fn apply_policy(
     Ok(metadata)
 }
 
-/// The hub's entity configuration: who it is, its keys, its authorities and trust marks, and
-/// its metadata as a relying party; signed with its current key.
-pub fn entity_configuration_of(rp: &super::RelyingParty, trust: &Trust) -> Result<String, String> {
-    let keys = rp.keys();
-    let signer = keys
-        .signer()
-        .ok_or("the entity configuration needs a signing key (signing_keys)")?;
-    let s = rp.settings();
-    let entity = &s.client_id;
-    let t = now();
-    let marks: Vec<Value> = trust
-        .trust_marks
-        .iter()
-        .filter_map(|m| {
-            let claims = jose::unverified_claims(m).ok()?;
-            let id = claims.get("trust_mark_id").or_else(|| claims.get("id"))?;
-            Some(json!({ "id": id, "trust_mark_id": id, "trust_mark": m }))
-        })
-        .collect();
-    let claims = json!({
-        "iss": entity,
-        "sub": entity,
-        "iat": t,
-        "exp": t + ENTITY_SECONDS,
-        "jwks": keys.jwks(),
-        "authority_hints": trust.authority_hints,
-        "trust_marks": marks,
-        "metadata": {
-            "federation_entity": {
-                "organization_name": trust.organization_name,
-                "contacts": trust.contacts,
-                "homepage_uri": s.public_url,
-            },
-            "openid_relying_party": {
-                "client_id": entity,
-                "client_name": "Sportello",
-                "application_type": "web",
-                "client_registration_types": ["automatic"],
-                "redirect_uris": [rp.redirect_uri()],
-                "response_types": ["code"],
-                "grant_types": ["authorization_code"],
-                "token_endpoint_auth_method": "private_key_jwt",
-                "id_token_signed_response_alg": signer.alg,
-                "userinfo_signed_response_alg": signer.alg,
-                "userinfo_encrypted_response_alg": "RSA-OAEP",
-                "userinfo_encrypted_response_enc": "A256CBC-HS512",
-                "request_object_signing_alg": signer.alg,
-                "jwks": keys.jwks(),
-                "contacts": trust.contacts,
-                "organization_name": trust.organization_name,
-            }
-        }
-    });
-    jose::sign(&claims, "entity-statement+jwt", signer.signer())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

@@ -18,6 +18,7 @@
 //! up to the configured trust anchor (federation, [`federation`]), and are kept until the
 //! chain expires or an hour has passed.
 
+pub mod answer;
 pub mod federation;
 pub mod jose;
 pub mod keys;
@@ -31,99 +32,16 @@ use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
 use crate::HubError;
+pub use answer::{Refusal, SPID_LEVELS};
+use answer::{SKEW_SECONDS, body, claim_str, get, now, str_list};
 pub use keys::RpKeys;
-
-/// SPID's authentication levels, from the lowest; CIE id uses the same.
-pub const SPID_LEVELS: [&str; 3] = [
-    "https://www.spid.gov.it/SpidL1",
-    "https://www.spid.gov.it/SpidL2",
-    "https://www.spid.gov.it/SpidL3",
-];
 
 /// How long a request object or client assertion is valid: enough to cross the network,
 /// short enough that a copy is soon useless.
 const ASSERTION_SECONDS: i64 = 60;
 
-/// Clock difference tolerated with the provider.
-const SKEW_SECONDS: i64 = 60;
-
-/// The largest answer read from a provider or a federation entity.
-const MAX_ANSWER_BYTES: usize = 256 * 1024;
-
 /// How long discovered metadata are kept when nothing says less.
 const METADATA_SECONDS: u64 = 3600;
-
-/// Why an identification did not complete, in the terms the visitor is told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The provider (or the federation) did not answer, or answered with a server error.
-    Unavailable(String),
-    /// The visitor stopped at the provider.
-    Cancelled,
-    /// The provider refused the request (its error code).
-    Provider(String),
-    /// The authentication level is below the one asked for.
-    Level(Option<String>),
-    /// An answer failed a check (signature, audience, nonce, replay...).
-    Invalid(String),
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unavailable(why) => write!(f, "provider unavailable: {why}"),
-            Self::Cancelled => f.write_str("cancelled at the provider"),
-            Self::Provider(code) => write!(f, "the provider refused: {code}"),
-            Self::Level(got) => write!(f, "authentication level too low: {got:?}"),
-            Self::Invalid(why) => write!(f, "{why}"),
-        }
-    }
-}
-
-fn level_name(acr: &str) -> String {
-    SPID_LEVELS
-        .iter()
-        .position(|l| *l == acr)
-        .map_or_else(|| acr.to_owned(), |i| format!("livello {}", i + 1))
-}
-
-impl Refusal {
-    /// The page's title and sentence for the visitor's phone.
-    pub fn for_visitor(&self, asked: &str) -> (&'static str, String) {
-        match self {
-            Self::Unavailable(_) => (
-                "Identificazione non disponibile",
-                "Il servizio di identificazione non risponde. Riprovi tra poco dal chiosco.".into(),
-            ),
-            Self::Cancelled => (
-                "Identificazione non riuscita",
-                "L'accesso è stato annullato.".into(),
-            ),
-            Self::Provider(_) => (
-                "Identificazione non riuscita",
-                "Il servizio di identificazione ha rifiutato la richiesta.".into(),
-            ),
-            Self::Level(got) => (
-                "Livello di sicurezza insufficiente",
-                format!(
-                    "L'accesso è avvenuto con {}, ma per il Cassetto serve almeno il {}: \
-                     riprovi con SPID di {} o superiore, oppure con la CIE.",
-                    got.as_deref()
-                        .map_or("un livello non indicato".into(), |g| format!(
-                            "il {}",
-                            level_name(g)
-                        )),
-                    level_name(asked),
-                    level_name(asked),
-                ),
-            ),
-            Self::Invalid(_) => (
-                "Identificazione non riuscita",
-                "L'identità non è stata confermata.".into(),
-            ),
-        }
-    }
-}
 
 /// Who the provider vouched for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,63 +123,6 @@ impl std::fmt::Debug for RelyingParty {
 
 fn random() -> String {
     web::auth::random_hex(32)
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// Reads at most [`MAX_ANSWER_BYTES`] of an answer.
-async fn body(mut r: reqwest::Response) -> Result<Vec<u8>, Refusal> {
-    let mut out = Vec::new();
-    while let Some(chunk) = r
-        .chunk()
-        .await
-        .map_err(|e| Refusal::Unavailable(e.to_string()))?
-    {
-        if out.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(Refusal::Invalid(
-                "the provider's answer is too large".into(),
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-/// GETs `url` and answers its body when the status is a success.
-pub(crate) async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Refusal> {
-    let r = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| Refusal::Unavailable(format!("{url}: {e}")))?;
-    let status = r.status();
-    if status.is_server_error() {
-        return Err(Refusal::Unavailable(format!("{url}: {status}")));
-    }
-    if !status.is_success() {
-        return Err(Refusal::Invalid(format!("{url}: {status}")));
-    }
-    body(r).await
-}
-
-fn str_list(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    claims
-        .get(name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
 }
 
 impl RelyingParty {
@@ -820,6 +681,65 @@ impl RelyingParty {
     }
 }
 
+impl RelyingParty {
+    /// The hub's entity configuration: who it is, its keys, its authorities and trust marks, and
+    /// its metadata as a relying party; signed with its current key.
+    pub fn entity_configuration(&self, trust: &federation::Trust) -> Result<String, String> {
+        let rp = self;
+        let keys = rp.keys();
+        let signer = keys
+            .signer()
+            .ok_or("the entity configuration needs a signing key (signing_keys)")?;
+        let s = rp.settings();
+        let entity = &s.client_id;
+        let t = now();
+        let marks: Vec<Value> = trust
+            .trust_marks
+            .iter()
+            .filter_map(|m| {
+                let claims = jose::unverified_claims(m).ok()?;
+                let id = claims.get("trust_mark_id").or_else(|| claims.get("id"))?;
+                Some(json!({ "id": id, "trust_mark_id": id, "trust_mark": m }))
+            })
+            .collect();
+        let claims = json!({
+            "iss": entity,
+            "sub": entity,
+            "iat": t,
+            "exp": t + federation::ENTITY_SECONDS,
+            "jwks": keys.jwks(),
+            "authority_hints": trust.authority_hints,
+            "trust_marks": marks,
+            "metadata": {
+                "federation_entity": {
+                    "organization_name": trust.organization_name,
+                    "contacts": trust.contacts,
+                    "homepage_uri": s.public_url,
+                },
+                "openid_relying_party": {
+                    "client_id": entity,
+                    "client_name": "Sportello",
+                    "application_type": "web",
+                    "client_registration_types": ["automatic"],
+                    "redirect_uris": [rp.redirect_uri()],
+                    "response_types": ["code"],
+                    "grant_types": ["authorization_code"],
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "id_token_signed_response_alg": signer.alg,
+                    "userinfo_signed_response_alg": signer.alg,
+                    "userinfo_encrypted_response_alg": "RSA-OAEP",
+                    "userinfo_encrypted_response_enc": "A256CBC-HS512",
+                    "request_object_signing_alg": signer.alg,
+                    "jwks": keys.jwks(),
+                    "contacts": trust.contacts,
+                    "organization_name": trust.organization_name,
+                }
+            }
+        });
+        jose::sign(&claims, "entity-statement+jwt", signer.signer())
+    }
+}
+
 /// The HTTP client towards providers and federation entities: no redirects followed (an
 /// answer must come from where it was asked), a deadline, and the configured trust.
 pub fn http_client(
@@ -837,51 +757,4 @@ pub fn http_client(
         b = b.tls_certs_only(certs);
     }
     b.build().map_err(|e| HubError::Config(e.to_string()))
-}
-
-/// The relying party's public face: its key set (for a broker that reads `jwks_uri`) and, in
-/// the federation, its entity configuration.
-pub fn router() -> axum::Router<crate::HubState> {
-    use axum::routing::get;
-    axum::Router::new()
-        .route("/oidc/jwks", get(rp_jwks))
-        .route("/.well-known/openid-federation", get(entity_configuration))
-}
-
-async fn rp_jwks(
-    axum::extract::State(state): axum::extract::State<crate::HubState>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    match state.identity.get() {
-        Some(i) if i.rp.keys().signer().is_some() || i.rp.keys().can_decrypt() => (
-            [(axum::http::header::CACHE_CONTROL, "public, max-age=3600")],
-            axum::Json(i.rp.keys().jwks()),
-        )
-            .into_response(),
-        _ => HubError::NotFound.into_response(),
-    }
-}
-
-async fn entity_configuration(
-    axum::extract::State(state): axum::extract::State<crate::HubState>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let Some((rp, trust)) = state
-        .identity
-        .get()
-        .and_then(|i| Some((&i.rp, i.rp.settings().federation.as_ref()?)))
-    else {
-        return HubError::NotFound.into_response();
-    };
-    match federation::entity_configuration_of(rp, trust) {
-        Ok(jwt) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "application/entity-statement+jwt",
-            )],
-            jwt,
-        )
-            .into_response(),
-        Err(e) => HubError::Internal(e).into_response(),
-    }
 }

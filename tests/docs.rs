@@ -119,13 +119,14 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy();
-        if name.starts_with('.') || name == "target" || name == "demo-data" {
+        // Not ours: what npm installs for the outside identity provider.
+        if name.starts_with('.') || ["target", "demo-data", "node_modules"].contains(&&*name) {
             continue;
         }
         if path.is_dir() {
             sources(&path, out);
         } else if path.extension().is_some_and(|e| {
-            ["rs", "slint", "sql", "html", "toml", "sh", "css", "js"]
+            ["rs", "slint", "sql", "html", "toml", "sh", "css", "js", "mjs"]
                 .contains(&&*e.to_string_lossy())
         }) {
             out.push(path);

@@ -126,8 +126,10 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         if path.is_dir() {
             sources(&path, out);
         } else if path.extension().is_some_and(|e| {
-            ["rs", "slint", "sql", "html", "toml", "sh", "css", "js", "mjs"]
-                .contains(&&*e.to_string_lossy())
+            [
+                "rs", "slint", "sql", "html", "toml", "sh", "css", "js", "mjs",
+            ]
+            .contains(&&*e.to_string_lossy())
         }) {
             out.push(path);
         }

@@ -219,6 +219,9 @@ fn bound_name(state: &protocol::wire::HandoffState) -> Option<(String, usize)> {
 const L1: &str = "https://www.spid.gov.it/SpidL1";
 const L2: &str = "https://www.spid.gov.it/SpidL2";
 
+/// The trust mark the hub requires of providers, which the anchor issues to this one.
+const PROVIDER_MARK: &str = "https://registry.example/openid_provider/public/";
+
 /// A hub in the federation with an outside SPID provider under one trust anchor.
 struct Federation {
     // Dropped first: the provider's process, then the hub, then the files.
@@ -273,6 +276,7 @@ async fn federation_pinning(alg: &str, timeout_seconds: u64, real_anchor: bool) 
             "alg": alg,
             "anchor_key": anchor_private.as_ref(),
             "hub_ca": hub_ca,
+            "provider_trust_mark": PROVIDER_MARK,
             "acr": L2,
             "account": {},
         }),
@@ -337,6 +341,7 @@ async fn federation_pinning(alg: &str, timeout_seconds: u64, real_anchor: bool) 
                 trust_anchor: Some(outside.anchor.clone()),
                 trust_anchor_keys: Some(anchor_keys.clone()),
                 trust_marks: vec![mark_file.clone()],
+                provider_trust_marks: vec![PROVIDER_MARK.into()],
                 contacts: vec!["sportello@example.it".into()],
                 ..Default::default()
             },
@@ -690,6 +695,30 @@ async fn an_expired_trust_chain_is_not_used_until_it_is_renewed() {
     assert!(bound_name(&state).is_none());
     f.outside
         .set(serde_json::json!({ "provider_statement_seconds": 1800 }))
+        .await;
+    let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
+    assert_eq!(journey.status, StatusCode::OK, "{}", journey.page);
+    assert!(bound_name(&state).is_some());
+}
+
+/// The hub requires providers to carry the anchor's trust mark: one without it is not used;
+/// once the anchor has issued it, the same hub uses the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_without_the_required_trust_mark_is_never_used() {
+    let f = federation("ES256", 10).await;
+    f.outside
+        .set(serde_json::json!({ "provider_trust_mark": null }))
+        .await;
+    let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
+    assert!(
+        journey.to_provider.is_empty(),
+        "sent to {}",
+        journey.to_provider
+    );
+    assert_eq!(journey.status, StatusCode::BAD_GATEWAY, "{}", journey.page);
+    assert!(bound_name(&state).is_none());
+    f.outside
+        .set(serde_json::json!({ "provider_trust_mark": PROVIDER_MARK }))
         .await;
     let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
     assert_eq!(journey.status, StatusCode::OK, "{}", journey.page);

@@ -26,6 +26,7 @@
 //   clock_offset_seconds: n     the provider's clock runs ahead
 //   token_delay_ms: n           the token endpoint answers late
 //   provider_statement_seconds: n   how long the anchor's statement about the provider lasts
+//   provider_trust_mark: id     the trust mark the anchor issued to the provider, if any
 // Any of them but tls, mode and the keys can change while it runs: POST them as JSON to
 // /_control.
 
@@ -131,9 +132,17 @@ async function federationAnswer(path, query) {
   }
   if (path === '/op/.well-known/openid-federation') {
     const discovery = discoveryCache;
+    const marks = settings.provider_trust_mark ? [{
+      id: settings.provider_trust_mark,
+      trust_mark: await new jose.SignJWT({
+        iss: anchor, sub: issuer, id: settings.provider_trust_mark, iat: now(), exp: now() + 3600,
+      }).setProtectedHeader({ alg: settings.anchor_key.alg, kid: settings.anchor_key.kid, typ: 'trust-mark+jwt' })
+        .sign(anchorKey),
+    }] : [];
     return new jose.SignJWT({
       iss: issuer, sub: issuer, iat: now(), exp: now() + 3600, jwks: opFederationPublic,
       authority_hints: [anchor],
+      trust_marks: marks,
       metadata: { openid_provider: { ...discovery, jwks: opPublic, jwks_uri: undefined } },
     }).setProtectedHeader({ alg: 'ES256', kid: 'op-federation', typ: 'entity-statement+jwt' })
       .sign(await jose.importJWK(opFederationKey, 'ES256'));

@@ -263,6 +263,9 @@ pub struct IdentitySettings {
     /// Federation: files holding the trust marks issued to the hub, published in its
     /// entity configuration.
     pub trust_marks: Vec<PathBuf>,
+    /// Federation: the trust marks (by id) a provider must carry, issued by the trust anchor,
+    /// for the hub to use it.
+    pub provider_trust_marks: Vec<String>,
     /// The organisation named in the hub's federation metadata.
     pub organization_name: String,
     /// Contacts named there.
@@ -289,6 +292,7 @@ impl Default for IdentitySettings {
             trust_anchor_keys: None,
             authority_hints: Vec::new(),
             trust_marks: Vec::new(),
+            provider_trust_marks: Vec::new(),
             organization_name: "Istituto Nazionale della Previdenza Sociale".into(),
             contacts: Vec::new(),
         }

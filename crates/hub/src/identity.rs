@@ -142,6 +142,7 @@ impl IdentityConfig {
                     s.authority_hints.clone()
                 },
                 trust_marks,
+                required_marks: s.provider_trust_marks.clone(),
                 organization_name: s.organization_name.clone(),
                 contacts: s.contacts.clone(),
             })

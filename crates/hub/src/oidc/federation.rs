@@ -34,6 +34,8 @@ pub struct Trust {
     pub authority_hints: Vec<String>,
     /// Trust marks issued to the hub (signed JWTs).
     pub trust_marks: Vec<String>,
+    /// Trust mark ids a provider must carry, signed by the anchor.
+    pub required_marks: Vec<String>,
     pub organization_name: String,
     pub contacts: Vec<String>,
 }
@@ -135,6 +137,10 @@ pub async fn resolve(
     let expires = config.get("exp").and_then(Value::as_i64).unwrap_or(0);
     let (policies, up_expires) =
         Box::pin(up(http, trust, entity, &config, &token, MAX_DEPTH)).await?;
+    // Only once the chain holds: the marks are checked with the anchor's keys.
+    for id in &trust.required_marks {
+        carries_mark(&config, entity, id, trust)?;
+    }
     let mut metadata = metadata;
     // From the anchor down: each superior's policy narrows what the next allowed.
     for policy in policies.iter().rev() {
@@ -144,6 +150,52 @@ pub async fn resolve(
         metadata,
         expires: expires.min(up_expires),
     })
+}
+
+/// Whether `entity`'s configuration carries the trust mark `id`, signed by the anchor's keys,
+/// naming the entity and not expired.
+fn carries_mark(
+    config: &Map<String, Value>,
+    entity: &str,
+    id: &str,
+    trust: &Trust,
+) -> Result<(), Refusal> {
+    let marks = config
+        .get("trust_marks")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for mark in marks {
+        let named = [mark.get("trust_mark_id"), mark.get("id")]
+            .into_iter()
+            .flatten()
+            .any(|m| m.as_str() == Some(id));
+        let Some(token) = mark
+            .get("trust_mark")
+            .and_then(Value::as_str)
+            .filter(|_| named)
+        else {
+            continue;
+        };
+        let Ok((claims, _)) = jose::verify(token, &trust.anchor_keys, jose::SIGNING_ALGS) else {
+            continue;
+        };
+        let claimed = [claims.get("trust_mark_id"), claims.get("id")]
+            .into_iter()
+            .flatten()
+            .any(|m| m.as_str() == Some(id));
+        let expired = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_some_and(|e| e < now());
+        if claimed && !expired && claim_str(&claims, "sub").is_some_and(|s| same_entity(s, entity))
+        {
+            return Ok(());
+        }
+    }
+    Err(invalid(format!(
+        "{entity} does not carry the trust mark {id} signed by the anchor"
+    )))
 }
 
 /// The chain from `entity` (whose configuration is `config`, as `token`) to the anchor:

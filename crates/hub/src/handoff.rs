@@ -397,14 +397,16 @@ async fn callback(
         )
     };
     let (Some(code), Some(oidc_state)) = (q.code, q.state) else {
-        return match q.error.as_deref() {
-            Some("access_denied") => refused("L'accesso è stato annullato."),
+        let refusal = match q.error.as_deref() {
+            Some("access_denied") => crate::oidc::Refusal::Cancelled,
             Some(error) => {
                 tracing::warn!(error, "the provider refused the authorisation request");
-                refused("Il servizio di identificazione ha rifiutato la richiesta.")
+                crate::oidc::Refusal::Provider(error.to_owned())
             }
-            None => refused("La risposta del servizio di identificazione è incompleta."),
+            None => return refused("La risposta del servizio di identificazione è incompleta."),
         };
+        // The level asked for is only named in the level's refusal, which this is not.
+        return refused(&refusal.for_visitor("").1);
     };
     let identity = match state.identity() {
         Ok(i) => i,

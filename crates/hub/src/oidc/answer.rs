@@ -70,7 +70,7 @@ impl Refusal {
                 "Livello di sicurezza insufficiente",
                 format!(
                     "L'accesso è avvenuto con {}, ma per il Cassetto serve almeno il {}: \
-                     riprovi con SPID di {} o superiore, oppure con la CIE.",
+                     scelga SPID di {} o superiore, oppure la CIE.",
                     got.as_deref()
                         .map_or("un livello non indicato".into(), |g| format!(
                             "il {}",

@@ -19,6 +19,9 @@ pub(crate) use std::time::Duration;
 
 pub(crate) const SEDE: u16 = 7001;
 
+/// The `/metrics` token of the hubs [`Hub::start_identified`] makes.
+pub(crate) const IDENTIFIED_METRICS_TOKEN: &str = "metriche-identita-0123456789";
+
 /// The password of the accounts tests make with [`Hub::staff`].
 pub(crate) const STAFF_PASSWORD: &str = "una password lunga";
 
@@ -91,7 +94,13 @@ impl Hub {
         identity: impl Fn(&str) -> hub::identity::IdentityConfig,
     ) -> Hub {
         let db = TestDb::new().await;
-        let mut hub = Hub::over_with_identity(&db.url, 1, |s| s, Some(&identity)).await;
+        let mut hub = Hub::over_with_identity(
+            &db.url,
+            1,
+            |s| s.with_metrics_token(Some(IDENTIFIED_METRICS_TOKEN.into())),
+            Some(&identity),
+        )
+        .await;
         hub._db = Some(db);
         hub
     }

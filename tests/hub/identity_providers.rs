@@ -595,6 +595,29 @@ async fn a_misbehaving_provider_is_refused_with_a_clear_message() {
     let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
     assert_eq!(journey.status, StatusCode::OK, "{}", journey.page);
     assert!(bound_name(&state).is_some());
+
+    // The operators see each outcome counted.
+    let metrics = f
+        .hub
+        .client
+        .get(format!("{}/metrics", f.hub.base(0)))
+        .bearer_auth(IDENTIFIED_METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (outcome, n) in [
+        ("not_confirmed", 3),
+        ("level_too_low", 1),
+        ("provider_refused", 1),
+        ("unavailable", 1),
+        ("identified", 1),
+    ] {
+        let line = format!("sportello_hub_identifications_total{{outcome=\"{outcome}\"}} {n}");
+        assert!(metrics.contains(&line), "{line}: {metrics}");
+    }
 }
 
 /// A broker speaking plain OpenID Connect: RS256, a client secret in HTTP Basic, no request
@@ -675,6 +698,21 @@ async fn a_provider_outside_the_pinned_trust_anchor_is_never_used() {
         journey.page
     );
     assert!(bound_name(&state).is_none());
+    let metrics = f
+        .hub
+        .client
+        .get(format!("{}/metrics", f.hub.base(0)))
+        .bearer_auth(IDENTIFIED_METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sportello_hub_identifications_total{outcome=\"untrusted\"} 1"),
+        "{metrics}"
+    );
 }
 
 /// The anchor's statement about the provider has expired: the chain is not valid, the phone

@@ -14,6 +14,25 @@ use prometheus_client::metrics::family::Family;
 pub struct Counts {
     /// Answers by route and status class.
     pub requests: Family<RequestLabels, Counter>,
+    /// Identifications by how they ended ([`crate::oidc::Refusal::outcome`], or
+    /// `identified`): a provider going wrong shows here before the phones' complaints.
+    pub identifications: Family<OutcomeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+impl Counts {
+    /// One identification more that ended as `outcome`.
+    pub fn identification(&self, outcome: &str) {
+        self.identifications
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -310,6 +310,10 @@ async fn confirm(
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "the identification cannot start");
+            state.counts.identification(match e {
+                crate::oidc::Refusal::Unavailable(_) => "unavailable",
+                _ => "untrusted",
+            });
             // Unreachable, or not to be trusted (its metadata, its trust chain): nothing the
             // visitor did, and nothing they can do but come back later.
             return match e {
@@ -405,6 +409,7 @@ async fn callback(
             }
             None => return refused("La risposta del servizio di identificazione è incompleta."),
         };
+        state.counts.identification(refusal.outcome());
         // The level asked for is only named in the level's refusal, which this is not.
         return refused(&refusal.for_visitor("").1);
     };
@@ -466,6 +471,7 @@ async fn callback(
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "identification refused");
+            state.counts.identification(e.outcome());
             let (title, text) = e.for_visitor(&identity.rp.settings().acr);
             let status = match e {
                 crate::oidc::Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -507,6 +513,7 @@ async fn callback(
     .await;
     match bound {
         Ok(1) => {
+            state.counts.identification("identified");
             let mut r = crate::desk::welcome(identity, &phone_secret, &name);
             // The flow is over: its cookie goes.
             if let Ok(v) = HeaderValue::from_str(&format!(

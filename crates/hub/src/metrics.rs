@@ -96,6 +96,11 @@ async fn scrape(state: &HubState) -> Result<String, HubError> {
         "Answers this instance gave, by route and status class",
         state.counts.requests.clone(),
     );
+    registry.register(
+        "hub_identifications",
+        "Identifications this instance completed or refused, by outcome",
+        state.counts.identifications.clone(),
+    );
 
     let pool = state.pool.status();
     for (name, help, value) in [

@@ -51,6 +51,17 @@ fn level_name(acr: &str) -> String {
 }
 
 impl Refusal {
+    /// Its name in the hub's figures (`/metrics`).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "unavailable",
+            Self::Cancelled => "cancelled",
+            Self::Provider(_) => "provider_refused",
+            Self::Level(_) => "level_too_low",
+            Self::Invalid(_) => "not_confirmed",
+        }
+    }
+
     /// The page's title and sentence for the visitor's phone.
     pub fn for_visitor(&self, asked: &str) -> (&'static str, String) {
         match self {

@@ -121,21 +121,30 @@ pub(crate) async fn body(mut r: reqwest::Response) -> Result<Vec<u8>, Refusal> {
     Ok(out)
 }
 
-/// GETs `url` and answers its body when the status is a success.
-pub(crate) async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Refusal> {
-    let r = http
-        .get(url)
+/// Sends `request` (to `what`, for the messages) and answers the response when its status
+/// is a success: a server error or no answer is [`Refusal::Unavailable`], another status
+/// [`Refusal::Invalid`].
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<reqwest::Response, Refusal> {
+    let r = request
         .send()
         .await
-        .map_err(|e| Refusal::Unavailable(format!("{url}: {e}")))?;
+        .map_err(|e| Refusal::Unavailable(format!("{what}: {e}")))?;
     let status = r.status();
     if status.is_server_error() {
-        return Err(Refusal::Unavailable(format!("{url}: {status}")));
+        return Err(Refusal::Unavailable(format!("{what}: {status}")));
     }
     if !status.is_success() {
-        return Err(Refusal::Invalid(format!("{url}: {status}")));
+        return Err(Refusal::Invalid(format!("{what}: {status}")));
     }
-    body(r).await
+    Ok(r)
+}
+
+/// GETs `url` and answers its body when the status is a success.
+pub(crate) async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Refusal> {
+    body(send(http.get(url), url).await?).await
 }
 
 pub(crate) fn str_list(v: Option<&Value>) -> Vec<String> {

@@ -33,7 +33,7 @@ use sha2::Digest as _;
 
 use crate::HubError;
 pub use answer::{Refusal, SPID_LEVELS};
-use answer::{SKEW_SECONDS, body, claim_str, get, now, str_list};
+use answer::{SKEW_SECONDS, body, claim_str, get, now, send, str_list};
 pub use keys::RpKeys;
 
 /// How long a request object or client assertion is valid: enough to cross the network,
@@ -583,20 +583,7 @@ impl RelyingParty {
             .userinfo_endpoint
             .as_deref()
             .ok_or_else(|| Refusal::Invalid("the provider has no UserInfo endpoint".into()))?;
-        let r = self
-            .http
-            .get(url)
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .map_err(|e| Refusal::Unavailable(format!("UserInfo: {e}")))?;
-        let status = r.status();
-        if status.is_server_error() {
-            return Err(Refusal::Unavailable(format!("UserInfo: {status}")));
-        }
-        if !status.is_success() {
-            return Err(Refusal::Invalid(format!("UserInfo: {status}")));
-        }
+        let r = send(self.http.get(url).bearer_auth(access_token), "UserInfo").await?;
         let jwt = r
             .headers()
             .get(reqwest::header::CONTENT_TYPE)

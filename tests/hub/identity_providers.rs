@@ -232,6 +232,22 @@ struct Federation {
     _dir: tempfile::TempDir,
 }
 
+impl Federation {
+    /// The hub's `/metrics`, as Prometheus reads them.
+    async fn metrics(&self) -> String {
+        self.hub
+            .client
+            .get(format!("{}/metrics", self.hub.base(0)))
+            .bearer_auth(IDENTIFIED_METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
 async fn federation(alg: &str, timeout_seconds: u64) -> Federation {
     federation_pinning(alg, timeout_seconds, true).await
 }
@@ -597,17 +613,7 @@ async fn a_misbehaving_provider_is_refused_with_a_clear_message() {
     assert!(bound_name(&state).is_some());
 
     // The operators see each outcome counted.
-    let metrics = f
-        .hub
-        .client
-        .get(format!("{}/metrics", f.hub.base(0)))
-        .bearer_auth(IDENTIFIED_METRICS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = f.metrics().await;
     for (outcome, n) in [
         ("not_confirmed", 3),
         ("level_too_low", 1),
@@ -698,17 +704,7 @@ async fn a_provider_outside_the_pinned_trust_anchor_is_never_used() {
         journey.page
     );
     assert!(bound_name(&state).is_none());
-    let metrics = f
-        .hub
-        .client
-        .get(format!("{}/metrics", f.hub.base(0)))
-        .bearer_auth(IDENTIFIED_METRICS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = f.metrics().await;
     assert!(
         metrics.contains("sportello_hub_identifications_total{outcome=\"untrusted\"} 1"),
         "{metrics}"

@@ -1,5 +1,6 @@
-//! The domain core: identifiers, services, appointments, tickets, the clock, booking tokens
-//! and the catalogue of the *Comunicazioni on-line* istanze ([`istanze`]).
+//! The domain core: identifiers, services, appointments, tickets, the clock, booking tokens,
+//! the catalogue of the *Comunicazioni on-line* istanze ([`istanze`]) and the working days of
+//! an Italian public office ([`working_days`]).
 //!
 //! Pure types and rules. Nothing here does I/O, spawns tasks, logs or touches SQLite,
 //! PostgreSQL, HTTP or Slint; every value
@@ -18,6 +19,7 @@ mod sede;
 mod service;
 mod ticket;
 pub mod token;
+pub mod working_days;
 
 pub use appointment::{Appointment, AppointmentState, BookingId, BookingIdError};
 pub use cf::{Birth, CfError, CodiceFiscale, PersonalCf, Sex};

@@ -51,8 +51,19 @@ impl Hub {
 
     /// A visitor's phone: a browser that keeps cookies and does not follow redirects.
     pub(crate) fn phone(&self) -> reqwest::Client {
+        self.phone_trusting(&[])
+    }
+
+    /// The same, trusting `others` too (PEM certificates: an identity provider's).
+    pub(crate) fn phone_trusting(&self, others: &[&[u8]]) -> reqwest::Client {
+        let mut certs = vec![reqwest::Certificate::from_pem(self.cert.as_bytes()).unwrap()];
+        certs.extend(
+            others
+                .iter()
+                .map(|pem| reqwest::Certificate::from_pem(pem).unwrap()),
+        );
         reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(self.cert.as_bytes()).unwrap()])
+            .tls_certs_only(certs)
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .build()

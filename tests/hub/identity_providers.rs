@@ -196,15 +196,7 @@ async fn identify(
 
 /// A phone that trusts the hub and the provider (both self-signed here) and keeps cookies.
 fn phone(hub: &Hub, outside: &Outside) -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_certs_only([
-            reqwest::Certificate::from_pem(hub.cert.as_bytes()).unwrap(),
-            reqwest::Certificate::from_pem(&std::fs::read(&outside.cert).unwrap()).unwrap(),
-        ])
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap()
+    hub.phone_trusting(&[&std::fs::read(&outside.cert).unwrap()])
 }
 
 fn bound_name(state: &protocol::wire::HandoffState) -> Option<(String, usize)> {
@@ -692,12 +684,7 @@ async fn a_broker_identifies_the_visitor_with_plain_openid_connect() {
 async fn a_provider_outside_the_pinned_trust_anchor_is_never_used() {
     let f = federation_pinning("ES256", 10, false).await;
     let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
-    assert!(
-        journey.to_provider.is_empty(),
-        "sent to {}",
-        journey.to_provider
-    );
-    assert_eq!(journey.status, StatusCode::BAD_GATEWAY, "{}", journey.page);
+    assert_not_sent(&journey);
     assert!(
         journey.page.contains("Identificazione non disponibile"),
         "{}",
@@ -722,6 +709,16 @@ async fn an_expired_trust_chain_is_not_used_until_it_is_renewed() {
     .await;
 }
 
+/// The hub did not send the phone to the provider, and said the service is not available.
+fn assert_not_sent(journey: &Journey) {
+    assert!(
+        journey.to_provider.is_empty(),
+        "sent to {}",
+        journey.to_provider
+    );
+    assert_eq!(journey.status, StatusCode::BAD_GATEWAY, "{}", journey.page);
+}
+
 /// With the provider broken by `broken`, the phone is never sent there and the visitor is
 /// told the service is not available; with `fixed`, the same hub identifies the visitor (so
 /// the refusal came from the fault: failed resolutions are not kept).
@@ -729,12 +726,7 @@ async fn untrusted_until_fixed(broken: serde_json::Value, fixed: serde_json::Val
     let f = federation("ES256", 10).await;
     f.outside.set(broken).await;
     let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;
-    assert!(
-        journey.to_provider.is_empty(),
-        "sent to {}",
-        journey.to_provider
-    );
-    assert_eq!(journey.status, StatusCode::BAD_GATEWAY, "{}", journey.page);
+    assert_not_sent(&journey);
     assert!(bound_name(&state).is_none());
     f.outside.set(fixed).await;
     let (journey, state) = identify(&f.hub, &f.kiosk, &f.outside).await;

@@ -18,6 +18,38 @@ impl DayOfYear {
     pub fn in_year(self, year: i32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(year, self.month, self.day)
     }
+
+    /// From the way an Italian writes it, `29/06` (or `29/6`); `None` for a day no year
+    /// has.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (day, month) = text.trim().split_once('/')?;
+        let d = DayOfYear {
+            month: month.trim().parse().ok()?,
+            day: day.trim().parse().ok()?,
+        };
+        // 2024 is a leap year: every day of some year exists in it.
+        d.in_year(2024).map(|_| d)
+    }
+}
+
+impl std::fmt::Display for DayOfYear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}/{:02}", self.day, self.month)
+    }
+}
+
+impl serde::Serialize for DayOfYear {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DayOfYear {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DayOfYear::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a day (dd/mm)")))
+    }
 }
 
 /// Easter Sunday of `year` in the Gregorian calendar (the anonymous Gregorian algorithm, also
@@ -182,6 +214,27 @@ mod tests {
         // 29, 30, 31 December; 1 January a holiday, 2 and 3 a weekend: Monday 4 is the fifth.
         assert_eq!(add_working_days(d(2026, 12, 24), 5, None), d(2027, 1, 4));
         assert_eq!(add_working_days(d(2026, 12, 24), 0, None), d(2026, 12, 24));
+    }
+
+    #[test]
+    fn days_of_the_year_are_written_and_read_as_italians_do() {
+        let rome = DayOfYear { month: 6, day: 29 };
+        assert_eq!(rome.to_string(), "29/06");
+        assert_eq!(DayOfYear::parse("29/6"), Some(rome));
+        assert_eq!(DayOfYear::parse(" 29 / 06 "), Some(rome));
+        assert_eq!(
+            DayOfYear::parse("29/02"),
+            Some(DayOfYear { month: 2, day: 29 })
+        );
+        for bad in ["31/06", "0/1", "1/13", "06-29", "", "29"] {
+            assert_eq!(DayOfYear::parse(bad), None, "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&rome).unwrap(), "\"29/06\"");
+        assert_eq!(
+            serde_json::from_str::<DayOfYear>("\"29/06\"").unwrap(),
+            rome
+        );
+        assert!(serde_json::from_str::<DayOfYear>("\"30/02\"").is_err());
     }
 
     #[test]

@@ -16,14 +16,7 @@ use crate::{HubError, HubState};
 
 use protocol::wire::{AttachmentInfo, ContactMessage, ContactRequest, NewContactRequest};
 
-/// The topics of the source document, by code and in words.
-pub const TOPICS: [(&str, &str); 5] = [
-    ("generica", "Richiesta generica"),
-    ("regolarita_contributiva", "Regolarità contributiva"),
-    ("dm_trasmessi", "DM trasmessi"),
-    ("f24", "Versamenti F24"),
-    ("agevolazioni_contributive", "Agevolazioni contributive"),
-];
+pub use domain::contatti::TOPICS;
 
 /// Longest subject and text.
 pub const MAX_SUBJECT: usize = 120;

@@ -217,10 +217,29 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
             created_at: chrono::Utc::now(),
             messages: vec![message],
             attachments: vec![attachment.clone()],
+            clock: Some(domain::contatti::ResponseTargets::default().clock(
+                "f24",
+                chrono::NaiveDate::from_ymd_opt(2026, 6, 19).unwrap(),
+                None,
+                chrono::NaiveDate::from_ymd_opt(2026, 6, 24).unwrap(),
+            )),
+            offered_slot: chrono::NaiveDate::from_ymd_opt(2026, 7, 1)
+                .unwrap()
+                .and_hms_opt(9, 30, 0),
         })
         .unwrap(),
     ));
     samples.push(("AttachmentInfo", serde_json::to_value(&attachment).unwrap()));
+    samples.push((
+        "ResponseClock",
+        serde_json::to_value(domain::contatti::ResponseTargets::default().clock(
+            "f24",
+            chrono::NaiveDate::from_ymd_opt(2026, 6, 19).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 6, 23),
+            chrono::NaiveDate::from_ymd_opt(2026, 6, 24).unwrap(),
+        ))
+        .unwrap(),
+    ));
     // Both variants' fields together are the schema's properties.
     let mut desk = serde_json::to_value(&task).unwrap();
     desk.as_object_mut().unwrap().extend(

@@ -340,6 +340,18 @@ async fn the_phone_sends_a_request_with_three_attachments() {
     assert_eq!(status, StatusCode::CREATED, "{page}");
     let protocol = between(&page, "protocollo <strong>", "</strong>").to_owned();
     assert!(protocol.starts_with("INPS.7001."), "{protocol}");
+    // The receipt carries the sede's promise (the default: 20 working days).
+    let today = chrono::Utc::now()
+        .with_timezone(&domain::TIME_ZONE)
+        .date_naive();
+    let due = domain::working_days::add_working_days(today, 20, None);
+    assert!(
+        page.contains(&format!(
+            "La sede si impegna a rispondere entro il {} (20 giorni lavorativi).",
+            due.format("%d/%m/%Y")
+        )),
+        "{page}"
+    );
     assert_eq!(kiosk_sees().await, (None, Some(protocol.clone())));
     let list: Vec<ContactRequest> = kiosk
         .signed(
@@ -536,4 +548,210 @@ async fn the_phone_sends_a_request_with_three_attachments() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(desk().await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// Answered on time: the sede's supervisor sets its promise in the console (working days per
+/// topic, its city's patron saint, the margin, the mailbox that hears of escalations); every
+/// request carries its clock to the kiosk and the console, which lists the overdue first; the
+/// hourly sweep escalates a request late by the margin — once — to the mailbox and offers the
+/// visitor the Agenda's first free slot; an answer stops the clock and the offer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_sedes_promise_is_escalated_and_offers_an_appointment() {
+    use domain::contatti::{ResponseClock, ResponseTargets};
+    use domain::working_days::DayOfYear;
+    use protocol::wire::{AgendaView, ContactRequest, NewContactRequest};
+    let hub = Hub::start(1).await;
+    let Visitor {
+        mine,
+        kiosk,
+        base,
+        started,
+        ..
+    } = Visitor::identified(&hub).await;
+    hub.staff(&[
+        ("responsabile", hub::accounts::Role::Supervisor, Some(SEDE)),
+        ("ufficio", hub::accounts::Role::Backoffice, Some(SEDE)),
+    ])
+    .await;
+    let boss = ConsoleSession::login(&hub, 0, "responsabile", STAFF_PASSWORD).await;
+    let mut form = vec![
+        ("default_days", "10"),
+        ("giorni_f24", "5"),
+        ("escalate_after", "2"),
+        ("patron", "31/06"),
+        ("escalate_to", "direzione.sede@example.it"),
+    ];
+    let (status, _, page) = boss.post("/console/sedi/7001/risposte", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no 31 June");
+    assert!(page.contains("si scrive come 29/06"), "{page}");
+    form[3] = ("patron", "29/06");
+    let (status, _, _) = boss.post("/console/sedi/7001/risposte", &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = boss.get("/console/sedi/7001").await;
+    assert!(
+        page.contains("value=\"29/06\"") && page.contains("direzione.sede@example.it"),
+        "the form shows what was saved: {page}"
+    );
+    let targets = ResponseTargets {
+        default_days: 10,
+        by_topic: [("f24".to_owned(), 5)].into(),
+        escalate_after: 2,
+        patron: DayOfYear::parse("29/06"),
+        escalate_to: Some("direzione.sede@example.it".into()),
+    };
+
+    // Two requests from the kiosk; each answer carries its clock as it starts.
+    let mut protocols = Vec::new();
+    for (topic, subject) in [("f24", "Versamento di marzo"), ("generica", "Sgravio")] {
+        let req = NewContactRequest {
+            matricola: mine,
+            topic: topic.into(),
+            subject: subject.into(),
+            body: "Chiedo una verifica.".into(),
+        };
+        let sent = kiosk
+            .signed_json(&base, &format!("/v1/handoff/{}/requests", started.id), &req)
+            .await;
+        assert_eq!(sent.status(), StatusCode::CREATED);
+        let sent: serde_json::Value = sent.json().await.unwrap();
+        let clock: ResponseClock = serde_json::from_value(sent["clock"].clone()).unwrap();
+        let today = chrono::Utc::now()
+            .with_timezone(&domain::TIME_ZONE)
+            .date_naive();
+        assert_eq!(clock, targets.clock(topic, today, None, today), "{topic}");
+        protocols.push(sent["protocol"].as_str().unwrap().to_owned());
+    }
+    let (late, fresh) = (&protocols[0], &protocols[1]);
+    // The F24 request arrived six weeks ago; the visitor left an e-mail address with it.
+    let c = hub.pool.get().await.unwrap();
+    c.execute(
+        "UPDATE contact_request SET created_at = now() - interval '42 days',
+             email = 'studio@example.it' WHERE protocol = $1",
+        &[late],
+    )
+    .await
+    .unwrap();
+    let history = || async {
+        kiosk
+            .signed(
+                &base,
+                "GET",
+                &format!("/v1/handoff/{}/requests/{mine}", started.id),
+            )
+            .await
+            .json::<Vec<ContactRequest>>()
+            .await
+            .unwrap()
+    };
+    let find = |list: &[ContactRequest], p: &str| list.iter().find(|r| r.protocol == p).cloned().unwrap();
+    let list = history().await;
+    let clock = find(&list, late).clock.unwrap();
+    assert!(clock.is_overdue() && clock.needs_escalation(&targets), "{clock:?}");
+    assert_eq!(find(&list, late).offered_slot, None, "not escalated yet");
+    assert!(!find(&list, fresh).clock.unwrap().is_overdue());
+
+    // The hourly sweep, through the job table: escalated once, however often it runs.
+    let mail = smtp::SmtpSink::start().await;
+    let notifier = hub::notify::Notifier::from_config(&config::HubConfig {
+        smtp_url: Some(mail.url()),
+        ..Default::default()
+    })
+    .unwrap();
+    run_jobs(&hub.pool, &notifier).await;
+    let before = mail.messages().len();
+    hub::contatti::schedule_escalation(&c).await.unwrap();
+    hub::contatti::schedule_escalation(&c).await.unwrap();
+    assert_eq!(run_jobs(&hub.pool, &notifier).await, (3, 0), "the sweep and two e-mails");
+    assert_eq!(
+        hub::contatti::escalate(&hub.pool, chrono::Utc::now()).await.unwrap(),
+        0,
+        "nothing twice"
+    );
+    let escalated: Vec<String> = c
+        .query(
+            "SELECT protocol FROM contact_request WHERE escalated_at IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(escalated, [late.clone()]);
+    let audited: i64 = c
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'contatti.escalate'
+               AND detail->>'protocol' = $1",
+            &[late],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
+
+    // The offer is the Agenda's first free slot, live.
+    let agenda: AgendaView = kiosk
+        .signed(&base, "GET", &format!("/v1/handoff/{}/agenda/{mine}", started.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let list = history().await;
+    assert_eq!(find(&list, late).offered_slot, agenda.slots.first().copied());
+    assert!(find(&list, late).offered_slot.is_some(), "the demo sede has free slots");
+    assert_eq!(find(&list, fresh).offered_slot, None);
+
+    // The supervisor's mailbox hears the protocol and the clock, never what was written; the
+    // visitor hears of the offer.
+    let mails = &mail.messages()[before..];
+    let to = |address: &str| {
+        mails
+            .iter()
+            .filter(|m| m.to == [format!("<{address}>")])
+            .map(|m| body_text(&m.data))
+            .collect::<Vec<_>>()
+    };
+    let boss_mail = to("direzione.sede@example.it");
+    assert_eq!(boss_mail.len(), 1, "{mails:#?}");
+    assert!(
+        boss_mail[0].contains(late.as_str())
+            && boss_mail[0].contains("Versamenti F24")
+            && !boss_mail[0].contains("Versamento di marzo")
+            && !boss_mail[0].contains("Chiedo una verifica"),
+        "{}",
+        boss_mail[0]
+    );
+    let visitor_mail = to("studio@example.it");
+    assert_eq!(visitor_mail.len(), 1, "{mails:#?}");
+    let slot = domain::italian_when(agenda.slots[0]);
+    assert!(visitor_mail[0].contains(&slot), "{slot} in {}", visitor_mail[0]);
+
+    // The back office sees the late one first, marked, with the count on top.
+    let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
+    let (_, page) = office.get("/console/sedi/7001/richieste").await;
+    let (at_late, at_fresh) = (page.find(late.as_str()).unwrap(), page.find(fresh.as_str()).unwrap());
+    assert!(at_late < at_fresh, "the overdue request first");
+    assert!(page.contains("1 richiesta è oltre il termine di risposta"), "{page}");
+    assert!(page.contains("di cui 1 segnalata al responsabile"), "{page}");
+    assert!(page.contains("In ritardo"), "{page}");
+
+    // The reply stops the clock (late, as it was) and the offer.
+    let (status, _, _) = office
+        .post(
+            "/console/sedi/7001/richieste/azione",
+            &[
+                ("protocol", late.as_str()),
+                ("action", "rispondi"),
+                ("body", "Verificato."),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let list = history().await;
+    let answered = find(&list, late);
+    let clock = answered.clock.unwrap();
+    assert!(clock.answered.is_some() && !clock.is_overdue() && clock.late_by() > 0);
+    assert_eq!(answered.offered_slot, None);
+    let (_, page) = office.get("/console/sedi/7001/richieste").await;
+    assert!(!page.contains("oltre il termine di risposta</strong>"), "{page}");
 }

@@ -98,6 +98,10 @@ pub struct ResponseTargets {
     /// The patron saint's day of the sede's city, a day off there.
     #[serde(default)]
     pub patron: Option<DayOfYear>,
+    /// The mailbox of the sede's supervisor that hears of escalated requests (a function's
+    /// address, such as the sede's direction, rather than a person's).
+    #[serde(default)]
+    pub escalate_to: Option<String>,
 }
 
 impl Default for ResponseTargets {
@@ -109,6 +113,7 @@ impl Default for ResponseTargets {
             by_topic: BTreeMap::new(),
             escalate_after: 5,
             patron: None,
+            escalate_to: None,
         }
     }
 }
@@ -145,6 +150,16 @@ impl ResponseTargets {
             return Err(format!(
                 "Il margine prima della segnalazione al responsabile va da 1 a {max} giorni lavorativi."
             ));
+        }
+        if let Some(to) = &self.escalate_to {
+            let plausible = to.len() <= 254
+                && !to.chars().any(|c| c.is_whitespace() || c.is_control())
+                && to
+                    .split_once('@')
+                    .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+            if !plausible {
+                return Err(format!("«{to}» non è un indirizzo e-mail."));
+            }
         }
         Ok(())
     }
@@ -242,6 +257,7 @@ mod tests {
             by_topic: BTreeMap::from([("f24".to_owned(), 5)]),
             escalate_after: 3,
             patron: Some(DayOfYear { month: 6, day: 29 }),
+            escalate_to: Some("direzione.roma@example.it".into()),
         }
     }
 
@@ -297,6 +313,11 @@ mod tests {
         let mut t = rome();
         t.escalate_after = 0;
         assert!(t.check().is_err());
+        for bad in ["direzione", "a b@example.it", "@example.it", "x@localhost"] {
+            let mut t = rome();
+            t.escalate_to = Some(bad.into());
+            assert!(t.check().unwrap_err().contains("non è un indirizzo"), "{bad}");
+        }
     }
 
     #[test]

@@ -117,6 +117,22 @@ pub fn free_slots(
         .collect()
 }
 
+/// The first slot the sede's Agenda can offer from now on, if any.
+pub async fn first_free(
+    c: &impl GenericClient,
+    branch: i32,
+    config: &BranchConfigPayload,
+) -> Result<Option<NaiveDateTime>, HubError> {
+    let Some(service) = bookable(config) else {
+        return Ok(None);
+    };
+    let now = local_now();
+    let taken = taken(c, branch, service.letter, now).await?;
+    Ok(free_slots(config, service.letter, now, &taken)
+        .into_iter()
+        .next())
+}
+
 fn local_now() -> NaiveDateTime {
     chrono::Utc::now().with_timezone(&TIME_ZONE).naive_local()
 }

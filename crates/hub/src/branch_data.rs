@@ -104,6 +104,7 @@ pub fn config_of(replica: &protocol::replica::Replica) -> Option<BranchConfigPay
             .iter()
             .map(|(id, k)| (*id, protocol::wire::hex(k)))
             .collect(),
+        contatti: Default::default(),
     })
 }
 

@@ -85,6 +85,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "branch_devices",
         include_str!("../../../migrations/hub/0015_branch_devices.sql"),
     ),
+    (
+        16,
+        "response_targets",
+        include_str!("../../../migrations/hub/0016_response_targets.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -147,6 +147,8 @@ struct DeskPage {
     csrf: String,
     /// What was sent last.
     sent: Option<String>,
+    /// The sede's promise on it, when it is a request.
+    promise: Option<String>,
     error: Option<String>,
     /// The company of the form, by name.
     company: Option<String>,
@@ -180,6 +182,7 @@ pub fn welcome(identity: &IdentityConfig, secret: &str, name: &str) -> Response 
         ),
         csrf: csrf_of(secret),
         sent: None,
+        promise: None,
         error: None,
         company: None,
         matricola: String::new(),
@@ -310,6 +313,11 @@ async fn page_with(
         _ => None,
     };
     let request_form = matches!(s.task, Some(DeskTask::Richiesta { .. }));
+    // A request just sent: its receipt says by when the sede answers.
+    let promise = match &s.sent {
+        Some(protocol) => contatti::promise(&state.pool.get().await?, protocol).await?,
+        None => None,
+    };
     let vouched = vouched_contacts(s);
     let offer = |address: Option<String>, ticked: bool| {
         address.map(|address| Offer {
@@ -330,6 +338,7 @@ async fn page_with(
         greeting: format!("Buongiorno {}.", s.name),
         csrf: s.csrf.clone(),
         sent: s.sent.clone(),
+        promise,
         error,
         company,
         matricola,
@@ -656,7 +665,8 @@ async fn send_request(
     let filed = async {
         let mut c = state.pool.get().await?;
         let tx = c.transaction().await?;
-        let Some(protocol) = contatti::submit(&tx, &s.cf, &req, &contacts, &posted.files).await?
+        let Some(contatti::Filed { protocol, .. }) =
+            contatti::submit(&tx, &s.cf, &req, &contacts, &posted.files).await?
         else {
             return Ok(None);
         };

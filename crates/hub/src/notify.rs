@@ -155,23 +155,54 @@ pub fn register(registry: &mut Registry, notifier: Notifier) {
 /// What happened to a request, for its notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// Filed with its protocol.
-    Received,
+    /// Filed with its protocol; the sede promised an answer by this day.
+    Received(chrono::NaiveDate),
     /// The sede replied.
     Replied,
     /// The sede took it in charge.
     TakenInCharge,
     /// The sede closed it.
     Closed,
+    /// Past its sede's promise by the margin: an appointment is offered, at the first free
+    /// slot when there is one.
+    Late(Option<chrono::NaiveDateTime>),
 }
 
 impl Event {
-    fn words(self) -> &'static str {
+    /// The SMS of the events whose words do not fit the common one in 160 characters.
+    fn sms(self, sede: &str, protocol: &str) -> Option<String> {
         match self {
-            Event::Received => "è stata ricevuta",
-            Event::Replied => "ha una risposta della sede",
-            Event::TakenInCharge => "è stata presa in carico",
-            Event::Closed => "è stata chiusa",
+            Event::Received(due) => Some(format!(
+                "INPS {sede}: richiesta {protocol} ricevuta, risposta entro il {}.",
+                due.format("%d/%m/%Y")
+            )),
+            Event::Late(slot) => Some(format!(
+                "INPS {sede}: richiesta {protocol} in ritardo. Le offriamo un appuntamento{} \
+                 al chiosco.",
+                slot.map(|t| format!(" (primo libero {})", t.format("%d/%m %H:%M")))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        }
+    }
+
+    fn words(self) -> String {
+        match self {
+            Event::Received(due) => format!(
+                "è stata ricevuta: la sede si impegna a rispondere entro il {}",
+                due.format("%d/%m/%Y")
+            ),
+            Event::Replied => "ha una risposta della sede".into(),
+            Event::TakenInCharge => "è stata presa in carico".into(),
+            Event::Closed => "è stata chiusa".into(),
+            Event::Late(Some(slot)) => format!(
+                "aspetta ancora una risposta oltre il termine: la sede le offre un appuntamento, \
+                 il primo libero è {}; lo prenoti al chiosco della sede",
+                domain::italian_when(slot)
+            ),
+            Event::Late(None) => "aspetta ancora una risposta oltre il termine: \
+                 la sede le offre un appuntamento, da prenotare al chiosco della sede"
+                .into(),
         }
     }
 }
@@ -204,7 +235,8 @@ pub async fn queue(
         mobile: r.get(3),
         sede: r.get(4),
     };
-    queue_target(tx, branch, &target, event.words()).await
+    let sms = event.sms(&target.sede, &target.protocol);
+    queue_target(tx, branch, &target, &event.words(), sms).await
 }
 
 /// Queues the notifications of an istanza's new `state`.
@@ -242,7 +274,7 @@ pub async fn queue_istanza(
         "accolta_parzialmente" => "è stata accolta in parte",
         _ => "è stata respinta",
     };
-    queue_target(tx, branch, &target, words).await
+    queue_target(tx, branch, &target, words, None).await
 }
 
 /// Whom to tell about what.
@@ -262,6 +294,7 @@ async fn queue_target(
     branch: i32,
     t: &Target,
     words: &str,
+    sms: Option<String>,
 ) -> Result<(), HubError> {
     let Target {
         noun,
@@ -287,9 +320,11 @@ async fn queue_target(
         t.mobile.as_deref(),
         &format!("INPS – {noun} {protocol}: {words}"),
         &body,
-        &format!(
-            "INPS {sede}: la {noun} {protocol} {words}. Dettagli al chiosco della sede o nel Cassetto."
-        ),
+        &sms.unwrap_or_else(|| {
+            format!(
+                "INPS {sede}: la {noun} {protocol} {words}. Dettagli al chiosco della sede o nel Cassetto."
+            )
+        }),
     )
     .await
 }
@@ -337,4 +372,30 @@ pub async fn queue_texts(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    #[test]
+    fn the_promise_and_the_offer_fit_one_sms_for_the_longest_sede() {
+        // The longest name in the table of sedi and a protocol of the widest form.
+        let sede = "Barcellona Pozzo di Gotto";
+        let protocol = "INPS.9999.31/12/2026.9999999";
+        let due = chrono::NaiveDate::from_ymd_opt(2027, 1, 29).unwrap();
+        let slot = due.and_hms_opt(14, 30, 0);
+        for event in [Event::Received(due), Event::Late(slot), Event::Late(None)] {
+            let sms = event.sms(sede, protocol).unwrap();
+            assert!(sms.chars().count() <= 160, "{} chars: {sms}", sms.chars().count());
+            assert!(sms.contains(protocol), "{sms}");
+        }
+        assert!(
+            Event::Received(due)
+                .sms(sede, protocol)
+                .unwrap()
+                .contains("29/01/2027")
+        );
+        assert!(Event::Late(slot).sms(sede, protocol).unwrap().contains("29/01 14:30"));
+    }
 }

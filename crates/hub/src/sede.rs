@@ -7,6 +7,7 @@ use deadpool_postgres::GenericClient;
 use serde::Serialize;
 
 use crate::HubError;
+use domain::contatti::ResponseTargets;
 use domain::{Counter, CounterNumber, OpeningHours, Service, ServiceLetter};
 use protocol::wire::BranchConfigPayload;
 use queue::QueueRules;
@@ -29,6 +30,8 @@ pub enum ConfigEdit {
     RemoveHours(OpeningHours),
     /// Replaces the calling rules and the calendar of closures.
     SetRules(QueueRules),
+    /// Replaces the promise on Area Contatti requests.
+    SetResponseTargets(ResponseTargets),
 }
 
 /// Longest service name the kiosk's buttons and the ticket hold.
@@ -45,6 +48,7 @@ impl ConfigEdit {
             ConfigEdit::AddHours(_) => "sede.hours_add",
             ConfigEdit::RemoveHours(_) => "sede.hours_remove",
             ConfigEdit::SetRules(_) => "sede.rules_set",
+            ConfigEdit::SetResponseTargets(_) => "sede.response_targets_set",
         }
     }
 
@@ -164,6 +168,10 @@ impl ConfigEdit {
                     .map_err(|e| format!("Regole non valide: {e}."))?;
                 c.rules = r.clone();
             }
+            ConfigEdit::SetResponseTargets(t) => {
+                t.check()?;
+                c.contatti = t.clone();
+            }
         }
         Ok(())
     }
@@ -203,6 +211,7 @@ pub fn empty_config(sede: domain::Sede) -> BranchConfigPayload {
         hours: Vec::new(),
         rules: QueueRules::default(),
         verifying_keys: Vec::new(),
+        contatti: Default::default(),
     }
 }
 

@@ -348,6 +348,9 @@ pub struct BranchConfigPayload {
     pub rules: queue::QueueRules,
     /// Booking-token verifying keys: id and Ed25519 public key in hex.
     pub verifying_keys: Vec<(u16, String)>,
+    /// The sede's promise on Area Contatti requests (the default where a sede set none).
+    #[serde(default)]
+    pub contatti: domain::contatti::ResponseTargets,
 }
 
 /// A `staff` row: an account of the branch console.
@@ -579,6 +582,13 @@ pub struct ContactRequest {
     /// The files sent with it (names and sizes; the content stays at the hub).
     #[serde(default)]
     pub attachments: Vec<AttachmentInfo>,
+    /// Where it stands against the sede's promise (absent from a hub that keeps none).
+    #[serde(default)]
+    pub clock: Option<domain::contatti::ResponseClock>,
+    /// So late that the sede offers an appointment at once: the first free slot of its
+    /// Agenda when the request was escalated, in the sede's local time.
+    #[serde(default)]
+    pub offered_slot: Option<chrono::NaiveDateTime>,
 }
 
 /// A file sent with a request.

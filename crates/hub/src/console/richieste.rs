@@ -1,5 +1,6 @@
-//! Area Contatti in the console: the sede's requests (newest first, open ones on top), each
-//! with its messages; back-office operators, supervisors and administrators take them in
+//! Area Contatti in the console: the sede's requests, each with its messages and its clock
+//! against the sede's promise — those waiting for an answer first, the most overdue on top,
+//! escalated ones marked; back-office operators, supervisors and administrators take them in
 //! charge, reply and close them. Counter staff do not see them.
 
 use askama::Template;
@@ -42,6 +43,12 @@ struct RequestRow {
     state: &'static str,
     open: bool,
     created: String,
+    /// The clock in words.
+    clock: String,
+    /// Past due without an answer.
+    overdue: bool,
+    /// When it went to the supervisor.
+    escalated: Option<String>,
     messages: Vec<MessageRow>,
     attachments: Vec<AttachmentRow>,
 }
@@ -52,6 +59,9 @@ struct RequestsPage {
     me: Me,
     code: String,
     requests: Vec<RequestRow>,
+    /// How many are past due without an answer, and how many of those were escalated.
+    overdue: usize,
+    escalated: usize,
     error: Option<String>,
 }
 
@@ -78,8 +88,14 @@ async fn page(
 async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) -> Response {
     let rows = async {
         let c = state.pool.get().await?;
-        Ok::<_, HubError>(
-            c.query(
+        let targets = crate::sede::config(&c, branch)
+            .await?
+            .map(|c| c.contatti)
+            .unwrap_or_default();
+        let rows = c
+            .query(
+                // Those waiting for an answer first (oldest first), then the rest, newest
+                // first; the clocks then put the most overdue on top.
                 "SELECT r.protocol, r.matricola, r.topic, r.subject, r.state,
                         to_char(r.created_at AT TIME ZONE 'Europe/Rome', 'DD/MM/YYYY HH24:MI'),
                         coalesce(json_agg(json_build_object(
@@ -90,31 +106,37 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
                                     'hash', encode(a.sha256, 'hex'), 'size', b.size)
                                   ORDER BY a.position), '[]')
                          FROM contact_attachment a JOIN blob b USING (sha256)
-                         WHERE a.branch_id = r.branch_id AND a.request_id = r.id)
+                         WHERE a.branch_id = r.branch_id AND a.request_id = r.id),
+                        r.created_at, r.answered_at,
+                        to_char(r.escalated_at AT TIME ZONE 'Europe/Rome', 'DD/MM/YYYY')
                  FROM contact_request r
                  LEFT JOIN contact_message m ON m.branch_id = r.branch_id AND m.request_id = r.id
                  WHERE r.branch_id = $1
                  GROUP BY r.branch_id, r.id
-                 ORDER BY r.state = 'chiusa', r.created_at DESC
+                 ORDER BY r.answered_at IS NOT NULL,
+                          CASE WHEN r.answered_at IS NULL THEN r.created_at END,
+                          r.created_at DESC
                  LIMIT 200",
                 &[&i32::from(branch)],
             )
-            .await?,
-        )
+            .await?;
+        Ok::<_, HubError>((targets, rows))
     }
     .await;
-    let rows = match rows {
+    let (targets, rows) = match rows {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let requests = rows
+    let now = chrono::Utc::now();
+    let mut requests: Vec<(domain::contatti::ResponseClock, RequestRow)> = rows
         .iter()
         .map(|r| {
             let topic: String = r.get(2);
             let st: String = r.get(4);
             let messages: serde_json::Value = r.get(6);
             let attachments: serde_json::Value = r.get(7);
-            RequestRow {
+            let clock = contatti::clock_of(&targets, &topic, r.get(8), r.get(9), now);
+            let row = RequestRow {
                 protocol: r.get(0),
                 matricola: r.get(1),
                 topic: contatti::TOPICS
@@ -125,6 +147,9 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
                 state: state_text(&st),
                 open: st != "chiusa",
                 created: r.get(5),
+                clock: clock.text().text(i18n::Lang::It),
+                overdue: clock.is_overdue(),
+                escalated: r.get(10),
                 messages: messages
                     .as_array()
                     .into_iter()
@@ -151,15 +176,32 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
                         size: size_text(a["size"].as_u64().unwrap_or(0)),
                     })
                     .collect(),
-            }
+            };
+            (clock, row)
         })
         .collect();
+    // Waiting ones by how late they are (then by due date); answered ones keep their order.
+    requests.sort_by_key(|(clock, _)| {
+        (
+            clock.answered.is_some(),
+            clock.answered.is_none().then(|| std::cmp::Reverse(clock.late_by())),
+            clock.answered.is_none().then_some(clock.due),
+        )
+    });
+    let requests: Vec<RequestRow> = requests.into_iter().map(|(_, row)| row).collect();
+    let overdue = requests.iter().filter(|r| r.overdue).count();
+    let escalated = requests
+        .iter()
+        .filter(|r| r.overdue && r.escalated.is_some())
+        .count();
     let refused = error.is_some();
     html_refused(
         RequestsPage {
             me,
             code: format!("{branch:04}"),
             requests,
+            overdue,
+            escalated,
             error,
         },
         refused,

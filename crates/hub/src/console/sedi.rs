@@ -1,5 +1,5 @@
 //! The sedi: the list administrators see (and add to), and each sede's services, counters,
-//! opening hours and calling rules, which administrators and the sede's supervisors change.
+//! opening hours, calling rules and response targets, which administrators and the sede's supervisors change.
 //! Every change is one [`ConfigEdit`], published to the sede's kiosks through their feed.
 
 use std::collections::{BTreeSet, HashMap};
@@ -17,6 +17,8 @@ use serde::Deserialize;
 use super::session::{Me, checked, code, for_sede, forbidden, html_refused, me};
 use crate::sede::{self, ConfigEdit};
 use crate::{HubError, HubState};
+use domain::contatti::{ResponseTargets, TOPICS};
+use domain::working_days::DayOfYear;
 use domain::{Counter, CounterNumber, OpeningHours, Service, ServiceLetter, ServiceLevel};
 use queue::QueueRules;
 
@@ -168,8 +170,37 @@ struct SedePage {
     hours: Vec<HoursRow>,
     rules: QueueRules,
     holidays: String,
+    targets: TargetsForm,
     saved: Option<&'static str>,
     error: Option<String>,
+}
+
+/// The promise on Area Contatti requests as its form shows it.
+struct TargetsForm {
+    default_days: u16,
+    escalate_after: u16,
+    patron: String,
+    escalate_to: String,
+    /// Topic code, its name, its own target (empty: the default).
+    topics: Vec<(&'static str, &'static str, String)>,
+}
+
+impl TargetsForm {
+    fn of(t: &ResponseTargets) -> Self {
+        Self {
+            default_days: t.default_days,
+            escalate_after: t.escalate_after,
+            patron: t.patron.map(|p| p.to_string()).unwrap_or_default(),
+            escalate_to: t.escalate_to.clone().unwrap_or_default(),
+            topics: TOPICS
+                .iter()
+                .map(|(code, name)| {
+                    let own = t.by_topic.get(*code).map(u16::to_string);
+                    (*code, *name, own.unwrap_or_default())
+                })
+                .collect(),
+        }
+    }
 }
 
 impl SedePage {
@@ -204,6 +235,7 @@ fn saved_text(section: &str) -> Option<&'static str> {
         "sportelli" | "sportelli-rimuovi" => "Sportelli salvati.",
         "orari" | "orari-rimuovi" => "Orari salvati.",
         "regole" => "Regole salvate.",
+        "risposte" => "Tempi di risposta salvati.",
         _ => return None,
     })
 }
@@ -310,6 +342,7 @@ async fn render_sede(
             hours,
             rules: config.rules.clone(),
             holidays,
+            targets: TargetsForm::of(&config.contatti),
             saved,
             error,
         },
@@ -458,8 +491,39 @@ fn parse_edit(section: &str, form: &HashMap<String, String>) -> Result<Option<Co
             daily_cap: number(form, "daily_cap", "Biglietti al giorno")?,
             holidays: holidays(field(form, "holidays"))?,
         }),
+        "risposte" => ConfigEdit::SetResponseTargets(targets(form)?),
         _ => return Ok(None),
     }))
+}
+
+/// The promise on Area Contatti requests from its form: a topic left empty takes the default.
+fn targets(form: &HashMap<String, String>) -> Result<ResponseTargets, String> {
+    let mut by_topic = std::collections::BTreeMap::new();
+    for (code, name) in TOPICS {
+        let days = field(form, &format!("giorni_{code}"));
+        if !days.is_empty() {
+            let days = days
+                .parse()
+                .map_err(|_| format!("Termine per «{name}»: scriva un numero intero."))?;
+            by_topic.insert(code.to_owned(), days);
+        }
+    }
+    let patron = match field(form, "patron") {
+        "" => None,
+        text => Some(DayOfYear::parse(text).ok_or_else(|| {
+            format!("«{text}» non è un giorno dell'anno: si scrive come 29/06.")
+        })?),
+    };
+    let escalate_to = Some(field(form, "escalate_to"))
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Ok(ResponseTargets {
+        default_days: number(form, "default_days", "Termine di risposta")?,
+        by_topic,
+        escalate_after: number(form, "escalate_after", "Margine di ritardo")?,
+        patron,
+        escalate_to,
+    })
 }
 
 #[cfg(test)]
@@ -471,6 +535,36 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_response_targets_form_keeps_the_default_where_a_topic_is_empty() {
+        let edit = parse_edit(
+            "risposte",
+            &form(&[
+                ("default_days", "15"),
+                ("escalate_after", "3"),
+                ("patron", "29/06"),
+                ("escalate_to", ""),
+                ("giorni_f24", "5"),
+                ("giorni_generica", " "),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        let ConfigEdit::SetResponseTargets(t) = edit else {
+            panic!("{edit:?}")
+        };
+        assert_eq!((t.default_days, t.escalate_after), (15, 3));
+        assert_eq!(t.by_topic.len(), 1);
+        assert_eq!((t.days_for("f24"), t.days_for("generica")), (5, 15));
+        assert_eq!(t.patron, DayOfYear::parse("29/06"));
+        assert_eq!(t.escalate_to, None);
+        let wrong = parse_edit(
+            "risposte",
+            &form(&[("default_days", "15"), ("escalate_after", "3"), ("patron", "31/06")]),
+        );
+        assert!(wrong.unwrap_err().contains("29/06"));
     }
 
     #[test]

@@ -69,6 +69,8 @@ fn request(state: RequestState) -> ContactRequest {
             body: "Buongiorno".into(),
         }],
         attachments: Vec::new(),
+        clock: None,
+        offered_slot: None,
     }
 }
 

@@ -265,6 +265,17 @@ fn draw(w: &MainWindow, s: &Session, changed: Changed) {
                     from_sede: last.is_some_and(|m| m.direction == Direction::Out),
                     attachments: r.attachments.len() as i32,
                     open: r.state.is_open(),
+                    clock: r
+                        .clock
+                        .map(|c| c.text().text(lang))
+                        .unwrap_or_default()
+                        .into(),
+                    late: r.clock.is_some_and(|c| c.is_overdue()),
+                    offer: r
+                        .offered_slot
+                        .map(|t| words::slot_label(t, lang))
+                        .unwrap_or_default()
+                        .into(),
                 }
             })
             .collect();

@@ -533,6 +533,25 @@ pub(super) fn request_view(r: &protocol::wire::ContactRequest, lang: Lang) -> Se
         detail: format!("{} kB", f.size.div_ceil(1000)).into(),
         alert: false,
     }));
+    // The sede's promise comes first: by when, and how late.
+    if let Some(clock) = r.clock {
+        rows.insert(
+            0,
+            DetailRow {
+                label: t(i18n::msg!("Tempo di risposta")).into(),
+                value: t(clock.text()).into(),
+                detail: match r.offered_slot {
+                    Some(slot) => t(i18n::msg!(
+                        "La sede le offre un appuntamento: il primo libero è {}",
+                        super::words::slot_label(slot, lang)
+                    ))
+                    .into(),
+                    None => SharedString::default(),
+                },
+                alert: clock.is_overdue(),
+            },
+        );
+    }
     SectionView {
         title: format!("{} · {}", r.protocol, r.subject).into(),
         intro: t(i18n::msg!("Stato: {}", r.state.label().text(lang))).into(),

@@ -643,10 +643,14 @@ async fn a_request_past_its_sedes_promise_is_escalated_and_offers_an_appointment
             .await
             .unwrap()
     };
-    let find = |list: &[ContactRequest], p: &str| list.iter().find(|r| r.protocol == p).cloned().unwrap();
+    let find =
+        |list: &[ContactRequest], p: &str| list.iter().find(|r| r.protocol == p).cloned().unwrap();
     let list = history().await;
     let clock = find(&list, late).clock.unwrap();
-    assert!(clock.is_overdue() && clock.needs_escalation(&targets), "{clock:?}");
+    assert!(
+        clock.is_overdue() && clock.needs_escalation(&targets),
+        "{clock:?}"
+    );
     assert_eq!(find(&list, late).offered_slot, None, "not escalated yet");
     assert!(!find(&list, fresh).clock.unwrap().is_overdue());
 
@@ -661,9 +665,15 @@ async fn a_request_past_its_sedes_promise_is_escalated_and_offers_an_appointment
     let before = mail.messages().len();
     hub::contatti::schedule_escalation(&c).await.unwrap();
     hub::contatti::schedule_escalation(&c).await.unwrap();
-    assert_eq!(run_jobs(&hub.pool, &notifier).await, (3, 0), "the sweep and two e-mails");
     assert_eq!(
-        hub::contatti::escalate(&hub.pool, chrono::Utc::now()).await.unwrap(),
+        run_jobs(&hub.pool, &notifier).await,
+        (3, 0),
+        "the sweep and two e-mails"
+    );
+    assert_eq!(
+        hub::contatti::escalate(&hub.pool, chrono::Utc::now())
+            .await
+            .unwrap(),
         0,
         "nothing twice"
     );
@@ -691,14 +701,24 @@ async fn a_request_past_its_sedes_promise_is_escalated_and_offers_an_appointment
 
     // The offer is the Agenda's first free slot, live.
     let agenda: AgendaView = kiosk
-        .signed(&base, "GET", &format!("/v1/handoff/{}/agenda/{mine}", started.id))
+        .signed(
+            &base,
+            "GET",
+            &format!("/v1/handoff/{}/agenda/{mine}", started.id),
+        )
         .await
         .json()
         .await
         .unwrap();
     let list = history().await;
-    assert_eq!(find(&list, late).offered_slot, agenda.slots.first().copied());
-    assert!(find(&list, late).offered_slot.is_some(), "the demo sede has free slots");
+    assert_eq!(
+        find(&list, late).offered_slot,
+        agenda.slots.first().copied()
+    );
+    assert!(
+        find(&list, late).offered_slot.is_some(),
+        "the demo sede has free slots"
+    );
     assert_eq!(find(&list, fresh).offered_slot, None);
 
     // The supervisor's mailbox hears the protocol and the clock, never what was written; the
@@ -724,15 +744,28 @@ async fn a_request_past_its_sedes_promise_is_escalated_and_offers_an_appointment
     let visitor_mail = to("studio@example.it");
     assert_eq!(visitor_mail.len(), 1, "{mails:#?}");
     let slot = domain::italian_when(agenda.slots[0]);
-    assert!(visitor_mail[0].contains(&slot), "{slot} in {}", visitor_mail[0]);
+    assert!(
+        visitor_mail[0].contains(&slot),
+        "{slot} in {}",
+        visitor_mail[0]
+    );
 
     // The back office sees the late one first, marked, with the count on top.
     let office = ConsoleSession::login(&hub, 0, "ufficio", STAFF_PASSWORD).await;
     let (_, page) = office.get("/console/sedi/7001/richieste").await;
-    let (at_late, at_fresh) = (page.find(late.as_str()).unwrap(), page.find(fresh.as_str()).unwrap());
+    let (at_late, at_fresh) = (
+        page.find(late.as_str()).unwrap(),
+        page.find(fresh.as_str()).unwrap(),
+    );
     assert!(at_late < at_fresh, "the overdue request first");
-    assert!(page.contains("1 richiesta è oltre il termine di risposta"), "{page}");
-    assert!(page.contains("di cui 1 segnalata al responsabile"), "{page}");
+    assert!(
+        page.contains("1 richiesta è oltre il termine di risposta"),
+        "{page}"
+    );
+    assert!(
+        page.contains("di cui 1 segnalata al responsabile"),
+        "{page}"
+    );
     assert!(page.contains("In ritardo"), "{page}");
 
     // The reply stops the clock (late, as it was) and the offer.
@@ -753,5 +786,8 @@ async fn a_request_past_its_sedes_promise_is_escalated_and_offers_an_appointment
     assert!(clock.answered.is_some() && !clock.is_overdue() && clock.late_by() > 0);
     assert_eq!(answered.offered_slot, None);
     let (_, page) = office.get("/console/sedi/7001/richieste").await;
-    assert!(!page.contains("oltre il termine di risposta</strong>"), "{page}");
+    assert!(
+        !page.contains("oltre il termine di risposta</strong>"),
+        "{page}"
+    );
 }

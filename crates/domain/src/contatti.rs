@@ -134,7 +134,9 @@ impl ResponseTargets {
     pub fn check(&self) -> Result<(), String> {
         let max = Self::MAX_DAYS;
         if !(1..=max).contains(&self.default_days) {
-            return Err(format!("Il termine di risposta va da 1 a {max} giorni lavorativi."));
+            return Err(format!(
+                "Il termine di risposta va da 1 a {max} giorni lavorativi."
+            ));
         }
         for (topic, days) in &self.by_topic {
             let Some((_, name)) = TOPICS.iter().find(|(code, _)| code == topic) else {
@@ -268,7 +270,10 @@ mod tests {
         let c = t.clock("f24", d(2026, 6, 19), None, d(2026, 6, 24));
         assert_eq!((c.target_days, c.due, c.waited), (5, d(2026, 6, 26), 3));
         assert!(!c.is_overdue());
-        assert_eq!(c.text().template(), "Risposta attesa entro il {}: trascorsi {} giorni lavorativi su {}");
+        assert_eq!(
+            c.text().template(),
+            "Risposta attesa entro il {}: trascorsi {} giorni lavorativi su {}"
+        );
         assert_eq!(c.text().args(), ["26/06/2026", "3", "5"]);
         // Monday 29 June is Rome's patron saints' day: on Tuesday 30 it is one day late.
         let c = t.clock("f24", d(2026, 6, 19), None, d(2026, 6, 30));
@@ -316,7 +321,10 @@ mod tests {
         for bad in ["direzione", "a b@example.it", "@example.it", "x@localhost"] {
             let mut t = rome();
             t.escalate_to = Some(bad.into());
-            assert!(t.check().unwrap_err().contains("non è un indirizzo"), "{bad}");
+            assert!(
+                t.check().unwrap_err().contains("non è un indirizzo"),
+                "{bad}"
+            );
         }
     }
 
@@ -324,7 +332,10 @@ mod tests {
     fn targets_travel_with_their_patron_day() {
         let json = serde_json::to_value(rome()).unwrap();
         assert_eq!(json["patron"], "29/06");
-        assert_eq!(serde_json::from_value::<ResponseTargets>(json).unwrap(), rome());
+        assert_eq!(
+            serde_json::from_value::<ResponseTargets>(json).unwrap(),
+            rome()
+        );
     }
 
     #[test]

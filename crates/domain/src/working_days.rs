@@ -195,6 +195,97 @@ mod tests {
     }
 
     #[test]
+    fn the_holidays_of_several_years_are_those_of_the_italian_calendar() {
+        // As printed in Italian calendars: fixed days, Easter Monday, and Saint Francis
+        // (4 October) again from 2026.
+        let table: [(i32, &[(u32, u32)]); 4] = [
+            (
+                2024,
+                &[
+                    (1, 1),
+                    (1, 6),
+                    (4, 1),
+                    (4, 25),
+                    (5, 1),
+                    (6, 2),
+                    (8, 15),
+                    (11, 1),
+                    (12, 8),
+                    (12, 25),
+                    (12, 26),
+                ],
+            ),
+            (
+                2026,
+                &[
+                    (1, 1),
+                    (1, 6),
+                    (4, 6),
+                    (4, 25),
+                    (5, 1),
+                    (6, 2),
+                    (8, 15),
+                    (10, 4),
+                    (11, 1),
+                    (12, 8),
+                    (12, 25),
+                    (12, 26),
+                ],
+            ),
+            (
+                2027,
+                &[
+                    (1, 1),
+                    (1, 6),
+                    (3, 29),
+                    (4, 25),
+                    (5, 1),
+                    (6, 2),
+                    (8, 15),
+                    (10, 4),
+                    (11, 1),
+                    (12, 8),
+                    (12, 25),
+                    (12, 26),
+                ],
+            ),
+            (
+                2028,
+                &[
+                    (1, 1),
+                    (1, 6),
+                    (4, 17),
+                    (4, 25),
+                    (5, 1),
+                    (6, 2),
+                    (8, 15),
+                    (10, 4),
+                    (11, 1),
+                    (12, 8),
+                    (12, 25),
+                    (12, 26),
+                ],
+            ),
+        ];
+        for (year, days) in table {
+            let expected: Vec<NaiveDate> = days.iter().map(|&(m, day)| d(year, m, day)).collect();
+            assert_eq!(national_holidays(year), expected, "{year}");
+        }
+        // 2026 has 261 weekdays; seven national holidays fall on one (1 and 6 January, 6
+        // April, 1 May, 2 June, 8 and 25 December): 254 working days, 253 in Rome, whose
+        // patron saints' day (29 June) is a Monday.
+        let rome = Some(DayOfYear { month: 6, day: 29 });
+        assert_eq!(
+            working_days_between(d(2025, 12, 31), d(2026, 12, 31), rome),
+            253
+        );
+        assert_eq!(
+            working_days_between(d(2025, 12, 31), d(2026, 12, 31), None),
+            254
+        );
+    }
+
+    #[test]
     fn due_dates_skip_weekends_holidays_and_the_patron_saint() {
         let rome = Some(DayOfYear { month: 6, day: 29 });
         let milan = Some(DayOfYear { month: 12, day: 7 });

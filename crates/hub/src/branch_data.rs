@@ -105,6 +105,7 @@ pub fn config_of(replica: &protocol::replica::Replica) -> Option<BranchConfigPay
             .map(|(id, k)| (*id, protocol::wire::hex(k)))
             .collect(),
         contatti: Default::default(),
+        follow: Default::default(),
     })
 }
 

@@ -251,12 +251,12 @@ impl Sedi {
         c: &impl GenericClient,
         branch: i32,
     ) -> Result<Option<&BranchConfigPayload>, HubError> {
-        if !self.0.contains_key(&branch) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.0.entry(branch) {
             let config = match u16::try_from(branch) {
                 Ok(b) => crate::sede::config(c, b).await?,
                 Err(_) => None,
             };
-            self.0.insert(branch, config);
+            slot.insert(config);
         }
         Ok(self.0.get(&branch).and_then(Option::as_ref))
     }
@@ -427,7 +427,10 @@ pub fn register(registry: &mut Registry, pool: Pool) {
                 .await
                 .map_err(|e| e.to_string())?;
             if n > 0 {
-                tracing::info!(escalated = n, "requests past their sede's promise escalated");
+                tracing::info!(
+                    escalated = n,
+                    "requests past their sede's promise escalated"
+                );
             }
             Ok(())
         }

@@ -90,6 +90,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "response_targets",
         include_str!("../../../migrations/hub/0016_response_targets.sql"),
     ),
+    (
+        17,
+        "follow_alerts",
+        include_str!("../../../migrations/hub/0017_follow_alerts.sql"),
+    ),
+    (
+        18,
+        "visit_feedback",
+        include_str!("../../../migrations/hub/0018_visit_feedback.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

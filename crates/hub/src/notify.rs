@@ -387,7 +387,11 @@ mod tests {
         let slot = due.and_hms_opt(14, 30, 0);
         for event in [Event::Received(due), Event::Late(slot), Event::Late(None)] {
             let sms = event.sms(sede, protocol).unwrap();
-            assert!(sms.chars().count() <= 160, "{} chars: {sms}", sms.chars().count());
+            assert!(
+                sms.chars().count() <= 160,
+                "{} chars: {sms}",
+                sms.chars().count()
+            );
             assert!(sms.contains(protocol), "{sms}");
         }
         assert!(
@@ -396,6 +400,11 @@ mod tests {
                 .unwrap()
                 .contains("29/01/2027")
         );
-        assert!(Event::Late(slot).sms(sede, protocol).unwrap().contains("29/01 14:30"));
+        assert!(
+            Event::Late(slot)
+                .sms(sede, protocol)
+                .unwrap()
+                .contains("29/01 14:30")
+        );
     }
 }

@@ -232,6 +232,18 @@ async fn push(
     .await?;
     record_status(&tx, &device, &req).await?;
     tx.commit().await?;
+    // The visitors following these days' tickets by SMS hear what the new events call for.
+    // The push is already settled: a failure here is logged, and the next push tries again.
+    let days: std::collections::BTreeSet<chrono::NaiveDate> = req
+        .ops
+        .iter()
+        .filter_map(|op| op.payload.get("business_day")?.as_str()?.parse().ok())
+        .collect();
+    for day in days {
+        if let Err(e) = crate::follow::evaluate(&state.pool, device.branch, day).await {
+            tracing::warn!(error = %e, "follow alerts not evaluated");
+        }
+    }
     if let Some(lan) = &req.status.lan {
         crate::devices::report_lan(&mut client, &device, lan).await?;
     }

@@ -52,6 +52,21 @@ pub const RULES: &[(&str, &str)] = &[
          WHERE greatest(expires_at, coalesce(session_expires_at, expires_at),
                         coalesce(ended_at, expires_at)) < now() - interval '1 day'",
     ),
+    // A follow alert's number is deleted when its ticket ends; a ticket the day closed
+    // without an end (the kiosk never pushed it) takes it along the next day.
+    (
+        "follow_alerts",
+        "DELETE FROM follow_alert WHERE business_day < current_date",
+    ),
+    (
+        "feedback_given",
+        "DELETE FROM feedback_given WHERE business_day < current_date",
+    ),
+    // A visitor's sentence may name someone: kept as long as the day's figures it explains.
+    (
+        "visit_feedback",
+        "DELETE FROM visit_feedback WHERE business_day < current_date - interval '13 months'",
+    ),
     (
         "provider_codes",
         "DELETE FROM idp_code WHERE expires_at < now() - interval '1 day'",

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::HubError;
 use domain::contatti::ResponseTargets;
 use domain::{Counter, CounterNumber, OpeningHours, Service, ServiceLetter};
-use protocol::wire::BranchConfigPayload;
+use protocol::wire::{BranchConfigPayload, FollowAlerts};
 use queue::QueueRules;
 
 /// One change to a sede's configuration.
@@ -32,6 +32,8 @@ pub enum ConfigEdit {
     SetRules(QueueRules),
     /// Replaces the promise on Area Contatti requests.
     SetResponseTargets(ResponseTargets),
+    /// Replaces when the follow page's SMS says a turn is near.
+    SetFollowAlerts(FollowAlerts),
 }
 
 /// Longest service name the kiosk's buttons and the ticket hold.
@@ -49,6 +51,7 @@ impl ConfigEdit {
             ConfigEdit::RemoveHours(_) => "sede.hours_remove",
             ConfigEdit::SetRules(_) => "sede.rules_set",
             ConfigEdit::SetResponseTargets(_) => "sede.response_targets_set",
+            ConfigEdit::SetFollowAlerts(_) => "sede.follow_alerts_set",
         }
     }
 
@@ -172,6 +175,24 @@ impl ConfigEdit {
                 t.check()?;
                 c.contatti = t.clone();
             }
+            ConfigEdit::SetFollowAlerts(f) => {
+                let thresholds = std::iter::once((None, &f.default))
+                    .chain(f.by_service.iter().map(|(l, t)| (Some(l), t)));
+                for (letter, t) in thresholds {
+                    if let Some(l) = letter
+                        && !c.services.iter().any(|s| s.letter == *l)
+                    {
+                        return Err(format!("Il servizio {l} non c'è in questa sede."));
+                    }
+                    if t.ahead > 50 || !(1..=240).contains(&t.minutes) {
+                        return Err(
+                            "L'avviso va da 0 a 50 persone prima e da 1 a 240 minuti di attesa."
+                                .into(),
+                        );
+                    }
+                }
+                c.follow = f.clone();
+            }
         }
         Ok(())
     }
@@ -212,6 +233,7 @@ pub fn empty_config(sede: domain::Sede) -> BranchConfigPayload {
         rules: QueueRules::default(),
         verifying_keys: Vec::new(),
         contatti: Default::default(),
+        follow: Default::default(),
     }
 }
 

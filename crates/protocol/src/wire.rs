@@ -351,6 +351,53 @@ pub struct BranchConfigPayload {
     /// The sede's promise on Area Contatti requests (the default where a sede set none).
     #[serde(default)]
     pub contatti: domain::contatti::ResponseTargets,
+    /// When the follow page's SMS tells a visitor their turn is near.
+    #[serde(default)]
+    pub follow: FollowAlerts,
+}
+
+/// When a visitor who left a mobile number on the follow page hears that their turn is near:
+/// at so many people ahead, or when the estimate's upper bound falls to so many minutes,
+/// whichever comes first; per service where it differs from the sede's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowAlerts {
+    /// The sede's default.
+    pub default: NearThreshold,
+    /// By service, where it differs.
+    #[serde(default)]
+    pub by_service: std::collections::BTreeMap<domain::ServiceLetter, NearThreshold>,
+}
+
+/// "Near", for one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NearThreshold {
+    /// People ahead.
+    pub ahead: u32,
+    /// Minutes of the estimate's upper bound.
+    pub minutes: u32,
+}
+
+impl Default for FollowAlerts {
+    /// Three people or fifteen minutes: time to come back from a coffee across the street.
+    fn default() -> Self {
+        Self {
+            default: NearThreshold {
+                ahead: 3,
+                minutes: 15,
+            },
+            by_service: Default::default(),
+        }
+    }
+}
+
+impl FollowAlerts {
+    /// The threshold of `service`.
+    pub fn of(&self, service: domain::ServiceLetter) -> NearThreshold {
+        self.by_service
+            .get(&service)
+            .copied()
+            .unwrap_or(self.default)
+    }
 }
 
 /// A `staff` row: an account of the branch console.

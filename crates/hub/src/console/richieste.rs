@@ -184,7 +184,10 @@ async fn render(state: &HubState, me: Me, branch: u16, error: Option<String>) ->
     requests.sort_by_key(|(clock, _)| {
         (
             clock.answered.is_some(),
-            clock.answered.is_none().then(|| std::cmp::Reverse(clock.late_by())),
+            clock
+                .answered
+                .is_none()
+                .then(|| std::cmp::Reverse(clock.late_by())),
             clock.answered.is_none().then_some(clock.due),
         )
     });

@@ -20,6 +20,7 @@ use crate::{HubError, HubState};
 use domain::contatti::{ResponseTargets, TOPICS};
 use domain::working_days::DayOfYear;
 use domain::{Counter, CounterNumber, OpeningHours, Service, ServiceLetter, ServiceLevel};
+use protocol::wire::{FollowAlerts, NearThreshold};
 use queue::QueueRules;
 
 pub(super) fn router() -> Router<HubState> {
@@ -171,6 +172,7 @@ struct SedePage {
     rules: QueueRules,
     holidays: String,
     targets: TargetsForm,
+    follow: FollowForm,
     saved: Option<&'static str>,
     error: Option<String>,
 }
@@ -197,6 +199,37 @@ impl TargetsForm {
                 .map(|(code, name)| {
                     let own = t.by_topic.get(*code).map(u16::to_string);
                     (*code, *name, own.unwrap_or_default())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// When the follow page's SMS says a turn is near, as its form shows it.
+struct FollowForm {
+    ahead: u32,
+    minutes: u32,
+    /// Service letter, its name, its own people and minutes (empty: the default).
+    services: Vec<(String, String, String, String)>,
+}
+
+impl FollowForm {
+    fn of(config: &protocol::wire::BranchConfigPayload) -> Self {
+        let f = &config.follow;
+        Self {
+            ahead: f.default.ahead,
+            minutes: f.default.minutes,
+            services: config
+                .services
+                .iter()
+                .map(|s| {
+                    let own = f.by_service.get(&s.letter);
+                    (
+                        s.letter.to_string(),
+                        s.name.clone(),
+                        own.map(|t| t.ahead.to_string()).unwrap_or_default(),
+                        own.map(|t| t.minutes.to_string()).unwrap_or_default(),
+                    )
                 })
                 .collect(),
         }
@@ -236,6 +269,7 @@ fn saved_text(section: &str) -> Option<&'static str> {
         "orari" | "orari-rimuovi" => "Orari salvati.",
         "regole" => "Regole salvate.",
         "risposte" => "Tempi di risposta salvati.",
+        "avvisi" => "Avvisi SMS salvati.",
         _ => return None,
     })
 }
@@ -343,6 +377,7 @@ async fn render_sede(
             rules: config.rules.clone(),
             holidays,
             targets: TargetsForm::of(&config.contatti),
+            follow: FollowForm::of(&config),
             saved,
             error,
         },
@@ -492,6 +527,7 @@ fn parse_edit(section: &str, form: &HashMap<String, String>) -> Result<Option<Co
             holidays: holidays(field(form, "holidays"))?,
         }),
         "risposte" => ConfigEdit::SetResponseTargets(targets(form)?),
+        "avvisi" => ConfigEdit::SetFollowAlerts(follow(form)?),
         _ => return Ok(None),
     }))
 }
@@ -508,12 +544,13 @@ fn targets(form: &HashMap<String, String>) -> Result<ResponseTargets, String> {
             by_topic.insert(code.to_owned(), days);
         }
     }
-    let patron = match field(form, "patron") {
-        "" => None,
-        text => Some(DayOfYear::parse(text).ok_or_else(|| {
-            format!("«{text}» non è un giorno dell'anno: si scrive come 29/06.")
-        })?),
-    };
+    let patron =
+        match field(form, "patron") {
+            "" => None,
+            text => Some(DayOfYear::parse(text).ok_or_else(|| {
+                format!("«{text}» non è un giorno dell'anno: si scrive come 29/06.")
+            })?),
+        };
     let escalate_to = Some(field(form, "escalate_to"))
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
@@ -526,6 +563,58 @@ fn targets(form: &HashMap<String, String>) -> Result<ResponseTargets, String> {
     })
 }
 
+/// When the follow page's SMS says a turn is near, from its form: a service whose two fields
+/// are empty takes the default; one with a single field filled takes the default's other.
+fn follow(form: &HashMap<String, String>) -> Result<FollowAlerts, String> {
+    let default = NearThreshold {
+        ahead: number(form, "ahead", "Persone prima")?,
+        minutes: number(form, "minutes", "Minuti di attesa")?,
+    };
+    let mut by_service = std::collections::BTreeMap::new();
+    let mut letters: Vec<_> = form
+        .keys()
+        .filter_map(|k| {
+            k.strip_prefix("ahead_")
+                .or_else(|| k.strip_prefix("minutes_"))
+        })
+        .collect();
+    letters.sort();
+    letters.dedup();
+    for l in letters {
+        let letter = ServiceLetter::parse(l).map_err(|_| format!("Servizio «{l}» sconosciuto."))?;
+        let ahead = field(form, &format!("ahead_{l}"));
+        let minutes = field(form, &format!("minutes_{l}"));
+        if ahead.is_empty() && minutes.is_empty() {
+            continue;
+        }
+        let own = NearThreshold {
+            ahead: if ahead.is_empty() {
+                default.ahead
+            } else {
+                number(
+                    form,
+                    &format!("ahead_{l}"),
+                    &format!("Persone prima (servizio {l})"),
+                )?
+            },
+            minutes: if minutes.is_empty() {
+                default.minutes
+            } else {
+                number(
+                    form,
+                    &format!("minutes_{l}"),
+                    &format!("Minuti (servizio {l})"),
+                )?
+            },
+        };
+        by_service.insert(letter, own);
+    }
+    Ok(FollowAlerts {
+        default,
+        by_service,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,6 +624,48 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_sms_form_keeps_the_default_where_a_service_is_empty() {
+        let edit = parse_edit(
+            "avvisi",
+            &form(&[
+                ("ahead", "3"),
+                ("minutes", "15"),
+                ("ahead_P", "1"),
+                ("minutes_P", ""),
+                ("ahead_A", ""),
+                ("minutes_A", ""),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        let ConfigEdit::SetFollowAlerts(f) = edit else {
+            panic!("{edit:?}")
+        };
+        let p = ServiceLetter::parse("P").unwrap();
+        let a = ServiceLetter::parse("A").unwrap();
+        assert_eq!(
+            f.of(p),
+            NearThreshold {
+                ahead: 1,
+                minutes: 15
+            }
+        );
+        assert_eq!(
+            f.of(a),
+            NearThreshold {
+                ahead: 3,
+                minutes: 15
+            }
+        );
+        assert_eq!(f.by_service.len(), 1);
+        assert!(
+            parse_edit("avvisi", &form(&[("ahead", "tre"), ("minutes", "15")]))
+                .unwrap_err()
+                .contains("Persone prima")
+        );
     }
 
     #[test]
@@ -562,7 +693,11 @@ mod tests {
         assert_eq!(t.escalate_to, None);
         let wrong = parse_edit(
             "risposte",
-            &form(&[("default_days", "15"), ("escalate_after", "3"), ("patron", "31/06")]),
+            &form(&[
+                ("default_days", "15"),
+                ("escalate_after", "3"),
+                ("patron", "31/06"),
+            ]),
         );
         assert!(wrong.unwrap_err().contains("29/06"));
     }

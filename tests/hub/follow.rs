@@ -1,0 +1,288 @@
+//! *Segui la coda* with the SMS opt-in, through a day of a real branch node pushing to the hub.
+
+use crate::helpers::*;
+
+/// Called back when near: a visitor leaves a mobile number on their ticket's follow page; as
+/// the counter calls the tickets ahead and the node pushes, the SMS provider (on loopback)
+/// receives exactly one message when the sede's threshold is reached and one when the ticket
+/// is called, none after; the number is gone from the database once the ticket reached its
+/// counter. Malformed numbers are refused with the reason, a number follows at most three
+/// tickets at a time, and the page never shows the number. Once served, the page asks how the
+/// visit went, once, and keeps the answer by sede, service and day only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes() {
+    use branch::sync::agent::Agent;
+    use domain::{ServiceLetter, SystemClock, TicketPriority};
+    use protocol::wire::{FollowAlerts, NearThreshold};
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let (_, replica) = open_around_the_clock(&hub, &clock).await;
+    let p = ServiceLetter::parse("P").unwrap();
+    // The sede's threshold for P: two people ahead (or one minute, that is: next).
+    hub::sede::edit(
+        &mut hub.pool.get().await.unwrap(),
+        "test",
+        SEDE,
+        &hub::sede::ConfigEdit::SetFollowAlerts(FollowAlerts {
+            by_service: [(
+                p,
+                NearThreshold {
+                    ahead: 2,
+                    minutes: 1,
+                },
+            )]
+            .into(),
+            ..FollowAlerts::default()
+        }),
+    )
+    .await
+    .unwrap();
+
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    let tickets: Vec<_> = (0..8)
+        .map(|_| branch.issue_ticket(p, TicketPriority::WalkIn).unwrap())
+        .collect();
+    while agent.push_once().await.unwrap() > 0 {}
+    let day = tickets[0].business_day;
+    let url = |i: usize| format!("{base}/coda/7001/{day}/{}", tickets[i].number);
+    let opt_in = |i: usize, mobile: &str| {
+        let request = hub.client.post(url(i)).form(&[("cellulare", mobile)]);
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            (status, location, r.text().await.unwrap())
+        }
+    };
+    let (status, _, html) = opt_in(5, "06 1234 5678").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a landline");
+    assert!(html.contains("numero di cellulare italiano"), "{html}");
+    assert!(
+        html.contains("06 1234 5678"),
+        "what was typed is kept: {html}"
+    );
+    let (status, location, _) = opt_in(5, "+39 333 123 4567").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    let page = hub
+        .client
+        .get(format!("{base}{location}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Avviso SMS attivo"), "{page}");
+    assert!(
+        page.contains("2 persone o meno"),
+        "the sede's threshold: {page}"
+    );
+    assert!(
+        !page.contains("333") && !page.contains("4567"),
+        "never shown: {page}"
+    );
+    assert!(!page.contains("<form"), "one number per ticket");
+    let (status, _, html) = opt_in(5, "347 000 1111").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("già attivo"), "{html}");
+    // Another number follows three tickets; a fourth is refused.
+    let other = "347 000 1111";
+    for i in [0, 1, 2] {
+        assert_eq!(opt_in(i, other).await.0, StatusCode::SEE_OTHER, "{i}");
+    }
+    let (status, _, html) = opt_in(3, other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("tre biglietti"), "{html}");
+
+    let sms = SmsSink::start().await;
+    let notifier = hub::notify::Notifier::from_config(&config::HubConfig {
+        sms_url: Some(sms.url()),
+        sms_token: Some("token-di-prova".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let to = |number: &str| {
+        sms.received()
+            .into_iter()
+            .filter(|(_, body)| body["to"] == number)
+            .map(|(_, body)| body["text"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    run_jobs(&hub.pool, &notifier).await;
+    assert_eq!(
+        to("+393331234567"),
+        Vec::<String>::new(),
+        "five ahead: not yet"
+    );
+
+    // A day at one counter: each ticket called, started and served, the node pushing after
+    // every step.
+    let counter = replica
+        .counters
+        .iter()
+        .find(|c| c.services.iter().any(|(s, _)| *s == p))
+        .unwrap()
+        .number;
+    branch
+        .execute(queue::Command::OpenCounter {
+            counter,
+            services: vec![],
+            operator: "operatore".into(),
+        })
+        .unwrap();
+    let mut seen = Vec::new();
+    for (i, t) in tickets.iter().enumerate() {
+        branch
+            .execute(queue::Command::CallNext { counter })
+            .unwrap();
+        while agent.push_once().await.unwrap() > 0 {}
+        run_jobs(&hub.pool, &notifier).await;
+        seen.push(to("+393331234567").len());
+        for command in [
+            queue::Command::Start {
+                counter,
+                ticket: t.number,
+            },
+            queue::Command::Serve {
+                counter,
+                ticket: t.number,
+            },
+        ] {
+            branch.execute(command).unwrap();
+        }
+        while agent.push_once().await.unwrap() > 0 {}
+        run_jobs(&hub.pool, &notifier).await;
+        let left: i64 = hub
+            .pool
+            .get()
+            .await
+            .unwrap()
+            .query_one(
+                "SELECT count(*) FROM follow_alert WHERE ticket = $1",
+                &[&tickets[5].number.to_string()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            left,
+            i64::from(i < 5),
+            "after ticket {i}: the number kept until its turn"
+        );
+    }
+    // Ticket 5 has two ahead once ticket 2 is called (3 and 4 wait): the "near" SMS then, the
+    // call at its own turn, nothing after.
+    assert_eq!(seen, [0, 0, 1, 1, 1, 2, 2, 2], "messages after each call");
+    let texts = to("+393331234567");
+    let number = tickets[5].number.to_string();
+    assert!(
+        texts[0].contains(&number) && texts[0].contains("sarà chiamato presto"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].contains(&number) && texts[1].contains(&format!("sportello {counter}")),
+        "{texts:?}"
+    );
+    for text in &texts {
+        assert!(text.chars().count() <= 160, "{text}");
+    }
+    // The other number: its three tickets, each near (or next) and called, once each.
+    assert_eq!(to("+393470001111").len(), 6, "{:?}", to("+393470001111"));
+    let c = hub.pool.get().await.unwrap();
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM follow_alert", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "no number outlives its ticket");
+    let jobs_after: i64 = c
+        .query_one(
+            "SELECT count(*) FROM job WHERE kind = 'notify_sms' AND state = 'pending'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs_after, 0);
+
+    // Heard after: the served ticket's page asks how it went, once; the answer is kept by
+    // sede, service and day, with nothing that leads back to the ticket or the counter.
+    let page = hub
+        .client
+        .get(url(5))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Com'è andata la visita di oggi?"), "{page}");
+    let answer = |fields: Vec<(&'static str, String)>| {
+        let request = hub
+            .client
+            .post(format!("{}/giudizio", url(5)))
+            .form(&fields);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = answer(vec![("voto", "6".into())]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("da 1 a 5"), "{html}");
+    let (status, html) = answer(vec![("voto", "4".into()), ("commento", "x".repeat(501))]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("500 caratteri"), "{html}");
+    let (status, _) = answer(vec![
+        ("voto", "4".into()),
+        ("commento", "Attesa lunga, ma spiegazioni chiare.".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let page = hub
+        .client
+        .get(url(5))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Com'è andata"), "asked once: {page}");
+    let (status, html) = answer(vec![("voto", "1".into())]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("già risposto"), "{html}");
+    let columns: Vec<String> = c
+        .query(
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_name = 'visit_feedback' ORDER BY ordinal_position",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        columns,
+        ["branch_id", "business_day", "service", "score", "comment"]
+    );
+    let rows = c
+        .query("SELECT service, score, comment FROM visit_feedback", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].get::<_, String>(0), rows[0].get::<_, i16>(1)),
+        ("P".to_owned(), 4)
+    );
+}

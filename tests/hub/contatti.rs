@@ -687,7 +687,7 @@ async fn a_request_past_its_sedes_promise_is_escalated_and_offers_an_appointment
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(escalated, [late.clone()]);
+    assert_eq!(escalated, std::slice::from_ref(late));
     let audited: i64 = c
         .query_one(
             "SELECT count(*) FROM audit_log WHERE action = 'contatti.escalate'

@@ -641,6 +641,39 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     wait_for(&c, "p.saved").await;
     assert!(text(&c, "main").await.contains("Zeta di prova"));
     screenshot(&c, "hub-sede.png").await;
+    // The sede's promises: when the SMS of the follow page goes, how soon requests are
+    // answered (Rome's patron saint, a tighter term for F24).
+    let saved = |what: &'static str| {
+        let c = c.clone();
+        async move {
+            let start = Instant::now();
+            while !text(&c, "p.saved").await.contains(what) {
+                assert!(start.elapsed() < Duration::from_secs(5), "never {what}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    c.execute("document.querySelector('#f-ah').value = ''", vec![])
+        .await
+        .unwrap();
+    fill(&c, &[("#f-ah", "2")]).await;
+    click(&c, "form[action$='/avvisi'] button[type=submit]").await;
+    saved("Avvisi SMS salvati").await;
+    assert_eq!(
+        c.find(Locator::Css("#f-ah"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2")
+    );
+    fill(&c, &[("#t-f24", "5"), ("#t-pa", "29/06")]).await;
+    click(&c, "form[action$='/risposte'] button[type=submit]").await;
+    saved("Tempi di risposta salvati").await;
+    assert_accessible_controls(&c).await;
+    screenshot_at(&c, "hub-sede-promesse.png", "#avvisi").await;
 
     // The day's slots and bookings.
     let booked = &demo.appointments[4].appointment;
@@ -685,11 +718,36 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     )
     .await
     .unwrap();
+    // A second request, six weeks without an answer: escalated by the hourly sweep.
+    db.execute(
+        "INSERT INTO contact_request (branch_id, protocol, matricola, person_cf, topic, subject,
+                                     created_at)
+         VALUES (7001, 'INPS.7001.22/10/2026.0000002', $1, 'RSSMRA80A01H501U', 'generica',
+                 'Sgravio contributivo', now() - interval '42 days')",
+        &[&demo.companies[0].matricole[0].as_str()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hub::contatti::escalate(&pool, chrono::Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
     c.goto(&format!("{base}/console/sedi/7001/richieste"))
         .await
         .unwrap();
     wait_for(&c, "textarea").await;
-    assert!(text(&c, "main").await.contains("ci mandi la quietanza"));
+    let main = text(&c, "main").await;
+    assert!(main.contains("ci mandi la quietanza"));
+    assert!(
+        main.contains("1 richiesta è oltre il termine di risposta, di cui 1 segnalata"),
+        "{main}"
+    );
+    assert!(
+        main.find("Sgravio contributivo") < main.find("Versamento di marzo"),
+        "the overdue request first: {main}"
+    );
     assert_accessible_controls(&c).await;
     screenshot(&c, "hub-requests.png").await;
     c.close().await.unwrap();

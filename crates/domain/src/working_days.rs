@@ -103,11 +103,35 @@ pub fn national_holidays(year: i32) -> Vec<NaiveDate> {
     days
 }
 
+/// Whether `day` is a national public holiday: the days of [`national_holidays`], without
+/// building the year's list (clocks ask this for every day they count).
+pub fn is_national_holiday(day: NaiveDate) -> bool {
+    let fixed = matches!(
+        (day.month(), day.day()),
+        (1, 1)
+            | (1, 6)
+            | (4, 25)
+            | (5, 1)
+            | (6, 2)
+            | (8, 15)
+            | (11, 1)
+            | (12, 8)
+            | (12, 25)
+            | (12, 26)
+    );
+    fixed
+        || (day.year() >= 2026 && (day.month(), day.day()) == (10, 4))
+        // Easter Monday falls between 23 March and 26 April.
+        || (matches!(day.month(), 3 | 4)
+            && day.weekday() == Weekday::Mon
+            && easter_sunday(day.year()) + Duration::days(1) == day)
+}
+
 /// Whether an office whose city's patron saint's day is `patron` works on `day`.
 pub fn is_working_day(day: NaiveDate, patron: Option<DayOfYear>) -> bool {
     !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
-        && !national_holidays(day.year()).contains(&day)
-        && patron.and_then(|p| p.in_year(day.year())) != Some(day)
+        && !is_national_holiday(day)
+        && patron.is_none_or(|p| (p.month, p.day) != (day.month(), day.day()))
 }
 
 /// The working day `n` working days after `start` (`start` itself not counted): the due date
@@ -283,6 +307,18 @@ mod tests {
             working_days_between(d(2025, 12, 31), d(2026, 12, 31), None),
             254
         );
+    }
+
+    #[test]
+    fn the_quick_holiday_check_agrees_with_the_years_list() {
+        for year in 2000..2100 {
+            let listed = national_holidays(year);
+            let mut day = d(year, 1, 1);
+            while day.year() == year {
+                assert_eq!(is_national_holiday(day), listed.contains(&day), "{day}");
+                day += Duration::days(1);
+            }
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn main() {
                 true,
             )
         };
-        let mut events = Vec::new();
+        let mut events = q.roll_day(at(0));
         for k in &config.counters {
             events.extend(
                 q.handle(

@@ -21,6 +21,7 @@ mod api;
 mod branch_devices;
 mod console;
 mod contatti;
+mod figures;
 mod follow;
 mod identification;
 mod identity_providers;

@@ -106,6 +106,7 @@ pub fn config_of(replica: &protocol::replica::Replica) -> Option<BranchConfigPay
             .collect(),
         contatti: Default::default(),
         follow: Default::default(),
+        target_wait_min: 30,
     })
 }
 

@@ -134,6 +134,9 @@ pub fn serve(config: &HubConfig) -> anyhow::Result<()> {
                         if let Err(e) = crate::contatti::schedule_escalation(&c).await {
                             tracing::warn!(error = %e, "escalation sweep not scheduled");
                         }
+                        if let Err(e) = crate::figures::schedule_daily(&c).await {
+                            tracing::warn!(error = %e, "the night's figures not scheduled");
+                        }
                         if let Err(e) = crate::keys::upkeep(&mut c, &kek).await {
                             tracing::warn!(error = %e, "signing keys' upkeep failed");
                         }

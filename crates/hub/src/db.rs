@@ -100,6 +100,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "visit_feedback",
         include_str!("../../../migrations/hub/0018_visit_feedback.sql"),
     ),
+    (
+        19,
+        "day_figures",
+        include_str!("../../../migrations/hub/0019_day_figures.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

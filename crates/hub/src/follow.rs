@@ -178,7 +178,7 @@ async fn respond(
 
 /// The sede's configuration and its queue of `day`, replayed from the events its devices
 /// pushed; `None` for a sede the hub does not know.
-async fn replay(
+pub(crate) async fn replay(
     c: &impl GenericClient,
     branch: i32,
     day: NaiveDate,

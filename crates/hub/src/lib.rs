@@ -27,6 +27,7 @@ pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod figures;
 pub mod follow;
 pub mod handoff;
 pub mod identity;

@@ -234,6 +234,7 @@ pub fn empty_config(sede: domain::Sede) -> BranchConfigPayload {
         verifying_keys: Vec::new(),
         contatti: Default::default(),
         follow: Default::default(),
+        target_wait_min: 30,
     }
 }
 

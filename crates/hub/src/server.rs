@@ -123,6 +123,7 @@ pub fn job_registry(pool: Pool, notifier: Notifier) -> Registry {
     crate::notify::register(&mut registry, notifier);
     crate::agenda::register(&mut registry, pool.clone());
     crate::contatti::register(&mut registry, pool.clone());
+    crate::figures::register(&mut registry, pool.clone());
     crate::retention::register(&mut registry, pool);
     registry
 }

@@ -354,6 +354,15 @@ pub struct BranchConfigPayload {
     /// When the follow page's SMS tells a visitor their turn is near.
     #[serde(default)]
     pub follow: FollowAlerts,
+    /// The wait the sede aims to call visitors within, minutes: its figures count the share
+    /// called within it.
+    #[serde(default = "default_target_wait")]
+    pub target_wait_min: u32,
+}
+
+/// Thirty minutes: the wait most visitors of an INPS sede put up with before they complain.
+fn default_target_wait() -> u32 {
+    30
 }
 
 /// When a visitor who left a mobile number on the follow page hears that their turn is near:

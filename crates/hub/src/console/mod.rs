@@ -1,11 +1,13 @@
 //! The hub's web console (server-rendered, like the branch console): login for hub accounts,
 //! the fleet of kiosks with their health, revocation, and enrolment codes; the sedi with their
-//! services, counters, hours and calling rules; appointment slots and bookings; accounts.
+//! services, counters, hours and calling rules; appointment slots and bookings; accounts;
+//! the figures of the sedi.
 //! Sessions and failed-login counters live in PostgreSQL, so any instance serves any request
 //! and a second instance is no way around the login limit; the cookie is `__Host-`, Secure,
 //! HttpOnly, SameSite=Strict; every form carries the session's CSRF token.
 
 mod bookings;
+mod cifre;
 mod fleet;
 mod istanze;
 mod login;
@@ -28,4 +30,5 @@ pub fn router() -> Router<HubState> {
         .merge(richieste::router())
         .merge(istanze::router())
         .merge(users::router())
+        .merge(cifre::router())
 }

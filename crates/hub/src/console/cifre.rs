@@ -1,0 +1,224 @@
+//! The figures across the country in the console: a comparison of the sedi over a period
+//! (administrators see every sede, a sede's supervisor their own), one sede's weekly waits as
+//! a chart drawn on the hub, and the same weeks as CSV.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+
+use super::session::{Me, code, forbidden, html_refused, me};
+use crate::accounts::Role;
+use crate::figures::{self, Week};
+use crate::{HubError, HubState};
+
+pub(super) fn router() -> Router<HubState> {
+    Router::new()
+        .route("/console/cifre", get(page))
+        .route("/console/cifre.csv", get(csv))
+}
+
+/// Longest period a page or a CSV covers.
+const MAX_WEEKS: i64 = 106;
+
+#[derive(Deserialize)]
+struct Period {
+    /// A sede's code; an administrator's page without one charts the first sede.
+    sede: Option<String>,
+    /// Weeks back from the current one (12 when absent).
+    settimane: Option<i64>,
+}
+
+struct Row {
+    code: String,
+    name: String,
+    issued: i64,
+    p50: String,
+    p90: String,
+    within: String,
+    no_show: String,
+    satisfaction: String,
+    on_time: String,
+    chosen: bool,
+}
+
+#[derive(Template)]
+#[template(path = "hub_figures.html")]
+struct FiguresPage {
+    me: Me,
+    from: String,
+    to: String,
+    weeks: i64,
+    rows: Vec<Row>,
+    chart: String,
+    chosen: String,
+    csv_link: String,
+}
+
+/// Who sees which sedi: administrators all (or the one asked for), supervisors their own.
+/// Refused: not a sede code (404), or not theirs to see (403).
+fn scope(me: &Me, asked: Option<&str>) -> Result<Option<i32>, StatusCode> {
+    let asked = match asked.filter(|s| !s.is_empty()) {
+        Some(s) => Some(code(s).ok_or(StatusCode::NOT_FOUND)?),
+        None => None,
+    };
+    match me.role {
+        Role::Admin => Ok(asked.map(i32::from)),
+        Role::Supervisor => match (me.branch, asked) {
+            (Some(own), None) => Ok(Some(own)),
+            (Some(own), Some(a)) if i32::from(a) == own => Ok(Some(own)),
+            _ => Err(StatusCode::FORBIDDEN),
+        },
+        _ => Err(StatusCode::FORBIDDEN),
+    }
+}
+
+fn refused(status: StatusCode) -> Response {
+    if status == StatusCode::FORBIDDEN {
+        forbidden()
+    } else {
+        status.into_response()
+    }
+}
+
+fn period(q: &Period) -> (NaiveDate, NaiveDate, NaiveDate, i64) {
+    let today = chrono::Utc::now()
+        .with_timezone(&domain::TIME_ZONE)
+        .date_naive();
+    let weeks = q.settimane.unwrap_or(12).clamp(1, MAX_WEEKS);
+    let from = figures::monday(today) - Duration::weeks(weeks - 1);
+    (from, today, today, weeks)
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.0} %", x * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn min(v: Option<u32>) -> String {
+    v.map(|x| format!("{x} min")).unwrap_or_else(|| "—".into())
+}
+
+async fn page(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Query(q): Query<Period>,
+) -> Response {
+    let me = match me(&state, &headers).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let only = match scope(&me, q.sede.as_deref()) {
+        Ok(s) => s,
+        Err(status) => return refused(status),
+    };
+    let (from, to, today, weeks) = period(&q);
+    let found = async {
+        let c = state.pool.get().await?;
+        // The comparison is of every sede the user sees; the chart of the one asked for.
+        let all =
+            figures::weekly(&c, if me.is_admin() { None } else { only }, from, to, today).await?;
+        let names: std::collections::HashMap<i32, String> = c
+            .query("SELECT branch_id, name FROM branch", &[])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        Ok::<_, HubError>((all, names))
+    }
+    .await;
+    let (all, names) = match found {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let totals = figures::totals(&all);
+    let chosen = only.or(totals.first().map(|w| w.branch));
+    let name = |b: i32| names.get(&b).cloned().unwrap_or_default();
+    let rows = totals
+        .iter()
+        .map(|w| Row {
+            code: format!("{:04}", w.branch),
+            name: name(w.branch),
+            issued: w.issued,
+            p50: min(w.wait_p50()),
+            p90: min(w.wait_p90()),
+            within: pct(w.within_target()),
+            no_show: pct(w.no_show_share()),
+            satisfaction: w
+                .satisfaction()
+                .map(|s| format!("{s:.1} su 5 ({} risposte)", w.feedback))
+                .unwrap_or_else(|| "—".into()),
+            on_time: pct(w.on_time()),
+            chosen: Some(w.branch) == chosen,
+        })
+        .collect();
+    let mine: Vec<Week> = all
+        .iter()
+        .filter(|w| Some(w.branch) == chosen)
+        .cloned()
+        .collect();
+    let chart = match chosen {
+        Some(b) => match figures::wait_chart(
+            &mine,
+            &format!("Attese per settimana – sede {b:04} {}", name(b)),
+        ) {
+            Ok(svg) => svg,
+            Err(e) => return e.into_response(),
+        },
+        None => String::new(),
+    };
+    let chosen_code = chosen.map(|b| format!("{b:04}")).unwrap_or_default();
+    html_refused(
+        FiguresPage {
+            me,
+            from: from.format("%d/%m/%Y").to_string(),
+            to: to.format("%d/%m/%Y").to_string(),
+            weeks,
+            rows,
+            chart,
+            csv_link: format!("/console/cifre.csv?settimane={weeks}&sede={chosen_code}"),
+            chosen: chosen_code,
+        },
+        false,
+    )
+}
+
+async fn csv(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Query(q): Query<Period>,
+) -> Response {
+    let me = match me(&state, &headers).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let only = match scope(&me, q.sede.as_deref()) {
+        Ok(s) => s,
+        Err(status) => return refused(status),
+    };
+    let (from, to, today, _) = period(&q);
+    let weeks = async {
+        let c = state.pool.get().await?;
+        figures::weekly(&c, only, from, to, today).await
+    }
+    .await;
+    match weeks {
+        Ok(w) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"sportello-cifre-{from}-{to}.csv\""),
+                ),
+                (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            ],
+            figures::csv(&w),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}

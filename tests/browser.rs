@@ -750,6 +750,44 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     );
     assert_accessible_controls(&c).await;
     screenshot(&c, "hub-requests.png").await;
+
+    // The figures: twelve weeks of 7001's days, compared and charted in the browser.
+    db.batch_execute(
+        "INSERT INTO day_figures (branch_id, business_day, issued, served, no_show, recalls, waits)
+         SELECT 7001, d::date, 200, 185, 9, 14,
+                (SELECT array_agg(CASE WHEN m BETWEEN 5 AND 20 + (extract(doy FROM d)::int % 40)
+                                       THEN 3 ELSE 0 END ORDER BY m)
+                 FROM generate_series(0, 180) m)
+         FROM generate_series(current_date - 83, current_date - 1, interval '1 day') d
+         WHERE extract(isodow FROM d) < 6",
+    )
+    .await
+    .unwrap();
+    c.goto(&format!("{base}/console/cifre?sede=7001&settimane=12"))
+        .await
+        .unwrap();
+    wait_for(&c, "figure svg").await;
+    assert_accessible_controls(&c).await;
+    // Drawn: the two waits' lines have a size on the page, the target's line is flat.
+    let drawn = c
+        .execute(
+            "return [...document.querySelectorAll('figure svg polyline[stroke-width=\"3\"]')]
+                 .map(l => { const b = l.getBBox(); return [l.points.numberOfItems, b.width, b.height]; })",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let drawn = drawn.as_array().unwrap();
+    assert_eq!(drawn.len(), 2, "{drawn:?}");
+    for line in drawn {
+        assert!(line[0].as_u64().unwrap() >= 11, "a point a week: {line:?}");
+        assert!(
+            line[1].as_f64().unwrap() > 500.0,
+            "across the chart: {line:?}"
+        );
+    }
+    assert!(text(&c, "table").await.contains("7001"));
+    screenshot_at(&c, "hub-figures.png", "figure").await;
     c.close().await.unwrap();
     server.stop().await;
 }

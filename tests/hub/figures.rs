@@ -233,6 +233,23 @@ async fn the_figures_of_the_sedi_add_up_the_days_and_are_seen_by_whom_they_are_f
     );
     let (_, csv) = capo.get("/console/cifre.csv").await;
     assert_eq!(csv.lines().count(), 2, "{csv}");
+    // The supervisor moves the sede's target wait: its share is counted against the new one.
+    let (status, _, page) = capo
+        .post("/console/sedi/7001/obiettivo", &[("target_wait_min", "2")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("da 5 a 240 minuti"), "{page}");
+    let (status, _, _) = capo
+        .post("/console/sedi/7001/obiettivo", &[("target_wait_min", "45")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, csv) = capo.get("/console/cifre.csv?settimane=4").await;
+    let fields: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let within = waits.iter().filter(|&&m| m < 45).count() as f64 / 12.0;
+    assert_eq!(
+        (fields[8], fields[9]),
+        ("45", format!("{within:.3}").as_str())
+    );
     let banco = ConsoleSession::login(&hub, 0, "banco", STAFF_PASSWORD).await;
     assert_eq!(banco.get("/console/cifre").await.0, StatusCode::FORBIDDEN);
 }

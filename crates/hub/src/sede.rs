@@ -34,6 +34,8 @@ pub enum ConfigEdit {
     SetResponseTargets(ResponseTargets),
     /// Replaces when the follow page's SMS says a turn is near.
     SetFollowAlerts(FollowAlerts),
+    /// Sets the wait the sede aims to call visitors within, minutes.
+    SetTargetWait(u32),
 }
 
 /// Longest service name the kiosk's buttons and the ticket hold.
@@ -52,6 +54,7 @@ impl ConfigEdit {
             ConfigEdit::SetRules(_) => "sede.rules_set",
             ConfigEdit::SetResponseTargets(_) => "sede.response_targets_set",
             ConfigEdit::SetFollowAlerts(_) => "sede.follow_alerts_set",
+            ConfigEdit::SetTargetWait(_) => "sede.target_wait_set",
         }
     }
 
@@ -192,6 +195,12 @@ impl ConfigEdit {
                     }
                 }
                 c.follow = f.clone();
+            }
+            ConfigEdit::SetTargetWait(minutes) => {
+                if !(5..=240).contains(minutes) {
+                    return Err("L'attesa obiettivo va da 5 a 240 minuti.".into());
+                }
+                c.target_wait_min = *minutes;
             }
         }
         Ok(())

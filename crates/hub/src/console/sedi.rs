@@ -173,6 +173,7 @@ struct SedePage {
     holidays: String,
     targets: TargetsForm,
     follow: FollowForm,
+    target_wait_min: u32,
     saved: Option<&'static str>,
     error: Option<String>,
 }
@@ -270,6 +271,7 @@ fn saved_text(section: &str) -> Option<&'static str> {
         "regole" => "Regole salvate.",
         "risposte" => "Tempi di risposta salvati.",
         "avvisi" => "Avvisi SMS salvati.",
+        "obiettivo" => "Attesa obiettivo salvata.",
         _ => return None,
     })
 }
@@ -378,6 +380,7 @@ async fn render_sede(
             holidays,
             targets: TargetsForm::of(&config.contatti),
             follow: FollowForm::of(&config),
+            target_wait_min: config.target_wait_min,
             saved,
             error,
         },
@@ -528,6 +531,9 @@ fn parse_edit(section: &str, form: &HashMap<String, String>) -> Result<Option<Co
         }),
         "risposte" => ConfigEdit::SetResponseTargets(targets(form)?),
         "avvisi" => ConfigEdit::SetFollowAlerts(follow(form)?),
+        "obiettivo" => {
+            ConfigEdit::SetTargetWait(number(form, "target_wait_min", "Attesa obiettivo")?)
+        }
         _ => return Ok(None),
     }))
 }

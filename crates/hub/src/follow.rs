@@ -176,6 +176,27 @@ async fn respond(
     }
 }
 
+/// A form of the page refused: the page again, saying why, keeping what was typed.
+async fn refusal(
+    state: &HubState,
+    branch: i32,
+    day: NaiveDate,
+    number: TicketNumber,
+    why: String,
+    typed: String,
+) -> Response {
+    respond(
+        state,
+        branch,
+        day,
+        number,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(why),
+        typed,
+    )
+    .await
+}
+
 /// The sede's configuration and its queue of `day`, replayed from the events its devices
 /// pushed; `None` for a sede the hub does not know.
 pub(crate) async fn replay(
@@ -361,23 +382,8 @@ async fn opt_in(
     let Some((branch, day, number)) = address(&sede, &day, &ticket) else {
         return plain(StatusCode::BAD_REQUEST, "Indirizzo non valido.");
     };
-    let refuse = |why: &str| {
-        let typed: String = form.cellulare.chars().take(32).collect();
-        let state = state.clone();
-        let why = why.to_owned();
-        async move {
-            respond(
-                &state,
-                branch,
-                day,
-                number,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(why),
-                typed,
-            )
-            .await
-        }
-    };
+    let typed: String = form.cellulare.chars().take(32).collect();
+    let refuse = |why: &str| refusal(&state, branch, day, number, why.to_owned(), typed.clone());
     let Some(mobile) = italian_mobile(&form.cellulare) else {
         return refuse("Scriva un numero di cellulare italiano, come 333 123 4567.").await;
     };
@@ -457,22 +463,7 @@ async fn feedback(
     let Some((branch, day, number)) = address(&sede, &day, &ticket) else {
         return plain(StatusCode::BAD_REQUEST, "Indirizzo non valido.");
     };
-    let refuse = |why: &str| {
-        let state = state.clone();
-        let why = why.to_owned();
-        async move {
-            respond(
-                &state,
-                branch,
-                day,
-                number,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(why),
-                String::new(),
-            )
-            .await
-        }
-    };
+    let refuse = |why: &str| refusal(&state, branch, day, number, why.to_owned(), String::new());
     let Some(score) = form
         .voto
         .trim()
@@ -628,7 +619,8 @@ mod tests {
             ("333 123 4567", "+393331234567"),
             ("+39 333-123.4567", "+393331234567"),
             ("0039 3331234567", "+393331234567"),
-            ("(333) 12345678", "+3933312345678"),
+            ("(333) 1234567", "+393331234567"),
+            ("320 12 34 567", "+393201234567"),
         ] {
             assert_eq!(
                 super::italian_mobile(typed).as_deref(),

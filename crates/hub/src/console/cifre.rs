@@ -77,11 +77,17 @@ fn scope(me: &Me, asked: Option<&str>) -> Result<Option<i32>, StatusCode> {
     }
 }
 
-fn refused(status: StatusCode) -> Response {
-    if status == StatusCode::FORBIDDEN {
-        forbidden()
-    } else {
-        status.into_response()
+/// The user, and the sede they are shown (`None`: every sede), or the answer instead.
+async fn viewer(
+    state: &HubState,
+    headers: &HeaderMap,
+    q: &Period,
+) -> Result<(Me, Option<i32>), Response> {
+    let me = me(state, headers).await?;
+    match scope(&me, q.sede.as_deref()) {
+        Ok(only) => Ok((me, only)),
+        Err(StatusCode::FORBIDDEN) => Err(forbidden()),
+        Err(status) => Err(status.into_response()),
     }
 }
 
@@ -108,13 +114,9 @@ async fn page(
     headers: HeaderMap,
     Query(q): Query<Period>,
 ) -> Response {
-    let me = match me(&state, &headers).await {
-        Ok(m) => m,
+    let (me, only) = match viewer(&state, &headers, &q).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let only = match scope(&me, q.sede.as_deref()) {
-        Ok(s) => s,
-        Err(status) => return refused(status),
     };
     let (from, to, today, weeks) = period(&q);
     let found = async {
@@ -192,13 +194,9 @@ async fn csv(
     headers: HeaderMap,
     Query(q): Query<Period>,
 ) -> Response {
-    let me = match me(&state, &headers).await {
-        Ok(m) => m,
+    let (_, only) = match viewer(&state, &headers, &q).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let only = match scope(&me, q.sede.as_deref()) {
-        Ok(s) => s,
-        Err(status) => return refused(status),
     };
     let (from, to, today, _) = period(&q);
     let weeks = async {

@@ -747,7 +747,16 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         let history = a.get_section();
         assert!(history.title.contains("Versamento di marzo"), "{history:?}");
         let said: Vec<String> = history.rows.iter().map(|r| r.value.to_string()).collect();
-        assert_eq!(said, ["Il versamento risulta regolare."], "the reply");
+        // The sede's promise first (answered at once: no working day waited), then the reply.
+        assert_eq!(history.rows[0].label.as_str(), "Tempo di risposta");
+        assert_eq!(
+            said,
+            [
+                "Risposta data in 0 giorni lavorativi, entro il termine di 20",
+                "Il versamento risulta regolare."
+            ],
+            "the promise and the reply"
+        );
         a.invoke_open_request(0);
         let files: Vec<String> = a
             .get_section()

@@ -748,7 +748,7 @@ async fn the_cassetto_screen_identifies_the_visitor_by_phone_and_lists_their_com
         assert!(history.title.contains("Versamento di marzo"), "{history:?}");
         let said: Vec<String> = history.rows.iter().map(|r| r.value.to_string()).collect();
         // The sede's promise first (answered at once: no working day waited), then the reply.
-        assert_eq!(history.rows[0].label.as_str(), "Tempo di risposta");
+        assert_eq!(history.rows.row_data(0).unwrap().label.as_str(), "Tempo di risposta");
         assert_eq!(
             said,
             [

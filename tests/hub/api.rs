@@ -395,19 +395,7 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
         );
     }
     // A counter calls the first ticket; the kiosk pushes; its page says where to go.
-    let counter = replica
-        .counters
-        .iter()
-        .find(|c| c.services.iter().any(|(s, _)| *s == p))
-        .unwrap()
-        .number;
-    branch
-        .execute(queue::Command::OpenCounter {
-            counter,
-            services: vec![],
-            operator: "operatore".into(),
-        })
-        .unwrap();
+    let counter = open_counter_for(&branch, &replica, p);
     branch
         .execute(queue::Command::CallNext { counter })
         .unwrap();
@@ -474,18 +462,7 @@ async fn after_a_take_over_the_follow_page_follows_the_new_node() {
     let next = node.issue_ticket(p, TicketPriority::WalkIn).unwrap();
     assert_eq!(next.number.number(), issued[2].number.number() + 1);
     // The new node's counter calls the first ticket the dead node issued.
-    let counter = replica
-        .counters
-        .iter()
-        .find(|c| c.services.iter().any(|(s, _)| *s == p))
-        .unwrap()
-        .number;
-    node.execute(queue::Command::OpenCounter {
-        counter,
-        services: vec![],
-        operator: "operatore".into(),
-    })
-    .unwrap();
+    let counter = open_counter_for(&node, &replica, p);
     node.execute(queue::Command::CallNext { counter }).unwrap();
     while agent.push_once().await.unwrap() > 0 {}
     let page = |t: domain::TicketNumber| {

@@ -126,19 +126,7 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
 
     // A day at one counter: each ticket called, started and served, the node pushing after
     // every step.
-    let counter = replica
-        .counters
-        .iter()
-        .find(|c| c.services.iter().any(|(s, _)| *s == p))
-        .unwrap()
-        .number;
-    branch
-        .execute(queue::Command::OpenCounter {
-            counter,
-            services: vec![],
-            operator: "operatore".into(),
-        })
-        .unwrap();
+    let counter = open_counter_for(&branch, &replica, p);
     let mut seen = Vec::new();
     for (i, t) in tickets.iter().enumerate() {
         branch

@@ -1021,3 +1021,25 @@ pub(crate) async fn start_handoff(
     };
     (started, status)
 }
+
+/// Opens, at `branch`, the first counter of the sede that serves `service`: its number.
+pub(crate) fn open_counter_for(
+    branch: &branch::node::Branch,
+    replica: &protocol::replica::Replica,
+    service: domain::ServiceLetter,
+) -> domain::CounterNumber {
+    let counter = replica
+        .counters
+        .iter()
+        .find(|c| c.services.iter().any(|(s, _)| *s == service))
+        .unwrap()
+        .number;
+    branch
+        .execute(queue::Command::OpenCounter {
+            counter,
+            services: vec![],
+            operator: "operatore".into(),
+        })
+        .unwrap();
+    counter
+}

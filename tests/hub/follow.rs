@@ -50,6 +50,10 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
     while agent.push_once().await.unwrap() > 0 {}
     let day = tickets[0].business_day;
     let url = |i: usize| format!("{base}/coda/7001/{day}/{}", tickets[i].number);
+    let read = |url: String| {
+        let client = hub.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
     let opt_in = |i: usize, mobile: &str| {
         let request = hub.client.post(url(i)).form(&[("cellulare", mobile)]);
         async move {
@@ -72,15 +76,7 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
     let (status, location, _) = opt_in(5, "+39 333 123 4567").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let location = location.unwrap();
-    let page = hub
-        .client
-        .get(format!("{base}{location}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = read(format!("{base}{location}")).await;
     assert!(page.contains("Avviso SMS attivo"), "{page}");
     assert!(
         page.contains("2 persone o meno"),
@@ -204,15 +200,7 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
 
     // Heard after: the served ticket's page asks how it went, once; the answer is kept by
     // sede, service and day, with nothing that leads back to the ticket or the counter.
-    let page = hub
-        .client
-        .get(url(5))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = read(url(5)).await;
     assert!(page.contains("Com'è andata la visita di oggi?"), "{page}");
     let answer = |fields: Vec<(&'static str, String)>| {
         let request = hub
@@ -236,15 +224,7 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
     ])
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let page = hub
-        .client
-        .get(url(5))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = read(url(5)).await;
     assert!(!page.contains("Com'è andata"), "asked once: {page}");
     let (status, html) = answer(vec![("voto", "1".into())]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

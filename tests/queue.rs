@@ -169,6 +169,264 @@ impl Run {
     }
 }
 
+fn recall(r: &mut Run, n: u8, ticket: TicketNumber, now: Now) -> Result<EventKind, QueueError> {
+    r.cmd(
+        Command::Recall {
+            counter: counter(n),
+            ticket,
+        },
+        now,
+    )
+    .map(|e| e[0].kind.clone())
+}
+
+fn no_show(r: &mut Run, n: u8, ticket: TicketNumber, now: Now) -> Result<Vec<Event>, QueueError> {
+    r.cmd(
+        Command::NoShow {
+            counter: counter(n),
+            ticket,
+        },
+        now,
+    )
+}
+
+#[test]
+fn a_visitor_called_while_away_is_called_once_more_when_their_grace_ends_and_only_then_marked_absent()
+ {
+    let t0 = at(9, 0);
+    // Five minutes for R, the sede's three for the others.
+    let rules = QueueRules {
+        recall_grace_by_service: [(letter("R"), 5)].into(),
+        ..QueueRules::default()
+    };
+    let mut r = Run::new(rules, t0);
+    r.open(1, t0);
+    let p = r.walk_in("P", t0);
+    let called = later(t0, 60);
+    assert_eq!(r.call_next(1, called).unwrap(), p);
+    let until = called.at + Duration::minutes(3);
+    assert_eq!(r.q.recall_due(p), Some(until));
+    assert_eq!(r.q.next_recall_due(), Some(until));
+    // Before the grace ends: not absent, and staff's recalls up to the limit are only calls.
+    let early = no_show(&mut r, 1, p, later(called, 30)).unwrap_err();
+    assert_eq!(early, QueueError::GraceNotOver { ticket: p, until });
+    assert_eq!(early.message_key(), "queue-grace-not-over");
+    assert!(
+        early.to_string().contains("ha tempo fino alle 09:04"),
+        "{early}"
+    );
+    for n in 1..=2 {
+        assert!(matches!(
+            recall(&mut r, 1, p, later(called, 40)),
+            Ok(EventKind::TicketRecalled { recalls, automatic: false, .. }) if recalls == n
+        ));
+    }
+    assert_eq!(
+        recall(&mut r, 1, p, later(called, 50)),
+        Err(QueueError::GraceNotOver { ticket: p, until }),
+        "the limit of recalls does not cut the grace short"
+    );
+    // Nothing due yet: the clock's tick makes no event.
+    assert!(r.ok(Command::RecallDue, later(called, 179)).is_empty());
+    let tick = r.ok(Command::RecallDue, later(called, 181));
+    assert!(
+        matches!(
+            tick.as_slice(),
+            [Event { kind: EventKind::TicketRecalled { ticket, automatic: true, .. }, .. }] if *ticket == p
+        ),
+        "{tick:?}"
+    );
+    assert_eq!(r.q.recall_due(p), None);
+    assert_eq!(r.q.next_recall_due(), None);
+    assert!(
+        r.ok(Command::RecallDue, later(called, 240)).is_empty(),
+        "once"
+    );
+    // Now the limit marks them absent, and so does staff.
+    assert!(matches!(
+        recall(&mut r, 1, p, later(called, 200)),
+        Ok(EventKind::TicketNoShow {
+            automatic: true,
+            ..
+        })
+    ));
+    // R's own grace; the ticket reaches the counter in time and is never recalled.
+    let q = r.walk_in("R", later(called, 300));
+    assert_eq!(r.call_next(1, later(called, 300)).unwrap(), q);
+    assert_eq!(
+        r.q.recall_due(q),
+        Some(later(called, 300).at + Duration::minutes(5))
+    );
+    r.ok(
+        Command::Start {
+            counter: counter(1),
+            ticket: q,
+        },
+        later(called, 400),
+    );
+    assert_eq!(r.q.recall_due(q), None, "at the counter");
+    assert!(r.ok(Command::RecallDue, later(called, 3600)).is_empty());
+    r.serve(1, q, later(called, 700));
+    // A staff recall after the grace is the grace's call: absent right after it.
+    let s = r.walk_in("P", later(called, 800));
+    assert_eq!(r.call_next(1, later(called, 800)).unwrap(), s);
+    assert!(no_show(&mut r, 1, s, later(called, 900)).is_err());
+    recall(&mut r, 1, s, later(called, 800 + 181)).unwrap();
+    no_show(&mut r, 1, s, later(called, 800 + 182)).unwrap();
+    // The replayed log says the same.
+    let mut replayed = branch(r.q.rules().clone());
+    for e in &r.log {
+        replayed.apply(e);
+    }
+    assert_eq!(replayed.ticket(p), r.q.ticket(p));
+    let f = r.q.figures(later(called, 1000).at);
+    let pf = f
+        .services
+        .iter()
+        .find(|x| x.service == letter("P"))
+        .unwrap();
+    assert_eq!(
+        pf.recalls, 4,
+        "two by staff, the grace's, the one after it, and s's"
+    );
+    assert_eq!(pf.no_show, 2);
+}
+
+#[test]
+fn a_counter_pauses_for_one_of_the_sedes_reasons_and_the_day_counts_its_time() {
+    let t0 = at(9, 0);
+    let mut r = Run::new(QueueRules::default(), t0);
+    r.open(1, t0);
+    let pause = |r: &mut Run, reason: &str, now| {
+        r.cmd(
+            Command::PauseCounter {
+                counter: counter(1),
+                reason: reason.into(),
+            },
+            now,
+        )
+    };
+    let refused = pause(&mut r, "Caffè", later(t0, 60)).unwrap_err();
+    assert_eq!(refused, QueueError::UnknownPauseReason("Caffè".into()));
+    assert!(refused.to_string().contains("non è tra i motivi di pausa"));
+    assert_eq!(
+        r.q.counter(counter(1)).unwrap().status,
+        queue::CounterStatus::Open
+    );
+    // The sede's words, whatever the case typed.
+    let events = pause(&mut r, "formazione", later(t0, 60 * 60)).unwrap();
+    assert!(
+        matches!(&events[0].kind, EventKind::CounterPaused { reason, .. } if reason == "Formazione")
+    );
+    assert_eq!(
+        r.q.counter(counter(1)).unwrap().pause_reason.as_deref(),
+        Some("Formazione")
+    );
+    assert!(
+        pause(&mut r, "Pausa", later(t0, 61 * 60)).is_err(),
+        "paused already"
+    );
+    r.open(1, later(t0, 90 * 60));
+    pause(&mut r, "Pausa", later(t0, 120 * 60)).unwrap();
+    r.ok(
+        Command::CloseCounter {
+            counter: counter(1),
+        },
+        later(t0, 135 * 60),
+    );
+    r.open(1, later(t0, 150 * 60));
+    pause(&mut r, "Formazione", later(t0, 160 * 60)).unwrap();
+    // Still paused at the figures' time: counted up to it.
+    let f = r.q.figures(later(t0, 170 * 60).at);
+    let by: BTreeMap<_, _> = f
+        .pauses
+        .iter()
+        .map(|p| (p.reason.as_str(), (p.pauses, p.seconds)))
+        .collect();
+    assert_eq!(
+        by,
+        BTreeMap::from([("Formazione", (2, 40 * 60)), ("Pausa", (1, 15 * 60))])
+    );
+    let csv = f.to_csv();
+    assert!(
+        csv.contains(",pausa,\"Formazione\",,,,,,,,,,,,2,2400\r\n"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn the_share_of_counters_open_counts_only_the_services_opening_hours() {
+    // P opens 9:00–13:00 on Thursdays; counters 1, 2 and 3 may serve it.
+    let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+    let services = vec![service("A", true), service("P", false), service("R", false)];
+    let hours = services
+        .iter()
+        .map(|s| OpeningHours {
+            service: s.letter,
+            weekday: 4,
+            opens: t(9),
+            closes: t(13),
+            appointment_only: s.appointment_only,
+        })
+        .collect();
+    let counters = branch(QueueRules::default())
+        .counters()
+        .map(|c| c.config.clone())
+        .collect();
+    let mut q = Queue::new(
+        QueueRules::default(),
+        Calendar::new(hours),
+        services,
+        counters,
+    );
+    let mut r = Run {
+        log: q.roll_day(at(8, 0)),
+        q,
+    };
+    // Counter 1 from 8:00 (an hour before opening, not counted) to 13:00: 4 h of P's 12.
+    r.open(1, at(8, 0));
+    // Counter 3 for R only from 9:00 to 11:00: not P's.
+    r.ok(
+        Command::OpenCounter {
+            counter: counter(3),
+            services: vec![letter("R")],
+            operator: "mbianchi".into(),
+        },
+        at(9, 0),
+    );
+    // Counter 2 for A and P from 10:00, paused 11:00–12:00: 2 h of P.
+    r.open(2, at(10, 0));
+    r.ok(
+        Command::PauseCounter {
+            counter: counter(2),
+            reason: "Back office".into(),
+        },
+        at(11, 0),
+    );
+    r.open(2, at(12, 0));
+    r.ok(
+        Command::CloseCounter {
+            counter: counter(3),
+        },
+        at(11, 0),
+    );
+    let f = r.q.figures(at(13, 0).at);
+    let share = |l| {
+        f.services
+            .iter()
+            .find(|s| s.service == letter(l))
+            .unwrap()
+            .counters_open_pct
+    };
+    // P: (4 + 2) of 3 × 4 hours = 50 %. R: counters 1 and 3, (4 + 2) of 2 × 4 = 75 %.
+    assert_eq!(share("P"), Some(50));
+    assert_eq!(share("R"), Some(75));
+    // A: counter 2 open for it 2 h of counters 2 and 3 × 4 h.
+    assert_eq!(share("A"), Some(25));
+    assert_eq!(f.pauses.len(), 1);
+    assert_eq!(f.pauses[0].seconds, 3600);
+}
+
 const PREGNANCY: TicketPriority = TicketPriority::Priority(PriorityCategory::Pregnancy);
 
 #[test]
@@ -304,7 +562,12 @@ fn appointments_are_called_from_their_booked_time_and_keep_it_when_late() {
 #[test]
 fn recalls_end_in_an_automatic_no_show_that_can_be_reactivated_for_a_while() {
     let t0 = at(9, 0);
-    let mut r = Run::new(QueueRules::default(), t0);
+    // No grace to reach the counter here: the limit of recalls alone.
+    let rules = QueueRules {
+        recall_grace_min: 0,
+        ..QueueRules::default()
+    };
+    let mut r = Run::new(rules, t0);
     r.open(1, t0);
     let a = r.walk_in("P", t0);
     let b = r.walk_in("P", later(t0, 5));
@@ -566,9 +829,14 @@ fn the_day_closes_only_with_a_trusted_clock_and_rolls_over_only_then() {
     assert_eq!((p.issued, p.served, p.waiting), (2, 1, 1));
     assert_eq!(p.wait_mean_s, Some(240));
     assert_eq!(p.service_mean_s, Some(8 * 60));
+    assert_eq!(
+        p.walk_mean_s,
+        Some(60),
+        "called at 9:04, at the counter at 9:05"
+    );
     let csv = figures.to_csv();
     assert!(
-        csv.contains("2026-11-26,servizio,P,2,1,0,0,1,240,240,480\r\n"),
+        csv.contains("2026-11-26,servizio,P,2,1,0,0,1,240,240,480,60,0,"),
         "{csv}"
     );
     assert_eq!(
@@ -1057,7 +1325,7 @@ proptest! {
                 }),
                 Op::Reactivate(i) => nth(&r, i).map(|ticket| Command::Reactivate { ticket }),
                 Op::Cancel(i) => nth(&r, i).map(|ticket| Command::Cancel { ticket }),
-                Op::Pause(c) => Some(Command::PauseCounter { counter: counter(c) }),
+                Op::Pause(c) => Some(Command::PauseCounter { counter: counter(c), reason: "Pausa".into() }),
                 Op::Open(c) => Some(Command::OpenCounter { counter: counter(c), services: vec![], operator: "op".into() }),
                 Op::Wait(s) => { now = later(now, i64::from(s)); None }
             };

@@ -331,6 +331,19 @@ impl Branch {
         result.map(|()| stored).map_err(NodeError::from)
     }
 
+    /// Calls once more every visitor whose grace to reach the counter ran out; nothing (and
+    /// no write) while none did.
+    pub fn recall_due(&self) -> Result<Vec<StoredEvent>, NodeError> {
+        let now = self.now().at;
+        if self
+            .read(|q, _| q.next_recall_due())
+            .is_none_or(|due| due > now)
+        {
+            return Ok(Vec::new());
+        }
+        self.execute(Command::RecallDue)
+    }
+
     /// Checks in a booked appointment at the node's own kiosk and issues its ticket; a second
     /// check-in of the same booking returns the first ticket.
     pub fn check_in(

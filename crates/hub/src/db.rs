@@ -105,6 +105,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "day_figures",
         include_str!("../../../migrations/hub/0019_day_figures.sql"),
     ),
+    (
+        20,
+        "follow_recall",
+        include_str!("../../../migrations/hub/0020_follow_recall.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

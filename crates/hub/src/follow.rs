@@ -531,7 +531,8 @@ pub async fn evaluate(pool: &Pool, branch: i32, day: NaiveDate) -> Result<usize,
     let mut c = pool.get().await?;
     let alerts = c
         .query(
-            "SELECT ticket, near_sent_at IS NOT NULL, called_sent_at IS NOT NULL
+            "SELECT ticket, near_sent_at IS NOT NULL, called_sent_at IS NOT NULL,
+                    recalled_sent_at IS NOT NULL
              FROM follow_alert WHERE branch_id = $1 AND business_day = $2",
             &[&branch, &day],
         )
@@ -547,7 +548,8 @@ pub async fn evaluate(pool: &Pool, branch: i32, day: NaiveDate) -> Result<usize,
     let mut queued = 0;
     for a in &alerts {
         let text: String = a.get(0);
-        let (near_sent, called_sent): (bool, bool) = (a.get(1), a.get(2));
+        let (near_sent, called_sent, recalled_sent): (bool, bool, bool) =
+            (a.get(1), a.get(2), a.get(3));
         let Ok(number) = TicketNumber::parse(&text) else {
             continue;
         };
@@ -572,6 +574,13 @@ pub async fn evaluate(pool: &Pool, branch: i32, day: NaiveDate) -> Result<usize,
                     ),
                 )
             }
+            // The node called them once more at the end of their grace: the last call.
+            TicketState::Called(counter) if ticket.grace_recalled && !recalled_sent => (
+                "recalled_sent_at",
+                format!(
+                    "INPS {sede}: ultima chiamata per il biglietto {number} allo sportello {counter}. Se non si presenta ora sarà segnato assente."
+                ),
+            ),
             TicketState::Called(counter) if !called_sent => (
                 "called_sent_at",
                 format!(
@@ -594,14 +603,22 @@ pub async fn evaluate(pool: &Pool, branch: i32, day: NaiveDate) -> Result<usize,
         };
         let tx = c.transaction().await?;
         // Called before the "near" SMS went: it never will.
+        // A later message marks the earlier ones sent: a call (or the last call) made before
+        // the "near" SMS went means that one never will.
         let sql = format!(
             "UPDATE follow_alert SET near_sent_at = coalesce(near_sent_at, now()),
-                 called_sent_at = CASE WHEN $4 THEN now() ELSE called_sent_at END
+                 called_sent_at = CASE WHEN $4 THEN coalesce(called_sent_at, now())
+                                  ELSE called_sent_at END,
+                 recalled_sent_at = CASE WHEN $5 THEN now() ELSE recalled_sent_at END
              WHERE branch_id = $1 AND business_day = $2 AND ticket = $3 AND {column} IS NULL
              RETURNING mobile"
         );
-        let called = column == "called_sent_at";
-        let Some(row) = tx.query_opt(&sql, &[&branch, &day, &text, &called]).await? else {
+        let recalled = column == "recalled_sent_at";
+        let called = recalled || column == "called_sent_at";
+        let Some(row) = tx
+            .query_opt(&sql, &[&branch, &day, &text, &called, &recalled])
+            .await?
+        else {
             continue;
         };
         let mobile: String = row.get(0);

@@ -96,6 +96,10 @@ pub struct CounterState {
     pub operator: Option<String>,
     /// The ticket called or in service there.
     pub current: Option<TicketNumber>,
+    /// Why it is paused, when it is.
+    pub pause_reason: Option<String>,
+    /// Since when it is open or paused.
+    pub since: Option<DateTime<Utc>>,
     /// Whether each of the latest calls took a priority slot, newest last; holds the last
     /// `priority_window − 1` calls.
     recent: VecDeque<bool>,
@@ -108,6 +112,28 @@ impl CounterState {
             .find(|(s, _)| *s == service)
             .map(|(_, w)| *w)
     }
+}
+
+/// A stretch of the day a counter spent open (calling from some services) or paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterSpan {
+    /// Counter.
+    pub counter: CounterNumber,
+    /// From.
+    pub from: DateTime<Utc>,
+    /// To.
+    pub to: DateTime<Utc>,
+    /// Open or paused, and how.
+    pub kind: SpanKind,
+}
+
+/// What a counter was doing over a [`CounterSpan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpanKind {
+    /// Open, calling from these services.
+    Open(Vec<ServiceLetter>),
+    /// Paused, for this reason.
+    Paused(String),
 }
 
 /// A call shown on the hall display.
@@ -170,6 +196,7 @@ pub struct Queue {
     assistance: BTreeMap<u32, Assistance>,
     next_assistance: u32,
     last_figures: Option<DailyFigures>,
+    spans: Vec<CounterSpan>,
 }
 
 /// Calls kept for the hall display.
@@ -204,6 +231,8 @@ impl Queue {
                             status: CounterStatus::Closed,
                             operator: None,
                             current: None,
+                            pause_reason: None,
+                            since: None,
                             recent: VecDeque::new(),
                         },
                     )
@@ -214,6 +243,7 @@ impl Queue {
             assistance: BTreeMap::new(),
             next_assistance: 1,
             last_figures: None,
+            spans: Vec::new(),
         }
     }
 
@@ -302,6 +332,39 @@ impl Queue {
     /// Open assistance requests.
     pub fn assistance(&self) -> impl Iterator<Item = &Assistance> {
         self.assistance.values()
+    }
+
+    /// Today's stretches of counters open or paused, those still going cut at `now`.
+    pub fn spans(&self, now: DateTime<Utc>) -> Vec<CounterSpan> {
+        let mut v = self.spans.clone();
+        v.extend(self.counters.values().filter_map(|c| running_span(c, now)));
+        v
+    }
+
+    /// When the ticket's grace to reach its counter runs out, while it is called and has not
+    /// had its call after the grace yet: the node calls it once more then, and until then it
+    /// cannot be marked absent.
+    pub fn recall_due(&self, ticket: TicketNumber) -> Option<DateTime<Utc>> {
+        let t = self.tickets.get(&ticket)?;
+        self.grace_end(t)
+    }
+
+    fn grace_end(&self, t: &QueuedTicket) -> Option<DateTime<Utc>> {
+        let grace = self.rules.recall_grace(t.service);
+        if !matches!(t.state, TicketState::Called(_)) || t.grace_recalled || grace.is_zero() {
+            return None;
+        }
+        Some(t.called_at? + grace)
+    }
+
+    /// The earliest grace that runs out among the called tickets: the next time
+    /// [`Command::RecallDue`] has work.
+    pub fn next_recall_due(&self) -> Option<DateTime<Utc>> {
+        self.counters
+            .values()
+            .filter_map(|c| c.current)
+            .filter_map(|n| self.recall_due(n))
+            .min()
     }
 
     /// Figures of the last closed day.
@@ -496,28 +559,50 @@ impl Queue {
             }
             Command::Recall { counter, ticket } => {
                 let t = self.at_counter(ticket, counter, false)?;
-                if t.recalls >= self.rules.max_recalls {
-                    vec![E::TicketNoShow {
+                let recall = E::TicketRecalled {
+                    ticket,
+                    counter,
+                    recalls: t.recalls.saturating_add(1),
+                    automatic: false,
+                };
+                match self.grace_end(t) {
+                    _ if t.recalls < self.rules.max_recalls => vec![recall],
+                    // The limit would mark the visitor absent before their grace call: once
+                    // the grace is over this call is it; before, nothing yet.
+                    Some(until) if now.at < until => {
+                        return Err(QueueError::GraceNotOver { ticket, until });
+                    }
+                    Some(_) => vec![recall],
+                    None => vec![E::TicketNoShow {
                         ticket,
                         counter,
                         automatic: true,
-                    }]
-                } else {
-                    vec![E::TicketRecalled {
-                        ticket,
-                        counter,
-                        recalls: t.recalls + 1,
-                    }]
+                    }],
                 }
             }
             Command::NoShow { counter, ticket } => {
-                self.at_counter(ticket, counter, false)?;
+                let t = self.at_counter(ticket, counter, false)?;
+                if let Some(until) = self.grace_end(t) {
+                    return Err(QueueError::GraceNotOver { ticket, until });
+                }
                 vec![E::TicketNoShow {
                     ticket,
                     counter,
                     automatic: false,
                 }]
             }
+            Command::RecallDue => self
+                .counters
+                .values()
+                .filter_map(|c| Some((c.config.number, self.tickets.get(&c.current?)?)))
+                .filter(|(_, t)| self.grace_end(t).is_some_and(|until| until <= now.at))
+                .map(|(counter, t)| E::TicketRecalled {
+                    ticket: t.number,
+                    counter,
+                    recalls: t.recalls.saturating_add(1),
+                    automatic: true,
+                })
+                .collect(),
             Command::Reactivate { ticket } => {
                 open_day()?;
                 let t = self.get(ticket)?;
@@ -622,12 +707,21 @@ impl Queue {
                     operator,
                 }]
             }
-            Command::PauseCounter { counter } => {
+            Command::PauseCounter { counter, reason } => {
                 let c = self.counter_state(counter)?;
                 if c.status != CounterStatus::Open {
                     return Err(QueueError::CounterNotOpen { counter });
                 }
-                vec![E::CounterPaused { counter }]
+                let reason = self
+                    .rules
+                    .pause_reasons
+                    .iter()
+                    .find(|r| r.trim().eq_ignore_ascii_case(reason.trim()))
+                    .ok_or(QueueError::UnknownPauseReason(reason))?;
+                vec![E::CounterPaused {
+                    counter,
+                    reason: reason.clone(),
+                }]
             }
             Command::CloseCounter { counter } => {
                 let c = self.counter_state(counter)?;
@@ -928,9 +1022,12 @@ impl Queue {
                 self.bookings.clear();
                 self.calls.clear();
                 self.assistance.clear();
+                self.spans.clear();
                 for c in self.counters.values_mut() {
                     c.status = CounterStatus::Closed;
                     c.current = None;
+                    c.pause_reason = None;
+                    c.since = None;
                     c.operator = None;
                     c.recent.clear();
                     c.services = c.config.services.clone();
@@ -964,8 +1061,11 @@ impl Queue {
                     }
                 }
                 for c in self.counters.values_mut() {
+                    self.spans.extend(running_span(c, at));
                     c.status = CounterStatus::Closed;
                     c.current = None;
+                    c.pause_reason = None;
+                    c.since = None;
                 }
             }
             EventKind::TicketIssued {
@@ -1000,6 +1100,9 @@ impl Queue {
                         recalls: 0,
                         first_called_at: None,
                         last_called_at: None,
+                        called_at: None,
+                        grace_recalled: false,
+                        recalls_total: 0,
                         started_at: None,
                         finished_at: None,
                         counter: None,
@@ -1042,6 +1145,8 @@ impl Queue {
                     t.recalls = 0;
                     t.first_called_at.get_or_insert(at);
                     t.last_called_at = Some(at);
+                    t.called_at = Some(at);
+                    t.grace_recalled = false;
                     t.counter = Some(*counter);
                 }
                 self.push_call(*ticket, *counter, at);
@@ -1050,10 +1155,16 @@ impl Queue {
                 ticket,
                 counter,
                 recalls,
+                ..
             } => {
                 if let Some(t) = self.tickets.get_mut(ticket) {
+                    let grace = self.rules.recall_grace(t.service);
                     t.recalls = *recalls;
+                    t.recalls_total = t.recalls_total.saturating_add(1);
                     t.last_called_at = Some(at);
+                    if t.called_at.is_some_and(|c| at >= c + grace) {
+                        t.grace_recalled = true;
+                    }
                 }
                 self.push_call(*ticket, *counter, at);
             }
@@ -1115,20 +1226,29 @@ impl Queue {
                 operator,
             } => {
                 if let Some(c) = self.counters.get_mut(counter) {
+                    self.spans.extend(running_span(c, at));
                     c.status = CounterStatus::Open;
                     c.services = services.clone();
                     c.operator = Some(operator.clone());
+                    c.pause_reason = None;
+                    c.since = Some(at);
                 }
             }
-            EventKind::CounterPaused { counter } => {
+            EventKind::CounterPaused { counter, reason } => {
                 if let Some(c) = self.counters.get_mut(counter) {
+                    self.spans.extend(running_span(c, at));
                     c.status = CounterStatus::Paused;
+                    c.pause_reason = Some(reason.clone());
+                    c.since = Some(at);
                 }
             }
             EventKind::CounterClosed { counter } => {
                 if let Some(c) = self.counters.get_mut(counter) {
+                    self.spans.extend(running_span(c, at));
                     c.status = CounterStatus::Closed;
                     c.operator = None;
+                    c.pause_reason = None;
+                    c.since = None;
                 }
             }
             EventKind::AlertRaised { alert } => {
@@ -1175,12 +1295,49 @@ impl Queue {
 
     /// Today's figures so far.
     pub fn figures(&self, now: DateTime<Utc>) -> DailyFigures {
+        let day = self.day.unwrap_or_else(|| now.date_naive());
+        let counters_of = |s: ServiceLetter| {
+            self.counters
+                .values()
+                .filter(|c| c.config.services.iter().any(|(l, _)| *l == s))
+                .count() as u32
+        };
+        let hours = |s: ServiceLetter| {
+            if self.rules.holidays.contains(&day) {
+                return Vec::new();
+            }
+            self.calendar
+                .today(s, day)
+                .into_iter()
+                .map(|(opens, closes, _)| {
+                    (
+                        local_to_utc(day.and_time(opens)),
+                        local_to_utc(day.and_time(closes)),
+                    )
+                })
+                .collect()
+        };
         DailyFigures::compute(
-            self.day.unwrap_or_else(|| now.date_naive()),
+            day,
             self.tickets.values(),
-            self.services.keys().copied(),
+            self.services.keys().map(|&s| (s, counters_of(s), hours(s))),
             self.counters.keys().copied(),
-            now,
+            &self.spans(now),
         )
     }
+}
+
+/// The stretch a counter is in now, cut at `to`.
+fn running_span(c: &CounterState, to: DateTime<Utc>) -> Option<CounterSpan> {
+    let kind = match c.status {
+        CounterStatus::Open => SpanKind::Open(c.services.iter().map(|(s, _)| *s).collect()),
+        CounterStatus::Paused => SpanKind::Paused(c.pause_reason.clone().unwrap_or_default()),
+        CounterStatus::Closed => return None,
+    };
+    Some(CounterSpan {
+        counter: c.config.number,
+        from: c.since?,
+        to: to.max(c.since?),
+        kind,
+    })
 }

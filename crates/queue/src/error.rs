@@ -96,6 +96,16 @@ pub enum QueueError {
     NumberTaken(TicketNumber),
     /// The day can be taken over from a previous node only before this one numbered.
     DayStarted,
+    /// A called visitor still has time to reach the counter: they get one more call when it
+    /// runs out, and only then may they be marked absent.
+    GraceNotOver {
+        /// Ticket.
+        ticket: TicketNumber,
+        /// When the grace runs out.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// Not one of the sede's pause reasons.
+    UnknownPauseReason(String),
 }
 
 impl Localized for QueueError {
@@ -210,6 +220,14 @@ impl Localized for QueueError {
             Self::DayStarted => msg!(
                 "questo nodo ha già emesso biglietti oggi: la giornata del nodo precedente non si può più riprendere"
             ),
+            Self::GraceNotOver { ticket, until } => msg!(
+                "il biglietto {} ha tempo fino alle {} per arrivare: sarà richiamato allora una volta, poi potrà segnarlo assente",
+                ticket,
+                until.with_timezone(&domain::TIME_ZONE).format("%H:%M")
+            ),
+            Self::UnknownPauseReason(r) => {
+                msg!("«{}» non è tra i motivi di pausa della sede", r)
+            }
         }
     }
 }
@@ -243,6 +261,8 @@ impl UserMessage for QueueError {
             Self::NotLeased { .. } => "queue-not-leased",
             Self::NumberTaken(_) => "queue-number-taken",
             Self::DayStarted => "queue-day-started",
+            Self::GraceNotOver { .. } => "queue-grace-not-over",
+            Self::UnknownPauseReason(_) => "queue-unknown-pause-reason",
         }
     }
 }

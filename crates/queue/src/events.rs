@@ -122,7 +122,13 @@ pub enum Command {
     PauseCounter {
         /// Counter.
         counter: CounterNumber,
+        /// One of the sede's pause reasons.
+        #[serde(default)]
+        reason: String,
     },
+    /// The clock moved on: call once more, by the node itself, every visitor whose grace to
+    /// reach the counter ran out without a call after it.
+    RecallDue,
     /// Close a counter.
     CloseCounter {
         /// Counter.
@@ -322,6 +328,9 @@ pub enum EventKind {
         counter: CounterNumber,
         /// Recalls so far, this one included.
         recalls: u8,
+        /// Called again by the node at the end of the visitor's grace, not by staff.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        automatic: bool,
     },
     /// The visitor did not come.
     TicketNoShow {
@@ -380,6 +389,9 @@ pub enum EventKind {
     CounterPaused {
         /// Counter.
         counter: CounterNumber,
+        /// Why, in the sede's words (empty in a log written before reasons existed).
+        #[serde(default)]
+        reason: String,
     },
     /// A counter closed.
     CounterClosed {

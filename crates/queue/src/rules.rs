@@ -1,6 +1,6 @@
 //! The branch's calling rules and service calendar, as the hub publishes them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
@@ -37,7 +37,21 @@ pub struct QueueRules {
     pub daily_cap: u16,
     /// Days the branch is closed.
     pub holidays: BTreeSet<NaiveDate>,
+    /// Minutes a called visitor has to reach the counter before the node calls them once
+    /// more by itself; only after that call may staff mark them absent. 0: no such call.
+    pub recall_grace_min: u32,
+    /// The same, per service where it differs.
+    pub recall_grace_by_service: BTreeMap<ServiceLetter, u32>,
+    /// Why a counter may pause, in the words the sede uses (its supervisor sets the list).
+    pub pause_reasons: Vec<String>,
 }
+
+/// Reasons a counter pauses for, where the sede set none.
+pub const DEFAULT_PAUSE_REASONS: [&str; 4] =
+    ["Pausa", "Back office", "Formazione", "Problema tecnico"];
+
+/// Longest pause reason, in characters: it fits the console's button and a figures row.
+pub const MAX_PAUSE_REASON: usize = 40;
 
 impl Default for QueueRules {
     fn default() -> Self {
@@ -53,6 +67,9 @@ impl Default for QueueRules {
             walk_in_stop_min: 15,
             daily_cap: 999,
             holidays: BTreeSet::new(),
+            recall_grace_min: 3,
+            recall_grace_by_service: BTreeMap::new(),
+            pause_reasons: DEFAULT_PAUSE_REASONS.map(String::from).to_vec(),
         }
     }
 }
@@ -79,16 +96,45 @@ impl QueueRules {
         )
     }
 
+    /// How long a visitor called for `service` has to reach the counter.
+    pub fn recall_grace(&self, service: ServiceLetter) -> chrono::Duration {
+        let min = self
+            .recall_grace_by_service
+            .get(&service)
+            .copied()
+            .unwrap_or(self.recall_grace_min);
+        chrono::Duration::minutes(i64::from(min))
+    }
+
     /// Checks the values make sense together.
     pub fn validate(&self) -> Result<(), String> {
+        let graces =
+            std::iter::once(&self.recall_grace_min).chain(self.recall_grace_by_service.values());
+        if graces.into_iter().any(|&m| m > 30) {
+            return Err("il tempo per arrivare allo sportello è al più di 30 minuti".into());
+        }
+        if self.pause_reasons.is_empty()
+            || self.pause_reasons.len() > 8
+            || self
+                .pause_reasons
+                .iter()
+                .any(|r| r.trim().is_empty() || r.chars().count() > MAX_PAUSE_REASON)
+        {
+            return Err(format!(
+                "i motivi di pausa sono da 1 a 8, ciascuno da 1 a {MAX_PAUSE_REASON} caratteri"
+            ));
+        }
         if self.priority_factor == 0 {
-            return Err("priority_factor must be at least 1".into());
+            return Err("l'attesa con priorità conta almeno 1 volta".into());
         }
         if self.priority_window == 0 || self.priority_calls > self.priority_window {
-            return Err("priority_calls must not exceed priority_window (≥ 1)".into());
+            return Err(
+                "le chiamate prioritarie non superano le chiamate su cui si contano (almeno 1)"
+                    .into(),
+            );
         }
         if self.daily_cap == 0 || self.daily_cap > 999 {
-            return Err("daily_cap must be between 1 and 999".into());
+            return Err("i biglietti al giorno per servizio vanno da 1 a 999".into());
         }
         Ok(())
     }

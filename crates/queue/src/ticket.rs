@@ -33,6 +33,12 @@ pub struct QueuedTicket {
     pub first_called_at: Option<DateTime<Utc>>,
     /// Latest call or recall.
     pub last_called_at: Option<DateTime<Utc>>,
+    /// The current call (a recall does not change it).
+    pub called_at: Option<DateTime<Utc>>,
+    /// The current call had its call after the visitor's grace ran out.
+    pub grace_recalled: bool,
+    /// Recalls over the day, across calls.
+    pub recalls_total: u16,
     /// Service start.
     pub started_at: Option<DateTime<Utc>>,
     /// Served, cancelled or marked absent at.

@@ -14,6 +14,7 @@ pub mod tls;
 pub use state::{AppState, AudioCache, CONSOLE_STREAMS, HALL_STREAMS, KioskReport, KioskReports};
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
@@ -110,6 +111,25 @@ impl LanServer {
     }
 }
 
+/// How often the node looks for called visitors whose grace ran out: the console and the hall
+/// hear the call again within this of the grace's end.
+const RECALL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Calls again, by the node, the visitors whose grace to reach the counter ran out.
+async fn recall_loop(branch: Arc<crate::node::Branch>) {
+    let mut every = tokio::time::interval(RECALL_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let branch = branch.clone();
+        match tokio::task::spawn_blocking(move || branch.recall_due()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the grace recalls were not made"),
+            Err(e) => tracing::error!(error = %e, "the grace recalls stopped"),
+        }
+    }
+}
+
 /// Binds `listen` and serves over TLS on the current tokio runtime.
 pub async fn start(state: AppState, listen: &str, tls: &tls::TlsPem) -> anyhow::Result<LanServer> {
     use anyhow::Context;
@@ -128,8 +148,14 @@ pub async fn start(state: AppState, listen: &str, tls: &tls::TlsPem) -> anyhow::
         .acceptor(web::limits::Limited::new(&limits));
     let server = web::limits::harden(axum_server::from_tcp(listener)?.acceptor(acceptor), &limits)
         .handle(handle.clone());
+    let state_branch = state.branch.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(server.serve(app));
+    let recalls = tokio::spawn(recall_loop(state_branch));
+    let task = tokio::spawn(async move {
+        let served = server.serve(app).await;
+        recalls.abort();
+        served
+    });
     tracing::info!(%addr, "LAN server: staff console at /console, hall display at /hall");
     Ok(LanServer { addr, handle, task })
 }

@@ -275,6 +275,13 @@ pub(super) struct CounterView {
     current: Option<String>,
     current_state: String,
     current_recalls: u8,
+    /// Why it is paused, when it is.
+    pause_reason: String,
+    /// The grace of the called visitor, minutes (0: none for that service).
+    grace_min: i64,
+    /// When the called visitor's grace runs out ("HH:MM"), while it runs: until then they
+    /// cannot be marked absent.
+    grace_until: Option<String>,
 }
 
 fn counter_view(q: &Queue, number: CounterNumber) -> Option<CounterView> {
@@ -309,6 +316,11 @@ fn counter_view(q: &Queue, number: CounterNumber) -> Option<CounterView> {
             .unwrap_or("")
             .to_string(),
         current_recalls: current.map(|t| t.recalls).unwrap_or(0),
+        pause_reason: c.pause_reason.clone().unwrap_or_default(),
+        grace_min: current
+            .map(|t| q.rules().recall_grace(t.service).num_minutes())
+            .unwrap_or(0),
+        grace_until: current.and_then(|t| q.recall_due(t.number)).map(local_hm),
     })
 }
 
@@ -338,6 +350,7 @@ pub(super) struct Panel {
     assistance: Vec<AssistView>,
     fairness: String,
     day_closed: bool,
+    pause_reasons: Vec<String>,
     /// Second tickets of a booking, printed by a kiosk cut off from the node: (the second,
     /// the booking's ticket).
     duplicates: Vec<(String, String)>,
@@ -396,6 +409,7 @@ fn panel_for(q: &Queue, csrf: &str, number: CounterNumber, now: DateTime<Utc>) -
             .collect(),
         fairness: q.rules().fairness_text(),
         day_closed: q.is_closed(),
+        pause_reasons: q.rules().pause_reasons.clone(),
     })
 }
 
@@ -528,6 +542,11 @@ fn parse_command(form: &HashMap<String, String>, username: &str) -> Result<Comma
         },
         "pause" => Command::PauseCounter {
             counter: counter()?,
+            reason: form
+                .get("reason")
+                .filter(|r| !r.trim().is_empty())
+                .ok_or("scelga il motivo della pausa")?
+                .clone(),
         },
         "close" => Command::CloseCounter {
             counter: counter()?,
@@ -604,7 +623,9 @@ fn success_text(events: &[store::StoredEvent]) -> String {
         E::TicketReactivated { ticket } => format!("{ticket} rimesso in coda"),
         E::TicketCancelled { ticket, .. } => format!("{ticket} annullato"),
         E::CounterOpened { counter, .. } => format!("Sportello {counter} aperto"),
-        E::CounterPaused { counter } => format!("Sportello {counter} in pausa"),
+        E::CounterPaused { counter, reason } => {
+            format!("Sportello {counter} in pausa: {reason}")
+        }
         E::CounterClosed { counter } => format!("Sportello {counter} chiuso"),
         E::AssistanceAnswered { .. } => "Richiesta di assistenza presa in carico".into(),
         E::DayClosed { .. } => "Giornata chiusa: dati del giorno calcolati".into(),
@@ -721,6 +742,15 @@ pub(super) struct FigureRow {
     wait_mean: String,
     wait_p90: String,
     service_mean: String,
+    walk_mean: String,
+    counters_open: String,
+    recalls: u32,
+}
+
+pub(super) struct PauseRow {
+    reason: String,
+    pauses: u32,
+    minutes: i64,
 }
 
 fn minutes(s: Option<u32>) -> String {
@@ -747,6 +777,12 @@ fn figure_rows(q: &Queue, f: &DailyFigures) -> (Vec<FigureRow>, Vec<FigureRow>) 
             wait_mean: minutes(s.wait_mean_s),
             wait_p90: minutes(s.wait_p90_s),
             service_mean: minutes(s.service_mean_s),
+            walk_mean: minutes(s.walk_mean_s),
+            counters_open: s
+                .counters_open_pct
+                .map(|p| format!("{p} %"))
+                .unwrap_or_else(|| "–".into()),
+            recalls: s.recalls,
         })
         .collect();
     let counters = f
@@ -766,9 +802,27 @@ fn figure_rows(q: &Queue, f: &DailyFigures) -> (Vec<FigureRow>, Vec<FigureRow>) 
             wait_mean: "–".into(),
             wait_p90: "–".into(),
             service_mean: minutes(c.service_mean_s),
+            walk_mean: "–".into(),
+            counters_open: "–".into(),
+            recalls: 0,
         })
         .collect();
     (services, counters)
+}
+
+fn pause_rows(f: &DailyFigures) -> Vec<PauseRow> {
+    f.pauses
+        .iter()
+        .map(|p| PauseRow {
+            reason: if p.reason.is_empty() {
+                "non indicato".into()
+            } else {
+                p.reason.clone()
+            },
+            pauses: p.pauses,
+            minutes: (i64::from(p.seconds) + 30) / 60,
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -779,6 +833,7 @@ struct SupervisorPage {
     day: String,
     services: Vec<FigureRow>,
     counters: Vec<FigureRow>,
+    pauses: Vec<PauseRow>,
     closed: bool,
     kiosks: Vec<KioskRow>,
 }
@@ -800,6 +855,7 @@ pub(super) async fn supervisor(staff: StaffOrLogin, State(state): State<AppState
             day: f.day.format("%d/%m/%Y").to_string(),
             services,
             counters,
+            pauses: pause_rows(&f),
             closed: q.is_closed(),
             kiosks: kiosk_rows(&state, s, now),
         }

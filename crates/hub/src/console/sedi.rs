@@ -171,6 +171,9 @@ struct SedePage {
     hours: Vec<HoursRow>,
     rules: QueueRules,
     holidays: String,
+    /// Each service's letter, name and own time to reach the counter (empty: the sede's).
+    graces: Vec<(String, String, String)>,
+    pause_reasons: String,
     targets: TargetsForm,
     follow: FollowForm,
     target_wait_min: u32,
@@ -366,6 +369,18 @@ async fn render_sede(
         .map(|d| d.format("%d/%m/%Y").to_string())
         .collect::<Vec<_>>()
         .join("\n");
+    let graces = config
+        .services
+        .iter()
+        .map(|s| {
+            let own = config.rules.recall_grace_by_service.get(&s.letter);
+            (
+                s.letter.to_string(),
+                s.name.clone(),
+                own.map(u32::to_string).unwrap_or_default(),
+            )
+        })
+        .collect();
     let refused = error.is_some();
     html_refused(
         SedePage {
@@ -378,6 +393,8 @@ async fn render_sede(
             hours,
             rules: config.rules.clone(),
             holidays,
+            graces,
+            pause_reasons: config.rules.pause_reasons.join("\n"),
             targets: TargetsForm::of(&config.contatti),
             follow: FollowForm::of(&config),
             target_wait_min: config.target_wait_min,
@@ -528,6 +545,18 @@ fn parse_edit(section: &str, form: &HashMap<String, String>) -> Result<Option<Co
             walk_in_stop_min: number(form, "walk_in_stop_min", "Stop ai biglietti")?,
             daily_cap: number(form, "daily_cap", "Biglietti al giorno")?,
             holidays: holidays(field(form, "holidays"))?,
+            recall_grace_min: number(
+                form,
+                "recall_grace_min",
+                "Tempo per arrivare allo sportello",
+            )?,
+            recall_grace_by_service: graces(form)?,
+            pause_reasons: field(form, "pause_reasons")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }),
         "risposte" => ConfigEdit::SetResponseTargets(targets(form)?),
         "avvisi" => ConfigEdit::SetFollowAlerts(follow(form)?),
@@ -536,6 +565,28 @@ fn parse_edit(section: &str, form: &HashMap<String, String>) -> Result<Option<Co
         }
         _ => return Ok(None),
     }))
+}
+
+/// Each service's own time to reach the counter, from the fields `grazia_<letter>` (empty:
+/// the sede's).
+fn graces(
+    form: &HashMap<String, String>,
+) -> Result<std::collections::BTreeMap<ServiceLetter, u32>, String> {
+    let mut by_service = std::collections::BTreeMap::new();
+    for (key, value) in form {
+        let Some(l) = key.strip_prefix("grazia_") else {
+            continue;
+        };
+        if value.trim().is_empty() {
+            continue;
+        }
+        let letter = ServiceLetter::parse(l).map_err(|_| format!("Servizio «{l}» sconosciuto."))?;
+        by_service.insert(
+            letter,
+            number(form, key, &format!("Tempo per arrivare (servizio {l})"))?,
+        );
+    }
+    Ok(by_service)
 }
 
 /// The promise on Area Contatti requests from its form: a topic left empty takes the default.

@@ -672,3 +672,107 @@ async fn the_node_serves_its_metrics_to_the_token_only() {
     assert_eq!(r.status(), 404);
     quiet.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_called_visitor_gets_their_grace_and_one_call_from_the_node_and_pauses_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339(support::MORNING).unwrap();
+    let clock = std::sync::Arc::new(domain::ManualClock::new(start.to_utc()));
+    let lan = support::start_on(dir.path(), clock.clone()).await;
+    let op = Session::login(&lan, "operatore1").await;
+    let sup = Session::login(&lan, "supervisore").await;
+    assert!(op.command(&[("action", "open"), ("counter", "3")]).await.1);
+    let t = walk_in(&lan, "P");
+    assert!(
+        op.command(&[("action", "call_next"), ("counter", "3")])
+            .await
+            .1
+    );
+    // The console says until when the visitor has, and the absence waits for it.
+    let panel = op.get("/console?counter=3").await.text().await.unwrap();
+    assert!(
+        panel.contains("Ha tempo fino alle <strong>10:03</strong>"),
+        "{panel}"
+    );
+    assert!(panel.contains(r#"id="btn-no_show" disabled aria-describedby="grace""#));
+    let (status, ok, message) = op
+        .command(&[("action", "no_show"), ("counter", "3"), ("ticket", &t)])
+        .await;
+    assert_eq!((status, ok), (409, false), "{message}");
+    assert!(message.contains("ha tempo fino alle 10:03"), "{message}");
+    // The grace runs out: the node calls the visitor once more by itself.
+    clock.advance(chrono::Duration::seconds(181));
+    let number = domain::TicketNumber::parse(&t).unwrap();
+    let mut recalled = false;
+    for _ in 0..50 {
+        recalled = lan
+            .branch
+            .read(|q, _| q.ticket(number).is_some_and(|x| x.grace_recalled));
+        if recalled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        recalled,
+        "no call from the node within 10 s of the grace's end"
+    );
+    let last = lan.branch.read(|q, _| q.recent_calls().next().copied());
+    assert_eq!(last.map(|c| c.ticket), Some(number), "the hall hears it");
+    let panel = op.get("/console?counter=3").await.text().await.unwrap();
+    assert!(!panel.contains("Ha tempo fino"), "{panel}");
+    let (_, ok, message) = op
+        .command(&[("action", "no_show"), ("counter", "3"), ("ticket", &t)])
+        .await;
+    assert!(ok, "{message}");
+    // A pause needs one of the sede's reasons.
+    let (_, ok, message) = op.command(&[("action", "pause"), ("counter", "3")]).await;
+    assert!(!ok && message.contains("motivo"), "{message}");
+    let (_, ok, message) = op
+        .command(&[("action", "pause"), ("counter", "3"), ("reason", "Caffè")])
+        .await;
+    assert!(
+        !ok && message.contains("non è tra i motivi di pausa"),
+        "{message}"
+    );
+    let panel = op.get("/console?counter=3").await.text().await.unwrap();
+    assert!(panel.contains("<option>Back office</option>"), "{panel}");
+    let (_, ok, message) = op
+        .command(&[
+            ("action", "pause"),
+            ("counter", "3"),
+            ("reason", "Back office"),
+        ])
+        .await;
+    assert!(ok, "{message}");
+    assert_eq!(message, "Sportello 3 in pausa: Back office");
+    let console = op.get("/console?counter=3").await.text().await.unwrap();
+    assert!(console.contains("in pausa · Back office"), "{console}");
+    clock.advance(chrono::Duration::minutes(10));
+    assert!(op.command(&[("action", "open"), ("counter", "3")]).await.1);
+    // The supervisor's day: the recall, the absence and the pause by its reason.
+    let page = sup.get("/supervisor").await.text().await.unwrap();
+    assert!(page.contains(r#"<table id="pauses">"#), "{page}");
+    assert!(
+        page.contains("<th scope=\"row\">Back office</th><td>1</td><td>10</td>"),
+        "{page}"
+    );
+    let csv = sup
+        .get("/supervisor/figures.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains(",pausa,\"Back office\",,,,,,,,,,,,1,600\r\n"),
+        "{csv}"
+    );
+    let p = csv
+        .lines()
+        .find(|l| l.contains(",servizio,P,"))
+        .unwrap()
+        .split(',')
+        .collect::<Vec<_>>();
+    assert_eq!((p[5], p[12]), ("1", "1"), "one absent, one recall: {p:?}");
+    lan.server.shutdown().await;
+}

@@ -107,16 +107,23 @@ async fn the_figures_of_the_sedi_add_up_the_days_and_are_seen_by_whom_they_are_f
             .find(|t| t.state == TicketState::Called(counter))
             .unwrap()
             .number;
-        let end = if i == 3 {
-            vec![Command::NoShow { counter, ticket }]
+        // One visitor never comes: called once more when their 3 minutes run out, then absent.
+        let (end, when) = if i == 3 {
+            (
+                vec![Command::RecallDue, Command::NoShow { counter, ticket }],
+                at(23 + 4 * i),
+            )
         } else {
-            vec![
-                Command::Start { counter, ticket },
-                Command::Serve { counter, ticket },
-            ]
+            (
+                vec![
+                    Command::Start { counter, ticket },
+                    Command::Serve { counter, ticket },
+                ],
+                at(22 + 4 * i),
+            )
         };
         for command in end {
-            events.extend(q.handle(command, at(22 + 4 * i)).unwrap());
+            events.extend(q.handle(command, when).unwrap());
         }
     }
     for (seq, e) in events.iter().enumerate() {

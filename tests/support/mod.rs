@@ -63,6 +63,11 @@ pub fn install_crypto() {
 pub fn open_branch(dir: &Path) -> (Arc<Branch>, DemoBranch) {
     let clock = Arc::new(morning_clock());
     clock.mark_trusted();
+    open_branch_on(dir, clock)
+}
+
+/// The branch of `dir` on a given clock.
+pub fn open_branch_on(dir: &Path, clock: Arc<dyn Clock>) -> (Arc<Branch>, DemoBranch) {
     let mut store = Store::open(&dir.join("kiosk.sqlite"), &StoreOptions::default()).unwrap();
     let demo = DemoBranch::generate(7, clock.local_now().naive_local());
     store.apply_replica(&demo.replica()).unwrap();
@@ -106,6 +111,23 @@ pub async fn start_configured(
 ) -> Lan {
     install_crypto();
     let (branch, demo) = open_branch(dir);
+    serve(branch, demo, listen, tls, configure).await
+}
+
+/// The branch of `dir` on `clock` (a test that moves time itself), on a free port.
+pub async fn start_on(dir: &Path, clock: Arc<dyn Clock>) -> Lan {
+    install_crypto();
+    let (branch, demo) = open_branch_on(dir, clock);
+    serve(branch, demo, "127.0.0.1:0", self_signed().unwrap(), |s| s).await
+}
+
+async fn serve(
+    branch: Arc<Branch>,
+    demo: DemoBranch,
+    listen: &str,
+    tls: TlsPem,
+    configure: impl FnOnce(AppState) -> AppState,
+) -> Lan {
     let state = configure(AppState::new(
         branch.clone(),
         Arc::new(EspeakNg::default()),

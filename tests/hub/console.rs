@@ -352,8 +352,48 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
                 ("walk_in_stop_min", "15"),
                 ("daily_cap", "300"),
                 ("holidays", ""),
+                ("recall_grace_min", "3"),
+                ("pause_reasons", "Pausa"),
             ],
             "Regole non valide",
+        ),
+        (
+            "regole",
+            vec![
+                ("priority_factor", "3"),
+                ("priority_max_advance_min", "20"),
+                ("priority_calls", "1"),
+                ("priority_window", "3"),
+                ("weight_step_min", "5"),
+                ("appointment_late_min", "15"),
+                ("max_recalls", "2"),
+                ("reactivate_within_min", "30"),
+                ("walk_in_stop_min", "15"),
+                ("daily_cap", "300"),
+                ("holidays", ""),
+                ("recall_grace_min", "45"),
+                ("pause_reasons", "Pausa"),
+            ],
+            "al più di 30 minuti",
+        ),
+        (
+            "regole",
+            vec![
+                ("priority_factor", "3"),
+                ("priority_max_advance_min", "20"),
+                ("priority_calls", "1"),
+                ("priority_window", "3"),
+                ("weight_step_min", "5"),
+                ("appointment_late_min", "15"),
+                ("max_recalls", "2"),
+                ("reactivate_within_min", "30"),
+                ("walk_in_stop_min", "15"),
+                ("daily_cap", "300"),
+                ("holidays", ""),
+                ("recall_grace_min", "3"),
+                ("pause_reasons", " \r\n"),
+            ],
+            "i motivi di pausa sono da 1 a 8",
         ),
     ] {
         let (status, _, page) = capo.post(&format!("{sede}/{path}"), &form).await;
@@ -372,6 +412,9 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
         ("walk_in_stop_min", "15"),
         ("daily_cap", "321"),
         ("holidays", "25/12/2026\r\n2026-12-26"),
+        ("recall_grace_min", "4"),
+        ("grazia_Z", "8"),
+        ("pause_reasons", "Pausa\r\nSportello sociale\r\n"),
     ];
     assert_eq!(
         capo.post(&format!("{sede}/regole"), &rules).await.0,
@@ -408,6 +451,18 @@ async fn the_console_runs_a_sede_its_bookings_and_accounts_and_kiosks_follow() {
         .unwrap()
         .get(0);
     assert_eq!(stored["rules"]["daily_cap"], 321);
+    // The node calls a visitor of Z once more after 8 minutes, others after 4; its counters
+    // pause for the sede's two reasons.
+    let (grace_z, grace_other, reasons) = branch.read(|q, _| {
+        let other = q.services().find(|s| s.letter != z).unwrap().letter;
+        (
+            q.rules().recall_grace(z).num_minutes(),
+            q.rules().recall_grace(other).num_minutes(),
+            q.rules().pause_reasons.clone(),
+        )
+    });
+    assert_eq!((grace_z, grace_other), (8, 4));
+    assert_eq!(reasons, ["Pausa", "Sportello sociale"]);
     assert_eq!(stored["rules"]["holidays"].as_array().unwrap().len(), 2);
     assert!(
         count(

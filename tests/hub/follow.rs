@@ -254,3 +254,94 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
         ("P".to_owned(), 4)
     );
 }
+
+/// A visitor following by SMS who is away when called: the call's SMS, then, when their
+/// grace to reach the counter runs out and the node calls them once more, the last call's
+/// SMS; once marked absent, nothing more and the number gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_away_hears_the_last_call_when_their_grace_ends() {
+    use branch::sync::agent::Agent;
+    use domain::{ManualClock, ServiceLetter, TicketPriority};
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let (_, replica) = open_around_the_clock(&hub, &clock).await;
+    let p = ServiceLetter::parse("P").unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    let ticket = branch.issue_ticket(p, TicketPriority::WalkIn).unwrap();
+    while agent.push_once().await.unwrap() > 0 {}
+    let url = format!("{base}/coda/7001/{}/{}", ticket.business_day, ticket.number);
+    let r = hub
+        .client
+        .post(&url)
+        .form(&[("cellulare", "333 765 4321")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let sms = SmsSink::start().await;
+    let notifier = hub::notify::Notifier::from_config(&config::HubConfig {
+        sms_url: Some(sms.url()),
+        sms_token: Some("token-di-prova".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let texts = || {
+        sms.received()
+            .into_iter()
+            .map(|(_, body)| body["text"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let step = async || {
+        while agent.push_once().await.unwrap() > 0 {}
+        run_jobs(&hub.pool, &notifier).await;
+    };
+    let counter = open_counter_for(&branch, &replica, p);
+    branch
+        .execute(queue::Command::CallNext { counter })
+        .unwrap();
+    step().await;
+    // Nobody was ahead: "near" came with the opt-in's first evaluation; now the call.
+    let called = texts();
+    assert!(called.last().unwrap().contains("è il turno"), "{called:?}");
+    let n = called.len();
+    // Not yet: nothing from the node, no new SMS.
+    clock.advance(chrono::Duration::minutes(2));
+    assert!(branch.recall_due().unwrap().is_empty());
+    step().await;
+    assert_eq!(texts().len(), n);
+    clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(branch.recall_due().unwrap().len(), 1, "the node's call");
+    step().await;
+    let all = texts();
+    assert_eq!(all.len(), n + 1, "{all:?}");
+    let last = &all[n];
+    assert!(
+        last.contains("ultima chiamata")
+            && last.contains(&ticket.number.to_string())
+            && last.contains(&format!("sportello {counter}")),
+        "{all:?}"
+    );
+    assert!(last.chars().count() <= 160, "{last}");
+    branch
+        .execute(queue::Command::NoShow {
+            counter,
+            ticket: ticket.number,
+        })
+        .unwrap();
+    step().await;
+    assert_eq!(texts().len(), n + 1, "nothing after the end");
+    let left: i64 = hub
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM follow_alert", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the number is gone");
+}

@@ -245,8 +245,8 @@ impl Hub {
 }
 
 /// A kiosk store with nothing in it yet, and its branch node.
-pub(crate) fn empty_kiosk(
-    clock: &Arc<domain::SystemClock>,
+pub(crate) fn empty_kiosk<C: domain::Clock + 'static>(
+    clock: &Arc<C>,
 ) -> (tempfile::TempDir, Arc<branch::node::Branch>) {
     let dir = tempfile::tempdir().unwrap();
     let store = store::Store::open(
@@ -977,9 +977,9 @@ pub(crate) fn config_in(pulled: &PullResponse) -> wire::BranchConfigPayload {
 
 /// Seeds the demo sede at the hub, open around the clock (walk-ins at any hour, no holidays), so
 /// a test does not depend on when it runs; returns it and its replica.
-pub(crate) async fn open_around_the_clock(
+pub(crate) async fn open_around_the_clock<C: domain::Clock>(
     hub: &Hub,
-    clock: &Arc<domain::SystemClock>,
+    clock: &Arc<C>,
 ) -> (demo::DemoBranch, protocol::replica::Replica) {
     use domain::Clock;
     let demo = demo::hub::seed_demo(

@@ -425,6 +425,26 @@ fn the_share_of_counters_open_counts_only_the_services_opening_hours() {
     assert_eq!(share("A"), Some(25));
     assert_eq!(f.pauses.len(), 1);
     assert_eq!(f.pauses[0].seconds, 3600);
+    // Left paused at closing time until the next morning: only the part within the hours.
+    r.ok(
+        Command::PauseCounter {
+            counter: counter(1),
+            reason: "Pausa".into(),
+        },
+        at(12, 30),
+    );
+    let next_morning = at(8, 0).at + Duration::days(1);
+    let f = r.q.figures(next_morning);
+    let pausa = f.pauses.iter().find(|p| p.reason == "Pausa").unwrap();
+    assert_eq!(pausa.seconds, 30 * 60);
+    let rolled = r.q.roll_day(Now::at(next_morning, true));
+    let EventKind::DayClosed { figures } = &rolled[0].kind else {
+        panic!("{rolled:?}")
+    };
+    assert_eq!(
+        figures.pauses, f.pauses,
+        "the day closes with the same figures"
+    );
 }
 
 const PREGNANCY: TicketPriority = TicketPriority::Priority(PriorityCategory::Pregnancy);

@@ -125,6 +125,28 @@ async fn the_figures_of_the_sedi_add_up_the_days_and_are_seen_by_whom_they_are_f
         for command in end {
             events.extend(q.handle(command, when).unwrap());
         }
+        // A minute's training after the sixth visitor.
+        if i == 5 {
+            for (command, minute) in [
+                (
+                    Command::PauseCounter {
+                        counter,
+                        reason: "Formazione".into(),
+                    },
+                    42,
+                ),
+                (
+                    Command::OpenCounter {
+                        counter,
+                        services: vec![],
+                        operator: "o".into(),
+                    },
+                    43,
+                ),
+            ] {
+                events.extend(q.handle(command, at(minute)).unwrap());
+            }
+        }
     }
     for (seq, e) in events.iter().enumerate() {
         c.execute(
@@ -156,6 +178,25 @@ async fn the_figures_of_the_sedi_add_up_the_days_and_are_seen_by_whom_they_are_f
         hub::figures::record_days(&hub.pool, today).await.unwrap(),
         0
     );
+    // The day's flow: two minutes from each call to the counter, the absent visitor's call at
+    // the end of their grace, the minute of training; no row per counter.
+    let flow = hub::figures::flow_of(&c, 7001, day).await.unwrap().unwrap();
+    let f = flow.services.iter().find(|f| f.service == service).unwrap();
+    assert_eq!(
+        (f.walk_mean_s, f.recalls, f.no_show, f.served),
+        (Some(120), 1, 1, 11)
+    );
+    assert!(f.counters_open_pct.is_some_and(|p| p > 0), "{f:?}");
+    assert_eq!(flow.pauses.len(), 1);
+    assert_eq!(
+        (
+            flow.pauses[0].reason.as_str(),
+            flow.pauses[0].pauses,
+            flow.pauses[0].seconds
+        ),
+        ("Formazione", 1, 60)
+    );
+    assert!(flow.counters.is_empty(), "never per counter");
     // Answers after visits (7001: 5, 4, 2; 7002: 3) and requests: at 7001 one answered in
     // time, one answered late, one not due yet.
     c.batch_execute(&format!(
@@ -212,6 +253,20 @@ async fn the_figures_of_the_sedi_add_up_the_days_and_are_seen_by_whom_they_are_f
         "{page}"
     );
     assert!(page.contains("3.7 su 5 (3 risposte)"), "{page}");
+    assert!(page.contains(r#"<table id="flow">"#), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<td>2.0 min</td><td>{}</td>",
+            f.service_mean_s
+                .map(|s| format!("{:.1} min", f64::from(s) / 60.0))
+                .unwrap()
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("<th scope=\"row\">Formazione</th><td>1</td><td>1 min</td>"),
+        "{page}"
+    );
     let (status, csv) = root.get("/console/cifre.csv?settimane=4").await;
     assert_eq!(status, StatusCode::OK);
     let lines: Vec<&str> = csv.lines().collect();
@@ -240,6 +295,30 @@ async fn the_figures_of_the_sedi_add_up_the_days_and_are_seen_by_whom_they_are_f
     );
     let (_, csv) = capo.get("/console/cifre.csv").await;
     assert_eq!(csv.lines().count(), 2, "{csv}");
+    // The day as CSV, for their own sede only.
+    let (status, csv) = capo
+        .get(&format!("/console/cifre/giorno.csv?giorno={day}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.contains(&format!("{day},pausa,\"Formazione\",,,,,,,,,,,,1,60\r\n")),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("{day},servizio,{service},20,11,1,")),
+        "{csv}"
+    );
+    assert!(!csv.contains(",sportello,"), "{csv}");
+    assert_eq!(
+        capo.get(&format!("/console/cifre/giorno.csv?sede=7002&giorno={day}"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        capo.get("/console/cifre/giorno.csv?giorno=ieri").await.0,
+        StatusCode::BAD_REQUEST
+    );
     // The supervisor moves the sede's target wait: its share is counted against the new one.
     let (status, _, page) = capo
         .post("/console/sedi/7001/obiettivo", &[("target_wait_min", "2")])
@@ -259,4 +338,11 @@ async fn the_figures_of_the_sedi_add_up_the_days_and_are_seen_by_whom_they_are_f
     );
     let banco = ConsoleSession::login(&hub, 0, "banco", STAFF_PASSWORD).await;
     assert_eq!(banco.get("/console/cifre").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        banco
+            .get(&format!("/console/cifre/giorno.csv?giorno={day}"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
 }

@@ -110,6 +110,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "follow_recall",
         include_str!("../../../migrations/hub/0020_follow_recall.sql"),
     ),
+    (
+        21,
+        "day_flow",
+        include_str!("../../../migrations/hub/0021_day_flow.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

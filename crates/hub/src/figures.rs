@@ -17,6 +17,7 @@ use crate::HubError;
 use crate::jobs::{self, Registry};
 use domain::TicketState;
 use protocol::wire::BranchConfigPayload;
+use queue::DailyFigures;
 
 /// Minutes of wait the histogram counts one by one; the last bucket is this or more.
 pub const WAIT_MINUTES: usize = 180;
@@ -141,18 +142,70 @@ pub async fn record_days(pool: &Pool, today: NaiveDate) -> Result<usize, HubErro
             }
         }
         let buckets: Vec<i32> = waits.0.iter().map(|&n| n as i32).collect();
+        let flow = serde_json::to_value(day_flow(&queue, day))
+            .map_err(|e| HubError::Internal(e.to_string()))?;
         recorded += c
             .execute(
                 "INSERT INTO day_figures
-                     (branch_id, business_day, issued, served, no_show, recalls, waits)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                     (branch_id, business_day, issued, served, no_show, recalls, waits, flow)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                 &[
-                    &branch, &day, &issued, &served, &no_show, &recalls, &buckets,
+                    &branch, &day, &issued, &served, &no_show, &recalls, &buckets, &flow,
                 ],
             )
             .await? as usize;
     }
     Ok(recorded)
+}
+
+/// A past day's flow as the queue's own figures give it, its counters' stretches cut at the
+/// day's end; without the per-counter rows.
+pub fn day_flow(queue: &queue::Queue, day: NaiveDate) -> DailyFigures {
+    let end = queue::local_to_utc(
+        (day + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default(),
+    );
+    let mut f = queue.figures(end);
+    f.counters.clear();
+    f
+}
+
+/// The days of `branch` from `from` with their flow, newest first.
+pub async fn flow_days(
+    db: &impl GenericClient,
+    branch: i32,
+    from: NaiveDate,
+) -> Result<Vec<NaiveDate>, HubError> {
+    Ok(db
+        .query(
+            "SELECT business_day FROM day_figures
+             WHERE branch_id = $1 AND business_day >= $2 AND flow IS NOT NULL
+             ORDER BY business_day DESC",
+            &[&branch, &from],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// One day's flow of `branch`, if recorded.
+pub async fn flow_of(
+    db: &impl GenericClient,
+    branch: i32,
+    day: NaiveDate,
+) -> Result<Option<DailyFigures>, HubError> {
+    let row = db
+        .query_opt(
+            "SELECT flow FROM day_figures
+             WHERE branch_id = $1 AND business_day = $2 AND flow IS NOT NULL",
+            &[&branch, &day],
+        )
+        .await?;
+    row.map(|r| serde_json::from_value(r.get(0)))
+        .transpose()
+        .map_err(|e| HubError::Internal(format!("day_figures.flow: {e}")))
 }
 
 /// One sede's week (or, for the comparison, its whole period).

@@ -1317,12 +1317,24 @@ impl Queue {
                 })
                 .collect()
         };
+        // The sede's hours that day, all services together: a pause counts within them only
+        // (a counter left paused overnight is not a night's pause).
+        let mut sede_hours: Vec<_> = self.services.keys().flat_map(|&s| hours(s)).collect();
+        sede_hours.sort();
+        let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        for (from, to) in sede_hours {
+            match merged.last_mut() {
+                Some(last) if from <= last.1 => last.1 = last.1.max(to),
+                _ => merged.push((from, to)),
+            }
+        }
         DailyFigures::compute(
             day,
             self.tickets.values(),
             self.services.keys().map(|&s| (s, counters_of(s), hours(s))),
             self.counters.keys().copied(),
             &self.spans(now),
+            &merged,
         )
     }
 }

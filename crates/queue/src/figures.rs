@@ -115,13 +115,15 @@ pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
 
 impl DailyFigures {
     /// Computes the figures of a set of tickets and of the counters' day. Each service comes
-    /// with how many counters may serve it and its opening windows of the day.
+    /// with how many counters may serve it and its opening windows of the day; pauses count
+    /// within the sede's hours (all when it has none that day).
     pub fn compute<'a>(
         day: NaiveDate,
         tickets: impl Iterator<Item = &'a QueuedTicket> + Clone,
         services: impl Iterator<Item = (ServiceLetter, u32, Vec<(DateTime<Utc>, DateTime<Utc>)>)>,
         counters: impl Iterator<Item = CounterNumber>,
         spans: &[CounterSpan],
+        sede_hours: &[(DateTime<Utc>, DateTime<Utc>)],
     ) -> Self {
         let service_time = |t: &QueuedTicket| match (t.started_at, t.finished_at, t.state) {
             (Some(s), Some(f), TicketState::Served) => Some((f - s).num_seconds().max(0)),
@@ -187,7 +189,14 @@ impl DailyFigures {
             let SpanKind::Paused(reason) = &s.kind else {
                 continue;
             };
-            let seconds = (s.to - s.from).num_seconds().max(0) as u32;
+            let seconds = if sede_hours.is_empty() {
+                (s.to - s.from).num_seconds().max(0)
+            } else {
+                overlap(s.from, s.to, sede_hours)
+            } as u32;
+            if seconds == 0 {
+                continue;
+            }
             match pauses.iter_mut().find(|p| &p.reason == reason) {
                 Some(p) => {
                     p.seconds += seconds;

@@ -20,6 +20,7 @@ pub(super) fn router() -> Router<HubState> {
     Router::new()
         .route("/console/cifre", get(page))
         .route("/console/cifre.csv", get(csv))
+        .route("/console/cifre/giorno.csv", get(day_csv))
 }
 
 /// Longest period a page or a CSV covers.
@@ -31,6 +32,30 @@ struct Period {
     sede: Option<String>,
     /// Weeks back from the current one (12 when absent).
     settimane: Option<i64>,
+    /// The day whose flow is shown (the latest recorded when absent).
+    giorno: Option<String>,
+}
+
+/// One service's flow on a day, as the page shows it.
+struct FlowRow {
+    service: String,
+    name: String,
+    walk: String,
+    service_time: String,
+    open: String,
+    no_show: u32,
+    recalls: u32,
+}
+
+/// The chosen sede's day: its flow per service and its pauses by reason.
+struct DayFlow {
+    day: String,
+    /// The days that have a flow, newest first: (value, as shown, chosen).
+    days: Vec<(String, String, bool)>,
+    rows: Vec<FlowRow>,
+    /// Reason, pauses, minutes.
+    pauses: Vec<(String, u32, u32)>,
+    csv_link: String,
 }
 
 struct Row {
@@ -57,6 +82,7 @@ struct FiguresPage {
     chart: String,
     chosen: String,
     csv_link: String,
+    flow: Option<DayFlow>,
 }
 
 /// Who sees which sedi: administrators all (or the one asked for), supervisors their own.
@@ -109,6 +135,78 @@ fn min(v: Option<u32>) -> String {
     v.map(|x| format!("{x} min")).unwrap_or_else(|| "—".into())
 }
 
+fn seconds_as_min(v: Option<u32>) -> String {
+    v.map(|s| format!("{:.1} min", f64::from(s) / 60.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// A day as the query writes it, 2026-12-01.
+fn day_of(q: &Period) -> Result<Option<NaiveDate>, StatusCode> {
+    match q.giorno.as_deref().filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| StatusCode::BAD_REQUEST),
+    }
+}
+
+/// The flow of `branch` on the day asked for, or its latest recorded within the period.
+async fn day_flow(
+    c: &impl deadpool_postgres::GenericClient,
+    branch: i32,
+    from: NaiveDate,
+    asked: Option<NaiveDate>,
+    services: &std::collections::HashMap<String, String>,
+) -> Result<Option<DayFlow>, HubError> {
+    let days = figures::flow_days(c, branch, from).await?;
+    let Some(day) = asked.or(days.first().copied()) else {
+        return Ok(None);
+    };
+    let Some(f) = figures::flow_of(c, branch, day).await? else {
+        return Ok(None);
+    };
+    let rows = f
+        .services
+        .iter()
+        .map(|s| FlowRow {
+            service: s.service.to_string(),
+            name: services
+                .get(&s.service.to_string())
+                .cloned()
+                .unwrap_or_default(),
+            walk: seconds_as_min(s.walk_mean_s),
+            service_time: seconds_as_min(s.service_mean_s),
+            open: s
+                .counters_open_pct
+                .map(|p| format!("{p} %"))
+                .unwrap_or_else(|| "—".into()),
+            no_show: s.no_show,
+            recalls: s.recalls,
+        })
+        .collect();
+    Ok(Some(DayFlow {
+        day: day.format("%d/%m/%Y").to_string(),
+        days: days
+            .iter()
+            .map(|d| (d.to_string(), d.format("%d/%m/%Y").to_string(), *d == day))
+            .collect(),
+        rows,
+        pauses: f
+            .pauses
+            .iter()
+            .map(|p| {
+                let reason = if p.reason.is_empty() {
+                    "non indicato".to_owned()
+                } else {
+                    p.reason.clone()
+                };
+                (reason, p.pauses, (p.seconds + 30) / 60)
+            })
+            .collect(),
+        csv_link: format!("/console/cifre/giorno.csv?sede={branch:04}&giorno={day}"),
+    }))
+}
+
 async fn page(
     State(state): State<HubState>,
     headers: HeaderMap,
@@ -119,6 +217,10 @@ async fn page(
         Err(r) => return r,
     };
     let (from, to, today, weeks) = period(&q);
+    let asked_day = match day_of(&q) {
+        Ok(d) => d,
+        Err(status) => return status.into_response(),
+    };
     let found = async {
         let c = state.pool.get().await?;
         // The comparison is of every sede the user sees; the chart of the one asked for.
@@ -173,6 +275,30 @@ async fn page(
         },
         None => String::new(),
     };
+    let flow = match chosen {
+        Some(b) => {
+            let found = async {
+                let c = state.pool.get().await?;
+                let services = crate::sede::config(&c, u16::try_from(b).unwrap_or_default())
+                    .await?
+                    .map(|config| {
+                        config
+                            .services
+                            .into_iter()
+                            .map(|s| (s.letter.to_string(), s.name))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                day_flow(&c, b, from, asked_day, &services).await
+            }
+            .await;
+            match found {
+                Ok(f) => f,
+                Err(e) => return e.into_response(),
+            }
+        }
+        None => None,
+    };
     let chosen_code = chosen.map(|b| format!("{b:04}")).unwrap_or_default();
     html_refused(
         FiguresPage {
@@ -184,6 +310,7 @@ async fn page(
             chart,
             csv_link: format!("/console/cifre.csv?settimane={weeks}&sede={chosen_code}"),
             chosen: chosen_code,
+            flow,
         },
         false,
     )
@@ -217,6 +344,43 @@ async fn csv(
             figures::csv(&w),
         )
             .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// One sede's day as CSV: per service, then per pause reason (the queue's own export, without
+/// per-counter rows). Who may: as the page; the sede must be named.
+async fn day_csv(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    Query(q): Query<Period>,
+) -> Response {
+    let (_, only) = match viewer(&state, &headers, &q).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (Some(branch), Ok(Some(day))) = (only, day_of(&q)) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let found = async {
+        let c = state.pool.get().await?;
+        figures::flow_of(&c, branch, day).await
+    }
+    .await;
+    match found {
+        Ok(Some(f)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"sportello-{branch:04}-{day}.csv\""),
+                ),
+                (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            ],
+            f.to_csv(),
+        )
+            .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => e.into_response(),
     }
 }

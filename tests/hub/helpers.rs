@@ -981,7 +981,6 @@ pub(crate) async fn open_around_the_clock<C: domain::Clock>(
     hub: &Hub,
     clock: &Arc<C>,
 ) -> (demo::DemoBranch, protocol::replica::Replica) {
-    use domain::Clock;
     let demo = demo::hub::seed_demo(
         &mut hub.pool.get().await.unwrap(),
         11,

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use super::error::QueueError;
 use super::events::{CancelReason, Command, DeviceAlert, Event, EventKind, OfflineTicket};
-use super::figures::DailyFigures;
+use super::figures::{CounterSpan, DailyFigures, SpanKind};
 use super::rules::{Calendar, QueueRules};
 use super::ticket::QueuedTicket;
 use domain::{
@@ -112,28 +112,6 @@ impl CounterState {
             .find(|(s, _)| *s == service)
             .map(|(_, w)| *w)
     }
-}
-
-/// A stretch of the day a counter spent open (calling from some services) or paused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CounterSpan {
-    /// Counter.
-    pub counter: CounterNumber,
-    /// From.
-    pub from: DateTime<Utc>,
-    /// To.
-    pub to: DateTime<Utc>,
-    /// Open or paused, and how.
-    pub kind: SpanKind,
-}
-
-/// What a counter was doing over a [`CounterSpan`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpanKind {
-    /// Open, calling from these services.
-    Open(Vec<ServiceLetter>),
-    /// Paused, for this reason.
-    Paused(String),
 }
 
 /// A call shown on the hall display.

@@ -5,9 +5,30 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::engine::{CounterSpan, SpanKind};
 use super::ticket::QueuedTicket;
 use domain::{CounterNumber, ServiceLetter, TicketState};
+
+/// A stretch of the day a counter spent open (calling from some services) or paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterSpan {
+    /// Counter.
+    pub counter: CounterNumber,
+    /// From.
+    pub from: DateTime<Utc>,
+    /// To.
+    pub to: DateTime<Utc>,
+    /// Open or paused, and how.
+    pub kind: SpanKind,
+}
+
+/// What a counter was doing over a [`CounterSpan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpanKind {
+    /// Open, calling from these services.
+    Open(Vec<ServiceLetter>),
+    /// Paused, for this reason.
+    Paused(String),
+}
 
 /// Figures of one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

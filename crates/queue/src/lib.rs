@@ -13,13 +13,14 @@ mod rules;
 mod ticket;
 
 pub use engine::{
-    Assistance, CallRecord, CounterSpan, CounterState, CounterStatus, Lease, Now, Queue, SpanKind,
-    local_to_utc,
+    Assistance, CallRecord, CounterState, CounterStatus, Lease, Now, Queue, local_to_utc,
 };
 pub use error::QueueError;
 pub use events::{
     CancelReason, Command, DayTakeOver, DeviceAlert, Event, EventKind, OfflineTicket,
 };
-pub use figures::{CounterFigures, DailyFigures, PauseFigures, ServiceFigures, percentile};
+pub use figures::{
+    CounterFigures, CounterSpan, DailyFigures, PauseFigures, ServiceFigures, SpanKind, percentile,
+};
 pub use rules::{Calendar, Closed, DEFAULT_PAUSE_REASONS, MAX_PAUSE_REASON, QueueRules};
 pub use ticket::QueuedTicket;

@@ -353,6 +353,18 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
     let shown = wait_text(&hall, "#now-ticket", &first, Duration::from_secs(1)).await;
     wait_text(&hall, "#now-counter", "3", Duration::from_secs(1)).await;
     wait_text(&console, "#current-ticket", &first, Duration::from_secs(2)).await;
+    // The visitor's grace to reach the counter, and the absence held until it ends.
+    let grace = text(&console, "#grace").await;
+    assert!(grace.contains("Ha tempo fino alle"), "{grace}");
+    let absent = console
+        .find(Locator::Css("#btn-no_show"))
+        .await
+        .unwrap()
+        .attr("disabled")
+        .await
+        .unwrap();
+    assert!(absent.is_some(), "Assente waits for the grace");
+    screenshot_at(&console, "console-grace.png", "#grace").await;
     click(&console, "#btn-recall").await;
     wait_text(
         &console,
@@ -470,6 +482,32 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
         "the banner is gone"
     );
 
+    // A pause, for one of the sede's reasons.
+    console
+        .find(Locator::Css("#pause-reason option:nth-child(3)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&console, "#btn-pause").await;
+    wait_text(
+        &console,
+        "#status",
+        "Sportello 3 in pausa: Formazione",
+        Duration::from_secs(3),
+    )
+    .await;
+    screenshot(&console, "console-pause.png").await;
+    click(&console, "#btn-open").await;
+    wait_text(
+        &console,
+        "#status",
+        "Sportello 3 aperto",
+        Duration::from_secs(3),
+    )
+    .await;
+
     // The supervisor's figures of the day.
     click(&console, "nav form button").await;
     wait_for(&console, "#username").await;
@@ -490,7 +528,12 @@ async fn an_operator_calls_and_the_hall_shows_and_speaks_each_call_in_turn() {
     assert!(kiosks.contains("carta in esaurimento"), "{kiosks}");
     assert!(kiosks.contains(silent), "{kiosks}");
     assert!(kiosks.contains("mai dall'avvio del nodo"), "{kiosks}");
+    let pauses = text(&console, "#pauses").await;
+    assert!(pauses.contains("Formazione"), "{pauses}");
+    let flow = text(&console, "#flow").await;
+    assert!(flow.contains("P –"), "{flow}");
     screenshot(&console, "supervisor.png").await;
+    screenshot_at(&console, "supervisor-flow.png", "#flow").await;
     screenshot_at(&console, "supervisor-kiosks.png", "#kiosks").await;
     assert_accessible_controls(&console).await;
 
@@ -788,6 +831,46 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     }
     assert!(text(&c, "table").await.contains("7001"));
     screenshot_at(&c, "hub-figures.png", "figure").await;
+    // The sede's last day, its flow per service and its pauses by reason.
+    let service = |letter: &str, walk: u32, service: u32, open: u8, no_show: u32, recalls: u32| {
+        json!({
+            "service": letter, "issued": 60, "served": 55, "no_show": no_show, "cancelled": 1,
+            "waiting": 0, "wait_mean_s": 1200, "wait_p90_s": 2400, "service_mean_s": service,
+            "walk_mean_s": walk, "recalls": recalls, "counters_open_pct": open
+        })
+    };
+    let flow = json!({
+        "day": "2026-12-03",
+        "services": [
+            service("P", 95, 660, 82, 4, 9),
+            service("R", 70, 540, 100, 1, 2),
+            service("F", 160, 900, 64, 3, 7),
+            service("V", 80, 420, 91, 1, 1),
+        ],
+        "counters": [],
+        "pauses": [
+            {"reason": "Pausa", "seconds": 3600, "pauses": 5},
+            {"reason": "Back office", "seconds": 5400, "pauses": 3},
+            {"reason": "Problema tecnico", "seconds": 1200, "pauses": 1},
+        ],
+    });
+    db.execute(
+        "UPDATE day_figures SET flow = $1 WHERE branch_id = 7001
+             AND business_day = (SELECT max(business_day) FROM day_figures WHERE branch_id = 7001)",
+        &[&flow],
+    )
+    .await
+    .unwrap();
+    c.goto(&format!("{base}/console/cifre?sede=7001&settimane=12"))
+        .await
+        .unwrap();
+    wait_for(&c, "#flow").await;
+    let shown = text(&c, "#flow").await;
+    assert!(shown.contains("2.7 min"), "F's walk: {shown}");
+    assert!(shown.contains("64 %"), "{shown}");
+    assert!(text(&c, "#pauses").await.contains("Back office"));
+    assert_accessible_controls(&c).await;
+    screenshot_at(&c, "hub-figures-flow.png", "#flow").await;
     c.close().await.unwrap();
     server.stop().await;
 }

@@ -423,6 +423,22 @@ fn the_share_of_counters_open_counts_only_the_services_opening_hours() {
     assert_eq!(share("R"), Some(75));
     // A: counter 2 open for it 2 h of counters 2 and 3 × 4 h.
     assert_eq!(share("A"), Some(25));
+    // Mid-morning, of the hours so far: at 10:00 counter 1 has been open all of P's hour,
+    // counters 2 and 3 not for P: a third.
+    let early = r.q.figures(at(10, 0).at);
+    let p = early
+        .services
+        .iter()
+        .find(|s| s.service == letter("P"))
+        .unwrap();
+    assert_eq!(p.counters_open_pct, Some(33));
+    let before = r.q.figures(at(8, 30).at);
+    let p = before
+        .services
+        .iter()
+        .find(|s| s.service == letter("P"))
+        .unwrap();
+    assert_eq!(p.counters_open_pct, None, "not open yet");
     assert_eq!(f.pauses.len(), 1);
     assert_eq!(f.pauses[0].seconds, 3600);
     // Left paused at closing time until the next morning: only the part within the hours.

@@ -449,3 +449,126 @@ async fn only_the_kiosks_code_calls_the_identity_provider() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(calls.load(Ordering::SeqCst) >= 1);
 }
+
+/// Runs the futures at once, each as its own task.
+async fn all<T: Send + 'static>(
+    futures: impl IntoIterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let mut set = tokio::task::JoinSet::new();
+    for f in futures {
+        set.spawn(f);
+    }
+    let mut done = Vec::new();
+    while let Some(r) = set.join_next().await {
+        done.push(r.unwrap());
+    }
+    done
+}
+
+/// The follow page's two public forms flooded: 120 different numbers at once for one waiting
+/// ticket, one number at once for 40 tickets, 120 answers at once for one served visit, and a
+/// 3 MB form. Each bound holds under the race (one number per ticket, three tickets per
+/// number, one answer per visit), every request is answered (no 5xx), the page of another
+/// ticket still answers during it, and the oversized form is refused before it is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_pages_forms_hold_their_bounds_under_a_flood() {
+    use branch::sync::agent::Agent;
+    use domain::{ServiceLetter, SystemClock, TicketPriority};
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    let (_, replica) = open_around_the_clock(&hub, &clock).await;
+    let p = ServiceLetter::parse("P").unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    let tickets: Vec<_> = (0..42)
+        .map(|_| branch.issue_ticket(p, TicketPriority::WalkIn).unwrap())
+        .collect();
+    // The first is served: its visitor may say how it went.
+    let counter = open_counter_for(&branch, &replica, p);
+    branch
+        .execute(queue::Command::CallNext { counter })
+        .unwrap();
+    branch
+        .execute(queue::Command::Serve {
+            counter,
+            ticket: tickets[0].number,
+        })
+        .unwrap();
+    while agent.push_once().await.unwrap() > 0 {}
+    let url = |i: usize| {
+        let (path, tag) = follow_address(&branch, &tickets[i]);
+        format!("{base}{path}?c={tag}")
+    };
+    let post = |url: String, form: Vec<(&'static str, String)>| {
+        let request = hub.client.post(url).form(&form);
+        async move { request.send().await.map(|r| r.status().as_u16()) }
+    };
+    let count = |sql: &'static str| {
+        let pool = hub.pool.clone();
+        async move {
+            pool.get()
+                .await
+                .unwrap()
+                .query_one(sql, &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    let tally = |answers: Vec<Result<u16, reqwest::Error>>| {
+        let mut by: std::collections::BTreeMap<u16, usize> = Default::default();
+        for a in answers {
+            *by.entry(a.expect("every request is answered")).or_default() += 1;
+        }
+        by
+    };
+
+    // 120 numbers race for ticket 1, while someone reads ticket 2's page.
+    let flood = all((0..120).map(|i| post(url(1), vec![("cellulare", format!("333 100 {i:04}"))])));
+    let reader = async {
+        let started = std::time::Instant::now();
+        let r = hub.client.get(url(2)).send().await.unwrap();
+        (r.status(), started.elapsed())
+    };
+    let (answers, (status, took)) = tokio::join!(flood, reader);
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "the page took {took:?} during the flood"
+    );
+    let by = tally(answers);
+    assert_eq!(by.get(&303), Some(&1), "one number per ticket: {by:?}");
+    assert_eq!(by.get(&422), Some(&119), "{by:?}");
+    // One number races for 40 tickets.
+    let answers =
+        all((2..42).map(|i| post(url(i), vec![("cellulare", "347 222 3333".into())]))).await;
+    let by = tally(answers);
+    assert_eq!(by.get(&303), Some(&3), "three tickets per number: {by:?}");
+    assert_eq!(by.get(&422), Some(&37), "{by:?}");
+    assert_eq!(
+        count("SELECT count(*) FROM follow_alert").await,
+        4,
+        "ticket 1's and the three of the one number"
+    );
+    // 120 answers race for the served visit.
+    let answers = all((0..120).map(|i| {
+        let (path, tag) = follow_address(&branch, &tickets[0]);
+        post(
+            format!("{base}{path}/giudizio?c={tag}"),
+            vec![("voto", (1 + i % 5).to_string())],
+        )
+    }))
+    .await;
+    let by = tally(answers);
+    assert_eq!(by.get(&303), Some(&1), "one answer per visit: {by:?}");
+    assert_eq!(count("SELECT count(*) FROM visit_feedback").await, 1);
+    // A 3 MB form is refused unread.
+    let big = "3".repeat(3 << 20);
+    let status = post(url(3), vec![("cellulare", big)]).await.unwrap();
+    assert_eq!(status, 413);
+    assert_eq!(count("SELECT count(*) FROM follow_alert").await, 4);
+}

@@ -171,6 +171,7 @@ async fn the_openapi_description_matches_the_routes_and_the_wire_types() {
                 next_after: 0,
                 up_to_date: true,
                 hub_keys: vec!["00".repeat(32)],
+                follow_key: Some("00".repeat(32)),
             })
             .unwrap(),
         ),
@@ -385,7 +386,18 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
     assert!(html.contains(&tickets[7].number.to_string()), "{html}");
     assert!(html.contains("Da 6 a 10 persone prima di lei"), "{html}");
     if let Ok(out) = std::env::var("SPORTELLO_FOLLOW_HTML") {
-        std::fs::write(out, &html).unwrap();
+        // As the printed QR opens it, with its form.
+        let (path, tag) = follow_address(&branch, &tickets[7]);
+        let tagged = hub
+            .client
+            .get(format!("{base}{path}?c={tag}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        std::fs::write(out, &tagged).unwrap();
     }
     assert!(html.contains("Attesa stimata"), "{html}");
     for secret in demo.sensitive_strings() {

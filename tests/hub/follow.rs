@@ -48,8 +48,10 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
         .map(|_| branch.issue_ticket(p, TicketPriority::WalkIn).unwrap())
         .collect();
     while agent.push_once().await.unwrap() > 0 {}
-    let day = tickets[0].business_day;
-    let url = |i: usize| format!("{base}/coda/7001/{day}/{}", tickets[i].number);
+    let url = |i: usize| {
+        let (path, tag) = follow_address(&branch, &tickets[i]);
+        format!("{base}{path}?c={tag}")
+    };
     let read = |url: String| {
         let client = hub.client.clone();
         async move { client.get(url).send().await.unwrap().text().await.unwrap() }
@@ -203,9 +205,10 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
     let page = read(url(5)).await;
     assert!(page.contains("Com'è andata la visita di oggi?"), "{page}");
     let answer = |fields: Vec<(&'static str, String)>| {
+        let (path, tag) = follow_address(&branch, &tickets[5]);
         let request = hub
             .client
-            .post(format!("{}/giudizio", url(5)))
+            .post(format!("{base}{path}/giudizio?c={tag}"))
             .form(&fields);
         async move {
             let r = request.send().await.unwrap();
@@ -273,7 +276,8 @@ async fn a_visitor_away_hears_the_last_call_when_their_grace_ends() {
     agent.pull_once().await.unwrap();
     let ticket = branch.issue_ticket(p, TicketPriority::WalkIn).unwrap();
     while agent.push_once().await.unwrap() > 0 {}
-    let url = format!("{base}/coda/7001/{}/{}", ticket.business_day, ticket.number);
+    let (path, tag) = follow_address(&branch, &ticket);
+    let url = format!("{base}{path}?c={tag}");
     let r = hub
         .client
         .post(&url)
@@ -344,4 +348,152 @@ async fn a_visitor_away_hears_the_last_call_when_their_grace_ends() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0, "the number is gone");
+}
+
+/// The follow page's address can be guessed (numbers run in order), so its forms take only the
+/// address the ticket's QR carries: a kiosk enrolled with the hub prints it tagged with the
+/// sede's key; the page opened without it shows where the ticket stands and offers no form,
+/// and a form posted to it — or with another ticket's tag — is refused and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_printed_qrs_address_opens_the_follow_pages_forms() {
+    use branch::sync::agent::Agent;
+    use domain::{ServiceLetter, SystemClock};
+    let hub = Hub::start(1).await;
+    let base = hub.base(0);
+    let clock = Arc::new(SystemClock::untrusted());
+    clock.mark_trusted();
+    open_around_the_clock(&hub, &clock).await;
+    let p = ServiceLetter::parse("P").unwrap();
+    let (_dir, branch) = empty_kiosk(&clock);
+    let link = hub.enrol_branch(&branch).await;
+    let agent = Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    // The kiosk prints two tickets; their QR codes are read back from the paper.
+    let paper_dir = tempfile::tempdir().unwrap();
+    let paper = paper_dir.path().join("printer.bin");
+    let (printed, qrs) = {
+        let branch = branch.clone();
+        let paper = paper.clone();
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut kiosk = kiosk::Kiosk::new(branch)
+                .unwrap()
+                .with_follow_base(&format!("{base}/coda"))
+                .with_printer(
+                    Box::new(hardware::printer::SimulatedPrinter::new(paper.clone())),
+                    ticket::PrintOptions::default(),
+                );
+            let tickets: Vec<domain::Ticket> = (0..2)
+                .map(|_| match kiosk.walk_in(p) {
+                    kiosk::Answer::Ticket { ticket, .. } => ticket,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            let bytes = std::fs::read(&paper).unwrap();
+            let p = ticket::preview::preview(&bytes, ticket::Paper::Mm80, 16).unwrap();
+            let mut img =
+                rqrr::PreparedImage::prepare_from_greyscale(p.width, p.height(), |x, y| {
+                    p.pixels[y * p.width + x]
+                });
+            let qrs: Vec<String> = img
+                .detect_grids()
+                .into_iter()
+                .map(|g| g.decode().expect("a readable QR code").1)
+                .collect();
+            (tickets, qrs)
+        })
+        .await
+        .unwrap()
+    };
+    while agent.push_once().await.unwrap() > 0 {}
+    assert_eq!(qrs.len(), 2, "{qrs:?}");
+    let tagged: Vec<String> = printed
+        .iter()
+        .map(|t| {
+            let (path, tag) = follow_address(&branch, t);
+            format!("{base}{path}?c={tag}")
+        })
+        .collect();
+    assert_eq!(qrs, tagged, "the QR is the tagged address");
+    let untagged = tagged[0].split('?').next().unwrap().to_owned();
+    let other_tag = tagged[1].split("?c=").nth(1).unwrap().to_owned();
+    // The guessed address: where the ticket stands, no form, and why.
+    let page = hub
+        .client
+        .get(&untagged)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<form"), "{page}");
+    assert!(
+        page.contains("apra questa pagina dal QR stampato"),
+        "{page}"
+    );
+    let post = |url: String| {
+        let request = hub.client.post(url).form(&[("cellulare", "333 444 5555")]);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    for url in [
+        untagged.clone(),
+        format!("{untagged}?c={other_tag}"),
+        format!("{untagged}?c=0000000000000000"),
+        format!("{untagged}?c=%3Cscript%3E"),
+    ] {
+        let (status, html) = post(url.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
+        assert!(html.contains("QR stampato sul biglietto"), "{html}");
+        assert!(!html.contains("<form"), "{html}");
+    }
+    let r = hub
+        .client
+        .post(format!("{untagged}/giudizio"))
+        .form(&[("voto", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let stored = |sql: &'static str| {
+        let pool = hub.pool.clone();
+        async move {
+            pool.get()
+                .await
+                .unwrap()
+                .query_one(sql, &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(stored("SELECT count(*) FROM follow_alert").await, 0);
+    // The printed address: its form, which takes the number and keeps the tag.
+    let page = hub
+        .client
+        .get(&tagged[0])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<form"), "{page}");
+    let r = hub
+        .client
+        .post(&tagged[0])
+        .form(&[("cellulare", "333 444 5555")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.ends_with(&format!("&c={}", tagged[0].split("?c=").nth(1).unwrap())),
+        "{location}"
+    );
+    assert_eq!(stored("SELECT count(*) FROM follow_alert").await, 1);
 }

@@ -1042,3 +1042,20 @@ pub(crate) fn open_counter_for(
         .unwrap();
     counter
 }
+
+/// A ticket's *segui la coda* address as its kiosk prints it: the path, and the tag the sede's
+/// key from the hub gives it (the kiosk must have pulled).
+pub(crate) fn follow_address(
+    branch: &branch::node::Branch,
+    ticket: &domain::Ticket,
+) -> (String, String) {
+    let key = branch
+        .read(|_, s| s.follow_key())
+        .unwrap()
+        .expect("the hub gives the sede's follow key with every pull");
+    let sede = domain::SedeCode::from_u16(SEDE).unwrap();
+    (
+        format!("/coda/{SEDE}/{}/{}", ticket.business_day, ticket.number),
+        domain::follow::tag(&key, sede, ticket.business_day, ticket.number),
+    )
+}

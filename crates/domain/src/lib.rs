@@ -11,6 +11,7 @@ mod appointment;
 mod cf;
 mod clock;
 pub mod contatti;
+pub mod follow;
 pub mod istanze;
 mod matricola;
 mod person;

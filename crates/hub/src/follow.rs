@@ -63,6 +63,9 @@ struct FollowPage {
     answered: bool,
     scores: [(u8, &'static str); 5],
     updated: String,
+    /// The address's tag, when it carries the right one: the forms send it back. Without it
+    /// (a guessed address) the page shows where the ticket stands and offers no form.
+    tag: Option<String>,
 }
 
 /// The scale of the question after the visit, in words beside each number.
@@ -125,7 +128,31 @@ fn address(sede: &str, day: &str, ticket: &str) -> Option<(i32, NaiveDate, Ticke
 #[derive(Deserialize)]
 struct PageQuery {
     avviso: Option<String>,
+    /// The tag the printed QR carries (`domain::follow`).
+    c: Option<String>,
 }
+
+#[derive(Deserialize)]
+struct FormQuery {
+    c: Option<String>,
+}
+
+/// The address's tag if it is the right one for that ticket under the sede's key.
+fn checked_tag(
+    state: &HubState,
+    branch: i32,
+    day: NaiveDate,
+    number: TicketNumber,
+    tag: Option<&str>,
+) -> Option<String> {
+    let kek = state.kek.as_ref()?;
+    let sede = domain::SedeCode::from_u16(u16::try_from(branch).ok()?).ok()?;
+    let tag = tag?.trim().to_ascii_lowercase();
+    domain::follow::check(&kek.follow_key(branch), sede, day, number, &tag).then_some(tag)
+}
+
+/// Why a form from a page opened without the printed QR's address is not taken.
+const UNTAGGED: &str = "Questo modulo si usa dalla pagina aperta con il QR stampato sul biglietto: inquadri di nuovo il QR.";
 
 /// `GET /coda/{sede}/{day}/{ticket}`.
 async fn page(
@@ -145,11 +172,10 @@ async fn page(
         )),
         _ => None,
     });
+    let tag = checked_tag(&state, branch, day, number, q.c.as_deref());
     respond(
         &state,
-        branch,
-        day,
-        number,
+        (branch, day, number, tag),
         StatusCode::OK,
         notice,
         String::new(),
@@ -157,16 +183,17 @@ async fn page(
     .await
 }
 
+/// A ticket's address: sede, day, number, and its tag when the right one came with it.
+type Address = (i32, NaiveDate, TicketNumber, Option<String>);
+
 async fn respond(
     state: &HubState,
-    branch: i32,
-    day: NaiveDate,
-    number: TicketNumber,
+    address: Address,
     status: StatusCode,
     notice: Option<String>,
     typed: String,
 ) -> Response {
-    match render(state, branch, day, number, notice, typed).await {
+    match render(state, address, notice, typed).await {
         Ok(Some(html)) => (status, Html(html)).into_response(),
         Ok(None) => plain(
             StatusCode::NOT_FOUND,
@@ -176,25 +203,15 @@ async fn respond(
     }
 }
 
-/// A form of the page refused: the page again, saying why, keeping what was typed.
-async fn refusal(
-    state: &HubState,
-    branch: i32,
-    day: NaiveDate,
-    number: TicketNumber,
-    why: String,
-    typed: String,
-) -> Response {
-    respond(
-        state,
-        branch,
-        day,
-        number,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Some(why),
-        typed,
-    )
-    .await
+/// A form of the page refused: the page again, saying why, keeping what was typed; 403 for
+/// an address without its tag, 422 for the rest.
+async fn refusal(state: &HubState, address: Address, why: String, typed: String) -> Response {
+    let status = if address.3.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    respond(state, address, status, Some(why), typed).await
 }
 
 /// The sede's configuration and its queue of `day`, replayed from the events its devices
@@ -283,9 +300,7 @@ pub fn back_by(now: DateTime<Utc>, range: &queue::estimate::WaitRange) -> String
 
 async fn render(
     state: &HubState,
-    branch: i32,
-    day: NaiveDate,
-    number: TicketNumber,
+    (branch, day, number, tag): Address,
     notice: Option<String>,
     typed: String,
 ) -> Result<Option<String>, HubError> {
@@ -362,6 +377,7 @@ async fn render(
         ask: ticket.state == TicketState::Served && !answered && day == local.date_naive(),
         answered,
         scores: SCORES,
+        tag,
     };
     page.render()
         .map(Some)
@@ -378,13 +394,19 @@ struct OptIn {
 async fn opt_in(
     State(state): State<HubState>,
     Path((sede, day, ticket)): Path<(String, String, String)>,
+    Query(q): Query<FormQuery>,
     Form(form): Form<OptIn>,
 ) -> Response {
     let Some((branch, day, number)) = address(&sede, &day, &ticket) else {
         return plain(StatusCode::BAD_REQUEST, "Indirizzo non valido.");
     };
+    let tag = checked_tag(&state, branch, day, number, q.c.as_deref());
     let typed: String = form.cellulare.chars().take(32).collect();
-    let refuse = |why: &str| refusal(&state, branch, day, number, why.to_owned(), typed.clone());
+    let at = (branch, day, number, tag.clone());
+    let refuse = |why: &str| refusal(&state, at.clone(), why.to_owned(), typed.clone());
+    let Some(tag) = tag else {
+        return refuse(UNTAGGED).await;
+    };
     let Some(mobile) = italian_mobile(&form.cellulare) else {
         return refuse("Scriva un numero di cellulare italiano, come 333 123 4567.").await;
     };
@@ -436,7 +458,10 @@ async fn opt_in(
             if let Err(e) = evaluate(&state.pool, branch, day).await {
                 tracing::warn!(error = %e, "follow alerts not evaluated");
             }
-            Redirect::to(&format!("/coda/{sede}/{day}/{number}?avviso=attivo")).into_response()
+            Redirect::to(&format!(
+                "/coda/{sede}/{day}/{number}?avviso=attivo&c={tag}"
+            ))
+            .into_response()
         }
         Ok(Err(why)) => refuse(why).await,
         Err(e) => e.into_response(),
@@ -459,12 +484,18 @@ struct Feedback {
 async fn feedback(
     State(state): State<HubState>,
     Path((sede, day, ticket)): Path<(String, String, String)>,
+    Query(q): Query<FormQuery>,
     Form(form): Form<Feedback>,
 ) -> Response {
     let Some((branch, day, number)) = address(&sede, &day, &ticket) else {
         return plain(StatusCode::BAD_REQUEST, "Indirizzo non valido.");
     };
-    let refuse = |why: &str| refusal(&state, branch, day, number, why.to_owned(), String::new());
+    let tag = checked_tag(&state, branch, day, number, q.c.as_deref());
+    let at = (branch, day, number, tag.clone());
+    let refuse = |why: &str| refusal(&state, at.clone(), why.to_owned(), String::new());
+    let Some(tag) = tag else {
+        return refuse(UNTAGGED).await;
+    };
     let Some(score) = form
         .voto
         .trim()
@@ -515,9 +546,10 @@ async fn feedback(
     }
     .await;
     match stored {
-        Ok(Ok(())) => {
-            Redirect::to(&format!("/coda/{sede}/{day}/{number}?avviso=grazie")).into_response()
-        }
+        Ok(Ok(())) => Redirect::to(&format!(
+            "/coda/{sede}/{day}/{number}?avviso=grazie&c={tag}"
+        ))
+        .into_response(),
         Ok(Err(why)) => refuse(why).await,
         Err(e) => e.into_response(),
     }

@@ -33,6 +33,9 @@ const KEYS_LOCK: i64 = 0x5350_5254_4b45_5953;
 pub struct Kek {
     key: LessSafeKey,
     id: String,
+    /// Derived from the key (a keyed hash under a label of its own): what the sedi's follow
+    /// keys are derived from, so none of them is ever stored.
+    follow: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for Kek {
@@ -49,10 +52,23 @@ impl Kek {
             &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
             b"sportello key-encryption key id",
         );
+        let follow = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
+            b"sportello follow-page tag keys",
+        );
         Self {
             key,
             id: protocol::wire::hex(&tag.as_ref()[..8]),
+            follow: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, follow.as_ref()),
         }
+    }
+
+    /// The key a sede's devices tag their tickets' follow addresses with
+    /// (`domain::follow`): the same for every instance with this key file, derived again on
+    /// every use, sent only to that sede's devices.
+    pub fn follow_key(&self, branch: i32) -> [u8; 32] {
+        let key = ring::hmac::sign(&self.follow, format!("sede {branch:04}").as_bytes());
+        key.as_ref().try_into().expect("SHA-256 is 32 bytes")
     }
 
     /// A new random one.

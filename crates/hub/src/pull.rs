@@ -85,12 +85,17 @@ async fn handle(
     }
     let next_after = page.last_in_page.unwrap_or(q.after);
     // The shape of `PullResponse`, with the changes as the database wrote them.
+    let follow_key = state
+        .kek
+        .as_ref()
+        .map(|k| protocol::wire::hex(&k.follow_key(device.branch)));
     let body = format!(
-        "{{\"epoch\":{},\"changes\":{},\"next_after\":{next_after},\"up_to_date\":{},\"hub_keys\":{}}}",
+        "{{\"epoch\":{},\"changes\":{},\"next_after\":{next_after},\"up_to_date\":{},\"hub_keys\":{},\"follow_key\":{}}}",
         serde_json::Value::String(page.epoch),
         page.changes_json,
         next_after >= page.last,
         serde_json::Value::from(state.hub_keys.to_vec()),
+        serde_json::Value::from(follow_key),
     );
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -610,15 +610,28 @@ impl Kiosk {
         }
     }
 
-    /// The public page where a ticket's place in the queue can be followed (its QR code).
+    /// The public page where a ticket's place in the queue can be followed (its QR code),
+    /// tagged with the sede's key once the hub gave one: only that address opens the page's
+    /// forms (`domain::follow`).
     pub fn follow_url(&self, ticket: &Ticket) -> String {
-        format!(
+        let url = format!(
             "{}/{}/{}/{}",
             self.follow_base.trim_end_matches('/'),
             self.sede.code,
             ticket.business_day,
             ticket.number
-        )
+        );
+        let key = self.branch.read(|_, s| s.follow_key()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the follow key was not read: the QR goes untagged");
+            None
+        });
+        match key {
+            Some(key) => format!(
+                "{url}?c={}",
+                domain::follow::tag(&key, self.sede.code, ticket.business_day, ticket.number)
+            ),
+            None => url,
+        }
     }
 
     /// Prints a document (the Cassetto *fascicolo*) when the printer is ready; whether it

@@ -280,6 +280,10 @@ pub struct PullResponse {
     /// connection to a key the kiosk already accepts.
     #[serde(default)]
     pub hub_keys: Vec<String>,
+    /// The key the sede's devices tag their tickets' follow addresses with (hex), so that
+    /// only a printed QR opens the page's forms (`domain::follow`).
+    #[serde(default)]
+    pub follow_key: Option<String>,
 }
 
 #[cfg(test)]

@@ -1287,11 +1287,11 @@ impl Queue {
             self.calendar
                 .today(s, day)
                 .into_iter()
-                .map(|(opens, closes, _)| {
-                    (
-                        local_to_utc(day.and_time(opens)),
-                        local_to_utc(day.and_time(closes)),
-                    )
+                // The hours so far: mid-morning, a counter open since opening is open 100 %.
+                .filter_map(|(opens, closes, _)| {
+                    let from = local_to_utc(day.and_time(opens));
+                    let to = local_to_utc(day.and_time(closes)).min(now);
+                    (from < to).then_some((from, to))
                 })
                 .collect()
         };

@@ -215,7 +215,10 @@ impl DailyFigures {
             } else {
                 overlap(s.from, s.to, sede_hours)
             } as u32;
-            if seconds == 0 {
+            // A pause wholly outside the sede's hours is none of the day's.
+            let inside =
+                sede_hours.is_empty() || sede_hours.iter().any(|&(a, b)| s.from < b && s.to >= a);
+            if !inside {
                 continue;
             }
             match pauses.iter_mut().find(|p| &p.reason == reason) {

@@ -75,6 +75,36 @@ impl Store {
             .map(drop)
     }
 
+    /// Keeps the key the hub gave the sede for tagging its tickets' follow addresses (none:
+    /// forgets it).
+    pub fn set_follow_key(&mut self, key: Option<&[u8; 32]>) -> Result<(), StoreError> {
+        let done = match key {
+            Some(k) => self.conn.execute(
+                "INSERT INTO config (key, value) VALUES ('follow_key', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [protocol::wire::hex(k)],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM config WHERE key = 'follow_key'", []),
+        };
+        done.map_err(|e| self.err(e)).map(drop)
+    }
+
+    /// The key the sede's tickets' follow addresses are tagged with, once the hub gave one.
+    pub fn follow_key(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM config WHERE key = 'follow_key'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(text.and_then(|t| protocol::wire::unhex(&t)?.try_into().ok()))
+    }
+
     /// The enrolment, if this kiosk has one.
     pub fn hub_link(&self) -> Result<Option<HubLink>, StoreError> {
         self.conn

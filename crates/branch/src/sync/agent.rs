@@ -100,6 +100,20 @@ impl Agent {
         Ok(())
     }
 
+    /// Keeps the key the sede's tickets' follow addresses are tagged with, when the hub gives
+    /// a new one (written only when it changes: every pull carries it).
+    fn hear_follow_key(&self, key: Option<&str>) -> Result<(), store::StoreError> {
+        let Some(key) = key.and_then(|k| protocol::wire::unhex(k)?.try_into().ok()) else {
+            return Ok(());
+        };
+        let known = self.branch.read(|_, s| s.follow_key())?;
+        if known != Some(key) {
+            self.branch.with_store(|s| s.set_follow_key(Some(&key)))?;
+            tracing::info!("the sede's key for the follow addresses, from the hub");
+        }
+        Ok(())
+    }
+
     /// What the agent last saw.
     pub fn state(&self) -> Arc<Mutex<AgentState>> {
         self.state.clone()
@@ -285,6 +299,8 @@ impl Agent {
                 }
                 PullOutcome::Page(page) => {
                     self.hear_hub_keys(&page.hub_keys).map_err(store)?;
+                    self.hear_follow_key(page.follow_key.as_deref())
+                        .map_err(store)?;
                     self.branch
                         .apply_feed(FEED, &page.changes, page.next_after, &page.epoch)
                         .map_err(store)?;

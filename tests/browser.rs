@@ -717,6 +717,27 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
     saved("Tempi di risposta salvati").await;
     assert_accessible_controls(&c).await;
     screenshot_at(&c, "hub-sede-promesse.png", "#avvisi").await;
+    // The calling rules: eight minutes for Z's visitors to reach the counter, and a reason
+    // of the sede's own to pause for.
+    fill(&c, &[("#r-gr-Z", "8")]).await;
+    c.execute(
+        "document.querySelector('#r-pause').value += '\\nSportello sociale';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "form[action$='/regole'] button[type=submit]").await;
+    saved("Regole salvate").await;
+    let reasons = c
+        .find(Locator::Css("#r-pause"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(reasons.ends_with("Problema tecnico\nSportello sociale"), "{reasons:?}");
+    screenshot_at(&c, "hub-sede-regole.png", "#r-gr").await;
 
     // The day's slots and bookings.
     let booked = &demo.appointments[4].appointment;

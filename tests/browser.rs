@@ -736,7 +736,10 @@ async fn an_administrator_uses_the_hub_console_in_a_browser() {
         .await
         .unwrap()
         .unwrap_or_default();
-    assert!(reasons.ends_with("Problema tecnico\nSportello sociale"), "{reasons:?}");
+    assert!(
+        reasons.ends_with("Problema tecnico\nSportello sociale"),
+        "{reasons:?}"
+    );
     screenshot_at(&c, "hub-sede-regole.png", "#r-gr").await;
 
     // The day's slots and bookings.

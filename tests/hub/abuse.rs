@@ -472,18 +472,18 @@ async fn all<T: Send + 'static>(
 /// ticket still answers during it, and the oversized form is refused before it is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follow_pages_forms_hold_their_bounds_under_a_flood() {
-    use branch::sync::agent::Agent;
     use domain::{ServiceLetter, SystemClock, TicketPriority};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let (_, replica) = open_around_the_clock(&hub, &clock).await;
+    let PulledNode {
+        _dir,
+        branch,
+        agent,
+        replica,
+    } = pulled_node(&hub, &clock).await;
     let p = ServiceLetter::parse("P").unwrap();
-    let (_dir, branch) = empty_kiosk(&clock);
-    let link = hub.enrol_branch(&branch).await;
-    let agent = Agent::new(branch.clone(), &link).unwrap();
-    agent.pull_once().await.unwrap();
     let tickets: Vec<_> = (0..42)
         .map(|_| branch.issue_ticket(p, TicketPriority::WalkIn).unwrap())
         .collect();
@@ -506,18 +506,6 @@ async fn the_follow_pages_forms_hold_their_bounds_under_a_flood() {
     let post = |url: String, form: Vec<(&'static str, String)>| {
         let request = hub.client.post(url).form(&form);
         async move { request.send().await.map(|r| r.status().as_u16()) }
-    };
-    let count = |sql: &'static str| {
-        let pool = hub.pool.clone();
-        async move {
-            pool.get()
-                .await
-                .unwrap()
-                .query_one(sql, &[])
-                .await
-                .unwrap()
-                .get::<_, i64>(0)
-        }
     };
     let tally = |answers: Vec<Result<u16, reqwest::Error>>| {
         let mut by: std::collections::BTreeMap<u16, usize> = Default::default();
@@ -550,7 +538,7 @@ async fn the_follow_pages_forms_hold_their_bounds_under_a_flood() {
     assert_eq!(by.get(&303), Some(&3), "three tickets per number: {by:?}");
     assert_eq!(by.get(&422), Some(&37), "{by:?}");
     assert_eq!(
-        count("SELECT count(*) FROM follow_alert").await,
+        count(&hub.pool, "SELECT count(*) FROM follow_alert").await,
         4,
         "ticket 1's and the three of the one number"
     );
@@ -565,10 +553,16 @@ async fn the_follow_pages_forms_hold_their_bounds_under_a_flood() {
     .await;
     let by = tally(answers);
     assert_eq!(by.get(&303), Some(&1), "one answer per visit: {by:?}");
-    assert_eq!(count("SELECT count(*) FROM visit_feedback").await, 1);
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM visit_feedback").await,
+        1
+    );
     // A 3 MB form is refused unread.
     let big = "3".repeat(3 << 20);
     let status = post(url(3), vec![("cellulare", big)]).await.unwrap();
     assert_eq!(status, 413);
-    assert_eq!(count("SELECT count(*) FROM follow_alert").await, 4);
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM follow_alert").await,
+        4
+    );
 }

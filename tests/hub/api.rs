@@ -388,15 +388,7 @@ async fn the_follow_page_shows_the_tickets_place_from_pushed_events() {
     if let Ok(out) = std::env::var("SPORTELLO_FOLLOW_HTML") {
         // As the printed QR opens it, with its form.
         let (path, tag) = follow_address(&branch, &tickets[7]);
-        let tagged = hub
-            .client
-            .get(format!("{base}{path}?c={tag}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let tagged = text_of(&hub.client, &format!("{base}{path}?c={tag}")).await;
         std::fs::write(out, &tagged).unwrap();
     }
     assert!(html.contains("Attesa stimata"), "{html}");

@@ -11,14 +11,18 @@ use crate::helpers::*;
 /// visit went, once, and keeps the answer by sede, service and day only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes() {
-    use branch::sync::agent::Agent;
     use domain::{ServiceLetter, SystemClock, TicketPriority};
     use protocol::wire::{FollowAlerts, NearThreshold};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    let (_, replica) = open_around_the_clock(&hub, &clock).await;
+    let PulledNode {
+        _dir,
+        branch,
+        agent,
+        replica,
+    } = pulled_node(&hub, &clock).await;
     let p = ServiceLetter::parse("P").unwrap();
     // The sede's threshold for P: two people ahead (or one minute, that is: next).
     hub::sede::edit(
@@ -40,10 +44,6 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
     .await
     .unwrap();
 
-    let (_dir, branch) = empty_kiosk(&clock);
-    let link = hub.enrol_branch(&branch).await;
-    let agent = Agent::new(branch.clone(), &link).unwrap();
-    agent.pull_once().await.unwrap();
     let tickets: Vec<_> = (0..8)
         .map(|_| branch.issue_ticket(p, TicketPriority::WalkIn).unwrap())
         .collect();
@@ -263,17 +263,17 @@ async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes
 /// SMS; once marked absent, nothing more and the number gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_away_hears_the_last_call_when_their_grace_ends() {
-    use branch::sync::agent::Agent;
     use domain::{ManualClock, ServiceLetter, TicketPriority};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let (_, replica) = open_around_the_clock(&hub, &clock).await;
+    let PulledNode {
+        _dir,
+        branch,
+        agent,
+        replica,
+    } = pulled_node(&hub, &clock).await;
     let p = ServiceLetter::parse("P").unwrap();
-    let (_dir, branch) = empty_kiosk(&clock);
-    let link = hub.enrol_branch(&branch).await;
-    let agent = Agent::new(branch.clone(), &link).unwrap();
-    agent.pull_once().await.unwrap();
     let ticket = branch.issue_ticket(p, TicketPriority::WalkIn).unwrap();
     while agent.push_once().await.unwrap() > 0 {}
     let (path, tag) = follow_address(&branch, &ticket);
@@ -338,16 +338,11 @@ async fn a_visitor_away_hears_the_last_call_when_their_grace_ends() {
         .unwrap();
     step().await;
     assert_eq!(texts().len(), n + 1, "nothing after the end");
-    let left: i64 = hub
-        .pool
-        .get()
-        .await
-        .unwrap()
-        .query_one("SELECT count(*) FROM follow_alert", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(left, 0, "the number is gone");
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM follow_alert").await,
+        0,
+        "the number is gone"
+    );
 }
 
 /// The follow page's address can be guessed (numbers run in order), so its forms take only the
@@ -356,18 +351,18 @@ async fn a_visitor_away_hears_the_last_call_when_their_grace_ends() {
 /// and a form posted to it — or with another ticket's tag — is refused and stores nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_printed_qrs_address_opens_the_follow_pages_forms() {
-    use branch::sync::agent::Agent;
     use domain::{ServiceLetter, SystemClock};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
     let clock = Arc::new(SystemClock::untrusted());
     clock.mark_trusted();
-    open_around_the_clock(&hub, &clock).await;
+    let PulledNode {
+        _dir,
+        branch,
+        agent,
+        ..
+    } = pulled_node(&hub, &clock).await;
     let p = ServiceLetter::parse("P").unwrap();
-    let (_dir, branch) = empty_kiosk(&clock);
-    let link = hub.enrol_branch(&branch).await;
-    let agent = Agent::new(branch.clone(), &link).unwrap();
-    agent.pull_once().await.unwrap();
     // The kiosk prints two tickets; their QR codes are read back from the paper.
     let paper_dir = tempfile::tempdir().unwrap();
     let paper = paper_dir.path().join("printer.bin");
@@ -418,15 +413,7 @@ async fn only_the_printed_qrs_address_opens_the_follow_pages_forms() {
     let untagged = tagged[0].split('?').next().unwrap().to_owned();
     let other_tag = tagged[1].split("?c=").nth(1).unwrap().to_owned();
     // The guessed address: where the ticket stands, no form, and why.
-    let page = hub
-        .client
-        .get(&untagged)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&hub.client, &untagged).await;
     assert!(!page.contains("<form"), "{page}");
     assert!(
         page.contains("apra questa pagina dal QR stampato"),
@@ -458,29 +445,12 @@ async fn only_the_printed_qrs_address_opens_the_follow_pages_forms() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let stored = |sql: &'static str| {
-        let pool = hub.pool.clone();
-        async move {
-            pool.get()
-                .await
-                .unwrap()
-                .query_one(sql, &[])
-                .await
-                .unwrap()
-                .get::<_, i64>(0)
-        }
-    };
-    assert_eq!(stored("SELECT count(*) FROM follow_alert").await, 0);
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM follow_alert").await,
+        0
+    );
     // The printed address: its form, which takes the number and keeps the tag.
-    let page = hub
-        .client
-        .get(&tagged[0])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&hub.client, &tagged[0]).await;
     assert!(page.contains("<form"), "{page}");
     let r = hub
         .client
@@ -495,5 +465,8 @@ async fn only_the_printed_qrs_address_opens_the_follow_pages_forms() {
         location.ends_with(&format!("&c={}", tagged[0].split("?c=").nth(1).unwrap())),
         "{location}"
     );
-    assert_eq!(stored("SELECT count(*) FROM follow_alert").await, 1);
+    assert_eq!(
+        count(&hub.pool, "SELECT count(*) FROM follow_alert").await,
+        1
+    );
 }

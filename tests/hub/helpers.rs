@@ -1059,3 +1059,34 @@ pub(crate) fn follow_address(
         domain::follow::tag(&key, sede, ticket.business_day, ticket.number),
     )
 }
+
+/// The demo sede at the hub, open around the clock, and a node of it enrolled that has pulled
+/// its branch (and with it the sede's follow key).
+pub(crate) struct PulledNode {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) branch: Arc<branch::node::Branch>,
+    pub(crate) agent: branch::sync::agent::Agent,
+    pub(crate) replica: protocol::replica::Replica,
+}
+
+pub(crate) async fn pulled_node<C: domain::Clock + 'static>(
+    hub: &Hub,
+    clock: &Arc<C>,
+) -> PulledNode {
+    let (_, replica) = open_around_the_clock(hub, clock).await;
+    let (dir, branch) = empty_kiosk(clock);
+    let link = hub.enrol_branch(&branch).await;
+    let agent = branch::sync::agent::Agent::new(branch.clone(), &link).unwrap();
+    agent.pull_once().await.unwrap();
+    PulledNode {
+        _dir: dir,
+        branch,
+        agent,
+        replica,
+    }
+}
+
+/// The body of a GET of `url`.
+pub(crate) async fn text_of(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}

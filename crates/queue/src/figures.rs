@@ -75,6 +75,22 @@ pub struct PauseFigures {
     pub pauses: u32,
 }
 
+impl PauseFigures {
+    /// The reason as people read it.
+    pub fn reason_text(&self) -> &str {
+        if self.reason.is_empty() {
+            "non indicato"
+        } else {
+            &self.reason
+        }
+    }
+
+    /// The time, in whole minutes (rounded).
+    pub fn minutes(&self) -> u32 {
+        (self.seconds + 30) / 60
+    }
+}
+
 /// Figures of one counter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterFigures {

@@ -750,7 +750,7 @@ pub(super) struct FigureRow {
 pub(super) struct PauseRow {
     reason: String,
     pauses: u32,
-    minutes: i64,
+    minutes: u32,
 }
 
 fn minutes(s: Option<u32>) -> String {
@@ -814,13 +814,9 @@ fn pause_rows(f: &DailyFigures) -> Vec<PauseRow> {
     f.pauses
         .iter()
         .map(|p| PauseRow {
-            reason: if p.reason.is_empty() {
-                "non indicato".into()
-            } else {
-                p.reason.clone()
-            },
+            reason: p.reason_text().to_owned(),
             pauses: p.pauses,
-            minutes: (i64::from(p.seconds) + 30) / 60,
+            minutes: p.minutes(),
         })
         .collect()
 }

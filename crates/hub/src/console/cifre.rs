@@ -194,14 +194,7 @@ async fn day_flow(
         pauses: f
             .pauses
             .iter()
-            .map(|p| {
-                let reason = if p.reason.is_empty() {
-                    "non indicato".to_owned()
-                } else {
-                    p.reason.clone()
-                };
-                (reason, p.pauses, (p.seconds + 30) / 60)
-            })
+            .map(|p| (p.reason_text().to_owned(), p.pauses, p.minutes()))
             .collect(),
         csv_link: format!("/console/cifre/giorno.csv?sede={branch:04}&giorno={day}"),
     }))
@@ -332,18 +325,10 @@ async fn csv(
     }
     .await;
     match weeks {
-        Ok(w) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"sportello-cifre-{from}-{to}.csv\""),
-                ),
-                (header::CACHE_CONTROL, "private, no-store".to_owned()),
-            ],
+        Ok(w) => csv_answer(
+            &format!("sportello-cifre-{from}-{to}.csv"),
             figures::csv(&w),
-        )
-            .into_response(),
+        ),
         Err(e) => e.into_response(),
     }
 }
@@ -368,19 +353,24 @@ async fn day_csv(
     }
     .await;
     match found {
-        Ok(Some(f)) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"sportello-{branch:04}-{day}.csv\""),
-                ),
-                (header::CACHE_CONTROL, "private, no-store".to_owned()),
-            ],
-            f.to_csv(),
-        )
-            .into_response(),
+        Ok(Some(f)) => csv_answer(&format!("sportello-{branch:04}-{day}.csv"), f.to_csv()),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// A CSV to download, kept out of shared caches.
+fn csv_answer(filename: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
 }

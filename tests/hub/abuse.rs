@@ -472,11 +472,10 @@ async fn all<T: Send + 'static>(
 /// ticket still answers during it, and the oversized form is refused before it is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follow_pages_forms_hold_their_bounds_under_a_flood() {
-    use domain::{ServiceLetter, SystemClock, TicketPriority};
+    use domain::{ServiceLetter, TicketPriority};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
-    let clock = Arc::new(SystemClock::untrusted());
-    clock.mark_trusted();
+    let clock = trusted_clock();
     let PulledNode {
         _dir,
         branch,

@@ -11,12 +11,11 @@ use crate::helpers::*;
 /// visit went, once, and keeps the answer by sede, service and day only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sms_comes_when_the_turn_is_near_and_when_called_and_the_number_goes() {
-    use domain::{ServiceLetter, SystemClock, TicketPriority};
+    use domain::{ServiceLetter, TicketPriority};
     use protocol::wire::{FollowAlerts, NearThreshold};
     let hub = Hub::start(1).await;
     let base = hub.base(0);
-    let clock = Arc::new(SystemClock::untrusted());
-    clock.mark_trusted();
+    let clock = trusted_clock();
     let PulledNode {
         _dir,
         branch,
@@ -351,11 +350,10 @@ async fn a_visitor_away_hears_the_last_call_when_their_grace_ends() {
 /// and a form posted to it — or with another ticket's tag — is refused and stores nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_printed_qrs_address_opens_the_follow_pages_forms() {
-    use domain::{ServiceLetter, SystemClock};
+    use domain::ServiceLetter;
     let hub = Hub::start(1).await;
     let base = hub.base(0);
-    let clock = Arc::new(SystemClock::untrusted());
-    clock.mark_trusted();
+    let clock = trusted_clock();
     let PulledNode {
         _dir,
         branch,
@@ -386,6 +384,14 @@ async fn only_the_printed_qrs_address_opens_the_follow_pages_forms() {
                 .collect();
             let bytes = std::fs::read(&paper).unwrap();
             let p = ticket::preview::preview(&bytes, ticket::Paper::Mm80, 16).unwrap();
+            if std::env::var("SPORTELLO_SCREENSHOTS").as_deref() == Ok("1") {
+                std::fs::write(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("docs/screenshots/ticket-80mm-tagged.png"),
+                    p.png(),
+                )
+                .unwrap();
+            }
             let mut img =
                 rqrr::PreparedImage::prepare_from_greyscale(p.width, p.height(), |x, y| {
                     p.pixels[y * p.width + x]

@@ -500,29 +500,29 @@ pub fn wait_chart(weeks: &[Week], title: &str) -> Result<String, HubError> {
             .y_desc("minuti")
             .label_style(("sans-serif", 13))
             .draw()?;
+        let green = RGBColor(0x00, 0x70, 0x3c);
         let dark = RGBColor(0x00, 0x33, 0x66);
         let light = RGBColor(0x06, 0x66, 0xcc);
-        chart
-            .draw_series(LineSeries::new(
-                [(0, target), (last.max(1), target)],
-                ShapeStyle::from(&RGBColor(0x00, 0x70, 0x3c)).stroke_width(2),
-            ))?
-            .label(format!("obiettivo: {target} minuti"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RGBColor(0x00, 0x70, 0x3c)));
-        chart
-            .draw_series(LineSeries::new(
-                p90,
-                ShapeStyle::from(&dark).stroke_width(3),
-            ))?
-            .label("attesa: 9 visitatori su 10 entro")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], dark));
-        chart
-            .draw_series(LineSeries::new(
-                p50,
-                ShapeStyle::from(&light).stroke_width(3),
-            ))?
-            .label("attesa mediana")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], light));
+        // The target first, so the waits are drawn over it.
+        let lines = [
+            (
+                vec![(0, target), (last.max(1), target)],
+                green,
+                2,
+                format!("obiettivo: {target} minuti"),
+            ),
+            (p90, dark, 3, "attesa: 9 visitatori su 10 entro".to_owned()),
+            (p50, light, 3, "attesa mediana".to_owned()),
+        ];
+        for (points, colour, width, name) in lines {
+            chart
+                .draw_series(LineSeries::new(
+                    points,
+                    ShapeStyle::from(&colour).stroke_width(width),
+                ))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour));
+        }
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.9))

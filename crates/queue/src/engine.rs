@@ -1280,7 +1280,7 @@ impl Queue {
                 .filter(|c| c.config.services.iter().any(|(l, _)| *l == s))
                 .count() as u32
         };
-        let hours = |s: ServiceLetter| {
+        let hours = |s: ServiceLetter| -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
             if self.rules.holidays.contains(&day) {
                 return Vec::new();
             }
@@ -1295,9 +1295,17 @@ impl Queue {
                 })
                 .collect()
         };
+        let by_service: Vec<_> = self
+            .services
+            .keys()
+            .map(|&s| (s, counters_of(s), hours(s)))
+            .collect();
         // The sede's hours that day, all services together: a pause counts within them only
         // (a counter left paused overnight is not a night's pause).
-        let mut sede_hours: Vec<_> = self.services.keys().flat_map(|&s| hours(s)).collect();
+        let mut sede_hours: Vec<_> = by_service
+            .iter()
+            .flat_map(|(_, _, h)| h.iter().copied())
+            .collect();
         sede_hours.sort();
         let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
         for (from, to) in sede_hours {
@@ -1309,7 +1317,7 @@ impl Queue {
         DailyFigures::compute(
             day,
             self.tickets.values(),
-            self.services.keys().map(|&s| (s, counters_of(s), hours(s))),
+            by_service.into_iter(),
             self.counters.keys().copied(),
             &self.spans(now),
             &merged,
